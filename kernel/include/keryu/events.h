@@ -1,0 +1,99 @@
+/* Keryu bus payloads, version 1 (see docs/bus.md).
+ *
+ * Every payload is a JSON object with "v": 1, an "event_id" (UUID) and an
+ * ISO-8601 UTC "at". Encoders return a malloc'd NUL-terminated string the
+ * caller frees with free(). Decoders fill a caller-owned struct and return
+ * 0, or KERYU_EINVAL for malformed JSON, a wrong "v", a missing or
+ * mistyped field, or a value too long for its buffer.
+ *
+ * This is a static library (keryu_events) that modules link into
+ * themselves, so they need no symbol from the kernel binary.
+ */
+#ifndef KERYU_EVENTS_H
+#define KERYU_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KERYU_UUID_LEN 37 /* 36 + NUL */
+#define KERYU_TIME_LEN 32
+
+#define KERYU_TOPIC_SCAN "keryu/v1/scan/"         /* + qr uuid */
+#define KERYU_TOPIC_ALARM "keryu/v1/alarm/"       /* + alarm id */
+#define KERYU_TOPIC_NOTIFY "keryu/v1/notify/"     /* + channel */
+#define KERYU_TOPIC_DELIVERY "keryu/v1/delivery/" /* + notification id */
+#define KERYU_TOPIC_SYSTEM "keryu/v1/system/"     /* + instance/module */
+
+/* keryu/v1/scan/{qr_uuid}: http -> alarms */
+struct keryu_scan_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char qr_uuid[KERYU_UUID_LEN];
+	char user_agent[256]; /* "" when absent; truncated, never rejected */
+	char ip_hash[65];     /* hex SHA-256 of salt+ip, "" when absent */
+	bool has_location;
+	double lat, lng, accuracy_m;
+};
+
+/* keryu/v1/alarm/{alarm_id}: alarms -> anyone. Ids only. */
+struct keryu_alarm_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char alarm_id[KERYU_UUID_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	char state[32]; /* "created", ... */
+};
+
+#define KERYU_NOTIFY_MAX_PARAMS 8
+
+/* keryu/v1/notify/{channel}: alarms -> channel modules. Carries the
+ * recipient, so the broker ACL restricts it to Keryu's own clients. */
+struct keryu_notify_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char notification_id[KERYU_UUID_LEN];
+	int attempt; /* 1-based */
+	char channel[32];
+	char to[32]; /* E.164, "+" and digits */
+	char template_name[128];
+	char language[16];
+	int param_count;
+	char params[KERYU_NOTIFY_MAX_PARAMS][512];
+};
+
+/* keryu/v1/delivery/{notification_id}: channels, webhooks -> alarms */
+struct keryu_delivery_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char notification_id[KERYU_UUID_LEN];
+	int attempt; /* 0 when the result is not tied to one (webhook) */
+	char channel[32];
+	char status[16]; /* "sent", "delivered", "read", "failed", "error" */
+	char provider_message_id[256]; /* "" when none */
+	char error_code[32];           /* provider's code as text, "" if none */
+	char error_text[512];          /* "" if none */
+};
+
+char *keryu_scan_event_encode(const struct keryu_scan_event *e);
+int keryu_scan_event_decode(const char *json, size_t len,
+			    struct keryu_scan_event *out);
+char *keryu_alarm_event_encode(const struct keryu_alarm_event *e);
+int keryu_alarm_event_decode(const char *json, size_t len,
+			     struct keryu_alarm_event *out);
+char *keryu_notify_event_encode(const struct keryu_notify_event *e);
+int keryu_notify_event_decode(const char *json, size_t len,
+			      struct keryu_notify_event *out);
+char *keryu_delivery_event_encode(const struct keryu_delivery_event *e);
+int keryu_delivery_event_decode(const char *json, size_t len,
+				struct keryu_delivery_event *out);
+
+/* Fills out with a new random (v4) UUID, lower case. */
+void keryu_uuid_new(char out[KERYU_UUID_LEN]);
+/* True when s is exactly a canonical 36-character UUID (any case). */
+bool keryu_uuid_valid(const char *s);
+/* Fills out with the current UTC time, "2026-11-25T12:34:56.789Z". */
+void keryu_now_iso(char out[KERYU_TIME_LEN]);
+/* True when s is "+" followed by 8 to 15 digits, the first not 0. */
+bool keryu_e164_valid(const char *s);
+
+#endif
