@@ -1,0 +1,306 @@
+"""Integration harness: real PostgreSQL, real mosquitto, real keryud.
+
+Each test gets its own database (on the PostgreSQL that scripts/test
+started, KERYU_TEST_DATABASE_URL), its own mosquitto on a free port, and
+starts keryud and the fake providers as child processes. Nothing is mocked.
+Uses only the Python standard library plus the psql and mosquitto_* tools.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+
+BUILD = os.environ.get("KERYU_BUILD_DIR", "")
+ADMIN_URL = os.environ.get("KERYU_TEST_DATABASE_URL", "")
+SCRATCH = os.environ.get("KERYU_TEST_SCRATCH", tempfile.gettempdir())
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Polls pred() until it returns a true value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_get(url, headers=None, method="GET", data=None, timeout=10):
+    """Returns (status, headers, body bytes); never raises on HTTP errors."""
+    req = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+class Postgres:
+    """A database of its own on the shared test server."""
+
+    def __init__(self, name):
+        if not ADMIN_URL:
+            raise RuntimeError("KERYU_TEST_DATABASE_URL is not set: run scripts/test")
+        self.name = f"t_{name}_{uuid.uuid4().hex[:8]}"
+        self.admin(f'CREATE DATABASE "{self.name}"')
+        self.url = re.sub(r"/[^/]*$", "/" + self.name, ADMIN_URL)
+
+    def admin(self, sql):
+        subprocess.run(["psql", ADMIN_URL, "-qAtc", sql], check=True,
+                       capture_output=True, text=True)
+
+    def query(self, sql, *args):
+        """Runs sql with psql variables :'a1', :'a2'... bound to args; returns
+        rows as lists of strings (NULL as None)."""
+        cmd = ["psql", self.url, "-qAt", "-F", "\x1f", "-P", "null=\x1e",
+               "-v", "ON_ERROR_STOP=1"]
+        for i, a in enumerate(args, 1):
+            cmd += ["-v", f"a{i}={a}"]
+        r = subprocess.run(cmd, input=sql, check=True, capture_output=True, text=True)
+        rows = []
+        for line in r.stdout.splitlines():
+            rows.append([None if c == "\x1e" else c for c in line.split("\x1f")])
+        return rows
+
+    def scalar(self, sql, *args):
+        rows = self.query(sql, *args)
+        return rows[0][0] if rows else None
+
+    def drop(self):
+        subprocess.run(["psql", ADMIN_URL, "-qAtc",
+                        f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'],
+                       capture_output=True)
+
+
+class Mosquitto:
+    """A private broker on a free loopback port."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "mosquitto")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                    f"user root\npersistence true\n"
+                    f"persistence_location {self.dir}/\n"
+                    f"log_dest file {self.dir}/mosquitto.log\n")
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self):
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen([exe, "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._listening, 10, what="mosquitto to listen")
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def publish(self, topic, payload, qos=1):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-V", "mqttv5", "-q", str(qos), "-t", topic, "-m", payload],
+                       check=True, timeout=10)
+
+    def watch(self, topic="keryu/#"):
+        return BusWatch(self, topic)
+
+
+class BusWatch:
+    """Records every message on a topic filter from now on."""
+
+    def __init__(self, broker, topic):
+        self.proc = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-V", "mqttv5",
+             "-q", "1", "-t", topic, "-F", "%t\t%p", "--id", "watch-" + uuid.uuid4().hex[:8]],
+            stdout=subprocess.PIPE, text=True)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.buf = ""
+        self.messages = []  # (topic, payload text)
+        time.sleep(0.3)  # let the subscription settle
+
+    def poll(self):
+        chunk = self.proc.stdout.read()
+        if chunk:
+            self.buf += chunk
+            *lines, self.buf = self.buf.split("\n")
+            for line in lines:
+                t, _, p = line.partition("\t")
+                self.messages.append((t, p))
+        return self.messages
+
+    def on(self, prefix):
+        return [(t, json.loads(p)) for t, p in self.poll() if t.startswith(prefix)]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+class Process:
+    """A child process whose stderr+stdout go to a log file we can search."""
+
+    def __init__(self, argv, env, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=os.path.dirname(log_path))
+
+    def text(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=15):
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.text()) or (self.proc.poll() is not None and
+                        self._died(pattern)), timeout, what=f"log line /{pattern}/")
+
+    def _died(self, pattern):
+        raise AssertionError(f"process exited ({self.proc.returncode}) before /{pattern}/:\n"
+                             + self.text()[-3000:])
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        self.log.close()
+        return self.proc.returncode
+
+
+class FakeWhatsApp:
+    """tests/fakes/fake_whatsapp on a free port, recording every request."""
+
+    def __init__(self, workdir, *args):
+        self.record = os.path.join(workdir, f"fake-wa-{uuid.uuid4().hex[:6]}.jsonl")
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "bin", "fake_whatsapp"), "--port", "0",
+             "--record", self.record, *args],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening (\d+)", line)
+        if not m:
+            raise AssertionError(f"fake_whatsapp did not start: {line!r}")
+        self.port = int(m.group(1))
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        if not os.path.exists(self.record):
+            return []
+        with open(self.record) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+class KeryuTest(unittest.TestCase):
+    """Base class: a database, a broker, and helpers to run keryud."""
+
+    def setUp(self):
+        if not BUILD or not os.path.exists(os.path.join(BUILD, "bin", "keryud")):
+            self.fail("KERYU_BUILD_DIR must point at a build with bin/keryud")
+        self.work = tempfile.mkdtemp(prefix=self.id().split(".")[-1] + ".", dir=SCRATCH)
+        os.chmod(self.work, 0o755)
+        self.pg = Postgres(self.id().split(".")[-1][:20].lower())
+        self.broker = Mosquitto(self.work)
+        self.http_port = free_port()
+        self.instance = "t" + uuid.uuid4().hex[:8]
+        self.procs = []
+        self.addCleanup(self._teardown)
+
+    def _teardown(self):
+        for p in self.procs:
+            try:
+                p.stop()
+            except Exception:
+                p.proc.kill()
+        self.broker.stop()
+        self.pg.drop()
+
+    def env(self, **extra):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("KERYU_")}
+        e.update({
+            "DATABASE_URL": self.pg.url,
+            "MQTT_URL": self.broker.url,
+            "KERYU_KERNEL_INSTANCE": self.instance,
+            "KERYU_HTTP_PORT": str(self.http_port),
+            "KERYU_HTTP_PUBLIC_URL": f"http://127.0.0.1:{self.http_port}",
+            "KERYU_KERNEL_SHUTDOWN_TIMEOUT_S": "10",
+        })
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def keryu(self, *args, env=None, check=True):
+        r = subprocess.run([os.path.join(BUILD, "bin", "keryu"), *args], env=env or self.env(),
+                           capture_output=True, text=True, cwd=self.work, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"keryu {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def keryud(self, *args, env=None, wait=True, log="keryud.log"):
+        p = Process([os.path.join(BUILD, "bin", "keryud"), *args], env or self.env(),
+                    os.path.join(self.work, log))
+        self.procs.append(p)
+        if wait:
+            p.wait_log(r"kernel\.started", 30)
+        return p
+
+    def migrate(self):
+        self.keryu("migrate")
+
+    def seed(self, phone="+16505551234", name="Ana María Pérez", active=True):
+        """A custodian with a subject and a tag; returns the tag's uuid."""
+        cust, subj, tag = (str(uuid.uuid4()) for _ in range(3))
+        self.pg.query(
+            "INSERT INTO custodians (id, email, name, phone_e164, phone_verified_at)"
+            " VALUES (:'a1', :'a2', 'Test Custodian', :'a3', now());"
+            "INSERT INTO subjects (id, custodian_id, name, date_of_birth, gender)"
+            " VALUES (:'a4', :'a1', :'a5', '2015-01-02', 'F');"
+            "INSERT INTO subject_qr_codes (uuid, subject_id, is_active, activated_at)"
+            " VALUES (:'a6', :'a4', :'a7', now());",
+            cust, f"{cust}@example.org", phone, subj, name, tag, "true" if active else "false")
+        return tag
+
+    def scan_url(self, tag):
+        return f"http://127.0.0.1:{self.http_port}/subjects/qr/{tag}/scan/"
+
+    def scan_event(self, tag, event_id=None):
+        return json.dumps({"v": 1, "event_id": event_id or str(uuid.uuid4()),
+                           "at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                           "qr_uuid": tag})
+
+
+def main():
+    unittest.main(verbosity=2)

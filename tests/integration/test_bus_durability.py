@@ -1,0 +1,60 @@
+"""At-least-once delivery: duplicates make one alarm; nothing published while
+keryud is down is lost."""
+import uuid
+
+from harness import KeryuTest, main, wait_for
+
+MODULES = "storage,qr,http,alarms,log"
+
+
+class BusDurability(KeryuTest):
+    def setUp(self):
+        super().setUp()
+        self.migrate()
+        self.tag = self.seed()
+
+    def alarms(self):
+        return int(self.pg.scalar("SELECT count(*) FROM alarms"))
+
+    def test_same_scan_event_twice_makes_one_alarm(self):
+        self.keryud("--modules", MODULES)
+        event_id = str(uuid.uuid4())
+        payload = self.scan_event(self.tag, event_id)
+        self.broker.publish(f"keryu/v1/scan/{self.tag}", payload)
+        self.broker.publish(f"keryu/v1/scan/{self.tag}", payload)
+        wait_for(lambda: self.alarms() == 1, 5, what="one alarm")
+        # and a different event still makes a second one, which also proves
+        # the duplicate was processed by now (per-client ordering)
+        self.broker.publish(f"keryu/v1/scan/{self.tag}", self.scan_event(self.tag))
+        wait_for(lambda: self.alarms() == 2, 5, what="the second alarm")
+        self.assertEqual(self.pg.scalar(
+            "SELECT count(*) FROM alarms WHERE event_id = :'a1'", event_id), "1")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM notifications"), "2")
+
+    def test_scans_published_while_keryud_is_down_all_become_alarms(self):
+        k = self.keryud("--modules", MODULES)
+        self.assertEqual(k.stop(), 0)  # clean exit on SIGTERM
+        ids = [str(uuid.uuid4()) for _ in range(20)]
+        for e in ids:
+            self.broker.publish(f"keryu/v1/scan/{self.tag}", self.scan_event(self.tag, e))
+        self.assertEqual(self.alarms(), 0)
+        self.keryud("--modules", MODULES, log="keryud2.log")
+        wait_for(lambda: self.alarms() == 20, 10, what="20 alarms")
+        got = {r[0] for r in self.pg.query("SELECT event_id FROM alarms")}
+        self.assertEqual(got, set(ids))
+        wait_for(lambda: self.pg.scalar(
+            "SELECT count(*) FROM notifications WHERE status = 'DELIVERED'") == "20", 10,
+            what="20 delivered notifications")
+
+    def test_malformed_scan_events_change_nothing(self):
+        k = self.keryud("--modules", MODULES)
+        for bad in ["not json", "{}", '{"v":1}', '{"v":2,"event_id":"x"}',
+                    self.scan_event(str(uuid.uuid4()))]:  # unknown tag
+            self.broker.publish(f"keryu/v1/scan/{self.tag}", bad)
+        self.broker.publish(f"keryu/v1/scan/{self.tag}", self.scan_event(self.tag))
+        wait_for(lambda: self.alarms() == 1, 5, what="the one good alarm")
+        self.assertIn("alarms.scan.malformed", k.text())
+
+
+if __name__ == "__main__":
+    main()
