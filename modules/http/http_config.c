@@ -1,0 +1,96 @@
+/* The http module's options, checked once at init so a bad value stops
+ * start-up with one line instead of surfacing on the first request. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http_module.h"
+
+static int bad(struct http_ctx *ctx, const char *key, const char *why)
+{
+	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.config", "key=%s error=\"%s\"",
+		       key, why);
+	return KERYU_EINVAL;
+}
+
+/* "a.example, B.example:8000" -> {"a.example", "b.example"}. A port in the
+ * list is ignored: the check is on names, as the request's port is. */
+static int load_allowed_hosts(struct http_ctx *ctx, const char *list)
+{
+	const char *p = list;
+
+	ctx->n_allowed_hosts = 0;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *dst, *colon;
+		size_t i;
+
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n) {
+			if (ctx->n_allowed_hosts == HTTP_MAX_ALLOWED_HOSTS)
+				return bad(ctx, "allowed_hosts", "too many names");
+			if (n >= HTTP_HOST_NAME_MAX)
+				return bad(ctx, "allowed_hosts", "name too long");
+			dst = ctx->allowed_hosts[ctx->n_allowed_hosts++];
+			for (i = 0; i < n; i++)
+				dst[i] = (char)tolower((unsigned char)p[i]);
+			dst[n] = '\0';
+			/* a bracketed IPv6 literal keeps its colons */
+			if (dst[0] == '[') {
+				char *close = strchr(dst, ']');
+
+				if (!close)
+					return bad(ctx, "allowed_hosts",
+						   "unclosed [ in an IPv6 name");
+				memmove(dst, dst + 1, (size_t)(close - dst - 1));
+				dst[close - dst - 1] = '\0';
+			} else if ((colon = strchr(dst, ':')) &&
+				   !strchr(colon + 1, ':')) {
+				*colon = '\0';
+			}
+			if (!dst[0])
+				return bad(ctx, "allowed_hosts", "empty name");
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int http_config_load(struct http_ctx *ctx)
+{
+	const struct keryu_host *h = ctx->host;
+	const char *bind = h->config(ctx->m, "bind");
+	long long v;
+
+	v = h->config_int(ctx->m, "port");
+	if (v < 0 || v > 65535) /* 0 only reaches here from unit tests */
+		return bad(ctx, "port", "must be 1..65535");
+	ctx->port = (int)v;
+
+	if (!bind || !*bind || strlen(bind) >= sizeof(ctx->bind))
+		return bad(ctx, "bind", "must be an IP address");
+	snprintf(ctx->bind, sizeof(ctx->bind), "%s", bind);
+
+	v = h->config_int(ctx->m, "threads");
+	if (v < 1 || v > 256)
+		return bad(ctx, "threads", "must be 1..256");
+	ctx->threads = (int)v;
+
+	v = h->config_int(ctx->m, "max_body");
+	if (v < 0)
+		return bad(ctx, "max_body", "must be >= 0");
+	ctx->max_body = v;
+
+	v = h->config_int(ctx->m, "scan_ack_timeout_ms");
+	if (v < 1 || v > 60000)
+		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");
+	ctx->scan_ack_timeout_ms = (int)v;
+
+	return load_allowed_hosts(ctx, h->config(ctx->m, "allowed_hosts"));
+}

@@ -1,0 +1,120 @@
+/* Request -> handler, plus the checks every route shares (Host, method).
+ * Knows nothing of libmicrohttpd so the unit tests can drive it directly. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_module.h"
+
+#define SCAN_PREFIX "/subjects/qr/"
+#define SCAN_SUFFIX "/scan/"
+#define ALLOW_GET "GET, HEAD"
+
+void http_response_init(struct http_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = 500;
+	r->content_type = "text/html; charset=utf-8";
+	html_init(&r->body);
+}
+
+void http_response_free(struct http_response *r)
+{
+	html_free(&r->body);
+}
+
+bool http_host_allowed(const struct http_ctx *ctx, const char *host)
+{
+	const char *name = host, *end;
+	size_t n, i;
+
+	if (ctx->n_allowed_hosts == 0)
+		return true;
+	if (!host || !*host)
+		return false;
+	if (host[0] == '[') { /* [v6]:port */
+		name = host + 1;
+		end = strchr(name, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+	} else {
+		end = strchr(host, ':');
+		if (!end)
+			end = host + strlen(host);
+		else if (strchr(end + 1, ':'))
+			return false; /* bare IPv6 is not a valid Host */
+	}
+	n = (size_t)(end - name);
+	if (n == 0 || n >= HTTP_HOST_NAME_MAX)
+		return false;
+	for (i = 0; i < ctx->n_allowed_hosts; i++)
+		if (strlen(ctx->allowed_hosts[i]) == n &&
+		    strncasecmp(ctx->allowed_hosts[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/* Returns the segment between the scan prefix and suffix, copied into seg,
+ * or false when path is not a scan URL at all. An over-long segment is
+ * still a scan URL (answered 404 by the handler), so it is cut, not
+ * refused. */
+static bool match_scan(const char *path, char *seg, size_t size)
+{
+	size_t pl = strlen(SCAN_PREFIX), sl = strlen(SCAN_SUFFIX);
+	size_t n = strlen(path), mid;
+
+	if (n < pl + sl + 1 || strncmp(path, SCAN_PREFIX, pl) != 0 ||
+	    strcmp(path + n - sl, SCAN_SUFFIX) != 0)
+		return false;
+	mid = n - pl - sl;
+	if (memchr(path + pl, '/', mid))
+		return false;
+	if (mid >= size)
+		mid = size - 1;
+	memcpy(seg, path + pl, mid);
+	seg[mid] = '\0';
+	return true;
+}
+
+static bool method_is_get(const char *method)
+{
+	return method &&
+	       (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+}
+
+void http_route(struct http_ctx *ctx, const struct http_request *req,
+		struct http_response *r)
+{
+	char seg[64];
+	enum { NONE, SCAN, HEALTH } route = NONE;
+	const char *path = req->path ? req->path : "";
+
+	if (!http_host_allowed(ctx, req->host)) {
+		/* the name is not logged whole: it is attacker-chosen */
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.host_refused",
+			       "status=400");
+		http_page_error(r, 400, "Bad request",
+				"This server does not answer for that host name.");
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0)
+		route = HEALTH;
+	else if (match_scan(path, seg, sizeof(seg)))
+		route = SCAN;
+
+	if (route == NONE) {
+		http_page_error(r, 404, "Page not found",
+				"There is nothing at this address.");
+		return;
+	}
+	if (!method_is_get(req->method)) {
+		http_page_error(r, 405, "Method not allowed",
+				"This address only answers GET and HEAD.");
+		r->allow = ALLOW_GET;
+		return;
+	}
+	if (route == HEALTH)
+		http_health(ctx, r);
+	else
+		http_scan(ctx, req, seg, r);
+}

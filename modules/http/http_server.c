@@ -1,0 +1,219 @@
+/* The libmicrohttpd side: daemon lifecycle, turning MHD's callback into an
+ * http_request, and an http_response into MHD's response with the headers
+ * every answer carries. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http_module.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	uint16_t port;
+};
+
+/* Marks a connection that was already answered, for MHD's later calls. */
+static char answered;
+
+static const struct {
+	const char *name, *value;
+} security_headers[] = {
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Frame-Options", "DENY"},
+	{"Content-Security-Policy",
+	 "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"},
+};
+
+/* MHD's default panic aborts the whole keryud; log instead. MHD keeps one
+ * panic handler per process, so the last http instance started owns it. */
+static void on_panic(void *cls, const char *file, unsigned int line,
+		     const char *reason)
+{
+	struct http_ctx *ctx = cls;
+
+	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.panic",
+		       "file=%s line=%u reason=\"%s\"", file ? file : "-", line,
+		       reason ? reason : "-");
+}
+
+KERYU_PRINTF(2, 0)
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_ctx *ctx = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.mhd", "msg=\"%s\"", msg);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	size_t len = 0, i;
+	char *body = html_take(&r->body, &len);
+	unsigned status = r->status;
+
+	if (!body) { /* out of memory while rendering */
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		mr = MHD_create_response_from_buffer(0, (void *)"",
+						     MHD_RESPMEM_PERSISTENT);
+	} else {
+		mr = MHD_create_response_from_buffer(len, body,
+						     MHD_RESPMEM_MUST_FREE);
+		if (!mr)
+			free(body);
+	}
+	if (!mr)
+		return MHD_NO;
+	for (i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]);
+	     i++)
+		MHD_add_response_header(mr, security_headers[i].name,
+					security_headers[i].value);
+	if (body && r->content_type)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					r->content_type);
+	if (r->no_store)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+					"no-store");
+	if (r->allow)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	ret = MHD_queue_response(c, status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+/* No route takes a body, so every request is answered on MHD's first call,
+ * before any body is read; MHD then closes a connection whose body was
+ * left unread. A declared body over max_body gets 413 instead. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_ctx *ctx = cls;
+	struct http_request req;
+	struct http_response r;
+	const char *cl;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == &answered) {
+		*upload_data_size = 0; /* discard */
+		return MHD_YES;
+	}
+	*con_cls = &answered;
+
+	http_response_init(&r);
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > (unsigned long long)ctx->max_body) {
+		http_page_error(&r, 413, "Request too large",
+				"The request body is larger than this server "
+				"accepts.");
+	} else {
+		req.method = method;
+		req.path = url;
+		req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST);
+		req.user_agent = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+		http_route(ctx, &req, &r);
+	}
+	ret = queue(c, &r);
+	http_response_free(&r);
+	return ret;
+}
+
+int http_server_start(struct http_ctx *ctx)
+{
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	struct sockaddr *sa;
+	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+			     MHD_USE_ERROR_LOG;
+	struct http_server *s;
+	const union MHD_DaemonInfo *info;
+
+	memset(&in4, 0, sizeof(in4));
+	memset(&in6, 0, sizeof(in6));
+	if (inet_pton(AF_INET, ctx->bind, &in4.sin_addr) == 1) {
+		in4.sin_family = AF_INET;
+		in4.sin_port = htons((uint16_t)ctx->port);
+		sa = (struct sockaddr *)&in4;
+	} else if (inet_pton(AF_INET6, ctx->bind, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+		in6.sin6_port = htons((uint16_t)ctx->port);
+		sa = (struct sockaddr *)&in6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.config",
+			       "key=bind error=\"not an IP address\"");
+		return KERYU_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return KERYU_ENOMEM;
+
+	MHD_set_panic_func(on_panic, ctx);
+	s->daemon = MHD_start_daemon(
+		flags, (uint16_t)ctx->port, NULL, NULL, on_request, ctx,
+		MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)(ctx->threads > 1 ? ctx->threads : 0),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ctx, MHD_OPTION_END);
+	if (!s->daemon) {
+		MHD_set_panic_func(NULL, NULL);
+		free(s);
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.start_failed",
+			       "bind=%s port=%d", ctx->bind, ctx->port);
+		return KERYU_EIO;
+	}
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : (uint16_t)ctx->port;
+	ctx->server = s;
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.listening",
+		       "bind=%s port=%u threads=%d", ctx->bind,
+		       (unsigned)s->port, ctx->threads);
+	return 0;
+}
+
+uint16_t http_server_port(const struct http_ctx *ctx)
+{
+	return ctx->server ? ctx->server->port : 0;
+}
+
+void http_server_stop(struct http_ctx *ctx)
+{
+	struct http_server *s = ctx->server;
+	MHD_socket fd;
+
+	if (!s)
+		return;
+	/* no new connections from here on; requests in flight (a scan waiting
+	 * for its PUBACK) finish inside MHD_stop_daemon */
+	fd = MHD_quiesce_daemon(s->daemon);
+	MHD_stop_daemon(s->daemon);
+	/* after quiesce the listening socket is ours, closed only once MHD's
+	 * threads are gone */
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	MHD_set_panic_func(NULL, NULL);
+	ctx->server = NULL;
+	free(s);
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.stopped", NULL);
+}
