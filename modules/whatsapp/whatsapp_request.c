@@ -1,0 +1,111 @@
+/* Request URL and JSON body for the Cloud API (see providers.md). */
+#include "whatsapp_request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include <keryu/module.h>
+
+/* A path segment we paste into the URL must not be able to escape it. */
+static bool segment_ok(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || strchr("/?#%", *s))
+			return false;
+	return true;
+}
+
+int whatsapp_request_url(const char *api_base, const char *version,
+			 const char *phone_number_id, char **out)
+{
+	size_t n;
+	int len;
+
+	*out = NULL;
+	if (!api_base || !strstr(api_base, "://") || !segment_ok(version) ||
+	    !segment_ok(phone_number_id))
+		return KERYU_EINVAL;
+	n = strlen(api_base);
+	while (n > 0 && api_base[n - 1] == '/')
+		n--;
+	len = asprintf(out, "%.*s/%s/%s/messages", (int)n, api_base, version,
+		       phone_number_id);
+	if (len < 0) {
+		*out = NULL;
+		return KERYU_ENOMEM;
+	}
+	return 0;
+}
+
+static cJSON *components(const struct keryu_notify_event *e)
+{
+	cJSON *list = cJSON_CreateArray();
+	cJSON *body = cJSON_CreateObject();
+	cJSON *params;
+	int i;
+
+	if (!list || !body || !cJSON_AddItemToArray(list, body)) {
+		cJSON_Delete(body);
+		goto fail;
+	}
+	if (!cJSON_AddStringToObject(body, "type", "body") ||
+	    !(params = cJSON_AddArrayToObject(body, "parameters")))
+		goto fail;
+	for (i = 0; i < e->param_count; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (!p || !cJSON_AddItemToArray(params, p)) {
+			cJSON_Delete(p);
+			goto fail;
+		}
+		if (!cJSON_AddStringToObject(p, "type", "text") ||
+		    !cJSON_AddStringToObject(p, "text", e->params[i]))
+			goto fail;
+	}
+	return list;
+fail:
+	cJSON_Delete(list);
+	return NULL;
+}
+
+int whatsapp_request_body(const struct keryu_notify_event *e, char **out)
+{
+	cJSON *o, *tpl, *lang, *comp;
+
+	*out = NULL;
+	if (e->param_count < 0 || e->param_count > KERYU_NOTIFY_MAX_PARAMS)
+		return KERYU_EINVAL;
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "messaging_product", "whatsapp") ||
+	    !cJSON_AddStringToObject(o, "recipient_type", "individual") ||
+	    !cJSON_AddStringToObject(o, "to", e->to) ||
+	    !cJSON_AddStringToObject(o, "type", "template") ||
+	    !cJSON_AddStringToObject(o, "biz_opaque_callback_data",
+				     e->notification_id) ||
+	    !(tpl = cJSON_AddObjectToObject(o, "template")) ||
+	    !cJSON_AddStringToObject(tpl, "name", e->template_name) ||
+	    !(lang = cJSON_AddObjectToObject(tpl, "language")) ||
+	    !cJSON_AddStringToObject(lang, "code", e->language))
+		goto fail;
+	/* A template without variables takes no components; sending an empty
+	 * parameter list would make Meta count 0 params against the template. */
+	if (e->param_count > 0) {
+		if (!(comp = components(e)))
+			goto fail;
+		if (!cJSON_AddItemToObject(tpl, "components", comp)) {
+			cJSON_Delete(comp);
+			goto fail;
+		}
+	}
+	*out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return *out ? 0 : KERYU_ENOMEM;
+fail:
+	cJSON_Delete(o);
+	return KERYU_ENOMEM;
+}
