@@ -1,0 +1,49 @@
+#include "fake_storage.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct fake_storage_state fake_storage_state;
+
+static int fs_ping(void *self)
+{
+	(void)self;
+	fake_storage_state.pings++;
+	return fake_storage_state.ping_rc;
+}
+
+static int fs_tag_lookup(void *self, const char *qr_uuid,
+			 struct keryu_tag_info *out)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	s->lookups++;
+	snprintf(s->last_lookup, sizeof(s->last_lookup), "%s", qr_uuid);
+	if (s->lookup_rc)
+		return s->lookup_rc;
+	if (strcmp(qr_uuid, s->tag.qr_uuid) != 0)
+		return KERYU_ENOTFOUND;
+	*out = s->tag;
+	return 0;
+}
+
+const struct keryu_storage fake_storage = {
+	.struct_size = sizeof(struct keryu_storage),
+	.ping = fs_ping,
+	.tag_lookup = fs_tag_lookup,
+};
+
+void fake_storage_reset(const char *qr_uuid, const char *first_name)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->tag.qr_uuid, sizeof(s->tag.qr_uuid), "%s", qr_uuid);
+	snprintf(s->tag.subject_id, sizeof(s->tag.subject_id), "%s",
+		 "11111111-2222-4333-8444-555555555555");
+	snprintf(s->tag.first_name, sizeof(s->tag.first_name), "%s",
+		 first_name);
+	snprintf(s->tag.subject_name, sizeof(s->tag.subject_name), "%s Doe",
+		 first_name);
+}

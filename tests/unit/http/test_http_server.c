@@ -1,0 +1,252 @@
+/* http module through a real socket: libmicrohttpd on an ephemeral
+ * loopback port, driven with libcurl. Checks what only the server adds:
+ * security headers, HEAD without a body, Allow, 413, and a clean stop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include <keryu/module.h>
+
+#include "fake_host.h"
+#include "fake_storage.h"
+#include "http_module.h"
+
+extern const struct keryu_module keryu_module;
+
+#define QR "0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f"
+
+static struct http_ctx *ctx;
+
+struct reply {
+	long status;
+	char headers[8192];
+	size_t hlen;
+	char body[16384];
+	size_t blen;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t len = sz * n, room = sizeof(r->body) - 1 - r->blen;
+
+	memcpy(r->body + r->blen, p, len < room ? len : room);
+	r->blen += len < room ? len : room;
+	r->body[r->blen] = '\0';
+	return len;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t len = sz * n, room = sizeof(r->headers) - 1 - r->hlen;
+
+	memcpy(r->headers + r->hlen, p, len < room ? len : room);
+	r->hlen += len < room ? len : room;
+	r->headers[r->hlen] = '\0';
+	return len;
+}
+
+/* method NULL is GET; body non-NULL posts it. */
+static void request(const char *method, const char *path, const char *host,
+		    const char *post, struct reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[256], hosthdr[256];
+
+	assert_non_null(c);
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+		 (unsigned)http_server_port(ctx), path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "curl-test");
+	if (host) {
+		snprintf(hosthdr, sizeof(hosthdr), "Host: %s", host);
+		hdrs = curl_slist_append(hdrs, hosthdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+	}
+	if (method && strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+
+static bool has_header(const struct reply *r, const char *line)
+{
+	const char *p = r->headers;
+	size_t n = strlen(line);
+
+	for (; (p = strchr(p, '\n')); p++)
+		if (strncasecmp(p + 1, line, n) == 0 &&
+		    (p[1 + n] == '\r' || p[1 + n] == '\n'))
+			return true;
+	return false;
+}
+
+static void assert_security_headers(const struct reply *r)
+{
+	assert_true(has_header(r, "X-Content-Type-Options: nosniff"));
+	assert_true(has_header(r, "Referrer-Policy: no-referrer"));
+	assert_true(has_header(r, "X-Frame-Options: DENY"));
+	assert_true(has_header(r, "Content-Security-Policy: default-src "
+				  "'none'; style-src 'unsafe-inline'; "
+				  "img-src 'self'"));
+}
+
+static int setup(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_storage_reset(QR, "Ana");
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("port", "0"); /* let the kernel pick */
+	fake_host_set("threads", "2");
+	fake_host_set("max_body", "16");
+	fake_host_set("allowed_hosts", "keryu.example,127.0.0.1");
+	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+		return -1;
+	ctx = state;
+	if (keryu_module.start(ctx) != 0 || http_server_port(ctx) == 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	keryu_module.stop(ctx, 1000);
+	assert_int_equal(http_server_port(ctx), 0);
+	keryu_module.cleanup(ctx);
+	fake_host_reset(NULL);
+	return 0;
+}
+
+static void scan_over_http(void **st)
+{
+	struct reply r;
+
+	(void)st;
+	request(NULL, "/subjects/qr/" QR "/scan/", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_security_headers(&r);
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+	assert_true(has_header(&r, "Content-Type: text/html; charset=utf-8"));
+	assert_non_null(strstr(r.body, "Ana"));
+	assert_null(strstr(r.body, "<script"));
+	assert_int_equal(fake_host_pub_count(), 1);
+	assert_string_equal(fake_host_pub(0)->topic, "keryu/v1/scan/" QR);
+	assert_non_null(strstr(fake_host_pub(0)->payload, "curl-test"));
+}
+
+static void head_has_no_body(void **st)
+{
+	struct reply r;
+
+	(void)st;
+	request("HEAD", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.blen, 0);
+	assert_security_headers(&r);
+	assert_true(has_header(&r, "Content-Type: application/json"));
+}
+
+static void healthz_over_http(void **st)
+{
+	struct reply r;
+
+	(void)st;
+	request(NULL, "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(
+		r.body, "{\"status\":\"ok\",\"database\":\"ok\",\"bus\":\"ok\"}\n");
+	fake_host_set_connected(false);
+	request(NULL, "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 503);
+}
+
+static void errors_carry_headers(void **st)
+{
+	struct reply r;
+
+	(void)st;
+	request("DELETE", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 405);
+	assert_true(has_header(&r, "Allow: GET, HEAD"));
+	assert_security_headers(&r);
+
+	request(NULL, "/healthz", "evil.example", NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_security_headers(&r);
+
+	request(NULL, "/nope", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_security_headers(&r);
+
+	/* body is URL-decoded by MHD: junk after the uuid stays junk */
+	request(NULL, "/subjects/qr/" QR "%00/scan/", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+
+	request("POST", "/subjects/qr/" QR "/scan/", NULL, "small", &r);
+	assert_int_equal(r.status, 405);
+	request("POST", "/subjects/qr/" QR "/scan/", NULL,
+		"a body well over sixteen bytes", &r);
+	assert_int_equal(r.status, 413);
+	assert_security_headers(&r);
+	assert_int_equal(fake_host_pub_count(), 0);
+}
+
+static void publish_failure_over_http(void **st)
+{
+	struct reply r;
+
+	(void)st;
+	fake_host_set_publish_result(KERYU_EIO);
+	request(NULL, "/subjects/qr/" QR "/scan/", "keryu.example:8000", NULL,
+		&r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "emergency services"));
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(scan_over_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(head_has_no_body, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(healthz_over_http, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(errors_carry_headers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(publish_failure_over_http, setup,
+						teardown),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
