@@ -1,0 +1,60 @@
+# Turns migrations/NNN_name.sql into a C file holding each script as a byte
+# array, so the module carries its schema and never reads the source tree
+# at run time. Bytes are written as hex so no SQL text needs C escaping.
+#
+#   cmake -DMIGRATIONS_DIR=<dir> -DOUT=<file.c> -P embed_migrations.cmake
+if(NOT MIGRATIONS_DIR OR NOT OUT)
+  message(FATAL_ERROR "embed_migrations: set MIGRATIONS_DIR and OUT")
+endif()
+
+file(GLOB files RELATIVE ${MIGRATIONS_DIR} ${MIGRATIONS_DIR}/*.sql)
+list(SORT files)
+if(NOT files)
+  message(FATAL_ERROR "embed_migrations: no .sql files in ${MIGRATIONS_DIR}")
+endif()
+
+set(arrays "")
+set(table "")
+set(seen "")
+set(i 0)
+foreach(f IN LISTS files)
+  if(NOT f MATCHES "^([0-9][0-9][0-9])_([a-z0-9_]+)\\.sql$")
+    message(FATAL_ERROR "embed_migrations: ${f} is not named NNN_name.sql")
+  endif()
+  set(name ${CMAKE_MATCH_2})
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version ${CMAKE_MATCH_1})
+  if(version EQUAL 0)
+    message(FATAL_ERROR "embed_migrations: ${f}: versions start at 001")
+  endif()
+  list(FIND seen ${version} dup)
+  if(NOT dup EQUAL -1)
+    message(FATAL_ERROR "embed_migrations: two migrations numbered ${version}")
+  endif()
+  list(APPEND seen ${version})
+
+  file(READ ${MIGRATIONS_DIR}/${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  # 16 bytes a line (CMake regexes have no {n})
+  string(REPEAT "0x..," 16 row)
+  string(REGEX REPLACE "(${row})" "\\1\n\t" bytes "${bytes}")
+  string(APPEND arrays "static const char sql_${i}[] = {\n\t${bytes}0x00};\n\n")
+  string(APPEND table "\t{${version}, \"${name}\", sql_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+
+set(text "/* Generated from modules/storage/migrations by embed_migrations.cmake.\n")
+string(APPEND text " * Do not edit; edit the .sql files. */\n")
+string(APPEND text "#include \"storage_migrations.h\"\n\n")
+string(APPEND text "${arrays}")
+string(APPEND text "static const struct storage_migration list[] = {\n${table}};\n\n")
+string(APPEND text "const struct storage_migration *storage_migrations(size_t *count)\n{\n")
+string(APPEND text "\t*count = sizeof(list) / sizeof(list[0]);\n\treturn list;\n}\n")
+
+# Rewrite only on change so dependants are not rebuilt for nothing.
+if(EXISTS ${OUT})
+  file(READ ${OUT} old)
+  if(old STREQUAL text)
+    return()
+  endif()
+endif()
+file(WRITE ${OUT} "${text}")

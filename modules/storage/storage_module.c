@@ -1,0 +1,111 @@
+/* The storage module: owns the PostgreSQL pool and the schema, and offers
+ * the "storage" service (keryu/storage.h) to the modules in its process. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <keryu/module.h>
+#include <keryu/storage.h>
+
+#include "storage_migrate.h"
+#include "storage_pool.h"
+#include "storage_service.h"
+
+struct storage_state {
+	struct storage_pool *pool;
+	struct keryu_storage iface;
+};
+
+static const struct keryu_option options[] = {
+	{"database_url", KERYU_OPT_URL,
+	 "postgresql://keryu@127.0.0.1:5432/keryu",
+	 "PostgreSQL connection URL (libpq); the DATABASE_URL environment "
+	 "variable sets it",
+	 KERYU_OPT_SECRET | KERYU_OPT_REQUIRED, 0, 0},
+	{"pool_size", KERYU_OPT_INT, "4",
+	 "database connections shared by this process's modules", 0, 1, 64},
+	{"migrate_on_start", KERYU_OPT_BOOL, "true",
+	 "apply pending schema migrations when the module starts", 0, 0, 0},
+	{"connect_timeout_s", KERYU_OPT_INT, "10",
+	 "seconds to keep trying to reach the database at start-up, and to "
+	 "wait for a free connection",
+	 0, 1, 3600},
+	{0},
+};
+
+static const char *const provides[] = {KERYU_SERVICE_STORAGE, NULL};
+
+static int storage_init(keryu_mod *m, const struct keryu_host *host,
+			void **state)
+{
+	struct storage_pool_config cfg;
+	struct storage_state *s;
+	int rc;
+
+	*state = NULL;
+	cfg.url = host->config(m, "database_url");
+	cfg.size = (int)host->config_int(m, "pool_size");
+	cfg.connect_timeout_s = (int)host->config_int(m, "connect_timeout_s");
+	if (!cfg.url || !strstr(cfg.url, "://") || cfg.size < 1 ||
+	    cfg.size > 64 || cfg.connect_timeout_s < 1) {
+		host->log(m, KERYU_LOG_ERROR, "storage.bad_config",
+			  "pool_size=%d connect_timeout_s=%d", cfg.size,
+			  cfg.connect_timeout_s);
+		return KERYU_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return KERYU_ENOMEM;
+	rc = storage_pool_open(host, m, &cfg, &s->pool);
+	if (!rc && host->config_bool(m, "migrate_on_start"))
+		rc = storage_migrate(s->pool);
+	if (rc) {
+		storage_pool_free(s->pool);
+		free(s);
+		return rc;
+	}
+	s->iface.struct_size = sizeof(s->iface);
+	s->iface.self = s->pool;
+	s->iface.ping = storage_ping;
+	s->iface.tag_lookup = storage_tag_lookup;
+	s->iface.alarm_from_scan = storage_alarm_from_scan;
+	s->iface.notification_queued = storage_notification_queued;
+	s->iface.notification_result = storage_notification_result;
+	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);
+	if (rc) {
+		storage_pool_free(s->pool);
+		free(s);
+		return rc;
+	}
+	*state = s;
+	return 0;
+}
+
+static int storage_start(void *state)
+{
+	(void)state;
+	return 0;
+}
+
+static void storage_stop(void *state, int deadline_ms)
+{
+	/* Calls in flight belong to other modules, which stop before us. */
+	(void)state;
+	(void)deadline_ms;
+}
+
+static void storage_cleanup(void *state)
+{
+	struct storage_state *s = state;
+
+	if (!s)
+		return;
+	storage_pool_free(s->pool);
+	free(s);
+}
+
+KERYU_MODULE_DEFINE(.name = "storage",
+		    .description = "PostgreSQL pool, schema migrations and the "
+				   "storage service",
+		    .provides = provides, .options = options,
+		    .init = storage_init, .start = storage_start,
+		    .stop = storage_stop, .cleanup = storage_cleanup);
