@@ -1,0 +1,200 @@
+/* A scan event becomes an alarm, a pending notification and a delivery
+ * request. Storage makes this idempotent by event_id: a scan delivered
+ * twice comes back with created false and nothing is published again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarms_module.h"
+
+struct scan_call {
+	struct alarms_ctx *ctx;
+	const struct keryu_scan_event *ev;
+	struct keryu_alarm_created *out;
+};
+
+static int call_alarm_from_scan(void *arg)
+{
+	struct scan_call *c = arg;
+	const struct keryu_storage *st = c->ctx->storage;
+
+	memset(c->out, 0, sizeof(*c->out));
+	return st->alarm_from_scan(st->self, c->ev, c->ctx->channel, c->out);
+}
+
+struct queued_call {
+	struct alarms_ctx *ctx;
+	const char *notification_id;
+};
+
+static int call_notification_queued(void *arg)
+{
+	struct queued_call *c = arg;
+	const struct keryu_storage *st = c->ctx->storage;
+
+	return st->notification_queued(st->self, c->notification_id, 1);
+}
+
+void alarms_format_time(const char *iso, char *out, size_t size)
+{
+	int y, mo, d, h, mi;
+
+	if (iso && sscanf(iso, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5 &&
+	    y >= 0 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 &&
+	    h >= 0 && h <= 23 && mi >= 0 && mi <= 59)
+		snprintf(out, size, "%04d-%02d-%02d %02d:%02d UTC", y, mo, d, h,
+			 mi);
+	else
+		snprintf(out, size, "%s", iso ? iso : "");
+}
+
+static int publish_json(struct alarms_ctx *ctx, const char *topic, char *json)
+{
+	int rc;
+
+	if (!json)
+		return KERYU_ENOMEM;
+	rc = ctx->host->publish(ctx->m, topic, json, strlen(json), 1, false);
+	free(json);
+	return rc;
+}
+
+static void publish_alarm(struct alarms_ctx *ctx,
+			  const struct keryu_alarm_created *a)
+{
+	struct keryu_alarm_event ev;
+	char topic[128];
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	keryu_now_iso(ev.at);
+	memcpy(ev.alarm_id, a->alarm_id, sizeof(ev.alarm_id));
+	memcpy(ev.subject_id, a->subject_id, sizeof(ev.subject_id));
+	snprintf(ev.state, sizeof(ev.state), "created");
+	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_ALARM, a->alarm_id);
+	rc = publish_json(ctx, topic, keryu_alarm_event_encode(&ev));
+	if (rc)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.publish_failed",
+			       "topic=alarm alarm=%s error=\"%s\"", a->alarm_id,
+			       keryu_strerror(rc));
+}
+
+/* A recipient storage should never have accepted: record the notification
+ * as ERROR rather than leave it PENDING for the re-drive to trip on. */
+static void reject_recipient(struct alarms_ctx *ctx,
+			     const struct keryu_alarm_created *a)
+{
+	struct keryu_delivery_event d;
+
+	memset(&d, 0, sizeof(d));
+	keryu_uuid_new(d.event_id);
+	keryu_now_iso(d.at);
+	memcpy(d.notification_id, a->notification_id, sizeof(d.notification_id));
+	snprintf(d.channel, sizeof(d.channel), "%s", ctx->channel);
+	snprintf(d.status, sizeof(d.status), "error");
+	snprintf(d.error_code, sizeof(d.error_code), "bad_recipient");
+	snprintf(d.error_text, sizeof(d.error_text),
+		 "the recipient is not an E.164 phone number");
+	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.notify.bad_recipient",
+		       "notification=%s alarm=%s", a->notification_id,
+		       a->alarm_id);
+	alarms_record_result(ctx, &d);
+}
+
+static void publish_notify(struct alarms_ctx *ctx,
+			   const struct keryu_alarm_created *a)
+{
+	struct keryu_notify_event n;
+	struct queued_call call = {ctx, a->notification_id};
+	char topic[128];
+	int rc;
+
+	if (!keryu_e164_valid(a->recipient)) {
+		reject_recipient(ctx, a);
+		return;
+	}
+	memset(&n, 0, sizeof(n));
+	keryu_uuid_new(n.event_id);
+	keryu_now_iso(n.at);
+	memcpy(n.notification_id, a->notification_id,
+	       sizeof(n.notification_id));
+	n.attempt = 1;
+	snprintf(n.channel, sizeof(n.channel), "%s", ctx->channel);
+	snprintf(n.to, sizeof(n.to), "%s", a->recipient);
+	snprintf(n.template_name, sizeof(n.template_name), "%s",
+		 ctx->template_name);
+	snprintf(n.language, sizeof(n.language), "%s", ctx->language);
+	n.param_count = 2;
+	snprintf(n.params[0], sizeof(n.params[0]), "%s", a->subject_name);
+	alarms_format_time(a->scanned_at, n.params[1], sizeof(n.params[1]));
+
+	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, ctx->channel);
+	rc = publish_json(ctx, topic, keryu_notify_event_encode(&n));
+	if (rc) {
+		/* stays PENDING: the re-drive of stale notifications sends it */
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.publish_failed",
+			       "topic=notify notification=%s error=\"%s\"",
+			       a->notification_id, keryu_strerror(rc));
+		return;
+	}
+	rc = alarms_retry(ctx, "notification_queued", call_notification_queued,
+			  &call);
+	if (rc)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.queued_failed",
+			       "notification=%s error=\"%s\"",
+			       a->notification_id, keryu_strerror(rc));
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.notify",
+		       "notification=%s alarm=%s channel=%s attempt=1",
+		       a->notification_id, a->alarm_id, ctx->channel);
+}
+
+void alarms_on_scan(void *arg, const char *topic, const void *payload,
+		    size_t len)
+{
+	struct alarms_ctx *ctx = arg;
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out;
+	struct scan_call call = {ctx, &ev, &out};
+	int rc;
+
+	if (keryu_scan_event_decode(payload, len, &ev) != 0) {
+		/* neither topic nor payload is echoed: both are untrusted */
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.scan.malformed",
+			       "len=%zu", len);
+		return;
+	}
+	if (!alarms_topic_tail_is(topic, ev.qr_uuid)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN,
+			       "alarms.scan.topic_mismatch", "event=%s qr=%s",
+			       ev.event_id, ev.qr_uuid);
+		return;
+	}
+
+	rc = alarms_retry(ctx, "alarm_from_scan", call_alarm_from_scan, &call);
+	switch (rc) {
+	case 0:
+		break;
+	case KERYU_ENOTFOUND:
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.scan.unknown_tag",
+			       "event=%s qr=%s", ev.event_id, ev.qr_uuid);
+		return;
+	default:
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.scan.failed",
+			       "event=%s qr=%s error=\"%s\"", ev.event_id,
+			       ev.qr_uuid, keryu_strerror(rc));
+		return;
+	}
+	if (!out.created) {
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.scan.duplicate",
+			       "event=%s alarm=%s", ev.event_id, out.alarm_id);
+		return;
+	}
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.scan",
+		       "event=%s qr=%s alarm=%s notification=%s", ev.event_id,
+		       ev.qr_uuid, out.alarm_id,
+		       out.notification_id[0] ? out.notification_id : "-");
+	publish_alarm(ctx, &out);
+	if (out.notification_id[0])
+		publish_notify(ctx, &out);
+}
