@@ -1,0 +1,498 @@
+/* alarms module against the fake host and a fake storage service: what it
+ * subscribes to, what it publishes for a scan, and what it refuses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <keryu/events.h>
+#include <keryu/module.h>
+#include <keryu/storage.h>
+
+#include "alarms_module.h"
+#include "fake_host.h"
+
+extern const struct keryu_module keryu_module;
+
+#define QR "0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f"
+#define EVENT "5d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d"
+#define ALARM "a1a1a1a1-0000-4000-8000-000000000001"
+#define SUBJECT "5b5b5b5b-0000-4000-8000-000000000002"
+#define NOTIF "c0c0c0c0-0000-4000-8000-000000000003"
+#define PHONE "+16505551234"
+#define NAME "Ana <Doe>"
+
+/* ---- fake storage ---- */
+
+static struct {
+	int scan_rcs[8]; /* returned by successive alarm_from_scan calls */
+	int n_scan_rcs;
+	int scan_calls;
+	char seen[8][KERYU_UUID_LEN]; /* event ids already recorded */
+	int n_seen;
+	struct keryu_scan_event last_scan;
+	char last_channel[64];
+	struct keryu_alarm_created created; /* what a new alarm looks like */
+
+	int queued_calls, queued_attempt;
+	char queued_id[KERYU_UUID_LEN];
+
+	int result_rc, result_calls;
+	struct keryu_delivery_event last_result;
+} S;
+
+static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
+			      const char *channel,
+			      struct keryu_alarm_created *out)
+{
+	int i, rc;
+
+	(void)self;
+	rc = S.scan_calls < S.n_scan_rcs ? S.scan_rcs[S.scan_calls] : 0;
+	S.scan_calls++;
+	if (rc)
+		return rc;
+	S.last_scan = *ev;
+	snprintf(S.last_channel, sizeof(S.last_channel), "%s", channel);
+	*out = S.created;
+	for (i = 0; i < S.n_seen; i++)
+		if (strcmp(S.seen[i], ev->event_id) == 0) {
+			out->created = false;
+			return 0;
+		}
+	if (S.n_seen < 8)
+		strcpy(S.seen[S.n_seen++], ev->event_id);
+	out->created = true;
+	return 0;
+}
+
+static int fs_notification_queued(void *self, const char *id, int attempt)
+{
+	(void)self;
+	S.queued_calls++;
+	S.queued_attempt = attempt;
+	snprintf(S.queued_id, sizeof(S.queued_id), "%s", id);
+	return 0;
+}
+
+static int fs_notification_result(void *self,
+				  const struct keryu_delivery_event *ev)
+{
+	(void)self;
+	S.result_calls++;
+	S.last_result = *ev;
+	return S.result_rc;
+}
+
+static int fs_ping(void *self)
+{
+	(void)self;
+	return 0;
+}
+
+static const struct keryu_storage fake_storage = {
+	.struct_size = sizeof(struct keryu_storage),
+	.ping = fs_ping,
+	.alarm_from_scan = fs_alarm_from_scan,
+	.notification_queued = fs_notification_queued,
+	.notification_result = fs_notification_result,
+};
+
+/* ---- helpers ---- */
+
+static struct alarms_ctx *ctx;
+
+/* The fake host does not keep the qos of a subscription; this wrapper of
+ * its table does. */
+static struct keryu_host wrapped_host;
+static int sub_qos[8];
+static size_t n_sub_qos;
+
+static int capture_subscribe(keryu_mod *m, const char *filter, int qos,
+			     keryu_bus_fn fn, void *arg)
+{
+	if (n_sub_qos < 8)
+		sub_qos[n_sub_qos++] = qos;
+	return fake_host()->subscribe(m, filter, qos, fn, arg);
+}
+
+static const struct keryu_host *host_table(void)
+{
+	wrapped_host = *fake_host();
+	wrapped_host.subscribe = capture_subscribe;
+	n_sub_qos = 0;
+	return &wrapped_host;
+}
+
+static int setup(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	memset(&S, 0, sizeof(S));
+	strcpy(S.created.alarm_id, ALARM);
+	strcpy(S.created.subject_id, SUBJECT);
+	strcpy(S.created.notification_id, NOTIF);
+	strcpy(S.created.recipient, PHONE);
+	strcpy(S.created.subject_name, NAME);
+	strcpy(S.created.scanned_at, "2026-11-25T12:34:56.789Z");
+
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("channel", "whatsapp");
+	if (keryu_module.init(fake_mod(), host_table(), &state) != 0)
+		return -1;
+	ctx = state;
+	/* keep retries fast; the schedule itself is the module's */
+	ctx->retry_first_ms = 1;
+	ctx->retry_max_ms = 4;
+	ctx->retry_total_ms = 50;
+	return keryu_module.start(ctx);
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	keryu_module.stop(ctx, 1000);
+	keryu_module.cleanup(ctx);
+	ctx = NULL;
+	fake_host_reset(NULL);
+	return 0;
+}
+
+static char *scan_json(const char *event_id, const char *qr)
+{
+	struct keryu_scan_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	strcpy(ev.event_id, event_id);
+	strcpy(ev.at, "2026-11-25T12:34:56.789Z");
+	strcpy(ev.qr_uuid, qr);
+	strcpy(ev.user_agent, "Test/1");
+	return keryu_scan_event_encode(&ev);
+}
+
+static int deliver_scan(const char *topic_uuid, const char *event_id,
+			const char *qr)
+{
+	char topic[128], *json = scan_json(event_id, qr);
+	int n;
+
+	assert_non_null(json);
+	snprintf(topic, sizeof(topic), "keryu/v1/scan/%s", topic_uuid);
+	n = fake_host_deliver(topic, json);
+	free(json);
+	return n;
+}
+
+static char *delivery_json(const char *notification_id, const char *status)
+{
+	struct keryu_delivery_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	strcpy(ev.at, "2026-11-25T12:35:00.000Z");
+	strcpy(ev.notification_id, notification_id);
+	ev.attempt = 1;
+	strcpy(ev.channel, "whatsapp");
+	strcpy(ev.status, status);
+	strcpy(ev.provider_message_id, "wamid.123");
+	strcpy(ev.error_code, "131026");
+	strcpy(ev.error_text, "undeliverable to " PHONE);
+	return keryu_delivery_event_encode(&ev);
+}
+
+static void assert_no_phone_logged(void)
+{
+	assert_false(fake_host_log_contains("6505551234"));
+	assert_false(fake_host_log_contains("Ana"));
+}
+
+/* ---- tests ---- */
+
+static void subscriptions_are_shared_qos1(void **st)
+{
+	(void)st;
+	assert_int_equal(fake_host_sub_count(), 2);
+	assert_string_equal(fake_host_sub_filter(0),
+			    "$share/alarms/keryu/v1/scan/+");
+	assert_string_equal(fake_host_sub_filter(1),
+			    "$share/alarms/keryu/v1/delivery/+");
+	assert_int_equal(n_sub_qos, 2);
+	assert_int_equal(sub_qos[0], 1);
+	assert_int_equal(sub_qos[1], 1);
+}
+
+static void group_option_names_the_share(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("group", "blue");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
+	assert_string_equal(fake_host_sub_filter(0),
+			    "$share/blue/keryu/v1/scan/+");
+	keryu_module.cleanup(state);
+
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("channel", "a/b");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
+			 KERYU_EINVAL);
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("group", "#");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
+			 KERYU_EINVAL);
+	fake_host_reset(NULL);
+}
+
+static void scan_publishes_alarm_and_notify(void **st)
+{
+	const struct fake_pub *p;
+	struct keryu_alarm_event a;
+	struct keryu_notify_event n;
+
+	(void)st;
+	assert_int_equal(deliver_scan(QR, EVENT, QR), 1);
+	assert_int_equal(S.scan_calls, 1);
+	assert_string_equal(S.last_scan.event_id, EVENT);
+	assert_string_equal(S.last_scan.qr_uuid, QR);
+	assert_string_equal(S.last_channel, "whatsapp");
+
+	assert_int_equal(fake_host_pub_count(), 2);
+	p = fake_host_pub(0);
+	assert_string_equal(p->topic, "keryu/v1/alarm/" ALARM);
+	assert_int_equal(p->qos, 1);
+	assert_false(p->retain);
+	assert_false(p->waited);
+	assert_int_equal(keryu_alarm_event_decode(p->payload, p->len, &a), 0);
+	assert_string_equal(a.alarm_id, ALARM);
+	assert_string_equal(a.subject_id, SUBJECT);
+	assert_string_equal(a.state, "created");
+	assert_true(keryu_uuid_valid(a.event_id));
+	assert_null(strstr(p->payload, "6505551234"));
+
+	p = fake_host_pub(1);
+	assert_string_equal(p->topic, "keryu/v1/notify/whatsapp");
+	assert_int_equal(p->qos, 1);
+	assert_false(p->retain);
+	assert_int_equal(keryu_notify_event_decode(p->payload, p->len, &n), 0);
+	assert_true(keryu_uuid_valid(n.event_id));
+	assert_string_not_equal(n.event_id, EVENT);
+	assert_string_equal(n.notification_id, NOTIF);
+	assert_int_equal(n.attempt, 1);
+	assert_string_equal(n.channel, "whatsapp");
+	assert_string_equal(n.to, PHONE);
+	assert_string_equal(n.template_name, "qr_template_on_m");
+	assert_string_equal(n.language, "en_US");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0], NAME);
+	assert_string_equal(n.params[1], "2026-11-25 12:34 UTC");
+
+	assert_int_equal(S.queued_calls, 1);
+	assert_string_equal(S.queued_id, NOTIF);
+	assert_int_equal(S.queued_attempt, 1);
+	assert_no_phone_logged();
+}
+
+static void scan_without_recipient_publishes_alarm_only(void **st)
+{
+	(void)st;
+	S.created.notification_id[0] = '\0';
+	S.created.recipient[0] = '\0';
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 1);
+	assert_string_equal(fake_host_pub(0)->topic, "keryu/v1/alarm/" ALARM);
+	assert_int_equal(S.queued_calls, 0);
+}
+
+static void bad_recipient_is_recorded_not_sent(void **st)
+{
+	(void)st;
+	strcpy(S.created.recipient, "0123");
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 1); /* the alarm only */
+	assert_int_equal(S.queued_calls, 0);
+	assert_int_equal(S.result_calls, 1);
+	assert_string_equal(S.last_result.notification_id, NOTIF);
+	assert_string_equal(S.last_result.status, "error");
+	assert_false(fake_host_log_contains("0123"));
+}
+
+static void duplicate_publishes_nothing(void **st)
+{
+	(void)st;
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 2);
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(S.scan_calls, 2);
+	assert_int_equal(fake_host_pub_count(), 2);
+	assert_int_equal(S.queued_calls, 1);
+	assert_true(fake_host_log_contains("info alarms.scan.duplicate"));
+}
+
+static void malformed_payload_publishes_nothing(void **st)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"{}",
+		"[1,2]",
+		"{\"v\":2,\"event_id\":\"" EVENT "\",\"at\":\"x\",\"qr_uuid\":\"" QR "\"}",
+		"{\"v\":1,\"event_id\":\"nope\",\"at\":\"x\",\"qr_uuid\":\"" QR "\"}",
+		"{\"v\":1,\"event_id\":\"" EVENT "\",\"at\":\"x\",\"qr_uuid\":\"abc\"}",
+		"{\"v\":1,\"event_id\":\"" EVENT "\",\"at\":\"x\"}",
+	};
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		fake_host_deliver("keryu/v1/scan/" QR, bad[i]);
+	assert_int_equal(S.scan_calls, 0);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("warn alarms.scan.malformed"));
+}
+
+static void topic_mismatch_publishes_nothing(void **st)
+{
+	(void)st;
+	deliver_scan("5d1c2b3a-4e5f-4a6b-9c7d-000000000000", EVENT, QR);
+	deliver_scan("0B7F3C1E-9A52-4C1D-8F3E-2A6B9C0D1E2F", EVENT, QR);
+	assert_int_equal(S.scan_calls, 0);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("warn alarms.scan.topic_mismatch"));
+}
+
+static void unknown_tag_is_dropped(void **st)
+{
+	(void)st;
+	S.scan_rcs[0] = KERYU_ENOTFOUND;
+	S.n_scan_rcs = 1;
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(S.scan_calls, 1);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("warn alarms.scan.unknown_tag"));
+}
+
+static void storage_eio_then_success_processed_once(void **st)
+{
+	(void)st;
+	S.scan_rcs[0] = KERYU_EIO;
+	S.scan_rcs[1] = KERYU_EIO;
+	S.n_scan_rcs = 2;
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(S.scan_calls, 3);
+	assert_int_equal(S.n_seen, 1);
+	assert_int_equal(fake_host_pub_count(), 2);
+	assert_int_equal(S.queued_calls, 1);
+	assert_true(fake_host_log_contains("warn alarms.storage.retrying"));
+	assert_true(fake_host_log_contains("alarms.storage.recovered"));
+}
+
+static void storage_down_gives_up(void **st)
+{
+	int i;
+
+	(void)st;
+	for (i = 0; i < 8; i++)
+		S.scan_rcs[i] = KERYU_EIO;
+	S.n_scan_rcs = 8;
+	ctx->retry_total_ms = 10;
+	deliver_scan(QR, EVENT, QR);
+	assert_true(S.scan_calls >= 2);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("error alarms.storage.gave_up"));
+}
+
+static void delivery_result_forwarded(void **st)
+{
+	char *json = delivery_json(NOTIF, "delivered");
+
+	(void)st;
+	assert_int_equal(fake_host_deliver("keryu/v1/delivery/" NOTIF, json), 1);
+	free(json);
+	assert_int_equal(S.result_calls, 1);
+	assert_string_equal(S.last_result.notification_id, NOTIF);
+	assert_string_equal(S.last_result.status, "delivered");
+	assert_string_equal(S.last_result.provider_message_id, "wamid.123");
+	assert_string_equal(S.last_result.error_code, "131026");
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains(
+		"info alarms.delivery notification=" NOTIF " status=delivered"));
+	assert_no_phone_logged();
+}
+
+static void delivery_refused_when_wrong(void **st)
+{
+	char *json = delivery_json(NOTIF, "delivered");
+
+	(void)st;
+	fake_host_deliver("keryu/v1/delivery/" ALARM, json); /* mismatch */
+	free(json);
+	fake_host_deliver("keryu/v1/delivery/" NOTIF, "{\"v\":1}");
+	fake_host_deliver("keryu/v1/delivery/" NOTIF,
+			  "{\"v\":1,\"event_id\":\"" EVENT "\",\"at\":\"x\","
+			  "\"notification_id\":\"" NOTIF "\",\"attempt\":1,"
+			  "\"channel\":\"log\",\"status\":\"bogus\"}");
+	assert_int_equal(S.result_calls, 0);
+	assert_true(fake_host_log_contains("alarms.delivery.topic_mismatch"));
+	assert_true(fake_host_log_contains("alarms.delivery.malformed"));
+}
+
+static void delivery_eio_retried(void **st)
+{
+	char *json = delivery_json(NOTIF, "sent");
+
+	(void)st;
+	S.result_rc = KERYU_EIO;
+	ctx->retry_total_ms = 5;
+	fake_host_deliver("keryu/v1/delivery/" NOTIF, json);
+	free(json);
+	assert_true(S.result_calls >= 2);
+	assert_true(fake_host_log_contains("error alarms.delivery.failed"));
+}
+
+static void time_formatting(void **st)
+{
+	char out[64];
+
+	(void)st;
+	alarms_format_time("2026-01-05T03:04:59Z", out, sizeof(out));
+	assert_string_equal(out, "2026-01-05 03:04 UTC");
+	alarms_format_time("garbage", out, sizeof(out));
+	assert_string_equal(out, "garbage");
+	alarms_format_time("2026-13-05T03:04:59Z", out, sizeof(out));
+	assert_string_equal(out, "2026-13-05T03:04:59Z");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(subscriptions_are_shared_qos1),
+		cmocka_unit_test(group_option_names_the_share),
+		T(scan_publishes_alarm_and_notify),
+		T(scan_without_recipient_publishes_alarm_only),
+		T(bad_recipient_is_recorded_not_sent),
+		T(duplicate_publishes_nothing),
+		T(malformed_payload_publishes_nothing),
+		T(topic_mismatch_publishes_nothing),
+		T(unknown_tag_is_dropped),
+		T(storage_eio_then_success_processed_once),
+		T(storage_down_gives_up),
+		T(delivery_result_forwarded),
+		T(delivery_refused_when_wrong),
+		T(delivery_eio_retried),
+		cmocka_unit_test(time_formatting),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
