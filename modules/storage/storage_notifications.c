@@ -25,8 +25,9 @@ struct queued {
 static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct queued *q = arg;
-	const char *v[] = {q->id, q->attempt, NULL};
+	const char *v[] = {q->id, q->attempt};
 	char alarm_id[KERYU_UUID_LEN];
+	const char *va[] = {alarm_id, q->attempt};
 	PGresult *r = NULL;
 	int rc;
 
@@ -46,7 +47,6 @@ static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 	if (!rc) {
 		storage_copy_text(alarm_id, sizeof(alarm_id),
 				  PQgetvalue(r, 0, 0));
-		v[2] = alarm_id;
 		rc = storage_db_exec(p, c, "notification.queued_event",
 				     "INSERT INTO notification_events "
 				     "(notification_id, status, attempt) "
@@ -62,8 +62,8 @@ static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 			"notification_attempts = "
 			"  greatest(notification_attempts, $2::int), "
 			"last_attempt = now() "
-			"WHERE id = $3::uuid",
-			3, v, NULL);
+			"WHERE id = $1::uuid",
+			2, va, NULL);
 	PQclear(r);
 	if (!rc)
 		rc = storage_db_commit(p, c);

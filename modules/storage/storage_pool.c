@@ -64,6 +64,14 @@ static void one_line(const char *in, char *out, size_t size)
 	out[i] = '\0';
 }
 
+/* libpq prints server notices ("relation already exists, skipping") on
+ * stderr; they say nothing an operator needs. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Opens one connection. The URL goes last so that anything it sets itself
  * (connect_timeout, application_name) wins over our defaults. */
 static PGconn *connect_one(struct storage_pool *p)
@@ -72,10 +80,14 @@ static PGconn *connect_one(struct storage_pool *p)
 	const char *keys[] = {"connect_timeout", "application_name", "dbname",
 			      NULL};
 	const char *vals[] = {timeout, "keryu", p->url, NULL};
+	PGconn *c;
 
 	snprintf(timeout, sizeof(timeout), "%d",
 		 p->timeout_s < 2 ? 2 : p->timeout_s);
-	return PQconnectdbParams(keys, vals, 1);
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c)
+		PQsetNoticeProcessor(c, quiet_notice, NULL);
+	return c;
 }
 
 static void log_connect_error(struct storage_pool *p, PGconn *c,

@@ -1,0 +1,718 @@
+/* integration.storage: the storage module against a real PostgreSQL.
+ *
+ * Needs KERYU_TEST_DATABASE_URL, a URL to a server where this test may
+ * CREATE DATABASE (e.g. postgresql://postgres@127.0.0.1:5432/postgres). It
+ * makes its own uniquely named database, inits the module through the fake
+ * host with database_url pointing there, and drops the database at the end.
+ * Without the variable the test fails: a skipped database test is a test
+ * nobody runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include <keryu/module.h>
+#include <keryu/storage.h>
+
+#include "fake_host.h"
+
+extern const struct keryu_module keryu_module;
+
+#define CUSTODIAN "6f1b1d3e-0000-4000-8000-000000000001"
+#define SUBJECT "6f1b1d3e-0000-4000-8000-000000000002"
+#define SUBJECT_OFF "6f1b1d3e-0000-4000-8000-000000000003"
+#define TAG_ON "6f1b1d3e-0000-4000-8000-0000000000a1"
+#define TAG_OFF "6f1b1d3e-0000-4000-8000-0000000000a2"
+#define TAG_SUBJECT_OFF "6f1b1d3e-0000-4000-8000-0000000000a3"
+#define TAG_UNKNOWN "6f1b1d3e-0000-4000-8000-0000000000ff"
+#define PHONE "+15550109999"
+
+static struct {
+	char admin_url[1024];
+	char db_url[1024];
+	char db_name[64];
+	PGconn *db; /* the test's own connection to its database */
+	void *state;
+	const struct keryu_storage *st;
+} T;
+
+/* ---- helpers ---- */
+
+/* postgresql://u@h:p/dbname?x=y -> the same URL naming db instead. */
+static void url_with_db(const char *url, const char *db, char *out,
+			size_t size)
+{
+	const char *auth = strstr(url, "://");
+	const char *path, *query;
+
+	auth = auth ? auth + 3 : url;
+	path = strchr(auth, '/');
+	query = strchr(auth, '?');
+	if (!path || (query && query < path))
+		path = query ? query : auth + strlen(auth);
+	if (!query || query < path)
+		query = strchr(path, '?');
+	snprintf(out, size, "%.*s/%s%s", (int)(path - url), url, db,
+		 query ? query : "");
+}
+
+static PGresult *sqlv(const char *sql, int n, const char *const *v)
+{
+	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
+	return r;
+}
+
+/* First column of the first row, as text, in buf ("" for NULL/no row). */
+static const char *scalar(char *buf, size_t size, const char *sql, int n,
+			  const char *const *v)
+{
+	PGresult *r = sqlv(sql, n, v);
+
+	snprintf(buf, size, "%s",
+		 PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	return buf;
+}
+
+static long count(const char *sql, const char *arg)
+{
+	char buf[64];
+	const char *v[] = {arg};
+
+	return atol(scalar(buf, sizeof(buf), sql, arg ? 1 : 0, v));
+}
+
+static int module_init(void)
+{
+	int rc;
+
+	fake_host_reset(&keryu_module);
+	fake_host_set("database_url", T.db_url);
+	fake_host_set("connect_timeout_s", "5");
+	fake_host_set("pool_size", "3");
+	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
+	T.st = fake_host()->service(fake_mod(), KERYU_SERVICE_STORAGE);
+	return rc;
+}
+
+static void module_cleanup(void)
+{
+	keryu_module.cleanup(T.state);
+	T.state = NULL;
+	T.st = NULL;
+}
+
+static void scan_event(struct keryu_scan_event *ev, const char *qr_uuid,
+		       const char *at)
+{
+	memset(ev, 0, sizeof(*ev));
+	keryu_uuid_new(ev->event_id);
+	snprintf(ev->at, sizeof(ev->at), "%s", at);
+	snprintf(ev->qr_uuid, sizeof(ev->qr_uuid), "%s", qr_uuid);
+	snprintf(ev->user_agent, sizeof(ev->user_agent), "test-agent/1.0");
+	snprintf(ev->ip_hash, sizeof(ev->ip_hash), "%064d", 7);
+}
+
+static void delivery(struct keryu_delivery_event *ev, const char *nid,
+		     const char *status, int attempt, const char *msg_id)
+{
+	memset(ev, 0, sizeof(*ev));
+	keryu_uuid_new(ev->event_id);
+	keryu_now_iso(ev->at);
+	snprintf(ev->notification_id, sizeof(ev->notification_id), "%s", nid);
+	snprintf(ev->status, sizeof(ev->status), "%s", status);
+	snprintf(ev->channel, sizeof(ev->channel), "whatsapp");
+	snprintf(ev->provider_message_id, sizeof(ev->provider_message_id),
+		 "%s", msg_id ? msg_id : "");
+	ev->attempt = attempt;
+}
+
+/* A fresh alarm on TAG_ON; returns its notification id in nid. */
+static void new_notification(char nid[KERYU_UUID_LEN])
+{
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out;
+
+	scan_event(&ev, TAG_ON, "2026-03-04T05:06:07.000Z");
+	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, "whatsapp",
+					       &out),
+			 0);
+	assert_true(out.created);
+	assert_true(keryu_uuid_valid(out.notification_id));
+	memcpy(nid, out.notification_id, KERYU_UUID_LEN);
+}
+
+static const char *status_of(const char *nid)
+{
+	static char buf[32];
+	const char *v[] = {nid};
+
+	return scalar(buf, sizeof(buf),
+		      "SELECT status FROM notifications WHERE id = $1::uuid", 1,
+		      v);
+}
+
+static const char *alarm_field(const char *nid, const char *col)
+{
+	static char buf[512];
+	char sql[256];
+	const char *v[] = {nid};
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT a.%s FROM alarms a JOIN notifications n "
+		 "ON n.alarm_id = a.id WHERE n.id = $1::uuid",
+		 col);
+	return scalar(buf, sizeof(buf), sql, 1, v);
+}
+
+/* No log line may carry a phone number or a name. */
+static void assert_logs_clean(void)
+{
+	assert_false(fake_host_log_contains("+1555"));
+	assert_false(fake_host_log_contains("5550109999"));
+	assert_false(fake_host_log_contains("Ana"));
+	assert_false(fake_host_log_contains("Bruno"));
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **unused)
+{
+	PGconn *admin;
+	PGresult *r;
+	char sql[160], *ident;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
+
+	(void)unused;
+	snprintf(T.db_name, sizeof(T.db_name), "keryu_test_%d_%08x",
+		 (int)getpid(), (unsigned)rand_r(&seed));
+	admin = PQconnectdb(T.admin_url);
+	if (PQstatus(admin) != CONNECTION_OK) {
+		fprintf(stderr, "integration.storage: cannot connect to "
+				"KERYU_TEST_DATABASE_URL: %s",
+			PQerrorMessage(admin));
+		PQfinish(admin);
+		return -1;
+	}
+	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	PQfreemem(ident);
+	r = PQexec(admin, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "integration.storage: %s",
+			PQerrorMessage(admin));
+		PQclear(r);
+		PQfinish(admin);
+		return -1;
+	}
+	PQclear(r);
+	PQfinish(admin);
+	url_with_db(T.admin_url, T.db_name, T.db_url, sizeof(T.db_url));
+	T.db = PQconnectdb(T.db_url);
+	if (PQstatus(T.db) != CONNECTION_OK) {
+		fprintf(stderr, "integration.storage: %s",
+			PQerrorMessage(T.db));
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **unused)
+{
+	PGconn *admin;
+	PGresult *r;
+	char sql[200], *ident;
+
+	(void)unused;
+	if (T.state)
+		module_cleanup();
+	PQfinish(T.db);
+	T.db = NULL;
+	admin = PQconnectdb(T.admin_url);
+	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		 ident);
+	PQfreemem(ident);
+	r = PQexec(admin, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fprintf(stderr, "integration.storage: drop failed: %s",
+			PQerrorMessage(admin));
+	PQclear(r);
+	PQfinish(admin);
+	return 0;
+}
+
+/* ---- tests, run in order ---- */
+
+static void test_migrations_apply(void **unused)
+{
+	char buf[64];
+
+	(void)unused;
+	assert_int_equal(module_init(), 0);
+	assert_non_null(T.st);
+	assert_int_equal(T.st->struct_size, sizeof(struct keryu_storage));
+	assert_true(fake_host_log_contains("storage.migrated version=1"));
+	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
+			 1);
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT name FROM schema_migrations "
+				   "WHERE version = 1",
+				   0, NULL),
+			    "schema");
+	assert_int_equal(count("SELECT count(*) FROM information_schema.tables "
+			       "WHERE table_schema = 'public'",
+			       NULL),
+			 7);
+	assert_int_equal(T.st->ping(T.st->self), 0);
+}
+
+static void test_migrations_twice(void **unused)
+{
+	char before[64], after[64];
+	const char *q = "SELECT applied_at::text FROM schema_migrations "
+			"WHERE version = 1";
+
+	(void)unused;
+	scalar(before, sizeof(before), q, 0, NULL);
+	module_cleanup();
+	assert_int_equal(module_init(), 0);
+	assert_false(fake_host_log_contains("storage.migrated"));
+	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
+			 1);
+	assert_string_equal(scalar(after, sizeof(after), q, 0, NULL), before);
+}
+
+static void test_seed(void **unused)
+{
+	(void)unused;
+	PQclear(sqlv(
+		"INSERT INTO custodians (id, email, name, phone_e164) VALUES "
+		"('" CUSTODIAN "', 'custodian@example.org', 'Carla', '" PHONE "')",
+		0, NULL));
+	PQclear(sqlv("INSERT INTO subjects (id, custodian_id, name, "
+		     "date_of_birth, gender, is_active) VALUES "
+		     "('" SUBJECT "', '" CUSTODIAN "', '  Ana María Demo', "
+		     "'2018-04-02', 'F', true), "
+		     "('" SUBJECT_OFF "', '" CUSTODIAN "', 'Bruno', "
+		     "'2015-01-01', 'M', false)",
+		     0, NULL));
+	PQclear(sqlv("INSERT INTO subject_qr_codes (uuid, subject_id, "
+		     "is_active, activated_at) VALUES "
+		     "('" TAG_ON "', '" SUBJECT "', true, now()), "
+		     "('" TAG_OFF "', '" SUBJECT "', false, NULL), "
+		     "('" TAG_SUBJECT_OFF "', '" SUBJECT_OFF "', true, now())",
+		     0, NULL));
+}
+
+static void test_tag_lookup(void **unused)
+{
+	struct keryu_tag_info t;
+	const struct keryu_storage *st = T.st;
+
+	(void)unused;
+	assert_int_equal(st->tag_lookup(st->self, TAG_ON, &t), 0);
+	assert_string_equal(t.qr_uuid, TAG_ON);
+	assert_string_equal(t.subject_id, SUBJECT);
+	assert_string_equal(t.custodian_id, CUSTODIAN);
+	assert_string_equal(t.subject_name, "  Ana María Demo");
+	assert_string_equal(t.first_name, "Ana");
+	/* any case is a uuid; what comes back is lower case */
+	assert_int_equal(st->tag_lookup(st->self,
+					"6F1B1D3E-0000-4000-8000-0000000000A1",
+					&t),
+			 0);
+	assert_string_equal(t.qr_uuid, TAG_ON);
+
+	assert_int_equal(st->tag_lookup(st->self, TAG_OFF, &t),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(st->tag_lookup(st->self, TAG_SUBJECT_OFF, &t),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(st->tag_lookup(st->self, TAG_UNKNOWN, &t),
+			 KERYU_ENOTFOUND);
+	assert_string_equal(t.subject_name, "");
+
+	assert_int_equal(st->tag_lookup(st->self, "not-a-uuid", &t),
+			 KERYU_EINVAL);
+	assert_int_equal(st->tag_lookup(st->self, TAG_ON "0", &t),
+			 KERYU_EINVAL);
+	assert_int_equal(st->tag_lookup(st->self,
+					"6f1b1d3e-0000-4000-8000-0000000000a'",
+					&t),
+			 KERYU_EINVAL);
+	assert_int_equal(st->tag_lookup(st->self, "", &t), KERYU_EINVAL);
+	assert_int_equal(st->tag_lookup(st->self, NULL, &t), KERYU_EINVAL);
+	assert_int_equal(st->tag_lookup(st->self, TAG_ON, NULL), KERYU_EINVAL);
+	assert_logs_clean();
+}
+
+static void test_alarm_from_scan(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out, again;
+	char buf[128];
+	const char *v[2];
+
+	(void)unused;
+	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05.678Z");
+	ev.has_location = true;
+	ev.lat = -33.4489;
+	ev.lng = -70.6693;
+	ev.accuracy_m = 12.5;
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_true(out.created);
+	assert_true(keryu_uuid_valid(out.alarm_id));
+	assert_true(keryu_uuid_valid(out.notification_id));
+	assert_string_equal(out.subject_id, SUBJECT);
+	assert_string_equal(out.recipient, PHONE);
+	assert_string_equal(out.subject_name, "  Ana María Demo");
+	assert_string_equal(out.scanned_at, "2026-01-02T03:04:05.678Z");
+
+	v[0] = ev.event_id;
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+	assert_int_equal(count("SELECT count(*) FROM notifications n "
+			       "JOIN alarms a ON a.id = n.alarm_id "
+			       "WHERE a.event_id = $1::uuid "
+			       "AND n.status = 'PENDING' "
+			       "AND n.channel = 'whatsapp' "
+			       "AND n.recipient = '" PHONE "' "
+			       "AND n.custodian_id = '" CUSTODIAN "'",
+			       ev.event_id),
+			 1);
+	assert_string_equal(
+		scalar(buf, sizeof(buf),
+		       "SELECT latitude || ',' || longitude || ',' || "
+		       "accuracy_m || ',' || user_agent FROM alarms "
+		       "WHERE event_id = $1::uuid",
+		       1, v),
+		"-33.4489,-70.6693,12.5,test-agent/1.0");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
+				   "::timestamptz FROM subject_qr_codes "
+				   "WHERE uuid = '" TAG_ON "'",
+				   0, NULL),
+			    "t");
+
+	/* the same event again: nothing new, the first alarm reported */
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+					     &again),
+			 0);
+	assert_false(again.created);
+	assert_string_equal(again.alarm_id, out.alarm_id);
+	assert_string_equal(again.notification_id, out.notification_id);
+	assert_string_equal(again.recipient, PHONE);
+	assert_string_equal(again.subject_id, SUBJECT);
+	assert_string_equal(again.scanned_at, out.scanned_at);
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+	assert_int_equal(count("SELECT count(*) FROM notifications n "
+			       "JOIN alarms a ON a.id = n.alarm_id "
+			       "WHERE a.event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+
+	/* an older replayed scan does not move last_used back */
+	scan_event(&ev, TAG_ON, "2025-01-01T00:00:00Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_true(out.created);
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
+				   "::timestamptz FROM subject_qr_codes "
+				   "WHERE uuid = '" TAG_ON "'",
+				   0, NULL),
+			    "t");
+
+	/* a tag deactivated since it was printed still raises the alarm */
+	scan_event(&ev, TAG_OFF, "2026-01-02T03:05:00Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_true(out.created);
+	assert_true(keryu_uuid_valid(out.notification_id));
+	assert_logs_clean();
+}
+
+static void test_alarm_bad_input(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out;
+	long alarms = count("SELECT count(*) FROM alarms", NULL);
+
+	(void)unused;
+	scan_event(&ev, TAG_UNKNOWN, "2026-01-02T03:04:05Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_ENOTFOUND);
+	assert_false(out.created);
+
+	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
+	snprintf(ev.event_id, sizeof(ev.event_id), "nope");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_EINVAL);
+	scan_event(&ev, "6f1b1d3e-0000-4000-8000-0000000000zz", "2026-01-02");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_EINVAL);
+	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "", &out),
+			 KERYU_EINVAL);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, NULL, &out),
+			 KERYU_EINVAL);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "what'sapp", &out),
+			 KERYU_EINVAL);
+	assert_int_equal(st->alarm_from_scan(st->self, NULL, "whatsapp", &out),
+			 KERYU_EINVAL);
+	/* rejected by PostgreSQL, mid-transaction: still nothing written */
+	scan_event(&ev, TAG_ON, "not a time");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_EINVAL);
+	scan_event(&ev, TAG_ON, "");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_EINVAL);
+	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
+	ev.has_location = true;
+	ev.lat = 91;
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 KERYU_EINVAL);
+	assert_int_equal(count("SELECT count(*) FROM alarms", NULL), alarms);
+	/* the connection that saw the errors is still fine */
+	assert_int_equal(st->ping(st->self), 0);
+	assert_logs_clean();
+}
+
+static void test_result_forward_only(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_delivery_event ev, dup;
+	char nid[KERYU_UUID_LEN], buf[64];
+	const char *v[1];
+	long events;
+
+	(void)unused;
+	new_notification(nid);
+	v[0] = nid;
+	assert_int_equal(st->notification_queued(st->self, nid, 1), 0);
+	assert_string_equal(status_of(nid), "QUEUED");
+	assert_string_equal(alarm_field(nid, "notification_status"), "QUEUED");
+
+	delivery(&ev, nid, "sent", 1, "wamid.ABC");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "SENT");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT (sent_at IS NOT NULL)::text || "
+				   "attempts || provider_message_id "
+				   "FROM notifications WHERE id = $1::uuid",
+				   1, v),
+			    "true1wamid.ABC");
+	assert_string_equal(alarm_field(nid, "notification_sent"), "t");
+	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
+			    "wamid.ABC");
+
+	delivery(&ev, nid, "delivered", 0, "wamid.ABC");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "DELIVERED");
+	assert_string_equal(alarm_field(nid, "notification_status"),
+			    "DELIVERED");
+	/* a duplicate of that event, even one claiming another status */
+	dup = ev;
+	snprintf(dup.status, sizeof(dup.status), "read");
+	events = count("SELECT count(*) FROM notification_events "
+		       "WHERE notification_id = $1::uuid",
+		       nid);
+	assert_int_equal(st->notification_result(st->self, &dup), 0);
+	assert_string_equal(status_of(nid), "DELIVERED");
+	assert_int_equal(count("SELECT count(*) FROM notification_events "
+			       "WHERE notification_id = $1::uuid",
+			       nid),
+			 events);
+
+	/* late "sent" after "delivered": stays delivered */
+	delivery(&ev, nid, "sent", 2, "wamid.OTHER");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "DELIVERED");
+	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
+			    "wamid.ABC");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT attempts FROM notifications "
+				   "WHERE id = $1::uuid",
+				   1, v),
+			    "1");
+
+	delivery(&ev, nid, "read", 0, "");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "READ");
+	assert_string_equal(alarm_field(nid, "notification_status"), "READ");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT (read_at IS NOT NULL AND delivered_at "
+				   "IS NOT NULL)::text || provider_message_id "
+				   "FROM notifications WHERE id = $1::uuid",
+				   1, v),
+			    "truewamid.ABC");
+	assert_logs_clean();
+}
+
+static void test_result_failed_is_final(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_delivery_event ev;
+	char nid[KERYU_UUID_LEN], buf[128];
+	const char *v[1];
+
+	(void)unused;
+	new_notification(nid);
+	v[0] = nid;
+	assert_int_equal(st->notification_queued(st->self, nid, 1), 0);
+	assert_int_equal(st->notification_queued(st->self, nid, 2), 0);
+	delivery(&ev, nid, "failed", 2, "");
+	snprintf(ev.error_code, sizeof(ev.error_code), "131026");
+	snprintf(ev.error_text, sizeof(ev.error_text), "Message undeliverable");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "FAILED");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT last_error_code || '|' || last_error "
+				   "|| '|' || attempts || '|' || "
+				   "(failed_at IS NOT NULL)::text "
+				   "FROM notifications WHERE id = $1::uuid",
+				   1, v),
+			    "131026|Message undeliverable|2|true");
+	assert_string_equal(alarm_field(nid, "notification_status"), "FAILED");
+	assert_string_equal(alarm_field(nid, "notification_error"),
+			    "131026: Message undeliverable");
+	assert_string_equal(alarm_field(nid, "notification_attempts"), "2");
+	assert_string_equal(alarm_field(nid, "notification_sent"), "f");
+
+	delivery(&ev, nid, "delivered", 0, "wamid.LATE");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "FAILED");
+	delivery(&ev, nid, "error", 3, "");
+	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_string_equal(status_of(nid), "FAILED");
+	assert_string_equal(alarm_field(nid, "notification_status"), "FAILED");
+	/* queued again (a confused re-drive) cannot revive it either */
+	assert_int_equal(st->notification_queued(st->self, nid, 3), 0);
+	assert_string_equal(status_of(nid), "FAILED");
+	assert_logs_clean();
+}
+
+static void test_result_bad_input(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_delivery_event ev;
+	char nid[KERYU_UUID_LEN], unknown[KERYU_UUID_LEN];
+	long events = count("SELECT count(*) FROM notification_events", NULL);
+
+	(void)unused;
+	new_notification(nid);
+	keryu_uuid_new(unknown);
+	delivery(&ev, unknown, "sent", 1, "");
+	assert_int_equal(st->notification_result(st->self, &ev),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(st->notification_queued(st->self, unknown, 1),
+			 KERYU_ENOTFOUND);
+
+	delivery(&ev, nid, "bogus", 1, "");
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	delivery(&ev, nid, "SENT", 1, ""); /* the bus speaks lower case */
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	delivery(&ev, "12345", "sent", 1, "");
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	delivery(&ev, nid, "sent", 1, "");
+	snprintf(ev.event_id, sizeof(ev.event_id), "x");
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	delivery(&ev, nid, "sent", -1, "");
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	delivery(&ev, nid, "sent", 1, "");
+	snprintf(ev.at, sizeof(ev.at), "yesterday-ish");
+	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, NULL), KERYU_EINVAL);
+	assert_int_equal(st->notification_queued(st->self, "nope", 1),
+			 KERYU_EINVAL);
+	assert_int_equal(st->notification_queued(st->self, nid, 0),
+			 KERYU_EINVAL);
+	assert_string_equal(status_of(nid), "PENDING");
+	assert_int_equal(count("SELECT count(*) FROM notification_events",
+			       NULL),
+			 events);
+}
+
+/* The server drops every pool connection (a restart, a failover): the
+ * next call reconnects and succeeds. */
+static void test_reconnect(void **unused)
+{
+	struct keryu_tag_info t;
+	const char *v[] = {T.db_name};
+
+	(void)unused;
+	PQclear(sqlv("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE datname = $1 AND pid <> pg_backend_pid()",
+		     1, v));
+	usleep(100 * 1000);
+	assert_int_equal(T.st->tag_lookup(T.st->self, TAG_ON, &t), 0);
+	assert_string_equal(t.first_name, "Ana");
+	assert_true(fake_host_log_contains("storage.reconnected"));
+	assert_int_equal(T.st->ping(T.st->self), 0);
+}
+
+static void test_unreachable(void **unused)
+{
+	void *state = NULL;
+	int rc;
+
+	(void)unused;
+	module_cleanup();
+	fake_host_reset(&keryu_module);
+	/* port 1 on loopback: nothing listens, refused at once */
+	fake_host_set("database_url", "postgresql://keryu@127.0.0.1:1/keryu");
+	fake_host_set("connect_timeout_s", "1");
+	rc = keryu_module.init(fake_mod(), fake_host(), &state);
+	assert_int_equal(rc, KERYU_EIO);
+	assert_null(state);
+	assert_true(fake_host_log_contains("storage.connect_failed"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrations_apply),
+		cmocka_unit_test(test_migrations_twice),
+		cmocka_unit_test(test_seed),
+		cmocka_unit_test(test_tag_lookup),
+		cmocka_unit_test(test_alarm_from_scan),
+		cmocka_unit_test(test_alarm_bad_input),
+		cmocka_unit_test(test_result_forward_only),
+		cmocka_unit_test(test_result_failed_is_final),
+		cmocka_unit_test(test_result_bad_input),
+		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_unreachable),
+	};
+	const char *url = getenv("KERYU_TEST_DATABASE_URL");
+
+	if (!url || !*url) {
+		fprintf(stderr,
+			"integration.storage: FAIL: KERYU_TEST_DATABASE_URL is "
+			"not set. Point it at a PostgreSQL where this test may "
+			"CREATE DATABASE, e.g. "
+			"postgresql://postgres@127.0.0.1:5432/postgres\n");
+		return 1;
+	}
+	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
+	return cmocka_run_group_tests_name("integration.storage", tests,
+					   group_setup, group_teardown);
+}
