@@ -1,6 +1,7 @@
 /* A scan event becomes an alarm, a pending notification and a delivery
  * request. Storage makes this idempotent by event_id: a scan delivered
  * twice comes back with created false and nothing is published again. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,9 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 		return;
 	}
 
+	/* one spelling of a tag everywhere after this point */
+	for (char *c = ev.qr_uuid; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
 	rc = alarms_retry(ctx, "alarm_from_scan", call_alarm_from_scan, &call);
 	switch (rc) {
 	case 0:

@@ -13,18 +13,51 @@ static int bad(struct http_ctx *ctx, const char *key, const char *why)
 	return KERYU_EINVAL;
 }
 
+/* Adds one trimmed, non-empty name of n bytes, lower-cased and without
+ * its port (a bracketed IPv6 literal loses its brackets). */
+static int add_host(struct http_ctx *ctx, const char *p, size_t n)
+{
+	char *dst;
+	size_t i;
+
+	if (ctx->n_allowed_hosts == HTTP_MAX_ALLOWED_HOSTS)
+		return bad(ctx, "allowed_hosts", "too many names");
+	if (n >= HTTP_HOST_NAME_MAX)
+		return bad(ctx, "allowed_hosts", "name too long");
+	dst = ctx->allowed_hosts[ctx->n_allowed_hosts++];
+	for (i = 0; i < n; i++)
+		dst[i] = (char)tolower((unsigned char)p[i]);
+	dst[n] = '\0';
+	if (dst[0] == '[') {
+		char *close = strchr(dst, ']');
+
+		if (!close)
+			return bad(ctx, "allowed_hosts",
+				   "unclosed [ in an IPv6 name");
+		memmove(dst, dst + 1, (size_t)(close - dst - 1));
+		dst[close - dst - 1] = '\0';
+	} else {
+		char *colon = strchr(dst, ':');
+
+		if (colon && !strchr(colon + 1, ':'))
+			*colon = '\0';
+	}
+	if (!dst[0])
+		return bad(ctx, "allowed_hosts", "empty name");
+	return 0;
+}
+
 /* "a.example, B.example:8000" -> {"a.example", "b.example"}. A port in the
  * list is ignored: the check is on names, as the request's port is. */
 static int load_allowed_hosts(struct http_ctx *ctx, const char *list)
 {
 	const char *p = list;
+	int rc;
 
 	ctx->n_allowed_hosts = 0;
 	while (p && *p) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char *dst, *colon;
-		size_t i;
 
 		while (n && isspace((unsigned char)*p)) {
 			p++;
@@ -32,31 +65,8 @@ static int load_allowed_hosts(struct http_ctx *ctx, const char *list)
 		}
 		while (n && isspace((unsigned char)p[n - 1]))
 			n--;
-		if (n) {
-			if (ctx->n_allowed_hosts == HTTP_MAX_ALLOWED_HOSTS)
-				return bad(ctx, "allowed_hosts", "too many names");
-			if (n >= HTTP_HOST_NAME_MAX)
-				return bad(ctx, "allowed_hosts", "name too long");
-			dst = ctx->allowed_hosts[ctx->n_allowed_hosts++];
-			for (i = 0; i < n; i++)
-				dst[i] = (char)tolower((unsigned char)p[i]);
-			dst[n] = '\0';
-			/* a bracketed IPv6 literal keeps its colons */
-			if (dst[0] == '[') {
-				char *close = strchr(dst, ']');
-
-				if (!close)
-					return bad(ctx, "allowed_hosts",
-						   "unclosed [ in an IPv6 name");
-				memmove(dst, dst + 1, (size_t)(close - dst - 1));
-				dst[close - dst - 1] = '\0';
-			} else if ((colon = strchr(dst, ':')) &&
-				   !strchr(colon + 1, ':')) {
-				*colon = '\0';
-			}
-			if (!dst[0])
-				return bad(ctx, "allowed_hosts", "empty name");
-		}
+		if (n && (rc = add_host(ctx, p, n)) != 0)
+			return rc;
 		p = end ? end + 1 : NULL;
 	}
 	return 0;

@@ -68,7 +68,7 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 	const struct keryu_storage *st = ctx->storage;
 	struct keryu_tag_info tag;
 	struct keryu_scan_event ev;
-	char qr[KERYU_UUID_LEN], topic[128];
+	char qr[KERYU_UUID_LEN];
 	char *json;
 	size_t i;
 	int rc;
@@ -113,6 +113,8 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 	if (!json) {
 		rc = KERYU_ENOMEM;
 	} else {
+		char topic[128];
+
 		snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_SCAN, qr);
 		rc = host->publish_wait(ctx->m, topic, json, strlen(json),
 					ctx->scan_ack_timeout_ms);

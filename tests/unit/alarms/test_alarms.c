@@ -370,6 +370,16 @@ static void topic_mismatch_publishes_nothing(void **st)
 	assert_true(fake_host_log_contains("warn alarms.scan.topic_mismatch"));
 }
 
+static void uppercase_tag_is_normalised(void **st)
+{
+	(void)st;
+	deliver_scan("0B7F3C1E-9A52-4C1D-8F3E-2A6B9C0D1E2F", EVENT,
+		     "0B7F3C1E-9A52-4C1D-8F3E-2A6B9C0D1E2F");
+	assert_int_equal(S.scan_calls, 1);
+	assert_string_equal(S.last_scan.qr_uuid, QR);
+	assert_int_equal(fake_host_pub_count(), 2);
+}
+
 static void unknown_tag_is_dropped(void **st)
 {
 	(void)st;
@@ -484,6 +494,7 @@ int main(void)
 		T(duplicate_publishes_nothing),
 		T(malformed_payload_publishes_nothing),
 		T(topic_mismatch_publishes_nothing),
+		T(uppercase_tag_is_normalised),
 		T(unknown_tag_is_dropped),
 		T(storage_eio_then_success_processed_once),
 		T(storage_down_gives_up),
