@@ -141,17 +141,15 @@ static void on_notify(void *arg, const char *topic, const void *payload,
 			      req.event_id);
 		return;
 	}
-	/* A well-formed request for a number Meta cannot take would fail the
-	 * same way on every attempt: settle it now, without a round trip. */
-	if (!keryu_e164_valid(req.to) || !req.template_name[0] ||
-	    !req.language[0]) {
+	/* The decoder already refused a recipient that is not E.164. A request
+	 * without a template would fail the same way on every attempt: settle
+	 * it now, without a round trip. */
+	if (!req.template_name[0] || !req.language[0]) {
 		memset(&res, 0, sizeof(res));
 		snprintf(res.status, sizeof(res.status), "failed");
 		snprintf(res.error_code, sizeof(res.error_code), "invalid_request");
-		snprintf(res.error_text, sizeof(res.error_text), "%s",
-			 keryu_e164_valid(req.to)
-				 ? "template name and language are required"
-				 : "recipient is not an E.164 number");
+		snprintf(res.error_text, sizeof(res.error_text),
+			 "template name and language are required");
 		st->host->log(st->m, KERYU_LOG_WARN, "whatsapp.failed",
 			      "notification=%s attempt=%d code=%s",
 			      req.notification_id, req.attempt, res.error_code);

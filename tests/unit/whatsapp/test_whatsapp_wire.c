@@ -1,0 +1,378 @@
+/* whatsapp_request / whatsapp_response: the wire format of providers.md,
+ * byte for byte. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <keryu/events.h>
+#include <keryu/module.h>
+
+#include "whatsapp_request.h"
+#include "whatsapp_response.h"
+
+#define NID "3f1c2b9e-8d7a-4c6b-9e5f-0a1b2c3d4e5f"
+
+static void fill_event(struct keryu_notify_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->event_id, sizeof(e->event_id),
+		 "11111111-2222-4333-8444-555555555555");
+	snprintf(e->at, sizeof(e->at), "2026-11-25T12:34:56.789Z");
+	snprintf(e->notification_id, sizeof(e->notification_id), NID);
+	e->attempt = 1;
+	snprintf(e->channel, sizeof(e->channel), "whatsapp");
+	snprintf(e->to, sizeof(e->to), "+16505551234");
+	snprintf(e->template_name, sizeof(e->template_name),
+		 "qr_template_on_m");
+	snprintf(e->language, sizeof(e->language), "en_US");
+	e->param_count = 2;
+	snprintf(e->params[0], sizeof(e->params[0]), "Ana María \"Ani\"");
+	snprintf(e->params[1], sizeof(e->params[1]), "2026-11-25 12:34 UTC");
+}
+
+static void body_exact(void **ctx)
+{
+	struct keryu_notify_event e;
+	char *body = NULL;
+
+	(void)ctx;
+	fill_event(&e);
+	assert_int_equal(whatsapp_request_body(&e, &body), 0);
+	assert_string_equal(
+		body,
+		"{\"messaging_product\":\"whatsapp\","
+		"\"recipient_type\":\"individual\","
+		"\"to\":\"+16505551234\",\"type\":\"template\","
+		"\"biz_opaque_callback_data\":\"" NID "\","
+		"\"template\":{\"name\":\"qr_template_on_m\","
+		"\"language\":{\"code\":\"en_US\"},"
+		"\"components\":[{\"type\":\"body\",\"parameters\":["
+		"{\"type\":\"text\",\"text\":\"Ana María \\\"Ani\\\"\"},"
+		"{\"type\":\"text\",\"text\":\"2026-11-25 12:34 UTC\"}]}]}}");
+	free(body);
+}
+
+static void body_without_params(void **ctx)
+{
+	struct keryu_notify_event e;
+	char *body = NULL;
+
+	(void)ctx;
+	fill_event(&e);
+	e.param_count = 0;
+	assert_int_equal(whatsapp_request_body(&e, &body), 0);
+	assert_string_equal(
+		body,
+		"{\"messaging_product\":\"whatsapp\","
+		"\"recipient_type\":\"individual\","
+		"\"to\":\"+16505551234\",\"type\":\"template\","
+		"\"biz_opaque_callback_data\":\"" NID "\","
+		"\"template\":{\"name\":\"qr_template_on_m\","
+		"\"language\":{\"code\":\"en_US\"}}}");
+	free(body);
+}
+
+static void body_bad_count(void **ctx)
+{
+	struct keryu_notify_event e;
+	char *body = (char *)"x";
+
+	(void)ctx;
+	fill_event(&e);
+	e.param_count = KERYU_NOTIFY_MAX_PARAMS + 1;
+	assert_int_equal(whatsapp_request_body(&e, &body), KERYU_EINVAL);
+	assert_null(body);
+	e.param_count = -1;
+	assert_int_equal(whatsapp_request_body(&e, &body), KERYU_EINVAL);
+}
+
+static void url_building(void **ctx)
+{
+	char *u = NULL;
+
+	(void)ctx;
+	assert_int_equal(whatsapp_request_url("https://graph.facebook.com",
+					      "v23.0", "106540352242922", &u),
+			 0);
+	assert_string_equal(
+		u, "https://graph.facebook.com/v23.0/106540352242922/messages");
+	free(u);
+	assert_int_equal(whatsapp_request_url("http://127.0.0.1:8080/", "v23.0",
+					      "123", &u),
+			 0);
+	assert_string_equal(u, "http://127.0.0.1:8080/v23.0/123/messages");
+	free(u);
+	assert_int_equal(whatsapp_request_url("http://h/base//", "v24.0", "9",
+					      &u),
+			 0);
+	assert_string_equal(u, "http://h/base/v24.0/9/messages");
+	free(u);
+
+	assert_int_equal(whatsapp_request_url("graph.facebook.com", "v23.0",
+					      "1", &u),
+			 KERYU_EINVAL);
+	assert_null(u);
+	assert_int_equal(whatsapp_request_url("http://h", "", "1", &u),
+			 KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_url("http://h", "v23.0", "", &u),
+			 KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_url("http://h", "v23.0/x", "1", &u),
+			 KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_url("http://h", "v23.0", "1?a=b", &u),
+			 KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_url("http://h", "v23.0", "1 2", &u),
+			 KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_url(NULL, "v23.0", "1", &u),
+			 KERYU_EINVAL);
+}
+
+static int parse(long status, const char *body,
+		 struct keryu_delivery_event *out)
+{
+	memset(out, 'z', sizeof(*out)); /* prove every field gets set */
+	return whatsapp_response_parse(status, body, body ? strlen(body) : 0,
+				       out);
+}
+
+static void response_success(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(
+		parse(200,
+		      "{\"messaging_product\": \"whatsapp\",\n"
+		      " \"contacts\": [{\"input\": \"+16505551234\", \"wa_id\": "
+		      "\"16505551234\"}],\n"
+		      " \"messages\": [{\"id\": "
+		      "\"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI4MjZGRDA0OUE2OTQ3RkEyMzcA\",\n"
+		      "               \"message_status\": \"accepted\"}]}",
+		      &r),
+		0);
+	assert_string_equal(r.status, "sent");
+	assert_string_equal(
+		r.provider_message_id,
+		"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI4MjZGRDA0OUE2OTQ3RkEyMzcA");
+	assert_string_equal(r.error_code, "");
+	assert_string_equal(r.error_text, "");
+}
+
+static void response_error_example(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(
+		parse(400,
+		      "{\"error\": {\"message\": \"(#132000) Number of parameters "
+		      "does not match the expected number of params\",\n"
+		      " \"type\": \"OAuthException\", \"code\": 132000,\n"
+		      " \"error_data\": {\"messaging_product\": \"whatsapp\", "
+		      "\"details\": \"body: number of localizable_params (0) does "
+		      "not match the expected number of params (2)\"},\n"
+		      " \"fbtrace_id\": \"ATdqH-A9cFJNdLo1xMIvz0t\"}}",
+		      &r),
+		0);
+	assert_string_equal(r.status, "failed");
+	assert_string_equal(r.provider_message_id, "");
+	assert_string_equal(r.error_code, "132000");
+	assert_string_equal(
+		r.error_text,
+		"(#132000) Number of parameters does not match the expected "
+		"number of params: body: number of localizable_params (0) does "
+		"not match the expected number of params (2)");
+}
+
+static void response_error_variants(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	/* no error_data: the message alone */
+	assert_int_equal(parse(400,
+			       "{\"error\":{\"message\":\"(#131026) Message "
+			       "undeliverable\",\"code\":131026}}",
+			       &r),
+			 0);
+	assert_string_equal(r.status, "failed");
+	assert_string_equal(r.error_code, "131026");
+	assert_string_equal(r.error_text, "(#131026) Message undeliverable");
+
+	/* a transient code is a result worth retrying: "error", not "failed" */
+	assert_int_equal(parse(500,
+			       "{\"error\":{\"message\":\"Something went "
+			       "wrong\",\"code\":131000}}",
+			       &r),
+			 0);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "131000");
+
+	/* decide on the code even when the HTTP status says 200 */
+	assert_int_equal(parse(200, "{\"error\":{\"code\":190}}", &r), 0);
+	assert_string_equal(r.status, "failed");
+	assert_string_equal(r.error_code, "190");
+	assert_string_equal(r.error_text, "");
+
+	/* an error object without a code is not understood */
+	assert_int_equal(parse(400, "{\"error\":{\"message\":\"x\"}}", &r),
+			 KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "http_400");
+}
+
+static void response_truncates(void **ctx)
+{
+	struct keryu_delivery_event r;
+	char body[4096], msg[1001];
+
+	(void)ctx;
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"error\":{\"message\":\"%s\",\"code\":100,"
+		 "\"error_data\":{\"details\":\"%s\"}}}",
+		 msg, msg);
+	assert_int_equal(parse(400, body, &r), 0);
+	assert_string_equal(r.status, "failed");
+	assert_int_equal(strlen(r.error_text), sizeof(r.error_text) - 1);
+}
+
+static void response_malformed(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(parse(200, "{\"messages\": [", &r), KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "bad_response");
+	assert_string_equal(r.provider_message_id, "");
+
+	assert_int_equal(parse(200, "[1,2]", &r), KERYU_EINVAL);
+	assert_string_equal(r.error_code, "bad_response");
+
+	assert_int_equal(parse(200, "", &r), KERYU_EINVAL);
+	assert_string_equal(r.error_code, "bad_response");
+
+	assert_int_equal(parse(200, NULL, &r), KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+}
+
+static void response_missing_messages(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(parse(200,
+			       "{\"messaging_product\":\"whatsapp\","
+			       "\"contacts\":[{\"input\":\"+1\",\"wa_id\":\"1\"}]}",
+			       &r),
+			 KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "bad_response");
+	assert_int_equal(parse(200, "{\"messages\":[]}", &r), KERYU_EINVAL);
+	assert_string_equal(r.error_code, "bad_response");
+	assert_int_equal(parse(200, "{\"messages\":[{\"id\":7}]}", &r),
+			 KERYU_EINVAL);
+	assert_int_equal(parse(200, "{\"messages\":[{\"id\":\"\"}]}", &r),
+			 KERYU_EINVAL);
+	assert_int_equal(parse(200, "{\"messages\":{\"id\":\"wamid.x\"}}", &r),
+			 KERYU_EINVAL);
+}
+
+static void response_http_without_error(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(parse(503, "", &r), KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "http_503");
+	assert_int_equal(parse(502, "<html>Bad gateway</html>", &r),
+			 KERYU_EINVAL);
+	assert_string_equal(r.error_code, "http_502");
+	assert_int_equal(parse(500, "{\"ok\":false}", &r), KERYU_EINVAL);
+	assert_string_equal(r.error_code, "http_500");
+}
+
+static void transport(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	memset(&r, 'z', sizeof(r));
+	whatsapp_response_transport("network", "Couldn't connect", &r);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "network");
+	assert_string_equal(r.error_text, "Couldn't connect");
+	assert_string_equal(r.provider_message_id, "");
+	whatsapp_response_transport("timeout", NULL, &r);
+	assert_string_equal(r.error_text, "");
+}
+
+/* Every code of providers.md's table, with the HTTP status it comes with. */
+static void classification(void **ctx)
+{
+	static const struct {
+		long code, http;
+		enum whatsapp_verdict want;
+	} t[] = {
+		{190, 401, WHATSAPP_PERMANENT},    {0, 401, WHATSAPP_PERMANENT},
+		{10, 403, WHATSAPP_PERMANENT},     {200, 403, WHATSAPP_PERMANENT},
+		{250, 403, WHATSAPP_PERMANENT},    {299, 403, WHATSAPP_PERMANENT},
+		{4, 400, WHATSAPP_RETRY},          {80007, 400, WHATSAPP_RETRY},
+		{130429, 400, WHATSAPP_RETRY},     {131056, 400, WHATSAPP_RETRY},
+		{131048, 400, WHATSAPP_PERMANENT}, {131000, 500, WHATSAPP_RETRY},
+		{131016, 500, WHATSAPP_RETRY},     {131057, 500, WHATSAPP_RETRY},
+		{2, 503, WHATSAPP_RETRY},          {100, 400, WHATSAPP_PERMANENT},
+		{131026, 400, WHATSAPP_PERMANENT}, {131047, 400, WHATSAPP_PERMANENT},
+		{132000, 400, WHATSAPP_PERMANENT}, {132001, 404, WHATSAPP_PERMANENT},
+		{132015, 400, WHATSAPP_PERMANENT}, {132016, 400, WHATSAPP_PERMANENT},
+		{368, 403, WHATSAPP_PERMANENT},    {131031, 403, WHATSAPP_PERMANENT},
+		/* codes the table lacks fall back on the HTTP status */
+		{999999, 400, WHATSAPP_PERMANENT}, {999999, 429, WHATSAPP_RETRY},
+		{999999, 500, WHATSAPP_RETRY},     {999999, 503, WHATSAPP_RETRY},
+		/* a known code wins over the status */
+		{131026, 500, WHATSAPP_PERMANENT}, {4, 200, WHATSAPP_RETRY},
+	};
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (whatsapp_classify(t[i].code, t[i].http) != t[i].want)
+			fail_msg("code %ld http %ld: wrong verdict", t[i].code,
+				 t[i].http);
+	}
+	assert_true(whatsapp_code_needs_operator(190));
+	assert_true(whatsapp_code_needs_operator(0));
+	assert_true(whatsapp_code_needs_operator(10));
+	assert_true(whatsapp_code_needs_operator(200));
+	assert_false(whatsapp_code_needs_operator(131026));
+	assert_false(whatsapp_code_needs_operator(4));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(body_exact),
+		cmocka_unit_test(body_without_params),
+		cmocka_unit_test(body_bad_count),
+		cmocka_unit_test(url_building),
+		cmocka_unit_test(response_success),
+		cmocka_unit_test(response_error_example),
+		cmocka_unit_test(response_error_variants),
+		cmocka_unit_test(response_truncates),
+		cmocka_unit_test(response_malformed),
+		cmocka_unit_test(response_missing_messages),
+		cmocka_unit_test(response_http_without_error),
+		cmocka_unit_test(transport),
+		cmocka_unit_test(classification),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
