@@ -171,11 +171,12 @@ int http_server_start(struct http_ctx *ctx)
 	MHD_set_panic_func(on_panic, ctx);
 	s->daemon = MHD_start_daemon(
 		flags, (uint16_t)ctx->port, NULL, NULL, on_request, ctx,
+		/* first, so that MHD reports even option errors through it */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ctx,
 		MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)(ctx->threads > 1 ? ctx->threads : 0),
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ctx, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
 	if (!s->daemon) {
 		MHD_set_panic_func(NULL, NULL);
 		free(s);
