@@ -144,20 +144,26 @@ class BusWatch:
         self.proc = subprocess.Popen(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-V", "mqttv5",
              "-q", "1", "-t", topic, "-F", "%t\t%p", "--id", "watch-" + uuid.uuid4().hex[:8]],
-            stdout=subprocess.PIPE, text=True)
-        os.set_blocking(self.proc.stdout.fileno(), False)
-        self.buf = ""
+            stdout=subprocess.PIPE)
+        self.fd = self.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = b""
         self.messages = []  # (topic, payload text)
         time.sleep(0.3)  # let the subscription settle
 
     def poll(self):
-        chunk = self.proc.stdout.read()
-        if chunk:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
             self.buf += chunk
-            *lines, self.buf = self.buf.split("\n")
-            for line in lines:
-                t, _, p = line.partition("\t")
-                self.messages.append((t, p))
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            t, _, p = line.decode().partition("\t")
+            self.messages.append((t, p))
         return self.messages
 
     def on(self, prefix):

@@ -64,6 +64,7 @@ static const char *lookup(const char *section, const char *key)
 	return NULL;
 }
 
+KERYU_PRINTF(4, 5)
 static void fh_log(keryu_mod *m, enum keryu_log_level level, const char *event,
 		   const char *fields, ...)
 {
