@@ -16,9 +16,13 @@ static const struct keryu_option options[] = {
 	 .help = "message template named in delivery requests"},
 	{.key = "language", .type = KERYU_OPT_STR, .def = "en_US",
 	 .help = "template language"},
-	{.key = "group", .type = KERYU_OPT_STR, .def = "alarms",
-	 .help = "shared-subscription group: alarms instances in one group "
-		 "split scans and results between them"},
+	{.key = "group", .type = KERYU_OPT_STR, .def = "",
+	 .help = "shared-subscription group; empty (the default) means a "
+		 "plain subscription: every alarms instance sees every scan "
+		 "and the database's unique event id lets one act. Plain "
+		 "subscriptions survive a broker restart (mosquitto 2.0 does "
+		 "not restore shared ones), so nothing published meanwhile "
+		 "is lost"},
 	{0},
 };
 
@@ -54,7 +58,11 @@ static int subscribe(struct alarms_ctx *ctx, const char *base,
 {
 	char filter[256];
 
-	snprintf(filter, sizeof(filter), "$share/%s/%s+", ctx->group, base);
+	if (*ctx->group)
+		snprintf(filter, sizeof(filter), "$share/%s/%s+", ctx->group,
+			 base);
+	else
+		snprintf(filter, sizeof(filter), "%s+", base);
 	return ctx->host->subscribe(ctx->m, filter, 1, fn, ctx);
 }
 
@@ -87,7 +95,7 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 	if (!rc)
 		rc = load(ctx, "language", ctx->language, sizeof(ctx->language),
 			  false);
-	if (!rc)
+	if (!rc && *host->config(m, "group"))
 		rc = load(ctx, "group", ctx->group, sizeof(ctx->group), true);
 	if (!rc)
 		rc = subscribe(ctx, KERYU_TOPIC_SCAN, alarms_on_scan);

@@ -214,14 +214,12 @@ static void assert_no_phone_logged(void)
 
 /* ---- tests ---- */
 
-static void subscriptions_are_shared_qos1(void **st)
+static void subscriptions_are_plain_qos1(void **st)
 {
 	(void)st;
 	assert_int_equal(fake_host_sub_count(), 2);
-	assert_string_equal(fake_host_sub_filter(0),
-			    "$share/alarms/keryu/v1/scan/+");
-	assert_string_equal(fake_host_sub_filter(1),
-			    "$share/alarms/keryu/v1/delivery/+");
+	assert_string_equal(fake_host_sub_filter(0), "keryu/v1/scan/+");
+	assert_string_equal(fake_host_sub_filter(1), "keryu/v1/delivery/+");
 	assert_int_equal(n_sub_qos, 2);
 	assert_int_equal(sub_qos[0], 1);
 	assert_int_equal(sub_qos[1], 1);
@@ -486,7 +484,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(subscriptions_are_shared_qos1),
+		T(subscriptions_are_plain_qos1),
 		cmocka_unit_test(group_option_names_the_share),
 		T(scan_publishes_alarm_and_notify),
 		T(scan_without_recipient_publishes_alarm_only),
