@@ -22,17 +22,47 @@ struct queued {
 	char attempt[16];
 };
 
+/* Locks the notification; ENOTFOUND when unknown. *final says it has
+ * reached FAILED or ERROR, after which nothing about it changes. */
+static int lock_notification(struct storage_pool *p, PGconn *c,
+			     const char *id, char alarm_id[KERYU_UUID_LEN],
+			     bool *final)
+{
+	const char *v[] = {id};
+	PGresult *r;
+	int rc;
+
+	rc = storage_db_exec(p, c, "notification.lock",
+			     "SELECT alarm_id::text, "
+			     "status IN ('FAILED', 'ERROR') "
+			     "FROM notifications WHERE id = $1::uuid "
+			     "FOR UPDATE",
+			     1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return KERYU_ENOTFOUND;
+	}
+	storage_copy_text(alarm_id, KERYU_UUID_LEN, PQgetvalue(r, 0, 0));
+	*final = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	return 0;
+}
+
 static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct queued *q = arg;
 	const char *v[] = {q->id, q->attempt};
 	char alarm_id[KERYU_UUID_LEN];
 	const char *va[] = {alarm_id, q->attempt};
-	PGresult *r = NULL;
+	bool final = false;
 	int rc;
 
 	rc = storage_db_begin(p, c);
 	if (!rc)
+		rc = lock_notification(p, c, q->id, alarm_id, &final);
+	if (!rc && !final)
 		rc = storage_db_exec(
 			p, c, "notification.queued",
 			"UPDATE notifications SET "
@@ -40,20 +70,15 @@ static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 			"  ELSE status END, "
 			"attempts = greatest(attempts, $2::int), "
 			"queued_at = now(), updated_at = now() "
-			"WHERE id = $1::uuid RETURNING alarm_id::text",
-			2, v, &r);
-	if (!rc && PQntuples(r) != 1)
-		rc = KERYU_ENOTFOUND;
-	if (!rc) {
-		storage_copy_text(alarm_id, sizeof(alarm_id),
-				  PQgetvalue(r, 0, 0));
+			"WHERE id = $1::uuid",
+			2, v, NULL);
+	if (!rc && !final)
 		rc = storage_db_exec(p, c, "notification.queued_event",
 				     "INSERT INTO notification_events "
 				     "(notification_id, status, attempt) "
 				     "VALUES ($1::uuid, 'QUEUED', $2::int)",
 				     2, v, NULL);
-	}
-	if (!rc)
+	if (!rc && !final)
 		rc = storage_db_exec(
 			p, c, "notification.queued_alarm",
 			"UPDATE alarms SET notification_status = CASE "
@@ -64,7 +89,6 @@ static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 			"last_attempt = now() "
 			"WHERE id = $1::uuid",
 			2, va, NULL);
-	PQclear(r);
 	if (!rc)
 		rc = storage_db_commit(p, c);
 	if (rc)
@@ -205,9 +229,8 @@ static int apply_result(struct storage_pool *p, PGconn *c, struct result *res)
 static int result_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct result *res = arg;
-	const char *v[] = {res->ev->notification_id};
-	PGresult *r = NULL;
-	bool fresh = false;
+	char alarm_id[KERYU_UUID_LEN];
+	bool fresh = false, final = false;
 	int rc;
 
 	res->applied = false;
@@ -215,16 +238,11 @@ static int result_work(struct storage_pool *p, PGconn *c, void *arg)
 	/* lock the row first so that the event and the status it sets are
 	 * decided together, and an unknown id is told apart from a no-op */
 	if (!rc)
-		rc = storage_db_exec(p, c, "notification.lock",
-				     "SELECT 1 FROM notifications "
-				     "WHERE id = $1::uuid FOR UPDATE",
-				     1, v, &r);
-	if (!rc && PQntuples(r) != 1)
-		rc = KERYU_ENOTFOUND;
-	PQclear(r);
+		rc = lock_notification(p, c, res->ev->notification_id,
+				       alarm_id, &final);
 	if (!rc)
 		rc = record_event(p, c, res, &fresh);
-	if (!rc && fresh)
+	if (!rc && fresh && !final)
 		rc = apply_result(p, c, res);
 	if (!rc)
 		rc = storage_db_commit(p, c);

@@ -77,9 +77,11 @@ static void quiet_notice(void *arg, const char *message)
 static PGconn *connect_one(struct storage_pool *p)
 {
 	char timeout[16];
-	const char *keys[] = {"connect_timeout", "application_name", "dbname",
+	/* UTC, so that a time without an offset means the same everywhere */
+	const char *keys[] = {"connect_timeout", "application_name", "options",
+			      "dbname", NULL};
+	const char *vals[] = {timeout, "keryu", "-c TimeZone=UTC", p->url,
 			      NULL};
-	const char *vals[] = {timeout, "keryu", p->url, NULL};
 	PGconn *c;
 
 	snprintf(timeout, sizeof(timeout), "%d",

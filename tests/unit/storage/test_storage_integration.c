@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,7 @@ static int group_setup(void **unused)
 {
 	PGconn *admin;
 	PGresult *r;
-	char sql[160], *ident;
+	char sql[200], *ident;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
 
 	(void)unused;
@@ -218,6 +219,12 @@ static int group_setup(void **unused)
 		return -1;
 	}
 	PQclear(r);
+	/* a server far from UTC, to prove the module does not depend on it */
+	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
+	snprintf(sql, sizeof(sql),
+		 "ALTER DATABASE %s SET TimeZone TO 'America/Santiago'", ident);
+	PQfreemem(ident);
+	PQclear(PQexec(admin, sql));
 	PQfinish(admin);
 	url_with_db(T.admin_url, T.db_name, T.db_url, sizeof(T.db_url));
 	T.db = PQconnectdb(T.db_url);
@@ -652,6 +659,104 @@ static void test_result_bad_input(void **unused)
 			 events);
 }
 
+struct scan_race {
+	const struct keryu_scan_event *ev;
+	struct keryu_alarm_created out;
+	int rc;
+};
+
+static void *scan_racer(void *arg)
+{
+	struct scan_race *r = arg;
+
+	r->rc = T.st->alarm_from_scan(T.st->self, r->ev, "whatsapp", &r->out);
+	return NULL;
+}
+
+/* One scan event delivered to several workers at once (at-least-once
+ * delivery, a shared subscription rebalancing): one alarm. More threads
+ * than pool connections, so callers also wait for each other. */
+static void test_concurrent_scans(void **unused)
+{
+	struct keryu_scan_event ev;
+	struct scan_race r[8];
+	pthread_t th[8];
+	int i, created = 0;
+
+	(void)unused;
+	/* no offset: read as UTC whatever the server's time zone */
+	scan_event(&ev, TAG_ON, "2026-05-05T10:00:00");
+	for (i = 0; i < 8; i++) {
+		r[i].ev = &ev;
+		assert_int_equal(pthread_create(&th[i], NULL, scan_racer, &r[i]),
+				 0);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(r[i].rc, 0);
+		created += r[i].out.created;
+		assert_string_equal(r[i].out.alarm_id, r[0].out.alarm_id);
+		assert_string_equal(r[i].out.notification_id,
+				    r[0].out.notification_id);
+		assert_string_equal(r[i].out.scanned_at,
+				    "2026-05-05T10:00:00.000Z");
+	}
+	assert_int_equal(created, 1);
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+	assert_int_equal(count("SELECT count(*) FROM notifications n "
+			       "JOIN alarms a ON a.id = n.alarm_id "
+			       "WHERE a.event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+}
+
+struct result_race {
+	struct keryu_delivery_event ev;
+	int rc;
+};
+
+static void *result_racer(void *arg)
+{
+	struct result_race *r = arg;
+
+	r->rc = T.st->notification_result(T.st->self, &r->ev);
+	return NULL;
+}
+
+/* Webhook statuses racing each other end at the furthest one. */
+static void test_concurrent_results(void **unused)
+{
+	static const char *const order[] = {"delivered", "sent", "read",
+					    "sent",	 "delivered", "sent",
+					    "delivered", "sent"};
+	struct result_race r[8];
+	pthread_t th[8];
+	char nid[KERYU_UUID_LEN];
+	int i;
+
+	(void)unused;
+	new_notification(nid);
+	for (i = 0; i < 8; i++)
+		delivery(&r[i].ev, nid, order[i], 1, "wamid.RACE");
+	for (i = 0; i < 8; i++)
+		assert_int_equal(
+			pthread_create(&th[i], NULL, result_racer, &r[i]), 0);
+	for (i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(r[i].rc, 0);
+	assert_string_equal(status_of(nid), "READ");
+	assert_string_equal(alarm_field(nid, "notification_status"), "READ");
+	assert_int_equal(count("SELECT count(*) FROM notification_events "
+			       "WHERE notification_id = $1::uuid",
+			       nid),
+			 8);
+}
+
 /* The server drops every pool connection (a restart, a failover): the
  * next call reconnects and succeeds. */
 static void test_reconnect(void **unused)
@@ -699,6 +804,8 @@ int main(void)
 		cmocka_unit_test(test_result_forward_only),
 		cmocka_unit_test(test_result_failed_is_final),
 		cmocka_unit_test(test_result_bad_input),
+		cmocka_unit_test(test_concurrent_scans),
+		cmocka_unit_test(test_concurrent_results),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_unreachable),
 	};
