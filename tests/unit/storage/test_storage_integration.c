@@ -457,6 +457,41 @@ static void test_alarm_from_scan(void **unused)
 	assert_logs_clean();
 }
 
+/* Nobody to notify: the alarm is still recorded, with no notification. */
+static void test_alarm_nobody_to_notify(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out;
+
+	(void)unused;
+	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
+	scan_event(&ev, TAG_ON, "2026-01-03T00:00:00Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_true(out.created);
+	assert_true(keryu_uuid_valid(out.alarm_id));
+	assert_string_equal(out.notification_id, "");
+	assert_string_equal(out.recipient, "");
+	/* the log channel messages nobody, so opting out of WhatsApp does
+	 * not silence it */
+	scan_event(&ev, TAG_ON, "2026-01-03T00:00:01Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_true(keryu_uuid_valid(out.notification_id));
+	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true, "
+		     "is_active = false",
+		     0, NULL));
+	scan_event(&ev, TAG_ON, "2026-01-03T00:00:02Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_true(out.created);
+	assert_string_equal(out.notification_id, "");
+	/* seen again: still reported without a notification */
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_false(out.created);
+	assert_string_equal(out.notification_id, "");
+	PQclear(sqlv("UPDATE custodians SET is_active = true", 0, NULL));
+}
+
 static void test_alarm_bad_input(void **unused)
 {
 	const struct keryu_storage *st = T.st;
@@ -800,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_tag_lookup),
 		cmocka_unit_test(test_alarm_from_scan),
+		cmocka_unit_test(test_alarm_nobody_to_notify),
 		cmocka_unit_test(test_alarm_bad_input),
 		cmocka_unit_test(test_result_forward_only),
 		cmocka_unit_test(test_result_failed_is_final),
