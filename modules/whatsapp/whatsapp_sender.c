@@ -317,6 +317,7 @@ int whatsapp_sender_new(const struct whatsapp_sender_config *cfg,
 			struct whatsapp_sender **out)
 {
 	struct whatsapp_sender *s;
+	pthread_condattr_t ca;
 	char *auth = NULL;
 	struct curl_slist *h;
 
@@ -333,7 +334,11 @@ int whatsapp_sender_new(const struct whatsapp_sender_config *cfg,
 		return KERYU_ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->room, NULL);
+	/* submit's timed wait counts on the monotonic clock */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->room, &ca);
+	pthread_condattr_destroy(&ca);
 	s->fn = fn;
 	s->arg = arg;
 	s->timeout_ms = cfg->timeout_ms;
