@@ -1,5 +1,6 @@
 /* Notification status: queued by the alarms module, then moved forward by
  * delivery results from channel modules and provider webhooks. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
