@@ -76,7 +76,8 @@ class Postgres:
             cmd += ["-v", f"a{i}={a}"]
         r = subprocess.run(cmd, input=sql, check=True, capture_output=True, text=True)
         rows = []
-        for line in r.stdout.splitlines():
+        # not splitlines(): it also splits on the \x1e NULL marker
+        for line in r.stdout.split("\n")[:-1]:
             rows.append([None if c == "\x1e" else c for c in line.split("\x1f")])
         return rows
 
