@@ -527,13 +527,19 @@ bool bus_connected(struct bus *b)
 int bus_publish(struct bus *b, const char *topic, const void *payload,
 		size_t len, int qos, bool retain)
 {
+	int rc;
+
 	if (!topic || (qos != 0 && qos != 1) || len > INT_MAX ||
 	    (len && !payload))
 		return KERYU_EINVAL;
 	if (!b->mosq)
 		return KERYU_EIO;
-	return map_err(mosquitto_publish_v5(b->mosq, NULL, topic, (int)len,
-					    payload, qos, retain, NULL));
+	rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, qos,
+				  retain, NULL);
+	/* Not connected: QoS 1 is queued and sent after the reconnect. */
+	if (rc == MOSQ_ERR_NO_CONN && qos == 1)
+		rc = MOSQ_ERR_SUCCESS;
+	return map_err(rc);
 }
 
 /* The lock is held across mosquitto_publish_v5 so that on_publish, which
@@ -555,7 +561,8 @@ static int publish_acked(struct bus *b, const char *topic, const void *payload,
 	else
 		rc = mosquitto_publish_v5(b->mosq, &w.mid, topic, (int)len,
 					  payload, 1, false, NULL);
-	if (rc != MOSQ_ERR_SUCCESS) {
+	/* Not connected: queued; the PUBACK may still come in time. */
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
 		pthread_mutex_unlock(&b->lock);
 		return map_err(rc);
 	}
