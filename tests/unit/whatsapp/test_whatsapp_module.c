@@ -630,6 +630,32 @@ static void stop_abandons_at_deadline(void **ctx)
 	assert_int_equal(fake_host_pub_count(), 0);
 }
 
+/* max_in_flight 1 -> a queue of 4: the fifth request waits timeout_ms for
+ * room (back-pressure on the bus thread), then is dropped unpublished. */
+static void full_queue_waits_then_drops(void **ctx)
+{
+	char nid[KERYU_UUID_LEN];
+	double t0;
+	size_t i;
+	void *st;
+
+	(void)ctx;
+	st = module_init_timeout(plain.base, TOKEN, 1, "200");
+	for (i = 0; i < 4; i++) {
+		keryu_uuid_new(nid);
+		deliver(nid, 1, TO);
+	}
+	assert_false(fake_host_log_contains("whatsapp.dropped"));
+	t0 = now_s();
+	deliver(NID, 1, TO);
+	assert_true(now_s() - t0 >= 0.15);
+	assert_true(fake_host_log_contains(
+		"warn whatsapp.dropped notification=" NID
+		" attempt=1 reason=queue_full"));
+	run_to_completion(st);
+	assert_int_equal(fake_host_pub_count(), 4);
+}
+
 static void refuses_after_stop(void **ctx)
 {
 	void *st;
@@ -664,6 +690,7 @@ int main(void)
 		cmocka_unit_test(requests_run_concurrently),
 		cmocka_unit_test(max_in_flight_is_respected),
 		cmocka_unit_test(stop_abandons_at_deadline),
+		cmocka_unit_test(full_queue_waits_then_drops),
 		cmocka_unit_test(refuses_after_stop),
 	};
 
