@@ -457,7 +457,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* libmicrohttpd's own messages, minus the one that drop mode causes on
  * purpose for every request. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 
@@ -497,7 +498,7 @@ int main(int argc, char **argv)
 	long port = 0;
 	int i, sig;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -520,7 +521,6 @@ int main(int argc, char **argv)
 		} else {
 			usage();
 		}
-		i++;
 	}
 
 	/* Every thread MHD starts inherits this mask; main takes the signal. */
