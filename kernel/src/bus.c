@@ -609,5 +609,6 @@ void bus_disconnect(struct bus *b, int timeout_ms)
 		publish_acked(b, NULL, NULL, 0, timeout_ms, true);
 	mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	mosquitto_loop_stop(b->mosq, false);
-	log_write(KERYU_LOG_INFO, b->module, "bus.closed", NULL);
+	if (connected)
+		log_write(KERYU_LOG_INFO, b->module, "bus.closed", NULL);
 }

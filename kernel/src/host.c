@@ -17,6 +17,10 @@ static const char *mod_name(keryu_mod *m)
 
 static void host_log(keryu_mod *m, enum keryu_log_level level,
 		     const char *event, const char *fields, ...)
+	KERYU_PRINTF(4, 5);
+
+static void host_log(keryu_mod *m, enum keryu_log_level level,
+		     const char *event, const char *fields, ...)
 {
 	va_list ap;
 

@@ -1,33 +1,24 @@
 /* The bus against a real broker: this test starts its own mosquitto on a
  * free loopback port and fails (does not skip) when it cannot. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "bus.h"
 
-#define MOSQUITTO "/usr/sbin/mosquitto"
-
-static char dir[256];
-static char conf[300];
+static struct test_broker broker;
 static int port;
-static pid_t broker = -1;
 
 static void sleep_ms(int ms)
 {
@@ -37,106 +28,20 @@ static void sleep_ms(int ms)
 	nanosleep(&t, NULL);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		p = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return p;
-}
-
-static bool port_open(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* Returns 0 once the broker accepts connections, -1 if it never does. */
-static int broker_start(void)
-{
-	if (access(MOSQUITTO, X_OK) != 0) {
-		fprintf(stderr, "test_bus: %s: %s (install mosquitto)\n",
-			MOSQUITTO, strerror(errno));
-		return -1;
-	}
-	broker = fork();
-	if (broker == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execl(MOSQUITTO, "mosquitto", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		int status;
-
-		if (port_open())
-			return 0;
-		if (waitpid(broker, &status, WNOHANG) == broker) {
-			fprintf(stderr, "test_bus: mosquitto exited at start\n");
-			broker = -1;
-			return -1;
-		}
-		sleep_ms(10);
-	}
-	fprintf(stderr, "test_bus: mosquitto does not listen on %d\n", port);
-	return -1;
-}
-
-static void broker_stop(void)
-{
-	if (broker <= 0)
-		return;
-	kill(broker, SIGTERM);
-	waitpid(broker, NULL, 0);
-	broker = -1;
-}
-
 static int group_setup(void **unused)
 {
-	FILE *f;
-
 	(void)unused;
-	snprintf(dir, sizeof(dir), "/tmp/keryu-bus-XXXXXX");
-	port = free_port();
-	if (!mkdtemp(dir) || port < 0)
+	if (test_broker_init(&broker) != 0)
 		return -1;
-	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", dir);
-	f = fopen(conf, "w");
-	if (!f)
-		return -1;
-	/* No persistence: a restart forgets every session, which is what the
-	 * resubscribe test needs. */
-	fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\n"
-		   "persistence false\nlog_dest none\n",
-		port);
-	fclose(f);
-	return broker_start();
+	port = broker.port;
+	return 0;
 }
 
 static int group_teardown(void **unused)
 {
-	char cmd[300];
-
 	(void)unused;
-	broker_stop();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	test_broker_free(&broker);
+	return 0;
 }
 
 /* ---- helpers ---- */
@@ -422,13 +327,13 @@ static void test_broker_restart(void **unused)
 	assert_int_equal(bus_subscribe(b, "t5/after", 1, collect, &in), 0);
 	connect_ready(b);
 
-	broker_stop();
+	test_broker_stop(&broker);
 	assert_true(wait_connected(b, false, 3000));
 	/* no PUBACK while the broker is away */
 	assert_int_equal(bus_publish_wait(b, "t5/queued", "x", 1, 300),
 			 KERYU_ETIMEDOUT);
 
-	assert_int_equal(broker_start(), 0);
+	assert_int_equal(test_broker_start(&broker), 0);
 	assert_true(wait_connected(b, true, 5000));
 	/* the restarted broker forgot the session: ready means the kernel
 	 * subscribed again and got its SUBACK */
@@ -444,7 +349,7 @@ static void test_broker_restart(void **unused)
 
 static void test_no_broker_times_out(void **unused)
 {
-	struct bus_url url = {.port = free_port()};
+	struct bus_url url = {.port = test_free_port()};
 	struct bus_params p = {.url = &url, .instance = "t6", .module = "lonely",
 			       .session_expiry_s = 0, .keepalive_s = 5,
 			       .reconnect_min_ms = 100, .reconnect_max_ms = 100};

@@ -95,6 +95,10 @@ static void tm_stop(void *state, int deadline_ms)
 	struct tm_state *s = state;
 
 	trace("stop %s%s", s->host->name(s->m), deadline_ms > 0 ? "" : " late");
+#ifdef TM_STOP_SLEEP_MS
+	/* A module that overruns its deadline, for the shutdown watchdog. */
+	usleep(TM_STOP_SLEEP_MS * 1000);
+#endif
 }
 
 static void tm_cleanup(void *state)
