@@ -70,6 +70,7 @@ static int parse(int argc, char **argv, const char *help, bool top,
 	int ch;
 
 	optind = 0; /* glibc: start afresh on a new argv */
+	opterr = 0; /* our own message names the program, not the command */
 	while ((ch = getopt_long(argc, argv, top ? "+" : "o:", opts, NULL)) !=
 	       -1) {
 		switch (ch) {
@@ -91,7 +92,7 @@ static int parse(int argc, char **argv, const char *help, bool top,
 	}
 	return -1;
 bad:
-	fputs(help, stderr);
+	fprintf(stderr, PROG ": bad option \"%s\"\n%s", argv[optind - 1], help);
 	return 2;
 }
 
