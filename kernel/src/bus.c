@@ -52,6 +52,8 @@ struct bus {
 	bool refused; /* the broker said no to CONNECT or SUBSCRIBE */
 	bool looping; /* network thread running */
 	bool stopping;
+	bool net_known; /* net_thread is set */
+	pthread_t net_thread;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -232,6 +234,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 	pthread_mutex_lock(&b->lock);
 	b->connected = true;
 	b->refused = false;
+	b->net_thread = pthread_self();
+	b->net_known = true;
 	b->pending_subacks = 0;
 	/* The broker may have kept them with the session, or not (it was
 	 * restarted without persistence): sending them again is harmless. */
@@ -556,6 +560,13 @@ static int publish_acked(struct bus *b, const char *topic, const void *payload,
 		return KERYU_EIO;
 	deadline_after(&deadline, timeout_ms);
 	pthread_mutex_lock(&b->lock);
+	/* The PUBACK is read by the very thread that would be waiting. */
+	if (b->net_known && pthread_equal(b->net_thread, pthread_self())) {
+		pthread_mutex_unlock(&b->lock);
+		log_write(KERYU_LOG_ERROR, b->module, "bus.publish_wait_misused",
+			  "reason=called_from_bus_thread");
+		return KERYU_EINVAL;
+	}
 	if (status)
 		rc = publish_status(b, "offline", &w);
 	else

@@ -69,8 +69,9 @@ bool bus_connected(struct bus *b);
 int bus_publish(struct bus *b, const char *topic, const void *payload,
 		size_t len, int qos, bool retain);
 /* Publishes with qos 1 and waits for the broker's PUBACK. Returns 0,
- * KERYU_EINVAL, KERYU_ETIMEDOUT, KERYU_EIO (no bus, or the broker refused
- * the message). Must not be called from this bus's network thread. */
+ * KERYU_ETIMEDOUT, KERYU_EIO (no bus, or the broker refused the message),
+ * KERYU_EINVAL (bad topic, or called from this bus's own network thread,
+ * where the PUBACK could never be read). */
 int bus_publish_wait(struct bus *b, const char *topic, const void *payload,
 		     size_t len, int timeout_ms);
 

@@ -1,6 +1,7 @@
 /* The bus against a real broker: this test starts its own mosquitto on a
  * free loopback port and fails (does not skip) when it cannot. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,6 +241,46 @@ static void test_publish_wait_and_dispatch(void **unused)
 	bus_free(sub);
 }
 
+struct echo {
+	struct bus *b;
+	atomic_int rc;
+};
+
+static void publish_wait_from_callback(void *arg, const char *topic,
+				       const void *payload, size_t len)
+{
+	struct echo *e = arg;
+
+	(void)topic;
+	atomic_store(&e->rc, bus_publish_wait(e->b, "t8/echo", payload,
+					      len, 2000));
+}
+
+static void test_publish_wait_refused_on_bus_thread(void **unused)
+{
+	struct echo e = {.rc = 1};
+	struct bus *pub = new_bus("t8", "pub");
+	int waited = 0;
+
+	(void)unused;
+	e.b = new_bus("t8", "echo");
+	assert_int_equal(bus_subscribe(e.b, "t8/in", 1,
+				       publish_wait_from_callback, &e),
+			 0);
+	connect_ready(e.b);
+	connect_ready(pub);
+	assert_int_equal(bus_publish_wait(pub, "t8/in", "x", 1, 3000), 0);
+	while (atomic_load(&e.rc) == 1 && waited < 3000) {
+		sleep_ms(10);
+		waited += 10;
+	}
+	/* at once, not after the 2 s it could never have waited out */
+	assert_true(waited < 1000);
+	assert_int_equal(atomic_load(&e.rc), KERYU_EINVAL);
+	bus_free(pub);
+	bus_free(e.b);
+}
+
 static void test_subscribe_after_connect(void **unused)
 {
 	struct inbox in = INBOX_INIT;
@@ -388,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_last_will),
 		cmocka_unit_test(test_publish_wait_and_dispatch),
 		cmocka_unit_test(test_subscribe_after_connect),
+		cmocka_unit_test(test_publish_wait_refused_on_bus_thread),
 		cmocka_unit_test(test_session_survives_disconnect),
 		cmocka_unit_test(test_system_status),
 		cmocka_unit_test(test_broker_restart),

@@ -118,9 +118,9 @@ static void test_due_order(void **unused)
 	t[1] = timers_start(ts, &owner_a, 30, 0, record, &a);
 	t[2] = timers_start(ts, &owner_a, 60, 0, record, &b);
 	sleep_ms(200);
-	assert_string_equal(o.seen, "abc");
 	for (int i = 0; i < 3; i++)
-		timers_cancel(ts, t[i]);
+		timers_cancel(ts, t[i]); /* also orders the reads below */
+	assert_string_equal(o.seen, "abc");
 }
 
 struct slow {
@@ -154,7 +154,7 @@ static void test_cancel_waits_for_callback(void **unused)
 
 struct self_cancel {
 	struct timers *ts;
-	keryu_timer *t;
+	_Atomic(keryu_timer *) t; /* set after timers_start returns */
 	atomic_int n;
 };
 
@@ -163,7 +163,7 @@ static void cancel_self(void *arg)
 	struct self_cancel *s = arg;
 
 	if (atomic_fetch_add(&s->n, 1) + 1 == 3)
-		timers_cancel(s->ts, s->t); /* must not deadlock */
+		timers_cancel(s->ts, atomic_load(&s->t)); /* no deadlock */
 }
 
 static void test_cancel_from_callback(void **unused)
@@ -171,7 +171,7 @@ static void test_cancel_from_callback(void **unused)
 	struct self_cancel s = {.ts = ts};
 
 	(void)unused;
-	s.t = timers_start(ts, &owner_a, 50, 10, cancel_self, &s);
+	atomic_store(&s.t, timers_start(ts, &owner_a, 50, 10, cancel_self, &s));
 	sleep_ms(200);
 	assert_int_equal(atomic_load(&s.n), 3);
 }
