@@ -183,18 +183,26 @@ int bus_parse_url(const char *url, struct bus_url *out)
 
 /* ---- status topic ---- */
 
+/* {"v":1,"state":..,"instance":..,"module":..,"at":..}; the names are
+ * checked by the kernel to need no JSON escaping. Returns the length. */
+static int status_json(const struct bus *b, const char *state, char *buf,
+		       size_t size)
+{
+	char at[KERYU_TIME_LEN];
+
+	keryu_now_iso(at);
+	return snprintf(buf, size,
+			"{\"v\":1,\"state\":\"%s\",\"instance\":\"%s\","
+			"\"module\":\"%s\",\"at\":\"%s\"}",
+			state, b->instance, b->module, at);
+}
+
 static int publish_status(struct bus *b, const char *state,
 			  struct waiter *w)
 {
-	char at[KERYU_TIME_LEN];
 	char payload[512];
-	int n;
+	int n = status_json(b, state, payload, sizeof(payload));
 
-	keryu_now_iso(at);
-	n = snprintf(payload, sizeof(payload),
-		     "{\"v\":1,\"state\":\"%s\",\"instance\":\"%s\","
-		     "\"module\":\"%s\",\"at\":\"%s\"}",
-		     state, b->instance, b->module, at);
 	return mosquitto_publish_v5(b->mosq, w ? &w->mid : NULL,
 				    b->status_topic, n, payload, 1, true, NULL);
 }
@@ -353,7 +361,6 @@ struct bus *bus_new(const struct bus_params *p)
 	pthread_condattr_t attr;
 	char id[512];
 	char payload[512];
-	char at[KERYU_TIME_LEN];
 	int n;
 
 	if (!b)
@@ -398,11 +405,8 @@ struct bus *bus_new(const struct bus_params *p)
 				      b->url.pass[0] ? b->url.pass : NULL) != 0)
 		goto fail;
 
-	keryu_now_iso(at);
-	n = snprintf(payload, sizeof(payload),
-		     "{\"v\":1,\"state\":\"offline\",\"instance\":\"%s\","
-		     "\"module\":\"%s\",\"at\":\"%s\"}",
-		     b->instance, b->module, at);
+	/* The broker publishes this if the connection dies unannounced. */
+	n = status_json(b, "offline", payload, sizeof(payload));
 	if (mosquitto_will_set_v5(b->mosq, b->status_topic, n, payload, 1, true,
 				  NULL) != MOSQ_ERR_SUCCESS)
 		goto fail;

@@ -178,7 +178,8 @@ static int split_modules(struct kernel *k, char *list, char **names)
 			*--end = '\0';
 		if (!*tok)
 			continue;
-		if (!safe_name(tok, "_-"))
+		if (!safe_name(tok, "_-") || strcmp(tok, "kernel") == 0 ||
+		    strcmp(tok, "bus") == 0)
 			return failf(k->err, sizeof(k->err), -1,
 				     "config: [kernel] modules: \"%s\" is not a "
 				     "module name",
@@ -244,7 +245,9 @@ int kernel_load(struct kernel *k)
 	free(names);
 	free(list);
 	/* Every loader and config refusal is a deployment mistake. */
-	return rc == KERYU_ENOMEM ? rc : rc ? KERYU_EINVAL : 0;
+	if (rc != 0 && rc != KERYU_ENOMEM)
+		rc = KERYU_EINVAL;
+	return rc;
 }
 
 void kernel_print_config(const struct kernel *k, FILE *out)
