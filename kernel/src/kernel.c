@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +151,22 @@ struct kernel *kernel_new(struct config *cfg)
 	if (!k)
 		return NULL;
 	k->cfg = cfg;
+	k->interrupt_fd = -1;
 	host_init(&k->host);
 	pthread_mutex_init(&k->services_lock, NULL);
 	return k;
+}
+
+void kernel_set_interrupt(struct kernel *k, int fd)
+{
+	k->interrupt_fd = fd;
+}
+
+static bool interrupted(const struct kernel *k)
+{
+	struct pollfd p = {.fd = k->interrupt_fd, .events = POLLIN};
+
+	return k->interrupt_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
 const char *kernel_error(const struct kernel *k)
@@ -346,8 +360,20 @@ static int connect_all(struct kernel *k)
 				     url.host, url.port, k->mods[i].desc->name);
 	}
 	for (size_t i = 0; i < k->n; i++) {
-		int rc = bus_wait_ready(k->mods[i].bus, ms_left(deadline));
+		int rc;
 
+		/* In slices, so that an operator's ^C is not ignored for the
+		 * whole connect timeout. */
+		do {
+			int slice = ms_left(deadline);
+
+			if (interrupted(k))
+				return failf(k->err, sizeof(k->err), KERYU_ERR,
+					     "start-up interrupted while waiting "
+					     "for the broker");
+			rc = bus_wait_ready(k->mods[i].bus,
+					    slice < 200 ? slice : 200);
+		} while (rc == KERYU_ETIMEDOUT && ms_left(deadline) > 0);
 		if (rc == KERYU_ETIMEDOUT)
 			return failf(k->err, sizeof(k->err), rc,
 				     "bus: no answer from the broker at %s:%d "

@@ -49,6 +49,7 @@ struct kernel {
 	size_t n;
 	pthread_mutex_t services_lock;
 	struct service *services;
+	int interrupt_fd; /* readable: stop waiting for the broker; or -1 */
 	char err[1024];
 };
 
@@ -67,6 +68,9 @@ int kernel_load(struct kernel *k);
 /* Prints the effective configuration of the kernel, the bus and every
  * loaded module, as --check-config shows it. */
 void kernel_print_config(const struct kernel *k, FILE *out);
+/* While kernel_start waits for the broker, fd becoming readable (a
+ * signalfd with a signal pending) makes it give up and undo. */
+void kernel_set_interrupt(struct kernel *k, int fd);
 /* Runs init of every module, connects their bus clients and waits up to
  * [kernel] connect_timeout_s for all of them (unless with_bus is false:
  * then publishing fails with KERYU_EIO), then runs start. On failure

@@ -156,6 +156,7 @@ static int run(struct kernel *k, struct config *cfg, int sigfd)
 	char names[1024];
 	int signo, rc;
 
+	kernel_set_interrupt(k, sigfd);
 	if (kernel_start(k, true) != 0) {
 		fprintf(stderr, PROG ": %s\n", kernel_error(k));
 		return 1;

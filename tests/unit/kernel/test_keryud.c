@@ -215,6 +215,32 @@ static void test_no_broker(void **unused)
 	assert_null(strstr(r.out, "kernel.started"));
 }
 
+static void test_signal_while_waiting_for_broker(void **unused)
+{
+	static const char *const args[] = {"--modules", "tm_plain", NULL};
+	char env_url[64], trace[1024];
+	const char *env[] = {env_url, "KERYU_KERNEL_CONNECT_TIMEOUT_S=30", NULL};
+	struct run r;
+	int t0;
+
+	(void)unused;
+	snprintf(env_url, sizeof(env_url), "KERYU_BUS_URL=mqtt://127.0.0.1:%d",
+		 test_free_port());
+	spawn(&r, args, env);
+	assert_true(wait_output(&r, "bus.connect_failed", 5000));
+	t0 = now_ms();
+	kill(r.pid, SIGTERM);
+	assert_int_equal(wait_exit(&r, 3000), 1);
+	assert_true(now_ms() - t0 < 2000); /* not the 30 s timeout */
+	assert_non_null(strstr(output(&r), "keryud: start-up interrupted while "
+					   "waiting for the broker\n"));
+	/* what was initialised was cleaned up */
+	assert_string_equal(slurp(trace_path, trace, sizeof(trace)),
+			    "init tm_plain greeting=hello count=3\n"
+			    "probe provide=-3 service=null\n"
+			    "cleanup tm_plain\n");
+}
+
 static void test_sigterm_stops_in_reverse(void **unused)
 {
 	static const char *const args[] = {"--modules", "tm_consumer,tm_provider",
@@ -279,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_module),
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_no_broker),
+		cmocka_unit_test(test_signal_while_waiting_for_broker),
 		cmocka_unit_test(test_sigterm_stops_in_reverse),
 		cmocka_unit_test(test_watchdog_ends_a_hung_shutdown),
 		cmocka_unit_test(test_second_signal_exits_at_once),
