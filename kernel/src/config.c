@@ -133,6 +133,17 @@ static void kv_free(struct kv *list)
 	}
 }
 
+static void section_free(struct section *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->values && i < s->n; i++)
+		free(s->values[i]);
+	free(s->values);
+	free(s->name);
+	free(s);
+}
+
 struct config *config_new(void)
 {
 	return calloc(1, sizeof(struct config));
@@ -150,11 +161,7 @@ void config_free(struct config *c)
 		struct section *s = c->sections;
 
 		c->sections = s->next;
-		for (size_t i = 0; i < s->n; i++)
-			free(s->values[i]);
-		free(s->values);
-		free(s->name);
-		free(s);
+		section_free(s);
 	}
 	free(c->path);
 	free(c);
@@ -477,13 +484,7 @@ nomem:
 	fail(err, errlen, "config: out of memory");
 	rc = KERYU_ENOMEM;
 out:
-	if (s) {
-		for (size_t i = 0; s->values && i < s->n; i++)
-			free(s->values[i]);
-		free(s->values);
-		free(s->name);
-		free(s);
-	}
+	section_free(s);
 	return rc;
 }
 
