@@ -581,8 +581,9 @@ static int publish_acked(struct bus *b, const char *topic, const void *payload,
 		pthread_mutex_unlock(&b->lock);
 		return map_err(rc);
 	}
+	/* On our stack: unlinked below, before we return. */
 	w.next = b->waiters;
-	b->waiters = &w;
+	b->waiters = &w; /* cppcheck-suppress autoVariables */
 	while (!w.acked) {
 		if (pthread_cond_timedwait(&b->changed, &b->lock, &deadline) ==
 		    ETIMEDOUT)

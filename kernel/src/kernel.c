@@ -285,7 +285,11 @@ void kernel_module_names(const struct kernel *k, char *buf, size_t size)
 static int make_buses(struct kernel *k, bool with_bus)
 {
 	struct bus_url url;
-	struct bus_params p = {
+	struct bus_params p;
+
+	/* kernel_config already checked the URL. */
+	bus_parse_url(config_get(k->cfg, "bus", "url"), &url);
+	p = (struct bus_params){
 		.url = with_bus ? &url : NULL,
 		.instance = config_get(k->cfg, "kernel", "instance"),
 		.session_expiry_s =
@@ -296,9 +300,6 @@ static int make_buses(struct kernel *k, bool with_bus)
 		.reconnect_max_ms =
 			(int)config_get_int(k->cfg, "bus", "reconnect_max_ms"),
 	};
-
-	/* kernel_config already checked the URL. */
-	bus_parse_url(config_get(k->cfg, "bus", "url"), &url);
 	for (size_t i = 0; i < k->n; i++) {
 		p.module = k->mods[i].desc->name;
 		k->mods[i].bus = bus_new(&p);
