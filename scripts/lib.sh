@@ -122,6 +122,7 @@ mosquitto_start() {
 # Written by scripts/lib.sh; edits are overwritten.
 per_listener_settings false
 listener $port 127.0.0.1
+set_tcp_nodelay true
 pid_file $dir/mosquitto.pid
 persistence true
 persistence_location $dir/data/

@@ -100,7 +100,8 @@ class Mosquitto:
         self.port = free_port()
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f.write(f"listener {self.port} 127.0.0.1\nset_tcp_nodelay true\n"
+                    f"allow_anonymous true\n"
                     f"user root\npersistence true\n"
                     f"persistence_location {self.dir}/\n"
                     f"log_dest file {self.dir}/mosquitto.log\n")
