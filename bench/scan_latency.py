@@ -41,7 +41,7 @@ class Bench(KeryuTest):
         k = self.keryud("--modules", "storage,qr,http,alarms,whatsapp", env=self.env(
             KERYU_ALARMS_CHANNEL="whatsapp", KERYU_WHATSAPP_API_BASE=fake.base,
             KERYU_WHATSAPP_PHONE_NUMBER_ID="1065", KERYU_WHATSAPP_TOKEN="t",
-            KERYU_KERNEL_LOG_LEVEL="warn"))
+            ))
         time.sleep(1.0)
         idle = rss_kib(k.proc.pid)
         url = self.scan_url(tag)

@@ -64,7 +64,7 @@ service_dir() {
 		echo "$want"
 		return
 	fi
-	alt=/var/tmp/keryu-$(printf '%s' "$want" | sha1sum | cut -c1-12)/$(basename "$want")
+	alt=/var/tmp/keryu-$(printf '%s' "$(dirname "$want")" | sha1sum | cut -c1-12)/$(basename "$want")
 	mkdir -p "$alt"
 	chown "$user:" "$alt" "$(dirname "$alt")"
 	rmdir "$want" 2>/dev/null
