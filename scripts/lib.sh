@@ -12,6 +12,8 @@ KERYU_PACKAGES=(
 	libmicrohttpd-dev uuid-dev libinih-dev libsodium-dev libssl-dev
 	libcmocka-dev zbar-tools curl python3 procps iproute2
 )
+# Only the test suite needs these: a browser and Node.js for playwright-core.
+KERYU_TEST_PACKAGES=(chromium fonts-dejavu-core nodejs)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -160,4 +162,12 @@ wait_port() {
 # A free TCP port on loopback.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Node.js packages of the browser tests (playwright-core; no browser download).
+install_node_modules() {
+	command -v npm >/dev/null || install_packages npm
+	say "npm: installing tests/browser dependencies"
+	(cd "$KERYU_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+		die "npm ci failed in tests/browser"
 }
