@@ -3,7 +3,6 @@
  * Each event is described once, as a table of fields; the same table drives
  * encoding and decoding, so the two cannot drift apart. */
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +13,8 @@
 
 enum ftype {
 	F_STR,   /* string; too long for its buffer is malformed */
-	F_HINT,  /* string from a client (user agent): truncated, not refused */
+	F_HINT,  /* string from a client (user agent): truncated and made
+		    valid UTF-8, not refused */
 	F_UUID,
 	F_INT,   /* whole number, 0..1000000 */
 };
@@ -134,7 +134,8 @@ static int decode_fields(const cJSON *o, void *e, const struct field *f,
 		     cJSON_GetObjectItemCaseSensitive(o, "event_id")) ||
 	    !keryu_uuid_valid(env->event_id) ||
 	    copy_str(env->at, sizeof(env->at),
-		     cJSON_GetObjectItemCaseSensitive(o, "at")))
+		     cJSON_GetObjectItemCaseSensitive(o, "at")) ||
+	    !keryu_time_valid(env->at))
 		return KERYU_EINVAL;
 	for (i = 0; i < n; i++) {
 		const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, f[i].name);
@@ -148,10 +149,11 @@ static int decode_fields(const cJSON *o, void *e, const struct field *f,
 				return KERYU_EINVAL;
 			break;
 		case F_HINT:
-			/* never worth refusing a scan over */
+			/* never worth refusing a scan over; made valid UTF-8
+			 * because PostgreSQL refuses anything else as text */
 			if (!cJSON_IsString(it))
 				return KERYU_EINVAL;
-			snprintf(p, f[i].size, "%s", it->valuestring);
+			keryu_utf8_copy(p, f[i].size, it->valuestring);
 			break;
 		case F_UUID:
 			if (copy_str(p, f[i].size, it) || !keryu_uuid_valid(p))

@@ -13,6 +13,7 @@
 
 #define ID1 "0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f"
 #define ID2 "5d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d"
+#define AT "2026-11-25T12:00:00.000Z"
 
 static int dec_scan(const char *s)
 {
@@ -56,28 +57,28 @@ static void scan_malformed(void **st)
 	assert_int_equal(dec_scan("[]"), KERYU_EINVAL);
 	/* wrong version */
 	assert_int_equal(dec_scan("{\"v\":2,\"event_id\":\"" ID1
-				  "\",\"at\":\"x\",\"qr_uuid\":\"" ID2 "\"}"),
+				  "\",\"at\":\"" AT "\",\"qr_uuid\":\"" ID2 "\"}"),
 			 KERYU_EINVAL);
 	/* missing qr_uuid */
 	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"" ID1
-				  "\",\"at\":\"x\"}"),
+				  "\",\"at\":\"" AT "\"}"),
 			 KERYU_EINVAL);
 	/* bad uuid */
-	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"nope\",\"at\":\"x\","
+	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"nope\",\"at\":\"" AT "\","
 				  "\"qr_uuid\":\"" ID2 "\"}"),
 			 KERYU_EINVAL);
 	/* mistyped */
 	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"" ID1
-				  "\",\"at\":\"x\",\"qr_uuid\":7}"),
+				  "\",\"at\":\"" AT "\",\"qr_uuid\":7}"),
 			 KERYU_EINVAL);
 	/* latitude out of range */
 	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"" ID1
-				  "\",\"at\":\"x\",\"qr_uuid\":\"" ID2
+				  "\",\"at\":\"" AT "\",\"qr_uuid\":\"" ID2
 				  "\",\"location\":{\"lat\":91,\"lng\":0}}"),
 			 KERYU_EINVAL);
 	/* the smallest valid one */
 	assert_int_equal(dec_scan("{\"v\":1,\"event_id\":\"" ID1
-				  "\",\"at\":\"x\",\"qr_uuid\":\"" ID2 "\"}"),
+				  "\",\"at\":\"" AT "\",\"qr_uuid\":\"" ID2 "\"}"),
 			 0);
 }
 
@@ -90,7 +91,7 @@ static void scan_long_user_agent_truncated(void **st)
 	memset(ua, 'a', sizeof(ua) - 1);
 	ua[sizeof(ua) - 1] = '\0';
 	snprintf(json, sizeof(json),
-		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"x\",\"qr_uuid\":\"" ID2
+		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"" AT "\",\"qr_uuid\":\"" ID2
 		 "\",\"user_agent\":\"%s\"}",
 		 ua);
 	assert_int_equal(keryu_scan_event_decode(json, strlen(json), &e), 0);
@@ -138,7 +139,7 @@ static void notify_too_many_params(void **st)
 
 	(void)st;
 	snprintf(json, sizeof(json),
-		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"x\","
+		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"" AT "\","
 		 "\"notification_id\":\"" ID2 "\",\"attempt\":1,"
 		 "\"channel\":\"log\",\"to\":\"+15550100001\","
 		 "\"template\":\"t\",\"language\":\"en\","
@@ -183,7 +184,7 @@ static void alarm_round_trip(void **st)
 
 	(void)st;
 	strcpy(in.event_id, ID1);
-	strcpy(in.at, "t");
+	strcpy(in.at, "2026-11-25T12:00:00Z");
 	strcpy(in.alarm_id, ID2);
 	strcpy(in.state, "created");
 	json = keryu_alarm_event_encode(&in);
@@ -219,6 +220,200 @@ static void helpers(void **st)
 	assert_false(keryu_e164_valid("+1650-555-1234"));
 }
 
+static void time_valid(void **st)
+{
+	static const char *const good[] = {
+		"2026-11-25T12:00:00Z",
+		"2026-11-25T12:00:00.7Z",
+		"2026-11-25T12:00:00.789Z",
+		"2026-11-25T12:00:00.123456Z",
+		"0001-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999Z",
+		"2024-02-29T00:00:00Z", /* leap year */
+		"2000-02-29T00:00:00Z", /* divisible by 400 */
+		"2026-01-31T00:00:00Z",
+		"2026-04-30T00:00:00Z",
+	};
+	static const char *const bad[] = {
+		"",
+		"x",
+		"t",
+		"2026-11-25",
+		"2026-11-25T12:00:00",       /* no Z */
+		"2026-11-25T12:00:00z",      /* lower case */
+		"2026-11-25 12:00:00Z",      /* space */
+		"2026-11-25T12:00:00+00:00", /* offset instead of Z */
+		"2026-11-25T12:00:00.Z",     /* empty fraction */
+		"2026-11-25T12:00:00.1234567Z", /* 7 digits */
+		"2026-11-25T12:00:00.12aZ",
+		"2026-11-25T12:00:00Z ",     /* trailing junk */
+		" 2026-11-25T12:00:00Z",
+		"2026-11-25T12:00:00ZZ",
+		"26-11-25T12:00:00Z",
+		"2026-1-25T12:00:00Z",
+		"+2026-11-25T12:00:00Z",
+		"0000-01-01T00:00:00Z",      /* no year 0 */
+		"2026-00-10T00:00:00Z",
+		"2026-13-10T00:00:00Z",
+		"2026-11-00T00:00:00Z",
+		"2026-11-31T00:00:00Z",      /* November has 30 */
+		"2026-04-31T00:00:00Z",
+		"2026-01-32T00:00:00Z",
+		"2026-02-29T00:00:00Z",      /* not a leap year */
+		"1900-02-29T00:00:00Z",      /* divisible by 100 */
+		"2026-11-25T24:00:00Z",
+		"2026-11-25T12:60:00Z",
+		"2026-11-25T12:00:60Z",      /* no leap seconds */
+		"2026-11-25T-1:00:00Z",
+		"2026-11-25T1a:00:00Z",
+	};
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!keryu_time_valid(good[i]))
+			fail_msg("refused %s", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (keryu_time_valid(bad[i]))
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_false(keryu_time_valid(NULL));
+}
+
+/* Every decoder checks "at", not only the scan's. */
+static void bad_at_refused_by_every_decoder(void **st)
+{
+	static const char *const ats[] = {"x", "", "2026-02-30T00:00:00Z",
+					  "2026-11-25T12:00:00"};
+	struct keryu_scan_event se;
+	struct keryu_alarm_event ae;
+	struct keryu_notify_event ne;
+	struct keryu_delivery_event de;
+	char json[1024];
+	size_t i;
+
+	(void)st;
+	for (i = 0; i <= sizeof(ats) / sizeof(ats[0]); i++) {
+		/* the last round uses a good time: everything else is valid */
+		bool last = i == sizeof(ats) / sizeof(ats[0]);
+		const char *at = last ? AT : ats[i];
+		int want = last ? 0 : KERYU_EINVAL;
+
+		snprintf(json, sizeof(json),
+			 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"%s\","
+			 "\"qr_uuid\":\"" ID2 "\"}", at);
+		assert_int_equal(keryu_scan_event_decode(json, strlen(json), &se),
+				 want);
+		snprintf(json, sizeof(json),
+			 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"%s\","
+			 "\"alarm_id\":\"" ID2 "\",\"state\":\"created\"}", at);
+		assert_int_equal(
+			keryu_alarm_event_decode(json, strlen(json), &ae), want);
+		snprintf(json, sizeof(json),
+			 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"%s\","
+			 "\"notification_id\":\"" ID2 "\",\"attempt\":1,"
+			 "\"channel\":\"log\",\"to\":\"+15550100001\","
+			 "\"template\":\"t\",\"language\":\"en\",\"params\":[]}",
+			 at);
+		assert_int_equal(
+			keryu_notify_event_decode(json, strlen(json), &ne), want);
+		snprintf(json, sizeof(json),
+			 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"%s\","
+			 "\"notification_id\":\"" ID2 "\",\"attempt\":1,"
+			 "\"channel\":\"log\",\"status\":\"sent\"}", at);
+		assert_int_equal(
+			keryu_delivery_event_decode(json, strlen(json), &de),
+			want);
+	}
+}
+
+/* Copies src into a buffer of size bytes (with a guard after it) and
+ * checks the result and the count returned. */
+static void check_utf8(const char *src, size_t size, const char *want)
+{
+	char buf[64];
+
+	assert_true(size < sizeof(buf));
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(keryu_utf8_copy(buf, size, src), strlen(want));
+	assert_string_equal(buf, want);
+	assert_int_equal(buf[size], 'Z'); /* nothing written past size */
+}
+
+static void utf8_copy(void **st)
+{
+	char one = 'Z';
+
+	(void)st;
+	/* well-formed, 1 to 4 bytes, kept as is */
+	check_utf8("Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ok", 32,
+		   "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ok");
+	check_utf8("\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf", 32,
+		   "\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf"); /* edges */
+	check_utf8("", 8, "");
+	check_utf8(NULL, 8, "");
+	/* latin-1 and other stray bytes: one '?' each */
+	check_utf8("Caf\xe9", 32, "Caf?");
+	check_utf8("\x80\xbf\xfe\xff\xf5\xf8", 32, "??????");
+	check_utf8("a\xc3" "b", 32, "a?b"); /* lead without its continuation */
+	/* truncated sequences at the end */
+	check_utf8("ab\xc3", 32, "ab?");
+	check_utf8("ab\xe2\x82", 32, "ab??");
+	check_utf8("ab\xf0\x9f\x98", 32, "ab???");
+	/* overlongs */
+	check_utf8("\xc0\xaf", 32, "??");
+	check_utf8("\xc1\xbf", 32, "??");
+	check_utf8("\xe0\x80\xaf", 32, "???");
+	check_utf8("\xe0\x9f\xbf", 32, "???");
+	check_utf8("\xf0\x80\x80\xaf", 32, "????");
+	check_utf8("\xf0\x8f\xbf\xbf", 32, "????");
+	/* surrogates U+D800 and U+DFFF */
+	check_utf8("\xed\xa0\x80", 32, "???");
+	check_utf8("\xed\xbf\xbf", 32, "???");
+	/* over U+10FFFF */
+	check_utf8("\xf4\x90\x80\x80", 32, "????");
+	/* buffer boundary: a character that does not fit whole is left out */
+	check_utf8("abc\xc3\xa9", 6, "abc\xc3\xa9");
+	check_utf8("abc\xc3\xa9", 5, "abc");
+	check_utf8("abc\xc3\xa9" "d", 5, "abc"); /* stops, no skipping ahead */
+	check_utf8("ab\xe2\x82\xac", 5, "ab");
+	check_utf8("ab\xf0\x9f\x98\x80", 6, "ab");
+	check_utf8("ab\xf0\x9f\x98\x80", 7, "ab\xf0\x9f\x98\x80");
+	check_utf8("abcdef", 4, "abc");
+	check_utf8("ab\xe9", 3, "ab");
+	check_utf8("ab\xe9", 4, "ab?");
+	check_utf8("\xc3\xa9", 1, "");
+	/* size 0 writes nothing at all */
+	assert_int_equal(keryu_utf8_copy(&one, 0, "abc"), 0);
+	assert_int_equal(one, 'Z');
+}
+
+static void scan_user_agent_made_utf8(void **st)
+{
+	struct keryu_scan_event in = {0}, out;
+	char json[512];
+	char *enc;
+
+	(void)st;
+	/* raw non-UTF-8 bytes in the JSON text (a lax publisher) */
+	snprintf(json, sizeof(json),
+		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"" AT "\","
+		 "\"qr_uuid\":\"" ID2 "\",\"user_agent\":\"Caf\xe9 \xed\xa0\x80"
+		 " \xc3\xa9\"}");
+	assert_int_equal(keryu_scan_event_decode(json, strlen(json), &out), 0);
+	assert_string_equal(out.user_agent, "Caf? ??? \xc3\xa9");
+
+	/* and through the encoder, as http publishes it */
+	strcpy(in.event_id, ID1);
+	strcpy(in.at, AT);
+	strcpy(in.qr_uuid, ID2);
+	strcpy(in.user_agent, "Caf\xe9");
+	enc = keryu_scan_event_encode(&in);
+	assert_non_null(enc);
+	assert_int_equal(keryu_scan_event_decode(enc, strlen(enc), &out), 0);
+	assert_string_equal(out.user_agent, "Caf?");
+	free(enc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +425,10 @@ int main(void)
 		cmocka_unit_test(delivery_round_trip),
 		cmocka_unit_test(alarm_round_trip),
 		cmocka_unit_test(helpers),
+		cmocka_unit_test(time_valid),
+		cmocka_unit_test(bad_at_refused_by_every_decoder),
+		cmocka_unit_test(utf8_copy),
+		cmocka_unit_test(scan_user_agent_made_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,5 +95,18 @@ bool keryu_uuid_valid(const char *s);
 void keryu_now_iso(char out[KERYU_TIME_LEN]);
 /* True when s is "+" followed by 8 to 15 digits, the first not 0. */
 bool keryu_e164_valid(const char *s);
+/* True when s is exactly "YYYY-MM-DDTHH:MM:SS", an optional fraction of
+ * 1 to 6 digits (".789"), then "Z", and names a real UTC time: year
+ * 0001-9999, month 1-12, a day that month has (leap years included),
+ * hour < 24, minute < 60, second < 60. False for NULL. Every decoder
+ * refuses an event whose "at" this rejects. */
+bool keryu_time_valid(const char *s);
+/* Copies src into dst (size bytes) as well-formed UTF-8: every byte that is
+ * not part of a well-formed sequence (stray continuation bytes, truncated
+ * sequences, overlong forms, surrogates, code points over U+10FFFF) becomes
+ * '?'. Stops before a character that does not fit whole, so a multi-byte
+ * character is never cut. dst is always NUL-terminated when size > 0 (src
+ * NULL copies ""). Returns the bytes written, not counting the NUL. */
+size_t keryu_utf8_copy(char *dst, size_t size, const char *src);
 
 #endif
