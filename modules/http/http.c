@@ -25,7 +25,8 @@ static const struct keryu_option options[] = {
 	 .max = 1073741824},
 	{.key = "scan_ack_timeout_ms", .type = KERYU_OPT_INT, .def = "2000",
 	 .help = "how long a scan waits for the broker to acknowledge its "
-		 "event before the page reports failure",
+		 "event before the page says the alert is queued but not yet "
+		 "confirmed",
 	 .min = 1, .max = 60000},
 	{0},
 };

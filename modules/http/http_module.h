@@ -76,7 +76,9 @@ void http_page_error(struct http_response *r, unsigned status,
 		     const char *heading, const char *text);
 
 /* ---- http_scan.c ---- */
-/* GET /subjects/qr/<segment>/scan/: segment is the raw path segment. */
+/* GET /subjects/qr/<segment>/scan/: segment is the raw path segment.
+ * HEAD gets the page a GET whose alert went out would get, and publishes
+ * nothing. */
 void http_scan(struct http_ctx *ctx, const struct http_request *req,
 	       const char *segment, struct http_response *r);
 
@@ -93,5 +95,10 @@ uint16_t http_server_port(const struct http_ctx *ctx);
 /* Stops accepting, lets in-flight requests finish, frees the daemon.
  * Safe to call when not started. */
 void http_server_stop(struct http_ctx *ctx);
+/* libmicrohttpd's panic handler (cls is the http_ctx): logs the panic
+ * through the host, then abort()s. Never returns: MHD treats the code
+ * after a panic as unreachable. Not static only so a test can call it. */
+_Noreturn void http_server_panic(void *cls, const char *file,
+				 unsigned int line, const char *reason);
 
 #endif

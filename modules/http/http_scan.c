@@ -1,7 +1,8 @@
 /* The public scan page. A scan of an active tag is published on the bus
  * and acknowledged by the broker BEFORE the finder is told the family is
  * being notified: the page never promises an alert that was not handed
- * over. Nothing about the subject but the first name is shown. */
+ * over, nor calls one failed that is still queued. Nothing about the
+ * subject but the first name is shown. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +18,24 @@ static void not_active(struct http_response *r)
 			"This tag is not linked to anyone at the moment.");
 }
 
-/* Cuts at a UTF-8 character boundary so the JSON stays valid text. */
-static void copy_hint(char *dst, size_t size, const char *src)
-{
-	size_t n;
-
-	if (!src) {
-		dst[0] = '\0';
-		return;
-	}
-	n = strlen(src);
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static void alert_failed(struct http_response *r)
 {
 	http_page_error(r, 503, "The alert could not be sent",
 			"We could not notify this person's family right now. "
 			"If they need help, please call your local emergency "
 			"services.");
+}
+
+/* The broker did not acknowledge in time, but the bus client keeps the
+ * QoS 1 message and sends it once the broker answers: the alert may well
+ * still go out, so the page must not say it failed, nor that it went. */
+static void alert_unconfirmed(struct http_response *r)
+{
+	http_page_error(r, 503, "The alert is queued but not yet confirmed",
+			"Your scan was recorded and the alert to this person's "
+			"family is queued, but it has not been confirmed yet. "
+			"Please also call your local emergency services if they "
+			"need help.");
 }
 
 static void scanned_page(struct http_response *r, const char *first_name)
@@ -102,11 +96,23 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 		return;
 	}
 
+	/* HEAD answers what GET would when the alert goes out, but a HEAD
+	 * (link checkers, previews, monitoring) is not someone scanning the
+	 * tag, so it never raises an alarm. */
+	if (req->method && strcmp(req->method, "HEAD") == 0) {
+		host->log(ctx->m, KERYU_LOG_INFO, "http.scan",
+			  "qr=%s event=- status=200 method=HEAD", qr);
+		scanned_page(r, tag.first_name);
+		return;
+	}
+
 	memset(&ev, 0, sizeof(ev));
 	keryu_uuid_new(ev.event_id);
 	keryu_now_iso(ev.at);
 	memcpy(ev.qr_uuid, qr, sizeof(qr));
-	copy_hint(ev.user_agent, sizeof(ev.user_agent), req->user_agent);
+	/* the header is whatever bytes the client sent; the event (and the
+	 * database text column behind it) needs valid UTF-8 */
+	keryu_utf8_copy(ev.user_agent, sizeof(ev.user_agent), req->user_agent);
 	/* ip_hash stays "" until a salt is configured */
 
 	json = keryu_scan_event_encode(&ev);
@@ -119,6 +125,14 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 		rc = host->publish_wait(ctx->m, topic, json, strlen(json),
 					ctx->scan_ack_timeout_ms);
 		free(json);
+	}
+	if (rc == KERYU_ETIMEDOUT) {
+		host->log(ctx->m, KERYU_LOG_WARN, "http.scan",
+			  "qr=%s event=%s status=503 reason=unconfirmed "
+			  "error=\"%s\"",
+			  qr, ev.event_id, keryu_strerror(rc));
+		alert_unconfirmed(r);
+		return;
 	}
 	if (rc != 0) {
 		host->log(ctx->m, KERYU_LOG_ERROR, "http.scan",

@@ -32,16 +32,21 @@ static const struct {
 	 "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"},
 };
 
-/* MHD's default panic aborts the whole keryud; log instead. MHD keeps one
- * panic handler per process, so the last http instance started owns it. */
-static void on_panic(void *cls, const char *file, unsigned int line,
-		     const char *reason)
+/* MHD's default panic prints to stderr and aborts. Ours puts the reason
+ * in keryud's log first, then aborts too: MHD marks the code after its
+ * panic call unreachable, so returning would run on in a broken state.
+ * MHD keeps one panic handler per process, so the last http instance
+ * started owns it. */
+void http_server_panic(void *cls, const char *file, unsigned int line,
+		       const char *reason)
 {
 	struct http_ctx *ctx = cls;
 
-	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.panic",
-		       "file=%s line=%u reason=\"%s\"", file ? file : "-", line,
-		       reason ? reason : "-");
+	if (ctx)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.panic",
+			       "file=%s line=%u reason=\"%s\"",
+			       file ? file : "-", line, reason ? reason : "-");
+	abort();
 }
 
 KERYU_PRINTF(2, 0)
@@ -168,7 +173,7 @@ int http_server_start(struct http_ctx *ctx)
 	if (!s)
 		return KERYU_ENOMEM;
 
-	MHD_set_panic_func(on_panic, ctx);
+	MHD_set_panic_func(http_server_panic, ctx);
 	s->daemon = MHD_start_daemon(
 		flags, (uint16_t)ctx->port, NULL, NULL, on_request, ctx,
 		/* first, so that MHD reports even option errors through it */

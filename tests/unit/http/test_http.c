@@ -165,12 +165,52 @@ static void scan_uppercase_is_normalised(void **st)
 	assert_string_equal(ev.qr_uuid, QR);
 }
 
-static void scan_head_like_get(void **st)
+/* HEAD answers exactly what GET does when the alert goes out, and
+ * publishes nothing: a HEAD is not a person scanning the tag. */
+static void scan_head_like_get_without_alarm(void **st)
 {
+	char *get_body;
+
 	(void)st;
-	get("HEAD", SCAN(QR), NULL);
+	get("GET", SCAN(QR), NULL);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(fake_host_pub_count(), 1);
+	get_body = strdup(body());
+	assert_non_null(get_body);
+
+	get("HEAD", SCAN(QR), NULL);
+	assert_int_equal(resp.status, 200);
+	assert_true(resp.no_store);
+	assert_string_equal(resp.content_type, "text/html; charset=utf-8");
+	assert_string_equal(body(), get_body); /* so the same Content-Length */
+	assert_int_equal(fake_host_pub_count(), 1); /* still only GET's */
+	assert_true(fake_host_log_contains("status=200 method=HEAD"));
+	free(get_body);
+
+	/* and the same 404 for an inactive tag */
+	fake_storage_state.lookup_rc = KERYU_ENOTFOUND;
+	get("HEAD", SCAN(QR), NULL);
+	assert_int_equal(resp.status, 404);
+	assert_int_equal(fake_host_pub_count(), 1);
+}
+
+/* A User-Agent is bytes, not necessarily UTF-8: the event must carry
+ * valid UTF-8 or PostgreSQL refuses the alarm (SQLSTATE 22021). */
+static void scan_non_utf8_user_agent(void **st)
+{
+	struct http_request req = {.method = "GET", .path = SCAN(QR),
+				   .user_agent = "Caf\xe9 \xc3\xa9t\xc3"};
+	struct keryu_scan_event ev;
+	const struct fake_pub *p;
+
+	(void)st;
+	http_route(ctx, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	p = fake_host_pub(0);
+	assert_non_null(p);
+	assert_null(memchr(p->payload, 0xe9, p->len));
+	assert_int_equal(keryu_scan_event_decode(p->payload, p->len, &ev), 0);
+	assert_string_equal(ev.user_agent, "Caf? \xc3\xa9t?");
 }
 
 static void scan_user_agent_truncated(void **st)
@@ -253,18 +293,41 @@ static void scan_storage_down_is_503(void **st)
 	assert_null(strstr(body(), "notified now"));
 }
 
+/* A publish that failed outright: the finder is told to call for help. */
 static void scan_publish_failure_is_503(void **st)
+{
+	(void)st;
+	fake_host_set_publish_result(KERYU_EIO);
+	get("GET", SCAN(QR), NULL);
+	assert_int_equal(resp.status, 503);
+	assert_true(resp.no_store);
+	assert_non_null(strstr(body(), "could not be sent"));
+	assert_non_null(strstr(body(), "emergency services"));
+	assert_null(strstr(body(), "notified now"));
+	assert_null(strstr(body(), "queued"));
+	assert_null(strstr(body(), "&lt;script"));
+	assert_true(fake_host_log_contains("error http.scan qr=" QR));
+	assert_true(fake_host_log_contains("status=503 reason=publish"));
+}
+
+/* No PUBACK in time: the bus client still holds the QoS 1 message and
+ * sends it when the broker is back, so the page must not say it failed. */
+static void scan_publish_timeout_is_queued(void **st)
 {
 	(void)st;
 	fake_host_set_publish_result(KERYU_ETIMEDOUT);
 	get("GET", SCAN(QR), NULL);
 	assert_int_equal(resp.status, 503);
-	assert_non_null(strstr(body(), "could not be sent"));
+	assert_true(resp.no_store);
+	assert_non_null(strstr(body(), "queued"));
+	assert_non_null(strstr(body(), "not yet confirmed"));
 	assert_non_null(strstr(body(), "emergency services"));
+	assert_null(strstr(body(), "could not be sent"));
 	assert_null(strstr(body(), "notified now"));
-	assert_null(strstr(body(), "&lt;script"));
-	assert_true(fake_host_log_contains("error http.scan qr=" QR));
-	assert_true(fake_host_log_contains("status=503"));
+	assert_null(strstr(body(), "&lt;script")); /* no subject data */
+	assert_true(fake_host_log_contains("warn http.scan qr=" QR));
+	assert_true(fake_host_log_contains("status=503 reason=unconfirmed"));
+	assert_false(fake_host_log_contains("reason=publish"));
 }
 
 /* ---- healthz ---- */
@@ -381,7 +444,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(scan_active_tag, setup, teardown),
 		cmocka_unit_test_setup_teardown(scan_uppercase_is_normalised,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(scan_head_like_get, setup,
+		cmocka_unit_test_setup_teardown(scan_head_like_get_without_alarm,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(scan_non_utf8_user_agent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(scan_user_agent_truncated, setup,
 						teardown),
@@ -392,6 +457,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(scan_storage_down_is_503, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(scan_publish_failure_is_503,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(scan_publish_timeout_is_queued,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(healthz_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(healthz_degraded, setup,

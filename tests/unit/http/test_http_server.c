@@ -2,12 +2,15 @@
  * loopback port, driven with libcurl. Checks what only the server adds:
  * security headers, HEAD without a body, Allow, 413, and a clean stop. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -172,6 +175,84 @@ static void head_has_no_body(void **st)
 	assert_true(has_header(&r, "Content-Type: application/json"));
 }
 
+/* The value of header name in r, copied into out; false when absent. */
+static bool header_value(const struct reply *r, const char *name, char *out,
+			 size_t size)
+{
+	const char *p = r->headers;
+	size_t n = strlen(name), len;
+
+	for (; (p = strchr(p, '\n')); p++) {
+		if (strncasecmp(p + 1, name, n) != 0 || p[1 + n] != ':')
+			continue;
+		p += 2 + n;
+		p += strspn(p, " ");
+		len = strcspn(p, "\r\n");
+		if (len >= size)
+			return false;
+		memcpy(out, p, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* HEAD on a scan URL: GET's status and headers, Content-Length included,
+ * no body, and no scan event. */
+static void head_scan_like_get_without_alarm(void **st)
+{
+	struct reply g, h;
+	char glen[32], hlen[32];
+
+	(void)st;
+	request(NULL, "/subjects/qr/" QR "/scan/", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(fake_host_pub_count(), 1);
+
+	request("HEAD", "/subjects/qr/" QR "/scan/", NULL, NULL, &h);
+	assert_int_equal(h.status, 200);
+	assert_int_equal(h.blen, 0);
+	assert_security_headers(&h);
+	assert_true(has_header(&h, "Cache-Control: no-store"));
+	assert_true(has_header(&h, "Content-Type: text/html; charset=utf-8"));
+	assert_true(header_value(&g, "Content-Length", glen, sizeof(glen)));
+	assert_true(header_value(&h, "Content-Length", hlen, sizeof(hlen)));
+	assert_string_equal(hlen, glen);
+	assert_int_equal(strtoul(glen, NULL, 10), g.blen);
+	assert_int_equal(fake_host_pub_count(), 1); /* HEAD published nothing */
+}
+
+/* Run in the child below: abort() must come after the log line. */
+static void on_abort(int sig)
+{
+	(void)sig;
+	_exit(fake_host_log_contains("error http.panic file=daemon.c "
+				     "line=42 reason=\"broken\"")
+		      ? 42
+		      : 43);
+}
+
+/* MHD calls its panic handler where it cannot go on (the code after the
+ * call is marked unreachable): ours must log, then abort, never return. */
+static void panic_logs_then_aborts(void **st)
+{
+	pid_t pid;
+	int status = 0;
+
+	(void)st;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGABRT, on_abort);
+		http_server_panic(ctx, "daemon.c", 42, "broken");
+		_exit(0); /* not reached when the handler aborts */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 42);
+}
+
 static void healthz_over_http(void **st)
 {
 	struct reply r;
@@ -235,6 +316,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(scan_over_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(head_has_no_body, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(head_scan_like_get_without_alarm,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(panic_logs_then_aborts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(healthz_over_http, setup,
 						teardown),
