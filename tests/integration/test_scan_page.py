@@ -1,4 +1,5 @@
 """The public scan page: what it shows, what it refuses, and the log channel."""
+import http.client
 import json
 import time
 import uuid
@@ -68,6 +69,57 @@ class ScanPage(KeryuTest):
         self.assertEqual(status, 405)
         time.sleep(0.3)
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"), "0")
+
+    def raw_request(self, method, path, headers):
+        """Sends header values as given (bytes go on the wire untouched)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        self.addCleanup(conn.close)
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+
+    def test_non_utf8_user_agent_still_raises_one_alarm(self):
+        # latin-1 "Café": PostgreSQL refused such a user agent as text
+        # (SQLSTATE 22021), so the page said 200 and no alarm was made
+        path = f"/subjects/qr/{self.tag}/scan/"
+        status, _, body = self.raw_request("GET", path, {"User-Agent": b"Caf\xe9/1.0 \xed\xa0\x80"})
+        self.assertEqual(status, 200)
+        self.assertIn(b"Their family is being notified now.", body)
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM alarms") == "1", 5, what="alarm")
+        wait_for(lambda: self.pg.scalar("SELECT status FROM notifications") == "DELIVERED", 5,
+                 what="DELIVERED")
+        time.sleep(0.3)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"), "1")
+        self.assertEqual(self.pg.scalar("SELECT user_agent FROM alarms"), "Caf?/1.0 ???")
+
+    def test_head_answers_like_get_without_an_alarm(self):
+        watch = self.broker.watch("keryu/v1/#")
+        self.addCleanup(watch.stop)
+        path = f"/subjects/qr/{self.tag}/scan/"
+        status, headers, body = self.raw_request("HEAD", path, {"User-Agent": "link-checker"})
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"")
+        self.assertIn("text/html", headers["Content-Type"])
+        self.assertEqual(headers.get("Cache-Control"), "no-store")
+        head_length = headers["Content-Length"]
+        # and a 404 for an inactive tag, as GET would say
+        status, _, _ = self.raw_request("HEAD", f"/subjects/qr/{self.inactive}/scan/", {})
+        self.assertEqual(status, 404)
+        time.sleep(0.5)
+        # no scan, alarm or notify message (system status ones are retained)
+        self.assertEqual([t for t, _ in watch.poll() if not t.startswith("keryu/v1/system/")], [])
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"), "0")
+        self.assertEqual(self.pg.scalar(
+            "SELECT last_used IS NULL FROM subject_qr_codes WHERE uuid = :'a1'", self.tag), "t")
+        # GET's page is exactly as long as HEAD said
+        status, headers, body = http_get(self.scan_url(self.tag))
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Length"], head_length)
+        self.assertEqual(len(body), int(head_length))
+        wait_for(lambda: self.pg.scalar("SELECT count(*) FROM alarms") == "1", 5, what="alarm")
 
     def test_healthz_reports_database_and_bus(self):
         status, headers, body = http_get(f"http://127.0.0.1:{self.http_port}/healthz")
