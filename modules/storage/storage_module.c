@@ -1,8 +1,10 @@
 /* The storage module: owns the PostgreSQL pool and the schema, and offers
- * the "storage" service (keryu/storage.h) to the modules in its process. */
+ * the "storage" (keryu/storage.h) and "accounts" (keryu/accounts.h)
+ * services to the modules in its process. */
 #include <stdlib.h>
 #include <string.h>
 
+#include <keryu/accounts.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
 
@@ -13,6 +15,7 @@
 struct storage_state {
 	struct storage_pool *pool;
 	struct keryu_storage iface;
+	struct keryu_accounts accounts;
 };
 
 static const struct keryu_option options[] = {
@@ -32,7 +35,24 @@ static const struct keryu_option options[] = {
 	{0},
 };
 
-static const char *const provides[] = {KERYU_SERVICE_STORAGE, NULL};
+static const char *const provides[] = {KERYU_SERVICE_STORAGE,
+				       KERYU_SERVICE_ACCOUNTS, NULL};
+
+static void fill_accounts(struct keryu_accounts *a, struct storage_pool *pool)
+{
+	a->struct_size = sizeof(*a);
+	a->self = pool;
+	a->custodian_create = storage_custodian_create;
+	a->custodian_get = storage_custodian_get;
+	a->custodian_by_email = storage_custodian_by_email;
+	a->custodian_set_password = storage_custodian_set_password;
+	a->session_create = storage_session_create;
+	a->session_get = storage_session_get;
+	a->session_delete = storage_session_delete;
+	a->code_issue = storage_code_issue;
+	a->code_check = storage_code_check;
+	a->rate_hit = storage_rate_hit;
+}
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,
 			void **state)
@@ -70,7 +90,10 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.alarm_from_scan = storage_alarm_from_scan;
 	s->iface.notification_queued = storage_notification_queued;
 	s->iface.notification_result = storage_notification_result;
+	fill_accounts(&s->accounts, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);
+	if (!rc)
+		rc = host->provide(m, KERYU_SERVICE_ACCOUNTS, &s->accounts);
 	if (rc) {
 		storage_pool_free(s->pool);
 		free(s);
@@ -104,8 +127,8 @@ static void storage_cleanup(void *state)
 }
 
 KERYU_MODULE_DEFINE(.name = "storage",
-		    .description = "PostgreSQL pool, schema migrations and the "
-				   "storage service",
+		    .description = "PostgreSQL pool, schema migrations, and the "
+				   "storage and accounts services",
 		    .provides = provides, .options = options,
 		    .init = storage_init, .start = storage_start,
 		    .stop = storage_stop, .cleanup = storage_cleanup);
