@@ -281,7 +281,7 @@ struct password_call {
 static int password_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct password_call *pc = arg;
-	const char *vs[] = {pc->v[0], pc->v[2]};
+	const char *vs[2];
 	PGresult *r = NULL;
 	int rc;
 
@@ -299,6 +299,8 @@ static int password_work(struct storage_pool *p, PGconn *c, void *arg)
 	r = NULL;
 	/* whoever knew the old password may hold a session: end them all
 	 * but the one that made the change */
+	vs[0] = pc->v[0];
+	vs[1] = pc->v[2];
 	if (!rc)
 		rc = storage_db_exec(p, c, "custodian.end_sessions",
 				     "DELETE FROM sessions "

@@ -262,19 +262,19 @@ struct check {
 static int apply_effect(struct storage_pool *p, PGconn *c, struct check *ck,
 			const char *code_id, const char *recipient)
 {
-	const char *vu[] = {code_id};
-	const char *vp[] = {ck->v[0], recipient};
-	const char *vc[] = {ck->v[2], recipient, ck->v[0]};
+	const char *v[] = {code_id};
 	PGresult *r = NULL;
 	int rc;
 
 	rc = storage_db_exec(p, c, "code.consume",
 			     "UPDATE one_time_codes SET consumed_at = now() "
 			     "WHERE id = $1::uuid",
-			     1, vu, NULL);
+			     1, v, NULL);
 	if (rc || ck->purpose == KERYU_CODE_RESET)
 		return rc;
-	if (ck->purpose == KERYU_CODE_PHONE)
+	if (ck->purpose == KERYU_CODE_PHONE) {
+		const char *vp[] = {ck->v[0], recipient};
+
 		rc = storage_db_exec(p, c, "code.phone_verified",
 				     "UPDATE custodians SET "
 				     "phone_verified_at = now(), "
@@ -282,7 +282,9 @@ static int apply_effect(struct storage_pool *p, PGconn *c, struct check *ck,
 				     "WHERE id = $1::uuid AND phone_e164 = $2 "
 				     "RETURNING 1",
 				     2, vp, &r);
-	else
+	} else {
+		const char *vc[] = {ck->v[2], recipient, ck->v[0]};
+
 		rc = storage_db_exec(p, c, "code.contact_verified",
 				     "UPDATE contacts SET verified_at = now(), "
 				     "updated_at = now() "
@@ -291,6 +293,7 @@ static int apply_effect(struct storage_pool *p, PGconn *c, struct check *ck,
 				     "  WHERE custodian_id = $3::uuid) "
 				     "RETURNING 1",
 				     3, vc, &r);
+	}
 	if (!rc && PQntuples(r) != 1)
 		ck->result = KERYU_CODE_EXPIRED; /* sent to another phone */
 	PQclear(r);
