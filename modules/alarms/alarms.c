@@ -26,9 +26,14 @@ static const struct keryu_option options[] = {
 	{0},
 };
 
+/* A storage call can block ~10 s on its own (a reconnect waits out the
+ * storage connect timeout), and the bus thread sends no keepalive while a
+ * callback runs: the broker cuts a client after 1.5 x keepalive (30 s by
+ * default) of silence. 15 s of wall-clock time per message, calls
+ * included, leaves room for one call overrunning it. */
 #define RETRY_FIRST_MS 100
 #define RETRY_MAX_MS 2000
-#define RETRY_TOTAL_MS 30000
+#define RETRY_TOTAL_MS 15000
 
 /* Copies the option into dst; it must be non-empty, fit, and (for topic
  * levels) hold no MQTT separator or wildcard. */

@@ -17,13 +17,13 @@ static int call_notification_result(void *arg)
 	return st->notification_result(st->self, c->ev);
 }
 
-int alarms_record_result(struct alarms_ctx *ctx,
+int alarms_record_result(struct alarms_ctx *ctx, int64_t deadline_ms,
 			 const struct keryu_delivery_event *ev)
 {
 	struct result_call call = {ctx, ev};
 
-	return alarms_retry(ctx, "notification_result", call_notification_result,
-			    &call);
+	return alarms_retry(ctx, deadline_ms, "notification_result",
+			    call_notification_result, &call);
 }
 
 void alarms_on_delivery(void *arg, const char *topic, const void *payload,
@@ -45,7 +45,7 @@ void alarms_on_delivery(void *arg, const char *topic, const void *payload,
 			       ev.notification_id);
 		return;
 	}
-	rc = alarms_record_result(ctx, &ev);
+	rc = alarms_record_result(ctx, alarms_deadline(ctx), &ev);
 	if (rc == KERYU_ENOTFOUND) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.delivery.unknown",
 			       "notification=%s status=%s", ev.notification_id,

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <keryu/events.h>
 #include <keryu/module.h>
@@ -21,17 +22,25 @@ struct alarms_ctx {
 	char group[64];
 
 	/* storage retry while the database is unreachable: first delay,
-	 * cap of one delay, and total time before giving up (ms) */
+	 * cap of one delay, and the wall-clock time one bus message may
+	 * spend on storage, calls included, before giving up (ms) */
 	int retry_first_ms, retry_max_ms, retry_total_ms;
 	atomic_bool stopping; /* set by stop: cut retries short */
 };
 
 /* ---- alarms_retry.c ---- */
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t alarms_now_ms(void);
+/* The deadline for one bus message's storage work: now + retry_total_ms. */
+int64_t alarms_deadline(const struct alarms_ctx *ctx);
 /* Calls op(arg) until it returns anything but KERYU_EIO, sleeping with a
- * doubling, capped delay between tries, for at most ctx->retry_total_ms or
- * until stop. Returns op's last result. Runs on the bus thread: the broker
- * keeps later messages queued meanwhile. what names the operation in logs. */
-int alarms_retry(struct alarms_ctx *ctx, const char *what,
+ * doubling, capped delay between tries, until stop or deadline_ms
+ * (alarms_now_ms() time). The time op itself takes counts: a try is not
+ * started when the longest try so far would end past the deadline. Runs on
+ * the bus thread, which sends no keepalive meanwhile: the deadline keeps
+ * the client connected. Returns op's last result. what names the
+ * operation in logs. */
+int alarms_retry(struct alarms_ctx *ctx, int64_t deadline_ms, const char *what,
 		 int (*op)(void *arg), void *arg);
 /* True when the last level of topic equals id exactly. */
 bool alarms_topic_tail_is(const char *topic, const char *id);
@@ -45,8 +54,9 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 void alarms_format_time(const char *iso, char *out, size_t size);
 
 /* ---- alarms_delivery.c ---- */
-/* storage->notification_result with alarms_retry; returns its result. */
-int alarms_record_result(struct alarms_ctx *ctx,
+/* storage->notification_result with alarms_retry until deadline_ms;
+ * returns its result. */
+int alarms_record_result(struct alarms_ctx *ctx, int64_t deadline_ms,
 			 const struct keryu_delivery_event *ev);
 /* Bus callback for keryu/v1/delivery/+ ; arg is the alarms_ctx. */
 void alarms_on_delivery(void *arg, const char *topic, const void *payload,

@@ -1,6 +1,9 @@
 /* A scan event becomes an alarm, a pending notification and a delivery
  * request. Storage makes this idempotent by event_id: a scan delivered
- * twice comes back with created false and nothing is published again. */
+ * twice comes back with created false and nothing is published again,
+ * unless its notification is still PENDING. That means no delivery request
+ * for it ever reached the bus (we died between storage's commit and the
+ * publish, and the broker redelivers the scan): it is sent then. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +85,8 @@ static void publish_alarm(struct alarms_ctx *ctx,
 }
 
 /* A recipient storage should never have accepted: record the notification
- * as ERROR rather than leave it PENDING for the re-drive to trip on. */
-static void reject_recipient(struct alarms_ctx *ctx,
+ * as ERROR rather than leave it PENDING for a redelivery to trip on. */
+static void reject_recipient(struct alarms_ctx *ctx, int64_t deadline_ms,
 			     const struct keryu_alarm_created *a)
 {
 	struct keryu_delivery_event d;
@@ -100,10 +103,10 @@ static void reject_recipient(struct alarms_ctx *ctx,
 	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.notify.bad_recipient",
 		       "notification=%s alarm=%s", a->notification_id,
 		       a->alarm_id);
-	alarms_record_result(ctx, &d);
+	alarms_record_result(ctx, deadline_ms, &d);
 }
 
-static void publish_notify(struct alarms_ctx *ctx,
+static void publish_notify(struct alarms_ctx *ctx, int64_t deadline_ms,
 			   const struct keryu_alarm_created *a)
 {
 	struct keryu_notify_event n;
@@ -112,7 +115,7 @@ static void publish_notify(struct alarms_ctx *ctx,
 	int rc;
 
 	if (!keryu_e164_valid(a->recipient)) {
-		reject_recipient(ctx, a);
+		reject_recipient(ctx, deadline_ms, a);
 		return;
 	}
 	memset(&n, 0, sizeof(n));
@@ -133,14 +136,15 @@ static void publish_notify(struct alarms_ctx *ctx,
 	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, ctx->channel);
 	rc = publish_json(ctx, topic, keryu_notify_event_encode(&n));
 	if (rc) {
-		/* stays PENDING: the re-drive of stale notifications sends it */
+		/* stays PENDING: sent if the scan comes again (the broker
+		 * redelivers it when the connection went down with our ack) */
 		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.publish_failed",
 			       "topic=notify notification=%s error=\"%s\"",
 			       a->notification_id, keryu_strerror(rc));
 		return;
 	}
-	rc = alarms_retry(ctx, "notification_queued", call_notification_queued,
-			  &call);
+	rc = alarms_retry(ctx, deadline_ms, "notification_queued",
+			  call_notification_queued, &call);
 	if (rc)
 		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.queued_failed",
 			       "notification=%s error=\"%s\"",
@@ -157,6 +161,7 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out;
 	struct scan_call call = {ctx, &ev, &out};
+	int64_t deadline = alarms_deadline(ctx);
 	int rc;
 
 	if (keryu_scan_event_decode(payload, len, &ev) != 0) {
@@ -175,7 +180,8 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 	/* one spelling of a tag everywhere after this point */
 	for (char *c = ev.qr_uuid; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
-	rc = alarms_retry(ctx, "alarm_from_scan", call_alarm_from_scan, &call);
+	rc = alarms_retry(ctx, deadline, "alarm_from_scan", call_alarm_from_scan,
+			  &call);
 	switch (rc) {
 	case 0:
 		break;
@@ -189,6 +195,14 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 			       ev.qr_uuid, keryu_strerror(rc));
 		return;
 	}
+	if (!out.created && out.notification_pending &&
+	    out.notification_id[0]) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.scan.republish",
+			       "event=%s alarm=%s notification=%s", ev.event_id,
+			       out.alarm_id, out.notification_id);
+		publish_notify(ctx, deadline, &out);
+		return;
+	}
 	if (!out.created) {
 		ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.scan.duplicate",
 			       "event=%s alarm=%s", ev.event_id, out.alarm_id);
@@ -200,5 +214,5 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 		       out.notification_id[0] ? out.notification_id : "-");
 	publish_alarm(ctx, &out);
 	if (out.notification_id[0])
-		publish_notify(ctx, &out);
+		publish_notify(ctx, deadline, &out);
 }

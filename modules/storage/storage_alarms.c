@@ -64,7 +64,9 @@ static int read_tag(struct storage_pool *p, PGconn *c, const struct scan *s,
 	return 0;
 }
 
-/* Fills s->out from the alarm an earlier delivery of this event made. */
+/* Fills s->out from the alarm an earlier delivery of this event made. Its
+ * notification counts as pending only on the channel asked for: a PENDING
+ * one of another channel is not this caller's to send. */
 static int read_existing(struct storage_pool *p, PGconn *c, struct scan *s)
 {
 	const char *v[] = {s->ev->event_id, s->channel};
@@ -75,9 +77,11 @@ static int read_existing(struct storage_pool *p, PGconn *c, struct scan *s)
 		p, c, "alarm.existing",
 		"SELECT a.id::text, a.subject_id::text, "
 		ISO_UTC("a.scanned_at") ", s.name, "
-		"coalesce(n.id::text, ''), coalesce(n.recipient, '') "
+		"coalesce(n.id::text, ''), coalesce(n.recipient, ''), "
+		"coalesce(n.status = 'PENDING' AND n.channel = $2::text, false) "
 		"FROM alarms a JOIN subjects s ON s.id = a.subject_id "
-		"LEFT JOIN LATERAL (SELECT id, recipient FROM notifications "
+		"LEFT JOIN LATERAL (SELECT id, recipient, status, channel "
+		"  FROM notifications "
 		"  WHERE alarm_id = a.id "
 		"  ORDER BY channel = $2::text DESC, created_at LIMIT 1) n "
 		"  ON true "
@@ -102,6 +106,7 @@ static int read_existing(struct storage_pool *p, PGconn *c, struct scan *s)
 			  sizeof(s->out.notification_id), PQgetvalue(r, 0, 4));
 	storage_copy_text(s->out.recipient, sizeof(s->out.recipient),
 			  PQgetvalue(r, 0, 5));
+	s->out.notification_pending = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
 	PQclear(r);
 	return 0;
 }
@@ -195,6 +200,7 @@ static int insert_notification(struct storage_pool *p, PGconn *c,
 				  PQgetvalue(r, 0, 0));
 		storage_copy_text(s->out.recipient, sizeof(s->out.recipient),
 				  t->phone);
+		s->out.notification_pending = true; /* born PENDING */
 	}
 	PQclear(r);
 	return 0;

@@ -39,6 +39,11 @@ struct keryu_alarm_created {
 	char recipient[32];                   /* custodian's E.164 phone */
 	char subject_name[101];
 	char scanned_at[KERYU_TIME_LEN]; /* the event's time, ISO-8601 UTC */
+	/* notification_id names a notification on this channel that is
+	 * still PENDING: no delivery request for it was ever handed to the
+	 * bus (say, a crash came between the alarm's commit and the
+	 * publish), so whoever sees it again should send it. */
+	bool notification_pending;
 };
 
 struct keryu_storage {
@@ -57,7 +62,8 @@ struct keryu_storage {
 	 * ev->event_id), sets the tag's last_used, and creates one PENDING
 	 * notification for the subject's custodian on channel. When the
 	 * event was seen before, changes nothing and fills out from the
-	 * existing alarm with out->created false. ENOTFOUND when the tag is
+	 * existing alarm with out->created false (notification_pending tells
+	 * whether its notification still waits to be handed to the bus). ENOTFOUND when the tag is
 	 * unknown (scans of a tag deactivated since are still recorded). */
 	int (*alarm_from_scan)(void *self, const struct keryu_scan_event *ev,
 			       const char *channel,

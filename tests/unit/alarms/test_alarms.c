@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -37,13 +38,27 @@ static struct {
 	struct keryu_scan_event last_scan;
 	char last_channel[64];
 	struct keryu_alarm_created created; /* what a new alarm looks like */
+	/* a seen event's notification is still PENDING (else QUEUED+) */
+	bool dup_pending;
+	int sleep_ms; /* every storage call takes this long (a PQreset) */
 
+	int queued_rcs[8]; /* returned by successive notification_queued */
+	int n_queued_rcs;
 	int queued_calls, queued_attempt;
 	char queued_id[KERYU_UUID_LEN];
 
 	int result_rc, result_calls;
 	struct keryu_delivery_event last_result;
 } S;
+
+static void storage_delay(void)
+{
+	struct timespec ts = {S.sleep_ms / 1000,
+			      (long)(S.sleep_ms % 1000) * 1000000L};
+
+	if (S.sleep_ms > 0)
+		nanosleep(&ts, NULL);
+}
 
 static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
 			      const char *channel,
@@ -52,6 +67,7 @@ static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
 	int i, rc;
 
 	(void)self;
+	storage_delay();
 	rc = S.scan_calls < S.n_scan_rcs ? S.scan_rcs[S.scan_calls] : 0;
 	S.scan_calls++;
 	if (rc)
@@ -62,18 +78,27 @@ static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
 	for (i = 0; i < S.n_seen; i++)
 		if (strcmp(S.seen[i], ev->event_id) == 0) {
 			out->created = false;
+			out->notification_pending =
+				S.dup_pending && out->notification_id[0];
 			return 0;
 		}
 	if (S.n_seen < 8)
 		strcpy(S.seen[S.n_seen++], ev->event_id);
 	out->created = true;
+	out->notification_pending = out->notification_id[0] != '\0';
 	return 0;
 }
 
 static int fs_notification_queued(void *self, const char *id, int attempt)
 {
+	int rc;
+
 	(void)self;
+	storage_delay();
+	rc = S.queued_calls < S.n_queued_rcs ? S.queued_rcs[S.queued_calls] : 0;
 	S.queued_calls++;
+	if (rc)
+		return rc;
 	S.queued_attempt = attempt;
 	snprintf(S.queued_id, sizeof(S.queued_id), "%s", id);
 	return 0;
@@ -324,6 +349,8 @@ static void bad_recipient_is_recorded_not_sent(void **st)
 	assert_false(fake_host_log_contains("0123"));
 }
 
+/* A duplicate whose notification was QUEUED (or went further) already
+ * reached the bus: nothing is published again. */
 static void duplicate_publishes_nothing(void **st)
 {
 	(void)st;
@@ -419,6 +446,114 @@ static void storage_down_gives_up(void **st)
 	assert_true(fake_host_log_contains("error alarms.storage.gave_up"));
 }
 
+/* Died between the alarm's commit and the delivery request's publish: the
+ * broker redelivers the scan, storage says "seen, still PENDING", and the
+ * request goes out now, for the same notification, as attempt 1. */
+static void duplicate_with_pending_notification_republishes(void **st)
+{
+	const struct fake_pub *p;
+	struct keryu_notify_event n;
+
+	(void)st;
+	strcpy(S.seen[S.n_seen++], EVENT); /* committed before the crash */
+	S.dup_pending = true;
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(S.scan_calls, 1);
+	assert_int_equal(fake_host_pub_count(), 1);
+	p = fake_host_pub(0);
+	assert_string_equal(p->topic, "keryu/v1/notify/whatsapp");
+	assert_int_equal(p->qos, 1);
+	assert_int_equal(keryu_notify_event_decode(p->payload, p->len, &n), 0);
+	assert_string_equal(n.notification_id, NOTIF);
+	assert_int_equal(n.attempt, 1);
+	assert_string_equal(n.to, PHONE);
+	assert_string_equal(n.params[0], NAME);
+	assert_string_equal(n.params[1], "2026-11-25 12:34 UTC");
+	assert_int_equal(S.queued_calls, 1);
+	assert_string_equal(S.queued_id, NOTIF);
+	assert_int_equal(S.queued_attempt, 1);
+	assert_true(fake_host_log_contains("alarms.scan.republish event=" EVENT
+					   " alarm=" ALARM
+					   " notification=" NOTIF));
+	assert_false(fake_host_log_contains("alarms.scan.duplicate"));
+	assert_no_phone_logged();
+}
+
+/* The same, but with a recipient that is no phone number: recorded as an
+ * error, never sent. */
+static void duplicate_pending_bad_recipient_is_recorded(void **st)
+{
+	(void)st;
+	strcpy(S.seen[S.n_seen++], EVENT);
+	S.dup_pending = true;
+	strcpy(S.created.recipient, "0123");
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_int_equal(S.queued_calls, 0);
+	assert_int_equal(S.result_calls, 1);
+	assert_string_equal(S.last_result.status, "error");
+}
+
+/* Each storage call blocks 300 ms and fails: the retry budget is wall-clock
+ * time, calls included, not only the naps between them. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void retry_counts_time_spent_in_storage(void **st)
+{
+	double t0, took;
+	int i;
+
+	(void)st;
+	for (i = 0; i < 8; i++)
+		S.scan_rcs[i] = KERYU_EIO;
+	S.n_scan_rcs = 8;
+	S.sleep_ms = 300;
+	ctx->retry_first_ms = 10;
+	ctx->retry_max_ms = 100;
+	ctx->retry_total_ms = 1000;
+	t0 = now_s();
+	deliver_scan(QR, EVENT, QR);
+	took = now_s() - t0;
+	assert_true(took <= 1.3); /* 1 s budget + scheduling slack */
+	assert_true(S.scan_calls >= 2);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("error alarms.storage.gave_up"));
+}
+
+/* One message has one budget: time spent making the alarm is not given
+ * again to marking its notification queued. */
+static void one_message_one_budget(void **st)
+{
+	double t0, took;
+	int i;
+
+	(void)st;
+	S.scan_rcs[0] = KERYU_EIO;
+	S.scan_rcs[1] = KERYU_EIO;
+	S.n_scan_rcs = 2;
+	for (i = 0; i < 8; i++)
+		S.queued_rcs[i] = KERYU_EIO;
+	S.n_queued_rcs = 8;
+	S.sleep_ms = 150;
+	ctx->retry_first_ms = 10;
+	ctx->retry_max_ms = 100;
+	ctx->retry_total_ms = 1000;
+	t0 = now_s();
+	deliver_scan(QR, EVENT, QR);
+	took = now_s() - t0;
+	assert_true(took <= 1.3); /* 1 s budget + scheduling slack */
+	assert_int_equal(S.scan_calls, 3);
+	assert_true(S.queued_calls >= 1);
+	assert_int_equal(fake_host_pub_count(), 2); /* alarm and request */
+	assert_true(fake_host_log_contains("alarms.queued_failed"));
+}
+
 static void delivery_result_forwarded(void **st)
 {
 	char *json = delivery_json(NOTIF, "delivered");
@@ -490,12 +625,16 @@ int main(void)
 		T(scan_without_recipient_publishes_alarm_only),
 		T(bad_recipient_is_recorded_not_sent),
 		T(duplicate_publishes_nothing),
+		T(duplicate_with_pending_notification_republishes),
+		T(duplicate_pending_bad_recipient_is_recorded),
 		T(malformed_payload_publishes_nothing),
 		T(topic_mismatch_publishes_nothing),
 		T(uppercase_tag_is_normalised),
 		T(unknown_tag_is_dropped),
 		T(storage_eio_then_success_processed_once),
 		T(storage_down_gives_up),
+		T(retry_counts_time_spent_in_storage),
+		T(one_message_one_budget),
 		T(delivery_result_forwarded),
 		T(delivery_refused_when_wrong),
 		T(delivery_eio_retried),

@@ -24,6 +24,7 @@
 #include <keryu/storage.h>
 
 #include "fake_host.h"
+#include "storage_migrations.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -263,6 +264,16 @@ static int group_teardown(void **unused)
 
 /* ---- tests, run in order ---- */
 
+/* Every embedded migration is applied once; these tests check the first
+ * (issue 2's schema) and leave later ones to tests of their own. */
+static long migration_count(void)
+{
+	size_t n = 0;
+
+	storage_migrations(&n);
+	return (long)n;
+}
+
 static void test_migrations_apply(void **unused)
 {
 	char buf[64];
@@ -273,14 +284,17 @@ static void test_migrations_apply(void **unused)
 	assert_int_equal(T.st->struct_size, sizeof(struct keryu_storage));
 	assert_true(fake_host_log_contains("storage.migrated version=1"));
 	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
-			 1);
+			 migration_count());
 	assert_string_equal(scalar(buf, sizeof(buf),
 				   "SELECT name FROM schema_migrations "
 				   "WHERE version = 1",
 				   0, NULL),
 			    "schema");
 	assert_int_equal(count("SELECT count(*) FROM information_schema.tables "
-			       "WHERE table_schema = 'public'",
+			       "WHERE table_schema = 'public' AND table_name "
+			       "IN ('schema_migrations', 'custodians', "
+			       "'subjects', 'subject_qr_codes', 'alarms', "
+			       "'notifications', 'notification_events')",
 			       NULL),
 			 7);
 	assert_int_equal(T.st->ping(T.st->self), 0);
@@ -298,7 +312,7 @@ static void test_migrations_twice(void **unused)
 	assert_int_equal(module_init(), 0);
 	assert_false(fake_host_log_contains("storage.migrated"));
 	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
-			 1);
+			 migration_count());
 	assert_string_equal(scalar(after, sizeof(after), q, 0, NULL), before);
 }
 
@@ -427,6 +441,8 @@ static void test_alarm_from_scan(void **unused)
 	assert_string_equal(again.recipient, PHONE);
 	assert_string_equal(again.subject_id, SUBJECT);
 	assert_string_equal(again.scanned_at, out.scanned_at);
+	assert_true(out.notification_pending);
+	assert_true(again.notification_pending);
 	assert_int_equal(count("SELECT count(*) FROM alarms "
 			       "WHERE event_id = $1::uuid",
 			       ev.event_id),
@@ -454,6 +470,71 @@ static void test_alarm_from_scan(void **unused)
 	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
+	assert_logs_clean();
+}
+
+/* notification_pending: true while the notification waits to be handed to
+ * the bus, so that a scan redelivered after a crash between the commit and
+ * the publish still sends it; false once QUEUED, and for another channel's
+ * notification or none. */
+static void test_alarm_pending_flag(void **unused)
+{
+	const struct keryu_storage *st = T.st;
+	struct keryu_scan_event ev;
+	struct keryu_alarm_created out, again;
+	struct keryu_delivery_event d;
+
+	(void)unused;
+	scan_event(&ev, TAG_ON, "2026-01-04T00:00:00Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_true(out.created);
+	assert_true(out.notification_pending);
+
+	/* seen again before anything was queued: still pending */
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+					     &again),
+			 0);
+	assert_false(again.created);
+	assert_true(again.notification_pending);
+	assert_string_equal(again.notification_id, out.notification_id);
+	assert_string_equal(again.recipient, PHONE);
+	/* asked for on another channel: not that caller's to send */
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &again), 0);
+	assert_false(again.created);
+	assert_false(again.notification_pending);
+
+	/* handed to the bus: a redelivered scan sends nothing */
+	assert_int_equal(st->notification_queued(st->self, out.notification_id,
+						 1),
+			 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+					     &again),
+			 0);
+	assert_false(again.created);
+	assert_false(again.notification_pending);
+	delivery(&d, out.notification_id, "delivered", 1, "wamid.pending");
+	assert_int_equal(st->notification_result(st->self, &d), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+					     &again),
+			 0);
+	assert_false(again.notification_pending);
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE event_id = $1::uuid",
+			       ev.event_id),
+			 1);
+
+	/* nobody to notify: nothing pending, new or seen */
+	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
+	scan_event(&ev, TAG_ON, "2026-01-04T00:00:01Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_true(out.created);
+	assert_false(out.notification_pending);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+			 0);
+	assert_false(out.notification_pending);
+	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true", 0, NULL));
 	assert_logs_clean();
 }
 
@@ -835,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_tag_lookup),
 		cmocka_unit_test(test_alarm_from_scan),
+		cmocka_unit_test(test_alarm_pending_flag),
 		cmocka_unit_test(test_alarm_nobody_to_notify),
 		cmocka_unit_test(test_alarm_bad_input),
 		cmocka_unit_test(test_result_forward_only),
