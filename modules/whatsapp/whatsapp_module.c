@@ -50,7 +50,7 @@ static const struct keryu_option options[] = {
 	{0},
 };
 
-static bool seen_before(struct wa_state *st, const char *event_id)
+static bool seen_before(const struct wa_state *st, const char *event_id)
 {
 	size_t i;
 
@@ -58,9 +58,15 @@ static bool seen_before(struct wa_state *st, const char *event_id)
 		if (st->seen[i][0] == event_id[0] &&
 		    strcmp(st->seen[i], event_id) == 0)
 			return true;
+	return false;
+}
+
+/* Only requests that were taken on are remembered: one dropped (queue
+ * full, stopping) must still be sent when it is delivered again. */
+static void remember(struct wa_state *st, const char *event_id)
+{
 	memcpy(st->seen[st->seen_next], event_id, KERYU_UUID_LEN);
 	st->seen_next = (st->seen_next + 1) % SEEN_MAX;
-	return false;
 }
 
 static void publish_result(struct wa_state *st,
@@ -154,14 +160,18 @@ static void on_notify(void *arg, const char *topic, const void *payload,
 			      "notification=%s attempt=%d code=%s",
 			      req.notification_id, req.attempt, res.error_code);
 		publish_result(st, &req, &res);
+		remember(st, req.event_id);
 		return;
 	}
 	rc = whatsapp_request_body(&req, &body);
 	if (rc == 0)
 		rc = whatsapp_sender_submit(st->sender, &req, body,
 					    st->submit_wait_ms);
-	/* Not published: the notification stays pending and the alarms
-	 * module re-drives it once its lease expires. */
+	if (rc == 0)
+		remember(st, req.event_id);
+	/* Not published, and not remembered: the notification stays QUEUED
+	 * with nothing sent; only a redelivery of this request sends it
+	 * (nothing in the system re-drives it today). */
 	if (rc)
 		st->host->log(st->m, KERYU_LOG_WARN, "whatsapp.dropped",
 			      "notification=%s attempt=%d reason=%s",

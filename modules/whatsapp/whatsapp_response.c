@@ -1,6 +1,7 @@
 /* Cloud API answers -> delivery results (see providers.md). */
 #include "whatsapp_response.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,77 @@ static void set(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+static bool digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Where the number starting at src[i] (a digit) ends; *digits counts its
+ * digits and *plain says it has no separators. A gap of one separator, or
+ * two ("(650) 555", "1 (650)"), between digits continues it. */
+static size_t number_end(const char *src, size_t i, int *digits, bool *plain)
+{
+	static const char sep[] = " -.()";
+	size_t end = i, gap;
+
+	*digits = 0;
+	*plain = true;
+	for (;;) {
+		while (digit(src[end])) {
+			(*digits)++;
+			end++;
+		}
+		for (gap = 0; gap < 2 && src[end + gap] &&
+			      strchr(sep, src[end + gap]);
+		     gap++)
+			;
+		if (gap == 0 || !digit(src[end + gap]))
+			return end;
+		*plain = false;
+		end += gap;
+	}
+}
+
+void whatsapp_redact_numbers(const char *src, char *dst, size_t size)
+{
+	size_t i = 0, o = 0, end, n;
+	int digits;
+	bool plain;
+
+	if (size == 0)
+		return;
+	src = src ? src : "";
+	while (src[i] && o + 1 < size) {
+		size_t start = i;
+		const char *put = NULL;
+
+		if (digit(src[i]) ||
+		    (src[i] == '+' && digit(src[i + 1]))) {
+			end = number_end(src, src[i] == '+' ? i + 1 : i, &digits,
+					 &plain);
+			if (digits >= 6 &&
+			    !(plain && start > 0 && src[start - 1] == '#'))
+				put = "[number]";
+			i = end;
+		} else {
+			i++;
+		}
+		if (put) {
+			n = strlen(put);
+			if (n > size - 1 - o)
+				n = size - 1 - o;
+			memcpy(dst + o, put, n);
+		} else {
+			n = i - start;
+			if (n > size - 1 - o)
+				n = size - 1 - o;
+			memcpy(dst + o, src + start, n);
+		}
+		o += n;
+	}
+	dst[o] = '\0';
+}
+
 static void clear_result(struct keryu_delivery_event *out)
 {
 	out->status[0] = '\0';
@@ -70,7 +142,8 @@ void whatsapp_response_transport(const char *code, const char *text,
 	clear_result(out);
 	set(out->status, sizeof(out->status), "error");
 	set(out->error_code, sizeof(out->error_code), code);
-	set(out->error_text, sizeof(out->error_text), text);
+	whatsapp_redact_numbers(text, out->error_text,
+				sizeof(out->error_text));
 }
 
 static int unexpected(long http_status, const char *why,
@@ -93,6 +166,9 @@ static int provider_error(long http_status, const cJSON *err,
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(err, "error_data");
 	const cJSON *details = cJSON_GetObjectItemCaseSensitive(data, "details");
+	/* the whole text, redacted before it is cut to size: a number cut in
+	 * two would slip through */
+	char text[4 * sizeof(out->error_text)];
 	long c;
 
 	if (!cJSON_IsNumber(code) || code->valuedouble < 0 ||
@@ -105,13 +181,15 @@ static int provider_error(long http_status, const cJSON *err,
 	snprintf(out->error_code, sizeof(out->error_code), "%ld", c);
 	if (cJSON_IsString(msg) && cJSON_IsString(details) &&
 	    *details->valuestring)
-		snprintf(out->error_text, sizeof(out->error_text), "%s: %s",
-			 msg->valuestring, details->valuestring);
+		snprintf(text, sizeof(text), "%s: %s", msg->valuestring,
+			 details->valuestring);
 	else if (cJSON_IsString(msg))
-		set(out->error_text, sizeof(out->error_text), msg->valuestring);
+		set(text, sizeof(text), msg->valuestring);
 	else if (cJSON_IsString(details))
-		set(out->error_text, sizeof(out->error_text),
-		    details->valuestring);
+		set(text, sizeof(text), details->valuestring);
+	else
+		text[0] = '\0';
+	whatsapp_redact_numbers(text, out->error_text, sizeof(out->error_text));
 	return 0;
 }
 

@@ -28,7 +28,8 @@ bool whatsapp_code_needs_operator(long code);
  *   an error object with a code    -> "failed" when the code is permanent,
  *                                     "error" when worth retrying; error_code
  *                                     is the code as text, error_text the
- *                                     message and error_data.details
+ *                                     message and error_data.details, with
+ *                                     numbers redacted (see below)
  *   anything else                  -> "error", error_code "http_<status>"
  *                                     or "bad_response" for a 2xx
  * Texts too long for their buffers are truncated.
@@ -38,8 +39,17 @@ int whatsapp_response_parse(long http_status, const char *body, size_t len,
 			    struct keryu_delivery_event *out);
 
 /* Fills out for an attempt that got no HTTP answer: status "error",
- * error_code code ("network", "timeout"...), error_text text (may be NULL). */
+ * error_code code ("network", "timeout"...), error_text text (may be NULL,
+ * numbers redacted as below). */
 void whatsapp_response_transport(const char *code, const char *text,
 				 struct keryu_delivery_event *out);
+
+/* Copies src (NULL: "") into dst, of size bytes with the NUL (truncating),
+ * with every number of 6 or more digits replaced by "[number]": provider
+ * texts can quote the recipient's phone, and results are published where
+ * watchers may read them. A number may start with '+' and hold single
+ * spaces, dashes, dots or parentheses between its digits ("+1 (650)
+ * 555-1234"); "#131026", Graph's way of quoting an error code, is kept. */
+void whatsapp_redact_numbers(const char *src, char *dst, size_t size);
 
 #endif

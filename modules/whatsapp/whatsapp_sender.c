@@ -224,8 +224,8 @@ static struct job *take(struct whatsapp_sender *s, bool *stopping,
 	*stopping = s->stopping;
 	*deadline = s->deadline;
 	/* While stopping, a request that cannot even connect before the
-	 * deadline is better left unsent (the alarms module re-drives it) than
-	 * started and cut off with an unknown outcome. */
+	 * deadline is better left unsent than started and cut off with an
+	 * unknown outcome. */
 	if (s->stopping &&
 	    now + (uint64_t)s->connect_timeout_ms >= s->deadline)
 		room = 0;
@@ -249,10 +249,11 @@ static struct job *take(struct whatsapp_sender *s, bool *stopping,
 
 /* At the deadline: whatever is still queued or in flight is dropped
  * WITHOUT publishing a result. A result would tell the alarms module that
- * this attempt ended; instead the notification stays pending and alarms
- * re-drives it when its lease expires (any worker may take it). For an
- * aborted in-flight request the message may have gone out; the status
- * webhook, keyed by biz_opaque_callback_data, settles that case. */
+ * this attempt ended; instead the notification stays QUEUED, to be sent
+ * by whoever re-drives it (no such re-drive exists yet: see
+ * whatsapp_module.c). For an aborted in-flight request the message may
+ * have gone out; the status webhook, keyed by biz_opaque_callback_data,
+ * settles that case. */
 static void abandon(struct whatsapp_sender *s)
 {
 	struct job *j;

@@ -656,6 +656,43 @@ static void full_queue_waits_then_drops(void **ctx)
 	assert_int_equal(fake_host_pub_count(), 4);
 }
 
+/* A request dropped on a full queue was not taken on: delivered again (a
+ * broker redelivery, same event id) it is sent, not discarded as a
+ * duplicate. */
+static void dropped_request_is_sent_when_redelivered(void **ctx)
+{
+	char nid[KERYU_UUID_LEN], *json = notify_json(NID, 1, TO);
+	struct keryu_delivery_event d;
+	bool found = false;
+	size_t i;
+	void *st;
+
+	(void)ctx;
+	/* slow answers: nothing is published before the redelivery below */
+	st = module_init_timeout(slow.base, TOKEN, 1, "250");
+	for (i = 0; i < 4; i++) {
+		keryu_uuid_new(nid);
+		deliver(nid, 1, TO);
+	}
+	fake_host_deliver("keryu/v1/notify/whatsapp", json);
+	assert_true(fake_host_log_contains(
+		"warn whatsapp.dropped notification=" NID
+		" attempt=1 reason=queue_full"));
+	assert_int_equal(keryu_module.start(st), 0);
+	/* the worker takes one request, which makes room for this one */
+	fake_host_deliver("keryu/v1/notify/whatsapp", json);
+	free(json);
+	keryu_module.stop(st, 10000);
+	keryu_module.cleanup(st);
+	assert_false(fake_host_log_contains("whatsapp.duplicate"));
+	assert_int_equal(fake_host_pub_count(), 5);
+	for (i = 0; i < 5; i++) {
+		result(i, &d);
+		found = found || strcmp(d.notification_id, NID) == 0;
+	}
+	assert_true(found);
+}
+
 static void refuses_after_stop(void **ctx)
 {
 	void *st;
@@ -691,6 +728,7 @@ int main(void)
 		cmocka_unit_test(max_in_flight_is_respected),
 		cmocka_unit_test(stop_abandons_at_deadline),
 		cmocka_unit_test(full_queue_waits_then_drops),
+		cmocka_unit_test(dropped_request_is_sent_when_redelivered),
 		cmocka_unit_test(refuses_after_stop),
 	};
 

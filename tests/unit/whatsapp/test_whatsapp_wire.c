@@ -300,6 +300,96 @@ static void response_http_without_error(void **ctx)
 	assert_string_equal(r.error_code, "http_500");
 }
 
+/* Provider texts quoting the recipient's number are published on
+ * keryu/v1/delivery/#, which watchers may read: the number is redacted
+ * before it gets into the result. */
+static void response_redacts_numbers(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_int_equal(
+		parse(400,
+		      "{\"error\":{\"message\":\"(#131030) Recipient phone number "
+		      "not in allowed list\",\"type\":\"OAuthException\","
+		      "\"code\":131030,\"error_data\":{\"messaging_product\":"
+		      "\"whatsapp\",\"details\":\"Recipient phone number "
+		      "+16505551234 not in allowed list: add 16505551234 to the "
+		      "recipient list\"}}}",
+		      &r),
+		0);
+	assert_string_equal(r.error_code, "131030");
+	assert_string_equal(r.error_text,
+			    "(#131030) Recipient phone number not in allowed "
+			    "list: Recipient phone number [number] not in "
+			    "allowed list: add [number] to the recipient list");
+
+	/* formatted as people write them */
+	assert_int_equal(
+		parse(400,
+		      "{\"error\":{\"message\":\"(#100) Invalid parameter\","
+		      "\"code\":100,\"error_data\":{\"details\":\"to: "
+		      "+1 650-555-1234, +1 (650) 555 1234, 650.555.1234 and "
+		      "(+56) 9 8765 4321 are not valid WhatsApp users\"}}}",
+		      &r),
+		0);
+	assert_string_equal(r.error_text,
+			    "(#100) Invalid parameter: to: [number], [number], "
+			    "[number] and ([number] are not valid WhatsApp "
+			    "users");
+	assert_null(strstr(r.error_text, "555"));
+	assert_null(strstr(r.error_text, "4321"));
+
+	/* short numbers, error codes and counts are kept */
+	assert_int_equal(
+		parse(400,
+		      "{\"error\":{\"message\":\"(#132000) Number of parameters "
+		      "does not match\",\"code\":132000,\"error_data\":"
+		      "{\"details\":\"body: 12345 or 1-2-3-4-5 params (0) of "
+		      "(2), #131026\"}}}",
+		      &r),
+		0);
+	assert_string_equal(r.error_text,
+			    "(#132000) Number of parameters does not match: "
+			    "body: 12345 or 1-2-3-4-5 params (0) of (2), "
+			    "#131026");
+
+	/* a number at the very end, and one cut off by the buffer's size,
+	 * still go */
+	whatsapp_response_transport("network", "to 6505551234", &r);
+	assert_string_equal(r.error_text, "to [number]");
+}
+
+static void redact_edges(void **ctx)
+{
+	char out[16], big[600], in[700];
+
+	(void)ctx;
+	whatsapp_redact_numbers("+123456", out, sizeof(out));
+	assert_string_equal(out, "[number]");
+	whatsapp_redact_numbers("+12345", out, sizeof(out));
+	assert_string_equal(out, "+12345");
+	whatsapp_redact_numbers("a 12 34 56 b", out, sizeof(out));
+	assert_string_equal(out, "a [number] b");
+	whatsapp_redact_numbers("12  34 56", out, sizeof(out));
+	assert_string_equal(out, "[number]"); /* a gap of two still joins */
+	whatsapp_redact_numbers("x 1234567890123", out, 6);
+	assert_string_equal(out, "x [nu");
+	whatsapp_redact_numbers(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+	whatsapp_redact_numbers("9", out, 1);
+	assert_string_equal(out, "");
+
+	/* redacted before being cut to size: the digits past the cut of the
+	 * field do not leak as a short run either */
+	memset(in, 'm', 507);
+	snprintf(in + 507, sizeof(in) - 507, " +16505551234 tail");
+	whatsapp_redact_numbers(in, big, 512);
+	assert_int_equal(strlen(big), 511);
+	assert_null(strstr(big, "650"));
+	assert_non_null(strstr(big, " [nu"));
+}
+
 static void transport(void **ctx)
 {
 	struct keryu_delivery_event r;
@@ -371,6 +461,8 @@ int main(void)
 		cmocka_unit_test(response_missing_messages),
 		cmocka_unit_test(response_http_without_error),
 		cmocka_unit_test(transport),
+		cmocka_unit_test(response_redacts_numbers),
+		cmocka_unit_test(redact_edges),
 		cmocka_unit_test(classification),
 	};
 
