@@ -79,7 +79,8 @@ static int queued_work(struct storage_pool *p, PGconn *c, void *arg)
 				     "(notification_id, status, attempt) "
 				     "VALUES ($1::uuid, 'QUEUED', $2::int)",
 				     2, v, NULL);
-	if (!rc && !final)
+	/* code notifications (purpose 'code') belong to no alarm */
+	if (!rc && !final && alarm_id[0])
 		rc = storage_db_exec(
 			p, c, "notification.queued_alarm",
 			"UPDATE alarms SET notification_status = CASE "
@@ -205,6 +206,8 @@ static int apply_result(struct storage_pool *p, PGconn *c, struct result *res)
 	}
 	storage_copy_text(alarm_id, sizeof(alarm_id), PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (!alarm_id[0])
+		return 0; /* a code notification: no alarm to summarise */
 	v[0] = alarm_id;
 	/* The alarm keeps the spec's one-line summary of its notification. */
 	return storage_db_exec(
