@@ -16,6 +16,7 @@
 #include <keryu/events.h>
 
 #include "log.h"
+#include "util.h"
 
 struct sub {
 	char *filter;      /* as sent to the broker */
@@ -39,9 +40,12 @@ struct bus {
 	struct bus_url url;
 	char *module;
 	char *instance;
+	char *client_id;
 	char *status_topic;
 	int session_expiry_s;
 	int keepalive_s;
+	void (*on_taken_over)(void *arg);
+	void *taken_over_arg;
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t changed;
@@ -50,6 +54,12 @@ struct bus {
 	int pending_subacks;
 	bool connected;
 	bool refused; /* the broker said no to CONNECT or SUBSCRIBE */
+	bool taken_over; /* another process uses our client id: given up */
+	int status_mid;  /* of the SUBSCRIBE to our own status topic */
+	/* "at" of the "online" we published on the connect before this one
+	 * (at first, when the bus was made) and on this one. */
+	char prev_online[KERYU_TIME_LEN];
+	char cur_online[KERYU_TIME_LEN];
 	bool looping; /* network thread running */
 	bool stopping;
 	bool net_known; /* net_thread is set */
@@ -134,12 +144,8 @@ int bus_parse_url(const char *url, struct bus_url *out)
 	if (*end == '/' && end[1] != '\0')
 		return KERYU_EINVAL; /* MQTT has no path */
 
-	at = NULL;
-	for (const char *q = p; q < end; q++) {
-		if (*q == '@')
-			at = q; /* the last one: '@' may only be escaped before it */
-	}
-	if (at) {
+	/* The same rule --check-config masks with: the last '@'. */
+	if (url_userinfo(url, &p, &at)) {
 		colon = memchr(p, ':', (size_t)(at - p));
 		if (unescape(p, (size_t)((colon ? colon : at) - p), out->user,
 			     sizeof(out->user)) != 0)
@@ -185,23 +191,20 @@ int bus_parse_url(const char *url, struct bus_url *out)
 
 /* {"v":1,"state":..,"instance":..,"module":..,"at":..}; the names are
  * checked by the kernel to need no JSON escaping. Returns the length. */
-static int status_json(const struct bus *b, const char *state, char *buf,
-		       size_t size)
+static int status_json(const struct bus *b, const char *state,
+		       const char *at, char *buf, size_t size)
 {
-	char at[KERYU_TIME_LEN];
-
-	keryu_now_iso(at);
 	return snprintf(buf, size,
 			"{\"v\":1,\"state\":\"%s\",\"instance\":\"%s\","
 			"\"module\":\"%s\",\"at\":\"%s\"}",
 			state, b->instance, b->module, at);
 }
 
-static int publish_status(struct bus *b, const char *state,
+static int publish_status(struct bus *b, const char *state, const char *at,
 			  struct waiter *w)
 {
 	char payload[512];
-	int n = status_json(b, state, payload, sizeof(payload));
+	int n = status_json(b, state, at, payload, sizeof(payload));
 
 	return mosquitto_publish_v5(b->mosq, w ? &w->mid : NULL,
 				    b->status_topic, n, payload, 1, true, NULL);
@@ -209,24 +212,109 @@ static int publish_status(struct bus *b, const char *state,
 
 /* ---- callbacks, on the network thread ---- */
 
+static void own_status(void *arg, const char *topic, const void *payload,
+		       size_t len);
+
 static void send_subscription(struct bus *b, const struct sub *s)
 {
 	/* Called with the lock held. */
-	int rc = mosquitto_subscribe_v5(b->mosq, NULL, s->filter, s->qos, 0,
+	int mid = 0;
+	int rc = mosquitto_subscribe_v5(b->mosq, &mid, s->filter, s->qos, 0,
 					NULL);
 
-	if (rc == MOSQ_ERR_SUCCESS)
+	if (rc == MOSQ_ERR_SUCCESS) {
 		b->pending_subacks++;
-	else if (rc != MOSQ_ERR_NO_CONN)
+		if (s->fn == own_status)
+			b->status_mid = mid;
+	} else if (rc != MOSQ_ERR_NO_CONN) {
 		log_write(KERYU_LOG_ERROR, b->module, "bus.subscribe_failed",
 			  "filter=%s error=%s", s->filter,
 			  mosquitto_strerror(rc));
+	}
+}
+
+/* Another process connected with our client id "<instance>-<module>": the
+ * broker gave it our session and dropped us. Reconnecting would take the
+ * session back, and the two would kick each other out forever, each
+ * missing the messages the other got. So this client stops for good:
+ * marking it disconnected ends libmosquitto's reconnect loop. */
+static void give_up(struct bus *b)
+{
+	bool first;
+
+	pthread_mutex_lock(&b->lock);
+	first = !b->taken_over && !b->stopping;
+	b->taken_over = true;
+	pthread_cond_broadcast(&b->changed);
+	pthread_mutex_unlock(&b->lock);
+	if (!first)
+		return;
+	log_write(KERYU_LOG_ERROR, b->module, "bus.session_taken_over",
+		  "module=%s client_id=%s hint=\"give each keryud its own "
+		  "[kernel] instance\"",
+		  b->module, b->client_id);
+	mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	if (b->on_taken_over)
+		b->on_taken_over(b->taken_over_arg);
+}
+
+/* The subscription to our own status topic; see check_status. */
+static void own_status(void *arg, const char *topic, const void *payload,
+		       size_t len)
+{
+	(void)arg;
+	(void)topic;
+	(void)payload;
+	(void)len;
+}
+
+/* Our own status as the broker hands the retained copy over when we
+ * subscribe, on each connect. An MQTT v5 broker may tell the client it
+ * drops that its session was taken over (DISCONNECT 0x8E, see
+ * on_disconnect), but mosquitto 2.0 just closes the connection, which
+ * looks like any network failure. What gives the other process away is
+ * the "online" it published while we were out: newer than our previous
+ * "online", and not ours. An older one was left by an earlier run that
+ * died. Only the retained copy counts: live copies queued in the shared
+ * session are the other process's echo of its own. */
+static void check_status(struct bus *b, const void *payload, size_t len)
+{
+	char text[512], at[KERYU_TIME_LEN];
+	const char *p;
+	size_t n;
+	bool foreign;
+
+	if (len >= sizeof(text))
+		return;
+	memcpy(text, payload, len);
+	text[len] = '\0';
+	p = strstr(text, "\"at\":\"");
+	if (!strstr(text, "\"state\":\"online\"") || !p)
+		return;
+	p += 6;
+	n = strcspn(p, "\"");
+	if (n >= sizeof(at))
+		return;
+	memcpy(at, p, n);
+	at[n] = '\0';
+	pthread_mutex_lock(&b->lock);
+	foreign = strcmp(at, b->prev_online) > 0 &&
+		  strcmp(at, b->cur_online) != 0;
+	pthread_mutex_unlock(&b->lock);
+	if (!foreign)
+		return;
+	/* Put its "online" back over ours, so that the other process does
+	 * not take ours for a third one when it comes back. */
+	mosquitto_publish_v5(b->mosq, NULL, b->status_topic, (int)len, payload,
+			     1, true, NULL);
+	give_up(b);
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct bus *b = obj;
+	char at[KERYU_TIME_LEN];
 
 	(void)mosq;
 	(void)props;
@@ -239,19 +327,22 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 		pthread_mutex_unlock(&b->lock);
 		return;
 	}
+	keryu_now_iso(at);
 	pthread_mutex_lock(&b->lock);
 	b->connected = true;
 	b->refused = false;
 	b->net_thread = pthread_self();
 	b->net_known = true;
 	b->pending_subacks = 0;
+	memcpy(b->prev_online, b->cur_online, sizeof(b->prev_online));
+	memcpy(b->cur_online, at, sizeof(b->cur_online));
 	/* The broker may have kept them with the session, or not (it was
 	 * restarted without persistence): sending them again is harmless. */
 	for (struct sub *s = b->subs; s; s = s->next)
 		send_subscription(b, s);
 	pthread_cond_broadcast(&b->changed);
 	pthread_mutex_unlock(&b->lock);
-	publish_status(b, "online", NULL);
+	publish_status(b, "online", at, NULL);
 	log_write(KERYU_LOG_INFO, b->module, "bus.connected",
 		  "host=%s port=%d session_present=%d", b->url.host, b->url.port,
 		  flags & 1);
@@ -261,16 +352,20 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
 			  const mosquitto_property *props)
 {
 	struct bus *b = obj;
-	bool stopping;
+	bool quiet;
 
 	(void)mosq;
 	(void)props;
 	pthread_mutex_lock(&b->lock);
 	b->connected = false;
-	stopping = b->stopping;
+	quiet = b->stopping || b->taken_over;
 	pthread_cond_broadcast(&b->changed);
 	pthread_mutex_unlock(&b->lock);
-	if (!stopping)
+	/* rc is a reason code when the broker sent DISCONNECT, else a
+	 * MOSQ_ERR_*; the two ranges do not meet at 0x8E. */
+	if (rc == MQTT_RC_SESSION_TAKEN_OVER)
+		give_up(b);
+	else if (!quiet)
 		log_write(KERYU_LOG_WARN, b->module, "bus.disconnected",
 			  "reason=%s", mosquitto_strerror(rc));
 }
@@ -280,7 +375,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
 			 const mosquitto_property *props)
 {
 	struct bus *b = obj;
-	bool refused = false;
+	bool refused = false, is_status;
 
 	(void)mosq;
 	(void)props;
@@ -288,16 +383,22 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
 		if (granted_qos[i] >= 0x80)
 			refused = true;
 	}
-	if (refused)
-		log_write(KERYU_LOG_ERROR, b->module, "bus.subscribe_refused",
-			  "mid=%d", mid);
 	pthread_mutex_lock(&b->lock);
+	is_status = mid == b->status_mid;
 	if (b->pending_subacks > 0)
 		b->pending_subacks--;
-	if (refused)
+	/* An ACL may hide the system topics: then a second process with our
+	 * client id goes unnoticed (with mosquitto 2.0), nothing worse. */
+	if (refused && !is_status)
 		b->refused = true;
 	pthread_cond_broadcast(&b->changed);
 	pthread_mutex_unlock(&b->lock);
+	if (refused && is_status)
+		log_write(KERYU_LOG_WARN, b->module, "bus.status_unreadable",
+			  "topic=%s", b->status_topic);
+	else if (refused)
+		log_write(KERYU_LOG_ERROR, b->module, "bus.subscribe_refused",
+			  "mid=%d", mid);
 }
 
 static void on_publish(struct mosquitto *mosq, void *obj, int mid,
@@ -342,6 +443,8 @@ static void on_message(struct mosquitto *mosq, void *obj,
 	pthread_mutex_lock(&b->lock);
 	subs = b->subs;
 	pthread_mutex_unlock(&b->lock);
+	if (msg->retain && strcmp(msg->topic, b->status_topic) == 0)
+		check_status(b, msg->payload, (size_t)msg->payloadlen);
 	for (struct sub *s = subs; s; s = s->next) {
 		bool match = false;
 
@@ -359,7 +462,7 @@ struct bus *bus_new(const struct bus_params *p)
 {
 	struct bus *b = calloc(1, sizeof(*b));
 	pthread_condattr_t attr;
-	char id[512];
+	char at[KERYU_TIME_LEN];
 	char payload[512];
 	int n;
 
@@ -384,10 +487,17 @@ struct bus *bus_new(const struct bus_params *p)
 	b->url = *p->url;
 	b->session_expiry_s = p->session_expiry_s;
 	b->keepalive_s = p->keepalive_s;
+	b->on_taken_over = p->on_taken_over;
+	b->taken_over_arg = p->taken_over_arg;
+	/* Anything "online" older than this is not another live process. */
+	keryu_now_iso(b->cur_online);
 	pthread_once(&lib_once, lib_init);
-	snprintf(id, sizeof(id), "%s-%s", p->instance, p->module);
-	b->mosq = mosquitto_new(id, false, b);
-	if (!b->mosq)
+	if (asprintf(&b->client_id, "%s-%s", p->instance, p->module) < 0) {
+		b->client_id = NULL;
+		goto fail;
+	}
+	b->mosq = mosquitto_new(b->client_id, false, b);
+	if (!b->mosq || bus_subscribe(b, b->status_topic, 1, own_status, b) != 0)
 		goto fail;
 	mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			     MQTT_PROTOCOL_V5);
@@ -409,7 +519,8 @@ struct bus *bus_new(const struct bus_params *p)
 		goto fail;
 
 	/* The broker publishes this if the connection dies unannounced. */
-	n = status_json(b, "offline", payload, sizeof(payload));
+	keryu_now_iso(at);
+	n = status_json(b, "offline", at, payload, sizeof(payload));
 	if (mosquitto_will_set_v5(b->mosq, b->status_topic, n, payload, 1, true,
 				  NULL) != MOSQ_ERR_SUCCESS)
 		goto fail;
@@ -436,6 +547,7 @@ void bus_free(struct bus *b)
 	pthread_cond_destroy(&b->changed);
 	pthread_mutex_destroy(&b->lock);
 	free(b->status_topic);
+	free(b->client_id);
 	free(b->instance);
 	free(b->module);
 	free(b);
@@ -512,14 +624,15 @@ int bus_wait_ready(struct bus *b, int timeout_ms)
 		return 0;
 	deadline_after(&deadline, timeout_ms);
 	pthread_mutex_lock(&b->lock);
-	while (!b->refused && !(b->connected && b->pending_subacks == 0)) {
+	while (!b->refused && !b->taken_over &&
+	       !(b->connected && b->pending_subacks == 0)) {
 		if (pthread_cond_timedwait(&b->changed, &b->lock, &deadline) ==
 		    ETIMEDOUT) {
 			rc = KERYU_ETIMEDOUT;
 			break;
 		}
 	}
-	if (b->refused)
+	if (b->refused || b->taken_over)
 		rc = KERYU_EIO;
 	pthread_mutex_unlock(&b->lock);
 	return rc;
@@ -535,6 +648,16 @@ bool bus_connected(struct bus *b)
 	return up;
 }
 
+bool bus_taken_over(struct bus *b)
+{
+	bool gone;
+
+	pthread_mutex_lock(&b->lock);
+	gone = b->taken_over;
+	pthread_mutex_unlock(&b->lock);
+	return gone;
+}
+
 int bus_publish(struct bus *b, const char *topic, const void *payload,
 		size_t len, int qos, bool retain)
 {
@@ -543,7 +666,8 @@ int bus_publish(struct bus *b, const char *topic, const void *payload,
 	if (!topic || (qos != 0 && qos != 1) || len > INT_MAX ||
 	    (len && !payload))
 		return KERYU_EINVAL;
-	if (!b->mosq)
+	/* Given up: nothing queued now would ever be sent. */
+	if (!b->mosq || bus_taken_over(b))
 		return KERYU_EIO;
 	rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, qos,
 				  retain, NULL);
@@ -574,11 +698,19 @@ static int publish_acked(struct bus *b, const char *topic, const void *payload,
 			  "reason=called_from_bus_thread");
 		return KERYU_EINVAL;
 	}
-	if (status)
-		rc = publish_status(b, "offline", &w);
-	else
+	if (b->taken_over) { /* no PUBACK will ever come */
+		pthread_mutex_unlock(&b->lock);
+		return KERYU_EIO;
+	}
+	if (status) {
+		char at[KERYU_TIME_LEN];
+
+		keryu_now_iso(at);
+		rc = publish_status(b, "offline", at, &w);
+	} else {
 		rc = mosquitto_publish_v5(b->mosq, &w.mid, topic, (int)len,
 					  payload, 1, false, NULL);
+	}
 	/* Not connected: queued; the PUBACK may still come in time. */
 	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
 		pthread_mutex_unlock(&b->lock);

@@ -9,6 +9,12 @@
  * Subscriptions are recorded and sent again on every connect; a message is
  * handed to every recorded subscription whose filter matches its topic.
  *
+ * Two processes with the same instance that load the same module share a
+ * client id, and the broker drops one client whenever the other connects.
+ * A client that finds out (DISCONNECT "session taken over", or someone
+ * else's "online" on its own status topic, which it subscribes to) logs
+ * bus.session_taken_over and stops reconnecting for good.
+ *
  * A bus created without a host is "no bus" (the keryu CLI): subscriptions
  * are recorded and never sent, publishing returns KERYU_EIO. */
 #ifndef KERYU_KERNEL_BUS_H
@@ -41,6 +47,10 @@ struct bus_params {
 	int keepalive_s;
 	int reconnect_min_ms; /* libmosquitto counts whole seconds: rounded up */
 	int reconnect_max_ms;
+	/* Called once, on the network thread, when the client gave up because
+	 * another process took over its client id; may be NULL. */
+	void (*on_taken_over)(void *arg);
+	void *taken_over_arg;
 };
 
 /* Returns NULL when out of memory or when libmosquitto refuses the
@@ -61,17 +71,23 @@ int bus_subscribe(struct bus *b, const char *filter, int qos, keryu_bus_fn fn,
 int bus_connect(struct bus *b);
 /* Waits until connected and every subscription acknowledged (SUBACK).
  * Returns 0, KERYU_ETIMEDOUT, or KERYU_EIO when the broker refused the
- * connection or a subscription (the log says why). "No bus" returns 0. */
+ * connection or a subscription, or the client was taken over (the log says
+ * why). "No bus" returns 0. */
 int bus_wait_ready(struct bus *b, int timeout_ms);
 bool bus_connected(struct bus *b);
+/* True once another process took over the client id: the client no longer
+ * reconnects, waiting for it returns KERYU_EIO and publishing fails with
+ * KERYU_EIO. */
+bool bus_taken_over(struct bus *b);
 
-/* Returns 0, KERYU_EINVAL (topic, qos), KERYU_ENOMEM, KERYU_EIO. */
+/* Returns 0, KERYU_EINVAL (topic, qos), KERYU_ENOMEM, KERYU_EIO (no bus,
+ * taken over, or a QoS 0 message while disconnected). */
 int bus_publish(struct bus *b, const char *topic, const void *payload,
 		size_t len, int qos, bool retain);
 /* Publishes with qos 1 and waits for the broker's PUBACK. Returns 0,
- * KERYU_ETIMEDOUT, KERYU_EIO (no bus, or the broker refused the message),
- * KERYU_EINVAL (bad topic, or called from this bus's own network thread,
- * where the PUBACK could never be read). */
+ * KERYU_ETIMEDOUT, KERYU_EIO (no bus, taken over, or the broker refused
+ * the message), KERYU_ENOMEM, KERYU_EINVAL (bad topic, or called from this
+ * bus's own network thread, where the PUBACK could never be read). */
 int bus_publish_wait(struct bus *b, const char *topic, const void *payload,
 		     size_t len, int timeout_ms);
 

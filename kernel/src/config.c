@@ -10,6 +10,8 @@
 
 #include <ini.h>
 
+#include "util.h"
+
 #define DEFAULT_PATH "config/keryu.conf"
 #define DOTENV_PATH ".env"
 
@@ -545,15 +547,15 @@ bool config_get_bool(const struct config *c, const char *section,
 	return b;
 }
 
-/* "mqtt://user:pw@host" -> "mqtt://user:********@host" */
+/* "mqtt://user:pw@host" -> "mqtt://user:********@host". The userinfo is
+ * found exactly as bus_parse_url finds it (url_userinfo): a password may
+ * hold an unescaped '@'. A user without a password is shown as is. */
 static void mask_url(const char *v, char *buf, size_t size)
 {
-	const char *scheme = strstr(v, "://");
-	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+	const char *user, *at, *colon;
 
-	if (!at || !colon || colon > at || (slash && slash < at)) {
+	if (!url_userinfo(v, &user, &at) ||
+	    !(colon = memchr(user, ':', (size_t)(at - user)))) {
 		snprintf(buf, size, "%s", v);
 		return;
 	}

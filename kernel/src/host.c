@@ -44,10 +44,27 @@ static bool host_config_bool(keryu_mod *m, const char *key)
 	return config_get_bool(m->k->cfg, mod_name(m), key);
 }
 
+/* What module.h promises, and nothing else: another module's section
+ * holds its secrets ([storage] database_url, [whatsapp] token). */
+static const struct {
+	const char *section, *key;
+} global_keys[] = {
+	{"kernel", "instance"}, {"kernel", "secret_key"}, {"kernel", "debug"},
+	{"bus", "url"},         {"http", "public_url"},
+};
+
 static const char *host_global(keryu_mod *m, const char *section,
 			       const char *key)
 {
-	return config_lookup(m->k->cfg, section, key);
+	if (!section || !key)
+		return NULL;
+	for (size_t i = 0; i < sizeof(global_keys) / sizeof(global_keys[0]);
+	     i++) {
+		if (strcmp(global_keys[i].section, section) == 0 &&
+		    strcmp(global_keys[i].key, key) == 0)
+			return config_lookup(m->k->cfg, section, key);
+	}
+	return NULL;
 }
 
 static int host_publish(keryu_mod *m, const char *topic, const void *payload,

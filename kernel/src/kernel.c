@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "loader.h"
 #include "log.h"
 #include "timer.h"
+#include "util.h"
 
 #ifndef KERYU_MODULE_DIR
 #define KERYU_MODULE_DIR "lib/keryu"
@@ -69,14 +71,6 @@ static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int ms_left(uint64_t deadline)
@@ -152,6 +146,11 @@ struct kernel *kernel_new(struct config *cfg)
 		return NULL;
 	k->cfg = cfg;
 	k->interrupt_fd = -1;
+	k->failed_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (k->failed_fd < 0) {
+		free(k);
+		return NULL;
+	}
 	host_init(&k->host);
 	pthread_mutex_init(&k->services_lock, NULL);
 	return k;
@@ -264,6 +263,40 @@ int kernel_load(struct kernel *k)
 	return rc;
 }
 
+int kernel_open(const char *path, const char *const *set, struct config **cfg,
+		struct kernel **k, char *err, size_t errlen)
+{
+	struct config *c = config_new();
+	struct kernel *kn = NULL;
+	int rc = c ? 0 : KERYU_ENOMEM;
+
+	*cfg = NULL;
+	*k = NULL;
+	err[0] = '\0';
+	if (rc == 0)
+		rc = config_load(c, path, err, errlen);
+	for (; rc == 0 && set && set[0]; set += 3) {
+		if (set[2])
+			rc = config_set(c, set[0], set[1], set[2]);
+	}
+	if (rc == 0)
+		rc = kernel_config(c, err, errlen);
+	if (rc == 0 && !(kn = kernel_new(c)))
+		rc = KERYU_ENOMEM;
+	if (rc == 0 && (rc = kernel_load(kn)) != 0)
+		snprintf(err, errlen, "%s", kernel_error(kn));
+	if (rc != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", keryu_strerror(rc));
+		kernel_free(kn);
+		config_free(c);
+		return rc;
+	}
+	*cfg = c;
+	*k = kn;
+	return 0;
+}
+
 void kernel_print_config(const struct kernel *k, FILE *out)
 {
 	config_print(k->cfg, "kernel", out);
@@ -280,6 +313,21 @@ void kernel_module_names(const struct kernel *k, char *buf, size_t size)
 	for (size_t i = 0; i < k->n && len < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%s%s",
 					i ? "," : "", k->mods[i].desc->name);
+}
+
+int kernel_failed_fd(const struct kernel *k)
+{
+	return k->failed_fd;
+}
+
+/* On a bus network thread: wake whoever polls kernel_failed_fd. */
+static void on_bus_taken_over(void *arg)
+{
+	struct kernel *k = arg;
+	uint64_t one = 1;
+
+	if (write(k->failed_fd, &one, sizeof(one)) < 0)
+		return; /* the counter is already non-zero: readable anyway */
 }
 
 static int make_buses(struct kernel *k, bool with_bus)
@@ -299,6 +347,8 @@ static int make_buses(struct kernel *k, bool with_bus)
 			(int)config_get_int(k->cfg, "bus", "reconnect_min_ms"),
 		.reconnect_max_ms =
 			(int)config_get_int(k->cfg, "bus", "reconnect_max_ms"),
+		.on_taken_over = on_bus_taken_over,
+		.taken_over_arg = k,
 	};
 	for (size_t i = 0; i < k->n; i++) {
 		p.module = k->mods[i].desc->name;
@@ -380,6 +430,12 @@ static int connect_all(struct kernel *k)
 				     "bus: no answer from the broker at %s:%d "
 				     "within %d s (module %s)",
 				     url.host, url.port, timeout_s,
+				     k->mods[i].desc->name);
+		if (rc != 0 && bus_taken_over(k->mods[i].bus))
+			return failf(k->err, sizeof(k->err), rc,
+				     "bus: another process uses the client id of "
+				     "module %s: give each keryud its own [kernel] "
+				     "instance",
 				     k->mods[i].desc->name);
 		if (rc != 0)
 			return failf(k->err, sizeof(k->err), rc,
@@ -483,6 +539,7 @@ void kernel_free(struct kernel *k)
 		free(s);
 	}
 	pthread_mutex_destroy(&k->services_lock);
+	close(k->failed_fd);
 	free(k->mods);
 	free(k);
 }

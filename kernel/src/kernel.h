@@ -50,6 +50,7 @@ struct kernel {
 	pthread_mutex_t services_lock;
 	struct service *services;
 	int interrupt_fd; /* readable: stop waiting for the broker; or -1 */
+	int failed_fd;    /* eventfd, readable once the kernel must stop */
 	char err[1024];
 };
 
@@ -57,6 +58,15 @@ struct kernel {
  * defaults to the host name) and sets the log level. Returns 0, or
  * KERYU_EINVAL / KERYU_ENOMEM with a message in err. */
 int kernel_config(struct config *cfg, char *err, size_t errlen);
+
+/* What keryud and the keryu CLI both start with: config_new, config_load
+ * of path (NULL: the default file), config_set of each {section, key,
+ * value} triple of set (a flat list ending with NULL; a triple whose value
+ * is NULL is skipped), kernel_config, kernel_new and kernel_load. Returns 0
+ * with *cfg and *k set (the caller frees k, then cfg), or a negative
+ * KERYU_E* with a one-line message in err and nothing left to free. */
+int kernel_open(const char *path, const char *const *set, struct config **cfg,
+		struct kernel **k, char *err, size_t errlen);
 
 /* cfg must have gone through kernel_config and outlive k. Returns NULL
  * when out of memory. */
@@ -76,6 +86,12 @@ void kernel_set_interrupt(struct kernel *k, int fd);
  * then publishing fails with KERYU_EIO), then runs start. On failure
  * everything already begun is undone. Returns 0 or a negative KERYU_E*. */
 int kernel_start(struct kernel *k, bool with_bus);
+/* Readable (poll POLLIN) once something happened that the kernel cannot
+ * recover from while running, and the process should stop through
+ * kernel_stop and exit with a failure: today, another process took over a
+ * module's bus client id (the log says which). -1 if there is no such fd. */
+int kernel_failed_fd(const struct kernel *k);
+
 /* Stops started modules in reverse order within timeout_ms in total,
  * disconnects the bus clients, cleans up in reverse. Safe to call twice. */
 void kernel_stop(struct kernel *k, int timeout_ms);

@@ -115,31 +115,17 @@ static int parse_plain(int argc, char **argv, const char *help,
 static struct kernel *load(const struct common *c, const char *modules,
 			   const char *const set[3], struct config **cfg)
 {
+	const char *const all[] = {
+		"kernel", "modules", modules,
+		"kernel", "module_dir", c->module_dir,
+		set ? set[0] : "", set ? set[1] : "", set ? set[2] : NULL,
+		NULL};
 	char err[1024];
 	struct kernel *k;
-	int rc;
 
-	*cfg = config_new();
-	if (!*cfg)
-		return NULL;
-	rc = config_load(*cfg, c->config, err, sizeof(err));
-	if (rc == 0 && modules)
-		rc = config_set(*cfg, "kernel", "modules", modules);
-	if (rc == 0 && c->module_dir)
-		rc = config_set(*cfg, "kernel", "module_dir", c->module_dir);
-	if (rc == 0 && set)
-		rc = config_set(*cfg, set[0], set[1], set[2]);
-	if (rc == 0)
-		rc = kernel_config(*cfg, err, sizeof(err));
-	if (rc != 0) {
+	if (kernel_open(c->config, all, cfg, &k, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return NULL;
-	}
-	k = kernel_new(*cfg);
-	if (k && kernel_load(k) != 0) {
-		fprintf(stderr, PROG ": %s\n", kernel_error(k));
-		kernel_free(k);
-		k = NULL;
 	}
 	return k;
 }

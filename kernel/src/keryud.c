@@ -1,8 +1,10 @@
 /* keryud: the Keryu host process. Reads the configuration, loads the
  * modules, runs them until SIGTERM or SIGINT, and stops them in reverse.
  *
- * Exit codes: 0 clean stop, 1 start-up or shutdown failure, 2 bad
- * configuration or usage, 130 a second signal during shutdown. */
+ * Exit codes: 0 clean stop, 1 start-up or shutdown failure or a stop
+ * forced by a failure while running (another process took over a bus
+ * client id), 2 bad configuration or usage, 130 a second signal during
+ * shutdown. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -78,30 +80,14 @@ static int parse_args(int argc, char **argv, struct args *a)
  * one-line error. */
 static struct kernel *load(const struct args *a, struct config **cfg)
 {
+	const char *const set[] = {"kernel", "modules",    a->modules,
+				   "kernel", "module_dir", a->module_dir,
+				   NULL};
 	char err[1024];
 	struct kernel *k;
-	int rc;
 
-	*cfg = config_new();
-	if (!*cfg)
-		return NULL;
-	rc = config_load(*cfg, a->config, err, sizeof(err));
-	if (rc == 0 && a->modules)
-		rc = config_set(*cfg, "kernel", "modules", a->modules);
-	if (rc == 0 && a->module_dir)
-		rc = config_set(*cfg, "kernel", "module_dir", a->module_dir);
-	if (rc == 0)
-		rc = kernel_config(*cfg, err, sizeof(err));
-	if (rc != 0) {
+	if (kernel_open(a->config, set, cfg, &k, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
-		return NULL;
-	}
-	k = kernel_new(*cfg);
-	if (!k)
-		return NULL;
-	if (kernel_load(k) != 0) {
-		fprintf(stderr, PROG ": %s\n", kernel_error(k));
-		kernel_free(k);
 		return NULL;
 	}
 	return k;
@@ -139,10 +125,25 @@ static void *watchdog_run(void *arg)
 	_exit(1);
 }
 
-static int wait_signal(int sigfd)
+/* Waits for SIGTERM or SIGINT, or for the kernel to fail on its own
+ * (failed_fd). Returns the signal number, 0 for a failure, -1 on error. */
+static int wait_signal(int sigfd, int failed_fd)
 {
+	struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN},
+				{.fd = failed_fd, .events = POLLIN}};
 	struct signalfd_siginfo si;
 
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents)
+			return 0;
+	}
 	while (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) {
 		if (errno != EINTR)
 			return -1;
@@ -166,9 +167,13 @@ static int run(struct kernel *k, struct config *cfg, int sigfd)
 		  "modules=%s instance=%s", names,
 		  config_get(cfg, "kernel", "instance"));
 
-	signo = wait_signal(sigfd);
-	log_write(KERYU_LOG_INFO, "kernel", "kernel.stopping", "signal=%s",
-		  signo > 0 ? sigabbrev_np(signo) : "?");
+	signo = wait_signal(sigfd, kernel_failed_fd(k));
+	if (signo == 0) /* the only cause so far; see kernel_failed_fd */
+		log_write(KERYU_LOG_ERROR, "kernel", "kernel.stopping",
+			  "reason=bus_session_taken_over");
+	else
+		log_write(KERYU_LOG_INFO, "kernel", "kernel.stopping",
+			  "signal=%s", signo > 0 ? sigabbrev_np(signo) : "?");
 
 	w.timeout_ms = (int)config_get_int(cfg, "kernel", "shutdown_timeout_s") *
 		       1000;
@@ -184,7 +189,7 @@ static int run(struct kernel *k, struct config *cfg, int sigfd)
 		pthread_join(w.thread, NULL);
 		close(w.done[0]);
 	}
-	return 0;
+	return signo == 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)

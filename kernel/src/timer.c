@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util.h"
+
 struct keryu_timer {
 	const void *owner;
 	uint64_t due_ms;
@@ -31,14 +33,6 @@ struct timers {
 	keryu_timer *running; /* whose callback runs now, or NULL */
 	bool quit;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void unlink_timer(struct timers *ts, keryu_timer *t)
 {

@@ -10,6 +10,10 @@
  *   -> every module's bus client connected -> start(state) in order
  *   -> ... running ... -> stop(state) in reverse order
  *   -> bus clients disconnected -> cleanup(state) in reverse -> dlclose.
+ * stop is called only for modules whose start returned 0, and cleanup only
+ * for modules whose init returned 0 (so after a failed start, or a failed
+ * init of a later module, the module gets cleanup without stop). A module
+ * whose init fails gets neither and must free what it allocated itself.
  * Every thread a module starts is joined in stop or cleanup.
  *
  * All functions return 0 on success and a negative KERYU_E* code on failure.
@@ -127,17 +131,28 @@ struct keryu_host {
 	long long (*config_int)(keryu_mod *m, const char *key);
 	bool (*config_bool)(keryu_mod *m, const char *key);
 	/* A value of the kernel's own sections, read-only: [kernel] instance,
-	 * secret_key, debug; [bus] url; [http] public_url. NULL if unknown. */
+	 * secret_key, debug; [bus] url; [http] public_url. NULL for any other
+	 * section or key (other modules' sections hold their secrets). Note
+	 * that [bus] url may carry the broker password
+	 * (mqtt://user:password@host): never log it. Owned by the kernel,
+	 * valid until cleanup. */
 	const char *(*global)(keryu_mod *m, const char *section, const char *key);
 
 	/* Publishes on the module's bus connection. qos 0 or 1. With qos 1 the
 	 * message is queued by libmosquitto and survives a broker reconnect.
-	 * Returns 0, KERYU_EINVAL, KERYU_EIO (no bus in this process). */
+	 * Returns 0, KERYU_EINVAL (bad topic, qos or payload), KERYU_ENOMEM,
+	 * KERYU_EIO (no bus in this process, a qos 0 message while
+	 * disconnected, or the connection was given up because another
+	 * process took over its client id). */
 	int (*publish)(keryu_mod *m, const char *topic, const void *payload,
 		       size_t len, int qos, bool retain);
 	/* Publishes with qos 1 and waits until the broker acknowledged it
-	 * (PUBACK) or timeout_ms passed. Returns 0, KERYU_ETIMEDOUT, KERYU_EIO.
-	 * Must not be called from the module's own bus thread. */
+	 * (PUBACK) or timeout_ms passed. Returns 0, KERYU_ETIMEDOUT,
+	 * KERYU_ENOMEM, KERYU_EIO (no bus in this process, the broker refused
+	 * the message, or the connection was given up), KERYU_EINVAL (bad
+	 * topic or payload, timeout_ms < 0, or called from the module's own
+	 * bus thread, i.e. from a keryu_bus_fn, where the PUBACK could never
+	 * be read: it returns at once instead of waiting). */
 	int (*publish_wait)(keryu_mod *m, const char *topic, const void *payload,
 			    size_t len, int timeout_ms);
 	/* Subscribes the module's connection to filter (which may be a shared
@@ -145,7 +160,9 @@ struct keryu_host {
 	 * Call from init or start. Returns 0, KERYU_EINVAL, KERYU_ENOMEM. */
 	int (*subscribe)(keryu_mod *m, const char *filter, int qos,
 			 keryu_bus_fn fn, void *arg);
-	/* True while the module's bus connection is up. */
+	/* True while the module's bus connection is up. False for good once
+	 * another process with the same [kernel] instance took over the
+	 * module's client id "<instance>-<module>" (keryud then stops). */
 	bool (*bus_connected)(keryu_mod *m);
 
 	/* Runs fn after delay_ms, then every period_ms if period_ms > 0.
@@ -184,12 +201,15 @@ struct keryu_module {
 	/* Sets *state. The module may read config, subscribe and provide
 	 * services here, and call host->service for what it requires. */
 	int (*init)(keryu_mod *m, const struct keryu_host *host, void **state);
-	/* Begin work: threads, listening sockets. Bus is connected. */
+	/* Begin work: threads, listening sockets. Bus is connected. If it
+	 * fails, stop is not called; cleanup is. */
 	int (*start)(void *state);
 	/* Stop taking new work and finish what is in flight; return within
-	 * the deadline the kernel passes (milliseconds from now). */
+	 * the deadline the kernel passes (milliseconds from now). Called only
+	 * if start returned 0. */
 	void (*stop)(void *state, int deadline_ms);
-	/* Free everything; join every thread still running. */
+	/* Free everything; join every thread still running. Called only if
+	 * init returned 0, whether or not start was called or succeeded. */
 	void (*cleanup)(void *state);
 
 	void *reserved[4];

@@ -1,5 +1,8 @@
 /* The bus against a real broker: this test starts its own mosquitto on a
  * free loopback port and fails (does not skip) when it cannot. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -388,6 +392,151 @@ static void test_broker_restart(void **unused)
 	bus_free(b);
 }
 
+/* Reads the file at path into a static buffer. */
+static const char *slurp(const char *path)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int count(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* Two processes with the same [kernel] instance load the same module:
+ * same client id. The broker hands the session to the newcomer and tells
+ * the old client "session taken over" (0x8E); reconnecting would take it
+ * back and the two would kick each other forever. */
+static void test_session_taken_over(void **unused)
+{
+	char path[] = "/tmp/keryu-bus-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct bus *first = new_bus("t9", "twin"), *second = new_bus("t9", "twin");
+	bool first_dropped, up[2], gone[2];
+	int publish_rc, ready_rc, loser;
+	const char *log;
+
+	(void)unused;
+	assert_true(fd >= 0 && saved >= 0);
+	/* The log lines are part of what is tested: catch stderr, and give
+	 * it back before any assertion can jump out. */
+	dup2(fd, STDERR_FILENO);
+	connect_ready(first);
+	connect_ready(second);
+	first_dropped = wait_connected(first, false, 3000);
+	/* A few reconnect delays (100 ms, rounded up to 1 s): the first
+	 * comes back and kicks the second out, the second comes back... */
+	for (int waited = 0; waited < 8000; waited += 50) {
+		if (bus_taken_over(first) != bus_taken_over(second) &&
+		    bus_connected(bus_taken_over(first) ? second : first))
+			break;
+		sleep_ms(50);
+	}
+	/* and then it stays so, for longer than a reconnect delay */
+	sleep_ms(1500);
+	up[0] = bus_connected(first);
+	up[1] = bus_connected(second);
+	gone[0] = bus_taken_over(first);
+	gone[1] = bus_taken_over(second);
+	/* Which one gives up depends on whose "online" looks newer, and both
+	 * may have connected within the same millisecond. */
+	loser = gone[0] ? 0 : 1;
+	publish_rc = bus_publish(loser ? second : first, "t9/x", "x", 1, 1,
+				 false);
+	ready_rc = bus_wait_ready(loser ? second : first, 100);
+	bus_free(first);
+	bus_free(second);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	log = slurp(path);
+	unlink(path);
+	fputs(log, stderr);
+
+	assert_true(first_dropped); /* the broker let the second in */
+	/* exactly one gave up; the other stays connected */
+	assert_true(gone[0] != gone[1]);
+	assert_false(up[loser]);
+	assert_true(up[1 - loser]);
+	/* one that gave up says so, and does not queue in vain */
+	assert_int_equal(publish_rc, KERYU_EIO);
+	assert_int_equal(ready_rc, KERYU_EIO);
+	assert_non_null(strstr(log,
+			       " error twin bus.session_taken_over module=twin "
+			       "client_id=t9-twin hint=\"give each keryud its "
+			       "own [kernel] instance\"\n"));
+	/* once: nobody came back to kick the other again */
+	assert_int_equal(count(log, "bus.session_taken_over"), 1);
+	assert_true(count(log, "twin bus.connected") <= 5);
+}
+
+/* A broker that says so: MQTT v5 DISCONNECT with reason 0x8E "session
+ * taken over" (mosquitto 2.0 does not send it, other brokers do). A
+ * minimal one here: accept, CONNACK, then that DISCONNECT. */
+static int accept_within(int lfd, int timeout_ms)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+	return poll(&p, 1, timeout_ms) == 1 ? accept(lfd, NULL, NULL) : -1;
+}
+
+static void test_disconnect_session_taken_over(void **unused)
+{
+	static const unsigned char connack[] = {0x20, 0x03, 0x00, 0x00, 0x00};
+	static const unsigned char taken[] = {0xE0, 0x02, 0x8E, 0x00};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t salen = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd, again;
+	struct bus_url url = {0};
+	struct bus_params p = {.url = &url, .instance = "t10", .module = "twin",
+			       .session_expiry_s = 0, .keepalive_s = 5,
+			       .reconnect_min_ms = 100, .reconnect_max_ms = 100};
+	struct bus *b;
+	char buf[256];
+
+	(void)unused;
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	strcpy(url.host, "127.0.0.1");
+	url.port = ntohs(sa.sin_port);
+	b = bus_new(&p);
+	assert_non_null(b);
+	assert_int_equal(bus_connect(b), 0);
+	cfd = accept_within(lfd, 3000);
+	assert_true(cfd >= 0);
+	assert_true(read(cfd, buf, sizeof(buf)) > 0); /* CONNECT */
+	assert_int_equal(write(cfd, connack, sizeof(connack)), sizeof(connack));
+	assert_true(wait_connected(b, true, 3000));
+	assert_int_equal(write(cfd, taken, sizeof(taken)), sizeof(taken));
+	assert_true(wait_connected(b, false, 3000));
+	for (int waited = 0; !bus_taken_over(b) && waited < 3000; waited += 20)
+		sleep_ms(20);
+	assert_true(bus_taken_over(b));
+	/* no reconnect: it would kick the other process out */
+	again = accept_within(lfd, 2500);
+	assert_int_equal(again, -1);
+	assert_int_equal(bus_wait_ready(b, 100), KERYU_EIO);
+	bus_free(b);
+	close(cfd);
+	close(lfd);
+}
+
 static void test_no_broker_times_out(void **unused)
 {
 	struct bus_url url = {.port = test_free_port()};
@@ -433,6 +582,8 @@ int main(void)
 		cmocka_unit_test(test_session_survives_disconnect),
 		cmocka_unit_test(test_system_status),
 		cmocka_unit_test(test_broker_restart),
+		cmocka_unit_test(test_session_taken_over),
+		cmocka_unit_test(test_disconnect_session_taken_over),
 		cmocka_unit_test(test_no_broker_times_out),
 		cmocka_unit_test(test_no_bus),
 	};

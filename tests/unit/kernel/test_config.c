@@ -37,7 +37,7 @@ static const char *const env_names[] = {
 	"KERYU_STORAGE_DATABASE_URL", "DATABASE_URL", "MQTT_URL",
 	"KERYU_SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "KERYU_HTTP_PUBLIC_URL",
 	"KERYU_KERNEL_INSTANCE", "KERYU_KERNEL_LOG_LEVEL", "KERYU_BUS_URL",
-	"KERYU_KERNEL_DEBUG",
+	"KERYU_KERNEL_DEBUG", "KERYU_WHATSAPP_ENDPOINT",
 };
 
 static char tmpdir[256];
@@ -426,6 +426,38 @@ static void test_print_masks_secrets(void **unused)
 	config_free(c);
 }
 
+/* The bus takes the password up to the LAST '@' (an unescaped '@' may be
+ * in it); masking must cut at the same place or it prints the rest. */
+static void test_print_masks_password_with_at(void **unused)
+{
+	struct bus_url u;
+	struct config *c;
+	char *out;
+	int rc;
+
+	(void)unused;
+	setenv("MQTT_URL", "mqtt://user:se@cret@host", 1);
+	setenv("KERYU_WHATSAPP_ENDPOINT", "https://u:p@ss@api.example/x@y", 1);
+	c = load(NULL, opts, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(kernel_config(c, err, sizeof(err)), 0);
+	assert_int_equal(bus_parse_url(config_get(c, "bus", "url"), &u), 0);
+	assert_string_equal(u.user, "user");
+	assert_string_equal(u.pass, "se@cret");
+	assert_string_equal(u.host, "host");
+	out = print_section(c, "bus");
+	assert_null(strstr(out, "cret"));
+	assert_non_null(strstr(out, "[bus] url = mqtt://user:********@host  #"));
+	free(out);
+	/* any URL option: an '@' after the first '/' is the path's */
+	out = print_section(c, "whatsapp");
+	assert_null(strstr(out, "ss@"));
+	assert_non_null(strstr(
+		out, "[whatsapp] endpoint = https://u:********@api.example/x@y  #"));
+	free(out);
+	config_free(c);
+}
+
 static void test_kernel_sections(void **unused)
 {
 	struct config *c = config_new();
@@ -539,6 +571,7 @@ int main(void)
 		T(test_bad_url),
 		T(test_required),
 		T(test_print_masks_secrets),
+		T(test_print_masks_password_with_at),
 		T(test_kernel_sections),
 		T(test_kernel_errors),
 		T(test_bus_url),

@@ -23,6 +23,7 @@ static char out_path[300], trace_path[300];
 
 struct run {
 	pid_t pid;
+	const char *path; /* its output */
 	char out[1 << 16];
 };
 
@@ -62,20 +63,19 @@ static int group_teardown(void **unused)
 }
 
 /* Starts keryud with args (NULL-terminated) and env ("NAME=VALUE",
- * NULL-terminated) in the broker's directory, output to out_path. */
-static void spawn(struct run *r, const char *const *args,
-		  const char *const *env)
+ * NULL-terminated) in the broker's directory, output to out. */
+static void spawn_to(struct run *r, const char *out, const char *const *args,
+		     const char *const *env)
 {
 	char url[64];
 
-	unlink(out_path);
-	unlink(trace_path);
 	snprintf(url, sizeof(url), "mqtt://127.0.0.1:%d", broker.port);
+	r->path = out;
 	r->pid = fork();
 	assert_true(r->pid >= 0);
 	if (r->pid == 0) {
 		const char *argv[16] = {"keryud"};
-		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int n = 1;
 
 		if (fd < 0 || chdir(broker.dir) != 0)
@@ -98,6 +98,15 @@ static void spawn(struct run *r, const char *const *args,
 	}
 }
 
+/* As spawn_to, output to out_path, after clearing the trace. */
+static void spawn(struct run *r, const char *const *args,
+		  const char *const *env)
+{
+	unlink(out_path);
+	unlink(trace_path);
+	spawn_to(r, out_path, args, env);
+}
+
 static const char *slurp(const char *path, char *buf, size_t size)
 {
 	FILE *f = fopen(path, "r");
@@ -113,7 +122,7 @@ static const char *slurp(const char *path, char *buf, size_t size)
 
 static const char *output(struct run *r)
 {
-	return slurp(out_path, r->out, sizeof(r->out));
+	return slurp(r->path, r->out, sizeof(r->out));
 }
 
 static bool wait_output(struct run *r, const char *needle, int timeout_ms)
@@ -298,6 +307,56 @@ static void test_second_signal_exits_at_once(void **unused)
 	assert_non_null(strstr(output(&r), "kernel.killed"));
 }
 
+/* Two keryud with the same [kernel] instance load the same module: the
+ * same bus client id, which the broker gives to whichever connected last.
+ * Instead of kicking each other out forever, one of them says why and
+ * exits 1 through the normal shutdown; the other carries on. */
+static void test_same_instance_twice(void **unused)
+{
+	static const char *const args[] = {"--modules", "tm_plain", NULL};
+	static const char *const env[] = {"KERYU_BUS_RECONNECT_MAX_MS=1000",
+					  NULL};
+	struct run r[2];
+	char out2[320];
+	int end, status, loser = -1;
+
+	(void)unused;
+	snprintf(out2, sizeof(out2), "%s/keryud2.out", broker.dir);
+	spawn(&r[0], args, env);
+	assert_true(wait_output(&r[0], "kernel.started", 10000));
+	spawn_to(&r[1], out2, args, env);
+	end = now_ms() + 15000;
+	while (loser < 0 && now_ms() < end) {
+		for (int i = 0; i < 2 && loser < 0; i++) {
+			if (waitpid(r[i].pid, &status, WNOHANG) == r[i].pid)
+				loser = i;
+		}
+		sleep_ms(20);
+	}
+	if (loser < 0) {
+		kill(r[0].pid, SIGKILL);
+		kill(r[1].pid, SIGKILL);
+		waitpid(r[0].pid, NULL, 0);
+		waitpid(r[1].pid, NULL, 0);
+	}
+	assert_true(loser >= 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	output(&r[loser]);
+	assert_non_null(strstr(r[loser].out,
+			       "error tm_plain bus.session_taken_over "
+			       "module=tm_plain client_id=kt-tm_plain hint=\"give "
+			       "each keryud its own [kernel] instance\"\n"));
+	assert_non_null(strstr(r[loser].out, "error kernel kernel.stopping "
+					     "reason=bus_session_taken_over\n"));
+	/* the other one is still there, and stops cleanly */
+	sleep_ms(1500);
+	kill(r[1 - loser].pid, SIGTERM);
+	assert_int_equal(wait_exit(&r[1 - loser], 10000), 0);
+	assert_null(strstr(output(&r[1 - loser]), "session_taken_over"));
+	unlink(out2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_sigterm_stops_in_reverse),
 		cmocka_unit_test(test_watchdog_ends_a_hung_shutdown),
 		cmocka_unit_test(test_second_signal_exits_at_once),
+		cmocka_unit_test(test_same_instance_twice),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

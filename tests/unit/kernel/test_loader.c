@@ -128,6 +128,92 @@ static void test_module_config(void **unused)
 	assert_non_null(strstr(trace(), "init tm_plain greeting=hi there count=3"));
 }
 
+/* host->global reads only what module.h lists, never another module's
+ * section (where its secrets are). */
+static void test_global_is_limited(void **unused)
+{
+	static const char *const set[] = {
+		"storage", "database_url", "postgresql://u:pw@db/keryu",
+		"whatsapp", "token", "tok-secret",
+		"http", "public_url", "https://keryu.example",
+		"kernel", "secret_key", "sk",
+		"kernel", "instance", "box1",
+		NULL};
+	const struct keryu_host *h;
+	keryu_mod *m;
+
+	(void)unused;
+	assert_int_equal(load("tm_plain", set), 0);
+	h = &k->host;
+	m = &k->mods[0];
+	assert_string_equal(h->global(m, "http", "public_url"),
+			    "https://keryu.example");
+	assert_string_equal(h->global(m, "kernel", "instance"), "box1");
+	assert_string_equal(h->global(m, "kernel", "secret_key"), "sk");
+	assert_string_equal(h->global(m, "kernel", "debug"), "false");
+	assert_non_null(strstr(h->global(m, "bus", "url"), "mqtt://"));
+	assert_null(h->global(m, "storage", "database_url"));
+	assert_null(h->global(m, "whatsapp", "token"));
+	assert_null(h->global(m, "kernel", "modules"));
+	assert_null(h->global(m, "bus", "keepalive_s"));
+	assert_null(h->global(m, "tm_plain", "greeting"));
+	assert_null(h->global(m, NULL, "url"));
+	assert_null(h->global(m, "bus", NULL));
+}
+
+/* keryud and the keryu CLI share this start: file, overrides, checks,
+ * modules. */
+static void test_kernel_open(void **unused)
+{
+	const char *const set[] = {
+		"kernel", "modules", "tm_plain",
+		"kernel", "module_dir", KERYU_TEST_MODULE_DIR,
+		"tm_plain", "count", NULL, /* skipped */
+		NULL};
+	const char *const bad[] = {
+		"kernel", "modules", "tm_plain",
+		"kernel", "module_dir", KERYU_TEST_MODULE_DIR,
+		"tm_plain", "count", "abc",
+		NULL};
+	const char *const missing[] = {
+		"kernel", "modules", "tm_plain,nosuch",
+		"kernel", "module_dir", KERYU_TEST_MODULE_DIR,
+		NULL};
+	char path[] = "/tmp/keryu-open-XXXXXX", err[512], names[64];
+	int fd = mkstemp(path);
+
+	(void)unused;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[tm_plain]\ngreeting = from file\n", 32), 32);
+	close(fd);
+
+	assert_int_equal(kernel_open(path, set, &cfg, &k, err, sizeof(err)), 0);
+	kernel_module_names(k, names, sizeof(names));
+	assert_string_equal(names, "tm_plain");
+	assert_string_equal(config_get(cfg, "tm_plain", "greeting"), "from file");
+	assert_int_equal(config_get_int(cfg, "tm_plain", "count"), 3);
+	kernel_free(k);
+	config_free(cfg);
+
+	/* failures leave a message and nothing to free */
+	k = (struct kernel *)1;
+	assert_int_equal(kernel_open(path, bad, &cfg, &k, err, sizeof(err)),
+			 KERYU_EINVAL);
+	assert_null(k);
+	assert_null(cfg);
+	assert_string_equal(err, "config: [tm_plain] count: \"abc\" is not an "
+				 "integer");
+	assert_int_equal(kernel_open(path, missing, &cfg, &k, err, sizeof(err)),
+			 KERYU_EINVAL);
+	assert_null(k);
+	assert_non_null(strstr(err, "module nosuch: cannot open"));
+	assert_int_equal(kernel_open("/nonexistent/keryu.conf", set, &cfg, &k,
+				     err, sizeof(err)),
+			 KERYU_EINVAL);
+	assert_non_null(strstr(err, "cannot open /nonexistent/keryu.conf"));
+	unlink(path);
+}
+
 static void test_module_config_invalid(void **unused)
 {
 	static const char *const set[] = {"tm_plain", "count", "99", NULL};
@@ -264,6 +350,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_lifecycle_order),
 		T(test_module_config),
+		T(test_global_is_limited),
+		T(test_kernel_open),
 		T(test_module_config_invalid),
 		T(test_module_config_unknown),
 		T(test_wrong_abi),
