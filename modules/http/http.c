@@ -3,9 +3,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include <sodium.h>
+
 #include "http_module.h"
 
-static const char *const requires_list[] = {KERYU_SERVICE_STORAGE, NULL};
+static const char *const requires_list[] = {KERYU_SERVICE_STORAGE,
+					    KERYU_SERVICE_ACCOUNTS, NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "port", .type = KERYU_OPT_INT, .def = "8000",
@@ -28,6 +31,22 @@ static const struct keryu_option options[] = {
 		 "event before the page says the alert is queued but not yet "
 		 "confirmed",
 	 .min = 1, .max = 60000},
+	{.key = "verify_channel", .type = KERYU_OPT_STR, .def = "log",
+	 .help = "channel that carries one-time codes to custodians' phones "
+		 "(delivery requests on keryu/v1/notify/<channel>)"},
+	{.key = "verify_template", .type = KERYU_OPT_STR,
+	 .def = "keryu_verify_code",
+	 .help = "message template of a one-time code; its one parameter is "
+		 "the code"},
+	{.key = "verify_language", .type = KERYU_OPT_STR, .def = "en_US",
+	 .help = "language of the one-time code template"},
+	{.key = "session_idle_s", .type = KERYU_OPT_INT, .def = "86400",
+	 .help = "a session unused this many seconds is logged out",
+	 .min = 60, .max = 31536000},
+	{.key = "session_max_s", .type = KERYU_OPT_INT, .def = "2592000",
+	 .help = "a session ends this many seconds after its login, used or "
+		 "not",
+	 .min = 60, .max = 31536000},
 	{0},
 };
 
@@ -44,13 +63,32 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
 	if (!ctx->storage ||
 	    ctx->storage->struct_size <
-		    offsetof(struct keryu_storage, alarm_from_scan)) {
+		    offsetof(struct keryu_storage, notification_result)) {
 		host->log(m, KERYU_LOG_ERROR, "http.init",
 			  "error=\"storage service missing or too old\"");
 		free(ctx);
 		return KERYU_ENOTFOUND;
 	}
+	ctx->accounts = host->service(m, KERYU_SERVICE_ACCOUNTS);
+	if (!ctx->accounts ||
+	    ctx->accounts->struct_size <
+		    offsetof(struct keryu_accounts, reserved)) {
+		host->log(m, KERYU_LOG_ERROR, "http.init",
+			  "error=\"accounts service missing or too old\"");
+		free(ctx);
+		return KERYU_ENOTFOUND;
+	}
+	if (sodium_init() < 0) {
+		host->log(m, KERYU_LOG_ERROR, "http.init",
+			  "error=\"libsodium failed to initialise\"");
+		free(ctx);
+		return KERYU_ERR;
+	}
 	rc = http_config_load(ctx);
+	if (!rc)
+		rc = http_secret_load(ctx);
+	if (!rc)
+		rc = http_pwhash_init(ctx);
 	if (rc) {
 		free(ctx);
 		return rc;
@@ -61,6 +99,8 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 
 static int http_start(void *state)
 {
+	/* the dummy hash for unknown logins, made before the first one */
+	http_pwhash_warm(state);
 	return http_server_start(state);
 }
 
@@ -76,12 +116,15 @@ static void http_cleanup(void *state)
 	if (!state)
 		return;
 	http_server_stop(state);
+	http_pwhash_cleanup(state);
+	sodium_memzero(((struct http_ctx *)state)->secret,
+		       sizeof(((struct http_ctx *)state)->secret));
 	free(state);
 }
 
 KERYU_MODULE_DEFINE(.name = "http",
-		    .description = "public scan page and health check "
-				   "(libmicrohttpd)",
+		    .description = "public scan page, custodian accounts "
+				   "and health check (libmicrohttpd)",
 		    .requires = requires_list, .options = options,
 		    .init = http_init, .start = http_start, .stop = http_stop,
 		    .cleanup = http_cleanup);

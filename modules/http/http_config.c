@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_module.h"
 
@@ -72,11 +73,35 @@ static int load_allowed_hosts(struct http_ctx *ctx, const char *list)
 	return 0;
 }
 
+/* Copies option key into out: a non-empty name of letters, digits and
+ * "_" (a channel also goes into a topic, so lower case only). */
+static int copy_name(struct http_ctx *ctx, const char *key, char *out,
+		     size_t size, bool lower_only)
+{
+	const char *v = ctx->host->config(ctx->m, key);
+	size_t i, n = v ? strlen(v) : 0;
+
+	if (n == 0 || n >= size)
+		return bad(ctx, key, "must be 1 to a few dozen characters");
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!(islower(c) || isdigit(c) || c == '_' ||
+		      (!lower_only && (isupper(c) || c == '-'))))
+			return bad(ctx, key,
+				   lower_only ? "only a-z, 0-9 and _"
+					      : "only letters, digits, _ and -");
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
 int http_config_load(struct http_ctx *ctx)
 {
 	const struct keryu_host *h = ctx->host;
-	const char *bind = h->config(ctx->m, "bind");
+	const char *bind = h->config(ctx->m, "bind"), *pub;
 	long long v;
+	int rc;
 
 	v = h->config_int(ctx->m, "port");
 	if (v < 0 || v > 65535) /* 0 only reaches here from unit tests */
@@ -101,6 +126,29 @@ int http_config_load(struct http_ctx *ctx)
 	if (v < 1 || v > 60000)
 		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");
 	ctx->scan_ack_timeout_ms = (int)v;
+
+	rc = copy_name(ctx, "verify_channel", ctx->verify_channel,
+		       sizeof(ctx->verify_channel), true);
+	if (!rc)
+		rc = copy_name(ctx, "verify_template", ctx->verify_template,
+			       sizeof(ctx->verify_template), false);
+	if (!rc)
+		rc = copy_name(ctx, "verify_language", ctx->verify_language,
+			       sizeof(ctx->verify_language), false);
+	if (rc)
+		return rc;
+
+	v = h->config_int(ctx->m, "session_idle_s");
+	if (v < 60 || v > 31536000)
+		return bad(ctx, "session_idle_s", "must be 60..31536000");
+	ctx->session_idle_s = (int)v;
+	v = h->config_int(ctx->m, "session_max_s");
+	if (v < 60 || v > 31536000)
+		return bad(ctx, "session_max_s", "must be 60..31536000");
+	ctx->session_max_s = (int)v;
+
+	pub = h->config(ctx->m, "public_url");
+	ctx->secure_cookies = pub && strncasecmp(pub, "https://", 8) == 0;
 
 	return load_allowed_hosts(ctx, h->config(ctx->m, "allowed_hosts"));
 }

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <semaphore.h>
+#include <pthread.h>
+
+#include <keryu/accounts.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
 
@@ -17,6 +21,10 @@
 #define HTTP_HOST_NAME_MAX 256
 
 struct http_server; /* the libmicrohttpd side, http_server.c */
+struct MHD_Connection;
+
+#define HTTP_SESSION_COOKIE "keryu_session"
+#define HTTP_SECRET_MAX 256
 
 struct http_ctx {
 	keryu_mod *m;
@@ -32,14 +40,105 @@ struct http_ctx {
 	char allowed_hosts[HTTP_MAX_ALLOWED_HOSTS][HTTP_HOST_NAME_MAX];
 	size_t n_allowed_hosts;
 
+	/* accounts: sessions, codes and the pages that use them */
+	const struct keryu_accounts *accounts;
+	unsigned char secret[HTTP_SECRET_MAX]; /* HMAC key for tokens, codes,
+						  rate-limit keys */
+	size_t secret_len;
+	bool secure_cookies; /* public_url is https:// */
+	int session_idle_s, session_max_s;
+	char verify_channel[32];
+	char verify_template[128];
+	char verify_language[16];
+
+	/* argon2id takes 64 MiB per hash: at most two at once */
+	sem_t pwhash_slots;
+	bool pwhash_slots_ready;
+	pthread_mutex_t dummy_lock;
+	char dummy_hash[256]; /* verified against for unknown emails */
+
 	struct http_server *server; /* NULL while not started */
 };
+
+/* ---- http_form.c ---- */
+/* A parsed form (or query string): fields in arrival order, and the file
+ * parts of a multipart body, kept in memory. Everything is owned by the
+ * form and freed by http_form_free(). */
+struct http_field {
+	char *name;
+	char *value; /* NUL-terminated; len excludes the NUL */
+	size_t len;
+};
+
+struct http_file {
+	char *name;         /* the form field */
+	char *filename;     /* as the client sent it; never a path to use */
+	char *content_type; /* "" when the part had none */
+	unsigned char *data;
+	size_t len;
+};
+
+struct http_form {
+	struct http_field *fields;
+	size_t n_fields, cap_fields;
+	struct http_file *files;
+	size_t n_files, cap_files;
+};
+
+void http_form_init(struct http_form *f);
+void http_form_free(struct http_form *f);
+/* Adds a field (new is true) or appends to the last field added (new is
+ * false, as a form arriving in pieces does). Returns 0 or KERYU_ENOMEM. */
+int http_form_add(struct http_form *f, const char *name, const char *data,
+		  size_t len, bool is_new);
+/* Same for a file part. content_type may be NULL. */
+int http_form_add_file(struct http_form *f, const char *name,
+		       const char *filename, const char *content_type,
+		       const char *data, size_t len, bool is_new);
+/* The first value of name, or NULL when absent (f may be NULL). */
+const char *http_form_get(const struct http_form *f, const char *name);
+/* The first file part of field name, or NULL. */
+const struct http_file *http_form_file(const struct http_form *f,
+				       const char *name);
+/* Fills f from a query string "a=1&b=%20x" (no leading "?"). Returns 0,
+ * KERYU_EINVAL for a bad %-escape or a NUL, KERYU_ENOMEM. */
+int http_form_parse_query(struct http_form *f, const char *qs);
+/* Copies the value of cookie name from a Cookie header into out. False
+ * when absent, malformed or too long for out. */
+bool http_cookie_get(const char *header, const char *name, char *out,
+		     size_t size);
+/* Writes s %-encoded for a query string value into out (size bytes).
+ * False when it does not fit. */
+bool http_url_encode(const char *s, char *out, size_t size);
+
+/* ---- http_body.c (libmicrohttpd's MHD_PostProcessor) ---- */
+/* Reads a POST body of content type application/x-www-form-urlencoded
+ * or multipart/form-data into a form, in pieces as MHD hands them over. */
+struct http_body;
+/* Returns the reader, or NULL with *status set: 400 for a content type
+ * that is not a form, 413 for a declared length over max_body, 500 out of
+ * memory. A request without a body or content type gets an empty form. */
+struct http_body *http_body_begin(struct MHD_Connection *c, long long max_body,
+				  unsigned *status);
+/* Feeds one piece. Returns 0, 400 (malformed), 413 (over max_body).
+ * After an error the rest is to be discarded. */
+unsigned http_body_feed(struct http_body *b, const char *data, size_t size);
+/* Ends the body: moves the form into out (initialised by the caller).
+ * Returns 0 or 400 when the body ended early (a cut multipart). Frees b. */
+unsigned http_body_end(struct http_body *b, struct http_form *out);
+/* Frees a reader that will not be ended (connection gone). NULL is fine. */
+void http_body_free(struct http_body *b);
 
 struct http_request {
 	const char *method;
 	const char *path;       /* decoded path, without the query string */
 	const char *host;       /* Host header; NULL when absent */
 	const char *user_agent; /* User-Agent header; NULL when absent */
+	const char *cookie;     /* Cookie header; NULL when absent */
+	const char *content_type; /* NULL when absent */
+	const char *client_ip;  /* text form; NULL when unknown */
+	const struct http_form *query; /* parsed query string; may be NULL */
+	const struct http_form *form;  /* POST body; NULL for other methods */
 };
 
 struct http_response {
@@ -47,6 +146,9 @@ struct http_response {
 	const char *content_type; /* static string */
 	const char *allow;        /* Allow header (405), static, or NULL */
 	bool no_store;            /* Cache-Control: no-store */
+	char set_cookie[256];     /* Set-Cookie value, "" for none */
+	char location[512];       /* Location (redirects), "" for none */
+	int retry_after;          /* Retry-After seconds (429), 0 for none */
 	struct html body;         /* the full body, also for HEAD: the server
 				     drops it and keeps Content-Length */
 };
@@ -63,6 +165,9 @@ void http_response_free(struct http_response *r);
  * Never fails: errors become error pages. */
 void http_route(struct http_ctx *ctx, const struct http_request *req,
 		struct http_response *r);
+/* True when a POST to path is read and handled; false when the router
+ * refuses it whatever the body (so the body is never read). */
+bool http_route_takes_post(const char *path);
 /* True when host (a Host header, with or without port) is acceptable. */
 bool http_host_allowed(const struct http_ctx *ctx, const char *host);
 
@@ -100,5 +205,107 @@ void http_server_stop(struct http_ctx *ctx);
  * after a panic as unreachable. Not static only so a test can call it. */
 _Noreturn void http_server_panic(void *cls, const char *file,
 				 unsigned int line, const char *reason);
+
+/* ---- http_session.c ---- */
+/* The session a request carries, if any. */
+struct http_session {
+	bool exists;    /* a live session row (maybe anonymous) */
+	bool logged_in; /* its custodian exists and is active */
+	char token_hash[KERYU_HASH_HEX];
+	struct keryu_session row;
+	struct keryu_custodian who; /* valid when logged_in */
+};
+
+/* Reads [kernel] secret_key as the HMAC key, or makes a random one (and
+ * logs that sessions will not survive a restart). Returns 0. */
+int http_secret_load(struct http_ctx *ctx);
+/* out = hex HMAC-SHA-256(secret_key, data). */
+void http_hmac_hex(const struct http_ctx *ctx, const char *data,
+		   char out[KERYU_HASH_HEX]);
+/* Finds the live session named by the request's cookie. Returns 0 (with
+ * s->exists false when there is none) or the service's error. */
+int http_session_load(struct http_ctx *ctx, const struct http_request *req,
+		      struct http_session *s);
+/* Replaces s with a new session (who NULL: anonymous): the old row is
+ * deleted first, a new token and CSRF value made, the cookie set on r.
+ * Returns 0 or the service's error. */
+int http_session_start(struct http_ctx *ctx, struct http_session *s,
+		       const struct keryu_custodian *who,
+		       struct http_response *r);
+/* Starts an anonymous session when s has none, so a form has a CSRF
+ * token. */
+int http_session_ensure(struct http_ctx *ctx, struct http_session *s,
+			struct http_response *r);
+/* Deletes the session and clears the cookie. */
+int http_session_end(struct http_ctx *ctx, struct http_session *s,
+		     struct http_response *r);
+/* Sets r's Set-Cookie for token (NULL clears the cookie). */
+void http_session_cookie(const struct http_ctx *ctx, struct http_response *r,
+			 const char *token);
+/* True when the form's csrf field equals the session's (constant time). */
+bool http_csrf_ok(const struct http_session *s, const struct http_form *f);
+
+/* ---- http_pwhash.c ---- */
+int http_pwhash_init(struct http_ctx *ctx);
+void http_pwhash_cleanup(struct http_ctx *ctx);
+/* Makes the dummy hash now rather than on the first unknown login. */
+void http_pwhash_warm(struct http_ctx *ctx);
+/* argon2id hash of password into out (crypto_pwhash_STRBYTES = 128).
+ * Returns 0 or KERYU_ENOMEM. Blocks while two others are hashing. */
+int http_pwhash(struct http_ctx *ctx, const char *password, char out[128]);
+/* True when password matches hash. hash NULL or "" verifies against a
+ * dummy hash, so that the time taken does not tell the account exists,
+ * and returns false. */
+bool http_pwhash_verify(struct http_ctx *ctx, const char *hash,
+			const char *password);
+
+/* ---- http_page.c (layout) ---- */
+/* Head, navigation (Dashboard, Account, Log out for a custodian) and
+ * <main><h1>title</h1>. */
+void http_layout_begin(struct html *h, const char *title,
+		       const struct http_session *s);
+void http_layout_end(struct html *h);
+/* Makes r a 303 See Other to path, which must be one of ours: a relative
+ * path starting with one "/" (callers validate user-given ones first). */
+void http_redirect(struct http_response *r, const char *path);
+/* True when next is a safe local redirect target: starts with "/" but
+ * not "//" or "/\\", and has no control characters. */
+bool http_next_valid(const char *next);
+
+/* ---- http_account.c / http_account_password.c ---- */
+/* What an /account page handler gets. */
+struct http_page {
+	struct http_ctx *ctx;
+	const struct http_request *req;
+	struct http_session *s;
+	struct http_response *r;
+};
+
+void http_landing(struct http_page *p);
+void http_signup(struct http_page *p);
+void http_verify(struct http_page *p);
+void http_verify_resend(struct http_page *p);
+void http_login(struct http_page *p);
+void http_logout(struct http_page *p);
+void http_account_home(struct http_page *p);
+void http_password_change(struct http_page *p);
+void http_reset(struct http_page *p);
+void http_reset_confirm(struct http_page *p);
+
+/* ---- http_code.c ---- */
+/* Issues a one-time code of purpose to custodian and hands it to the
+ * verify channel. Returns 0, KERYU_ECONFLICT (one was sent less than a
+ * minute ago), or another error (nothing usable was sent). */
+int http_code_send(struct http_ctx *ctx, const char *custodian_id,
+		   enum keryu_code_purpose purpose);
+/* hex HMAC of a 6-digit code, as stored. */
+void http_code_hash(const struct http_ctx *ctx, const char *code,
+		    char out[KERYU_HASH_HEX]);
+/* Counts one hit on "<what>:<kind>:<HMAC(subject)>". True when allowed;
+ * otherwise r is a 429 page with Retry-After (or 503 when the service
+ * failed) and the caller must do nothing else. */
+bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,
+		  const char *subject, int window_s, int max,
+		  struct http_response *r);
 
 #endif

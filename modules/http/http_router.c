@@ -9,6 +9,28 @@
 #define SCAN_PREFIX "/subjects/qr/"
 #define SCAN_SUFFIX "/scan/"
 #define ALLOW_GET "GET, HEAD"
+#define ALLOW_FORM "GET, HEAD, POST"
+#define ALLOW_POST "POST"
+
+/* The pages that use sessions. A handler sees GET/HEAD and POST; a POST
+ * reaches it only with a valid CSRF token. */
+static const struct page_route {
+	const char *path;
+	void (*fn)(struct http_page *p);
+	bool get, post;
+	bool login; /* visitors are sent to the login form */
+} page_routes[] = {
+	{"/", http_landing, true, false, false},
+	{"/account/", http_account_home, true, false, true},
+	{"/account/signup", http_signup, true, true, false},
+	{"/account/verify", http_verify, true, true, true},
+	{"/account/verify/resend", http_verify_resend, false, true, true},
+	{"/account/login", http_login, true, true, false},
+	{"/account/logout", http_logout, false, true, false},
+	{"/account/password", http_password_change, true, true, true},
+	{"/account/reset", http_reset, true, true, false},
+	{"/account/reset/confirm", http_reset_confirm, true, true, false},
+};
 
 void http_response_init(struct http_response *r)
 {
@@ -82,10 +104,88 @@ static bool method_is_get(const char *method)
 	       (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
 }
 
+bool http_route_takes_post(const char *path)
+{
+	size_t i;
+
+	for (i = 0; path && i < sizeof(page_routes) / sizeof(page_routes[0]);
+	     i++)
+		if (strcmp(path, page_routes[i].path) == 0)
+			return page_routes[i].post;
+	return false;
+}
+
+static void to_login(struct http_response *r, const char *path)
+{
+	char next[512], loc[600];
+
+	if (!http_url_encode(path, next, sizeof(next))) {
+		http_redirect(r, "/account/login");
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/account/login?next=%s", next);
+	http_redirect(r, loc);
+}
+
+static void page_route(struct http_ctx *ctx, const struct http_request *req,
+		       const struct page_route *rt, struct http_response *r)
+{
+	bool post = req->method && strcmp(req->method, "POST") == 0;
+	struct http_session s;
+	struct http_page p = {.ctx = ctx, .req = req, .s = &s, .r = r};
+	int rc;
+
+	if ((post && !rt->post) || (!post && !method_is_get(req->method)) ||
+	    (!post && !rt->get)) {
+		http_page_error(r, 405, "Method not allowed",
+				"This address does not answer that method.");
+		r->allow = !rt->post ? ALLOW_GET
+			   : !rt->get ? ALLOW_POST
+				      : ALLOW_FORM;
+		return;
+	}
+	if (!ctx->accounts) {
+		http_page_error(r, 503, "Temporarily unavailable",
+				"Accounts are not available on this server.");
+		return;
+	}
+	r->no_store = true;
+	rc = http_session_load(ctx, req, &s);
+	if (rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.session",
+			       "error=\"%s\"", keryu_strerror(rc));
+		http_page_error(r, 503, "Temporarily unavailable",
+				"This page cannot be used right now. Please "
+				"try again in a few minutes.");
+		r->no_store = true;
+		return;
+	}
+	if (post && !http_csrf_ok(&s, req->form)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.csrf",
+			       "path=%s status=403 session=%s", rt->path,
+			       s.exists ? "yes" : "no");
+		http_page_error(r, 403, "Form expired",
+				"This form was not accepted, perhaps because "
+				"it was open for too long. Please go back, "
+				"reload the page and try again.");
+		r->no_store = true;
+		return;
+	}
+	if (rt->login && !s.logged_in) {
+		if (post)
+			http_redirect(r, "/account/login");
+		else
+			to_login(r, rt->path);
+		return;
+	}
+	rt->fn(&p);
+}
+
 void http_route(struct http_ctx *ctx, const struct http_request *req,
 		struct http_response *r)
 {
 	char seg[64];
+	size_t i;
 	enum { NONE, SCAN, HEALTH } route = NONE;
 	const char *path = req->path ? req->path : "";
 
@@ -95,6 +195,15 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 			       "status=400");
 		http_page_error(r, 400, "Bad request",
 				"This server does not answer for that host name.");
+		return;
+	}
+	for (i = 0; i < sizeof(page_routes) / sizeof(page_routes[0]); i++)
+		if (strcmp(path, page_routes[i].path) == 0) {
+			page_route(ctx, req, &page_routes[i], r);
+			return;
+		}
+	if (strcmp(path, "/account") == 0) {
+		http_redirect(r, "/account/");
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0)

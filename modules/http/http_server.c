@@ -19,9 +19,6 @@ struct http_server {
 	uint16_t port;
 };
 
-/* Marks a connection that was already answered, for MHD's later calls. */
-static char answered;
-
 static const struct {
 	const char *name, *value;
 } security_headers[] = {
@@ -95,52 +92,197 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
 					"no-store");
 	if (r->allow)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->set_cookie[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
+					r->set_cookie);
+	if (r->location[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION,
+					r->location);
+	if (r->retry_after > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", r->retry_after);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	ret = MHD_queue_response(c, status, mr);
 	MHD_destroy_response(mr);
 	return ret;
 }
 
-/* No route takes a body, so every request is answered on MHD's first call,
- * before any body is read; MHD then closes a connection whose body was
- * left unread. A declared body over max_body gets 413 instead. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+/* One request's state across MHD's calls: a POST is answered once its
+ * body is read; anything else on MHD's first call. */
+struct conn {
+	struct http_body *body; /* POST only */
+	unsigned status;        /* an error found while reading the body */
+	bool answered;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
 {
-	struct http_ctx *ctx = cls;
-	struct http_request req;
-	struct http_response r;
-	const char *cl;
-	enum MHD_Result ret;
+	(void)kind;
+	if (key && http_form_add(cls, key, value ? value : "",
+				 value ? strlen(value) : 0, true) != 0)
+		return MHD_NO;
+	return MHD_YES;
+}
 
-	(void)version;
-	(void)upload_data;
-	if (*con_cls == &answered) {
-		*upload_data_size = 0; /* discard */
-		return MHD_YES;
-	}
-	*con_cls = &answered;
+static void client_ip(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
-	http_response_init(&r);
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && strtoull(cl, NULL, 10) > (unsigned long long)ctx->max_body) {
-		http_page_error(&r, 413, "Request too large",
+	out[0] = '\0';
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  out, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)size);
+}
+
+static void body_error(struct http_response *r, unsigned status)
+{
+	if (status == 413)
+		http_page_error(r, 413, "Request too large",
 				"The request body is larger than this server "
 				"accepts.");
+	else if (status == 400)
+		http_page_error(r, 400, "Bad request",
+				"The form could not be read. Please go back and "
+				"try again.");
+	else
+		http_page_error(r, 500, "Server error",
+				"Something went wrong. Please try again.");
+}
+
+static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const struct http_form *form, unsigned status)
+{
+	struct http_request req;
+	struct http_response r;
+	struct http_form query;
+	char ip[INET6_ADDRSTRLEN];
+	enum MHD_Result ret;
+
+	http_response_init(&r);
+	http_form_init(&query);
+	if (status) {
+		body_error(&r, status);
 	} else {
+		memset(&req, 0, sizeof(req));
 		req.method = method;
 		req.path = url;
 		req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_HOST);
 		req.user_agent = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+		req.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_COOKIE);
+		req.content_type = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		client_ip(c, ip, sizeof(ip));
+		req.client_ip = ip[0] ? ip : NULL;
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
+					  &query);
+		req.query = &query;
+		req.form = form;
 		http_route(ctx, &req, &r);
 	}
 	ret = queue(c, &r);
 	http_response_free(&r);
+	http_form_free(&query);
 	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_ctx *ctx = cls;
+	struct conn *cs = *con_cls;
+	struct http_form form;
+	const char *cl;
+	unsigned status;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (cs && cs->answered) {
+		*upload_data_size = 0; /* discard */
+		return MHD_YES;
+	}
+	if (!cs) {
+		cs = calloc(1, sizeof(*cs));
+		if (!cs)
+			return MHD_NO;
+		*con_cls = cs;
+		if (strcmp(method, "POST") != 0 ||
+		    !http_route_takes_post(url)) {
+			/* only a POST to a form takes a body: answer the rest
+			 * before it is read; MHD then closes a connection
+			 * that sent one */
+			cs->answered = true;
+			cl = MHD_lookup_connection_value(
+				c, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_CONTENT_LENGTH);
+			status = cl && strtoull(cl, NULL, 10) >
+						(unsigned long long)ctx->max_body
+					 ? 413
+					 : 0;
+			return answer(ctx, c, url, method, NULL, status);
+		}
+		cs->body = http_body_begin(c, ctx->max_body, &status);
+		if (!cs->body) {
+			cs->answered = true;
+			return answer(ctx, c, url, method, NULL, status);
+		}
+		return MHD_YES; /* MHD calls again with the body */
+	}
+	if (*upload_data_size) {
+		if (!cs->status)
+			cs->status = http_body_feed(cs->body, upload_data,
+						    *upload_data_size);
+		*upload_data_size = 0;
+		/* only a body without a Content-Length (chunked) gets here
+		 * over max_body, and MHD cannot answer in the middle of a
+		 * body: close rather than read on without end */
+		if (cs->status == 413) {
+			ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.body",
+				       "status=413 reason=chunked");
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
+	/* the whole body is in */
+	http_form_init(&form);
+	status = http_body_end(cs->body, &form);
+	cs->body = NULL;
+	cs->answered = true;
+	ret = answer(ctx, c, url, method, &form, cs->status ? cs->status : status);
+	http_form_free(&form);
+	return ret;
+}
+
+/* MHD is done with a connection's request, answered or not. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn *cs = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (!cs)
+		return;
+	http_body_free(cs->body);
+	free(cs);
+	*con_cls = NULL;
 }
 
 int http_server_start(struct http_ctx *ctx)
@@ -179,6 +321,7 @@ int http_server_start(struct http_ctx *ctx)
 		/* first, so that MHD reports even option errors through it */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ctx,
 		MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)(ctx->threads > 1 ? ctx->threads : 0),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);

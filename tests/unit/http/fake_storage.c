@@ -28,10 +28,22 @@ static int fs_tag_lookup(void *self, const char *qr_uuid,
 	return 0;
 }
 
+static int fs_queued(void *self, const char *id, int attempt)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	s->queued++;
+	s->queued_attempt = attempt;
+	snprintf(s->last_queued, sizeof(s->last_queued), "%s", id);
+	return 0;
+}
+
 const struct keryu_storage fake_storage = {
 	.struct_size = sizeof(struct keryu_storage),
 	.ping = fs_ping,
 	.tag_lookup = fs_tag_lookup,
+	.notification_queued = fs_queued,
 };
 
 void fake_storage_reset(const char *qr_uuid, const char *first_name)

@@ -1,5 +1,5 @@
 /* A fake storage service for the http tests: tag_lookup and ping answer
- * what the test set, and count their calls. */
+ * what the test set; they and notification_queued count their calls. */
 #ifndef KERYU_TEST_HTTP_FAKE_STORAGE_H
 #define KERYU_TEST_HTTP_FAKE_STORAGE_H
 
@@ -13,6 +13,8 @@ struct fake_storage_state {
 	char last_lookup[64];
 	int lookups;
 	int pings;
+	int queued, queued_attempt; /* notification_queued calls */
+	char last_queued[64];
 };
 
 extern struct fake_storage_state fake_storage_state;

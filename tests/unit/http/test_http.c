@@ -12,6 +12,7 @@
 #include <keryu/events.h>
 #include <keryu/module.h>
 
+#include "fake_accounts.h"
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "html.h"
@@ -36,6 +37,8 @@ static int setup_with(const char *allowed_hosts)
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, EVIL);
 	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
 	if (allowed_hosts)
 		fake_host_set("allowed_hosts", allowed_hosts);
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
@@ -253,7 +256,7 @@ static void scan_unknown_or_malformed_is_404(void **st)
 		"/subjects/qr/" QR "/scan/x",   /* junk after */
 		"/subjects/qr/" QR "/x/scan/",  /* extra segment */
 		"/subjects/qr/../" QR "/scan/", /* traversal-ish */
-		"/",
+		"/nothing-here",
 		"/subjects/",
 	};
 	size_t i;
@@ -427,6 +430,8 @@ static void bad_config_refused(void **st)
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
 	fake_host_set("allowed_hosts", "a.example,[::1");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);

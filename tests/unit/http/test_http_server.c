@@ -14,9 +14,11 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
 
 #include <keryu/module.h>
 
+#include "fake_accounts.h"
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
@@ -124,6 +126,8 @@ static int setup(void **st)
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
 	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
 	fake_host_set("port", "0"); /* let the kernel pick */
 	fake_host_set("threads", "2");
 	fake_host_set("max_body", "16");
@@ -311,6 +315,192 @@ static void publish_failure_over_http(void **st)
 	assert_true(has_header(&r, "Cache-Control: no-store"));
 }
 
+/* ---- POST bodies through MHD_PostProcessor (http_body.c), on a daemon
+ * of the test's own so that any form can be looked at ---- */
+
+static struct {
+	bool started;
+	struct http_body *b;
+	unsigned status;
+	struct http_form form;
+} bs;
+
+static enum MHD_Result body_handler(void *cls, struct MHD_Connection *c,
+				   const char *url, const char *method,
+				   const char *version, const char *data,
+				   size_t *size, void **con_cls)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	(void)con_cls;
+	if (!bs.started) {
+		bs.started = true;
+		bs.b = http_body_begin(c, 1024, &bs.status);
+		if (bs.b)
+			return MHD_YES;
+	} else if (*size) {
+		if (!bs.status)
+			bs.status = http_body_feed(bs.b, data, *size);
+		*size = 0;
+		return bs.status == 413 ? MHD_NO : MHD_YES;
+	} else {
+		unsigned st = http_body_end(bs.b, &bs.form);
+
+		bs.b = NULL;
+		if (!bs.status)
+			bs.status = st;
+	}
+	mr = MHD_create_response_from_buffer(0, (void *)"",
+					     MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(c, bs.status ? bs.status : 200, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+/* POSTs body with content type ct (or a multipart mime when mime is
+ * set) to the body daemon; returns the status. */
+static long post_body(struct MHD_Daemon *d, const char *ct, const char *body,
+		      size_t len, curl_mime *mime)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[64], hdr[256];
+	struct reply r;
+	long status = 0;
+
+	http_body_free(bs.b);
+	http_form_free(&bs.form);
+	memset(&bs, 0, sizeof(bs));
+	memset(&r, 0, sizeof(r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", info->port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (mime) {
+		curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+	} else {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ct);
+		hdrs = curl_slist_append(hdrs, hdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static void form_bodies(void **st)
+{
+	struct MHD_Daemon *d;
+	const struct http_file *f;
+	static const char png[] = "\x89PNG\r\n\x1a\n\0\0rest";
+	const char *cut = "--XyZ\r\nContent-Disposition: form-data; "
+			  "name=\"a\"\r\n\r\nvalue";
+	curl_mime *mime;
+	curl_mimepart *part;
+	char big[2000];
+
+	(void)st;
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+			     body_handler, NULL, MHD_OPTION_SOCK_ADDR, NULL,
+			     MHD_OPTION_END);
+	assert_non_null(d);
+
+	/* urlencoded: every value, the first one by name */
+	assert_int_equal(post_body(d, "application/x-www-form-urlencoded",
+				   "a=1&b=x%20y+z&a=2&empty=", 24, NULL),
+			 200);
+	assert_string_equal(http_form_get(&bs.form, "a"), "1");
+	assert_string_equal(http_form_get(&bs.form, "b"), "x y z");
+	assert_string_equal(http_form_get(&bs.form, "empty") ?
+				    http_form_get(&bs.form, "empty") : "",
+			    "");
+	assert_int_equal(bs.form.n_files, 0);
+
+	/* multipart with a file part, kept in memory bytes and all */
+	mime = curl_mime_init(NULL);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "name");
+	curl_mime_data(part, "Ana", CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "photo");
+	curl_mime_filename(part, "p.png");
+	curl_mime_type(part, "image/png");
+	curl_mime_data(part, png, sizeof(png) - 1);
+	assert_int_equal(post_body(d, NULL, NULL, 0, mime), 200);
+	curl_mime_free(mime);
+	assert_string_equal(http_form_get(&bs.form, "name"), "Ana");
+	f = http_form_file(&bs.form, "photo");
+	assert_non_null(f);
+	assert_string_equal(f->filename, "p.png");
+	assert_string_equal(f->content_type, "image/png");
+	assert_int_equal(f->len, sizeof(png) - 1);
+	assert_memory_equal(f->data, png, sizeof(png) - 1);
+	assert_null(http_form_get(&bs.form, "photo"));
+
+	/* malformed: a multipart cut short, a NUL in a text value, a type
+	 * that is no form, multipart without a boundary */
+	assert_int_equal(post_body(d, "multipart/form-data; boundary=XyZ", cut,
+				   strlen(cut), NULL),
+			 400);
+	assert_int_equal(post_body(d, "application/x-www-form-urlencoded",
+				   "a=%00b", 6, NULL),
+			 400);
+	assert_int_equal(post_body(d, "text/plain", "a=1", 3, NULL), 400);
+	assert_int_equal(post_body(d, "multipart/form-data", "a=1", 3, NULL),
+			 400);
+
+	/* over max_body (1024 here): 413 before the body is read */
+	memset(big, 'a', sizeof(big));
+	big[0] = 'x';
+	big[1] = '=';
+	assert_int_equal(post_body(d, "application/x-www-form-urlencoded", big,
+				   sizeof(big), NULL),
+			 413);
+	assert_int_equal(bs.form.n_fields, 0);
+
+	http_body_free(bs.b);
+	http_form_free(&bs.form);
+	memset(&bs, 0, sizeof(bs));
+	MHD_stop_daemon(d);
+}
+
+/* The session cookie over a real socket: flags, and a form POST that
+ * needs it. */
+static void session_cookie_over_http(void **st)
+{
+	struct reply r;
+	char cookie[256], *v;
+
+	(void)st;
+	request(NULL, "/account/login", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+	assert_true(header_value(&r, "Set-Cookie", cookie, sizeof(cookie)));
+	assert_non_null(strstr(cookie, "HttpOnly"));
+	assert_non_null(strstr(cookie, "SameSite=Lax"));
+	assert_non_null(strstr(cookie, "Path=/"));
+	v = strstr(r.body, "name=\"csrf\"");
+	assert_non_null(v);
+
+	/* a POST without the token: 403, and nothing created */
+	request("POST", "/account/signup", NULL, "name=Ana", &r);
+	assert_int_equal(r.status, 403);
+	assert_security_headers(&r);
+	assert_int_equal(fake_accounts_state.creates, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +516,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(errors_carry_headers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(publish_failure_over_http, setup,
+						teardown),
+		cmocka_unit_test(form_bodies),
+		cmocka_unit_test_setup_teardown(session_cookie_over_http, setup,
 						teardown),
 	};
 	int rc;

@@ -1,0 +1,143 @@
+/* One-time codes sent to a phone, and the rate limits around them and the
+ * logins. A code is 6 digits; only its HMAC reaches the database, and the
+ * code itself travels only inside the delivery request on the bus (whose
+ * ACL keeps it to Keryu's own clients). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "http_module.h"
+
+#define CODE_TTL_S 900
+#define CODE_MAX_TRIES 5
+#define CODE_RESEND_S 60
+
+void http_code_hash(const struct http_ctx *ctx, const char *code,
+		    char out[KERYU_HASH_HEX])
+{
+	http_hmac_hex(ctx, code, out);
+}
+
+static const char *purpose_name(enum keryu_code_purpose p)
+{
+	switch (p) {
+	case KERYU_CODE_PHONE: return "phone";
+	case KERYU_CODE_RESET: return "reset";
+	case KERYU_CODE_CONTACT: return "contact";
+	}
+	return "?";
+}
+
+int http_code_send(struct http_ctx *ctx, const char *custodian_id,
+		   enum keryu_code_purpose purpose)
+{
+	const struct keryu_accounts *a = ctx->accounts;
+	const struct keryu_storage *st = ctx->storage;
+	struct keryu_code_issued issued;
+	struct keryu_notify_event ev;
+	char code[8], hash[KERYU_HASH_HEX], topic[128];
+	char *json;
+	int rc;
+
+	snprintf(code, sizeof(code), "%06u",
+		 (unsigned)randombytes_uniform(1000000));
+	http_code_hash(ctx, code, hash);
+	memset(&issued, 0, sizeof(issued));
+	rc = a->code_issue(a->self, custodian_id, purpose, NULL, hash,
+			   ctx->verify_channel, CODE_TTL_S, CODE_MAX_TRIES,
+			   CODE_RESEND_S, &issued);
+	if (rc) {
+		sodium_memzero(code, sizeof(code));
+		ctx->host->log(ctx->m,
+			       rc == KERYU_ECONFLICT ? KERYU_LOG_INFO
+						     : KERYU_LOG_ERROR,
+			       "http.code_issue",
+			       "custodian=%s purpose=%s error=\"%s\"",
+			       custodian_id, purpose_name(purpose),
+			       keryu_strerror(rc));
+		return rc;
+	}
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	keryu_now_iso(ev.at);
+	memcpy(ev.notification_id, issued.notification_id, KERYU_UUID_LEN);
+	ev.attempt = 1;
+	snprintf(ev.channel, sizeof(ev.channel), "%s", ctx->verify_channel);
+	snprintf(ev.to, sizeof(ev.to), "%s", issued.recipient);
+	snprintf(ev.template_name, sizeof(ev.template_name), "%s",
+		 ctx->verify_template);
+	snprintf(ev.language, sizeof(ev.language), "%s", ctx->verify_language);
+	ev.param_count = 1;
+	snprintf(ev.params[0], sizeof(ev.params[0]), "%s", code);
+	sodium_memzero(code, sizeof(code));
+
+	json = keryu_notify_event_encode(&ev);
+	sodium_memzero(ev.params[0], sizeof(ev.params[0]));
+	if (!json) {
+		rc = KERYU_ENOMEM;
+	} else {
+		snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY,
+			 ctx->verify_channel);
+		rc = ctx->host->publish(ctx->m, topic, json, strlen(json), 1,
+					false);
+		sodium_memzero(json, strlen(json));
+		free(json);
+	}
+	if (rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.code_publish",
+			       "custodian=%s purpose=%s notification=%s "
+			       "error=\"%s\"",
+			       custodian_id, purpose_name(purpose),
+			       issued.notification_id, keryu_strerror(rc));
+		return rc;
+	}
+	rc = st->notification_queued(st->self, issued.notification_id, 1);
+	if (rc) /* the request is on its way; only the status lags */
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.code_queued",
+			       "notification=%s error=\"%s\"",
+			       issued.notification_id, keryu_strerror(rc));
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.code_sent",
+		       "custodian=%s purpose=%s notification=%s channel=%s",
+		       custodian_id, purpose_name(purpose),
+		       issued.notification_id, ctx->verify_channel);
+	return 0;
+}
+
+bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,
+		  const char *subject, int window_s, int max,
+		  struct http_response *r)
+{
+	const struct keryu_accounts *a = ctx->accounts;
+	char hash[KERYU_HASH_HEX], key[160];
+	bool allowed = false;
+	int rc;
+
+	/* IPs and emails become keys only as HMACs under the secret key */
+	http_hmac_hex(ctx, subject ? subject : "", hash);
+	snprintf(key, sizeof(key), "%s:%s:%s", what, kind, hash);
+	rc = a->rate_hit(a->self, key, window_s, max, &allowed);
+	if (rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.rate_limit",
+			       "what=%s kind=%s error=\"%s\"", what, kind,
+			       keryu_strerror(rc));
+		http_page_error(r, 503, "Temporarily unavailable",
+				"This page cannot be used right now. Please "
+				"try again in a few minutes.");
+		r->no_store = true;
+		return false;
+	}
+	if (allowed)
+		return true;
+	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.rate_limited",
+		       "what=%s kind=%s", what, kind);
+	http_page_error(r, 429, "Too many attempts",
+			"Please wait a while before trying again.");
+	r->no_store = true;
+	/* windows are aligned to the epoch (the service's rule) */
+	r->retry_after = window_s - (int)(time(NULL) % window_s);
+	return false;
+}
