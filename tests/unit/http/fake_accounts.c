@@ -231,6 +231,10 @@ static int fa_code_check(void *self, const char *custodian_id,
 		if (!k->live || strcmp(k->custodian_id, custodian_id) != 0 ||
 		    k->purpose != purpose)
 			continue;
+		if (k->tries >= k->max_tries) { /* as storage: spent */
+			*res = KERYU_CODE_TOO_MANY;
+			return 0;
+		}
 		if (strcmp(k->hash, code_hash) == 0) {
 			k->live = false;
 			*res = KERYU_CODE_OK;
@@ -239,12 +243,8 @@ static int fa_code_check(void *self, const char *custodian_id,
 					true;
 			return 0;
 		}
-		if (++k->tries >= k->max_tries) {
-			k->live = false;
-			*res = KERYU_CODE_TOO_MANY;
-		} else {
-			*res = KERYU_CODE_WRONG;
-		}
+		k->tries++;
+		*res = KERYU_CODE_WRONG;
 		return 0;
 	}
 	*res = KERYU_CODE_EXPIRED;
