@@ -451,6 +451,8 @@ void http_verify_resend(struct http_page *p)
 				: "We could not send a code just now. Please "
 				  "try again in a minute.");
 	verify_form(p, &e, NULL, rc == KERYU_ECONFLICT ? 429 : 503);
+	if (rc == KERYU_ECONFLICT)
+		p->r->retry_after = 60;
 }
 
 /* ---- log in, log out ---- */

@@ -239,9 +239,10 @@ int http_session_ensure(struct http_ctx *ctx, struct http_session *s,
 /* Deletes the session and clears the cookie. */
 int http_session_end(struct http_ctx *ctx, struct http_session *s,
 		     struct http_response *r);
-/* Sets r's Set-Cookie for token (NULL clears the cookie). */
+/* Sets r's Set-Cookie for token, kept max_age seconds (token NULL clears
+ * the cookie). */
 void http_session_cookie(const struct http_ctx *ctx, struct http_response *r,
-			 const char *token);
+			 const char *token, int max_age);
 /* True when the form's csrf field equals the session's (constant time). */
 bool http_csrf_ok(const struct http_session *s, const struct http_form *f);
 

@@ -44,13 +44,23 @@ static void new_token(const struct http_ctx *ctx, char *token, size_t size,
 	http_hmac_hex(ctx, token, hash);
 }
 
+/* A logged-in session lives session_max_s; an anonymous one, which only
+ * carries a form's CSRF token, no longer than it may sit idle, so that
+ * visits by crawlers do not pile up rows for a month. */
+static int lifetime(const struct http_ctx *ctx, bool logged_in)
+{
+	if (logged_in || ctx->session_idle_s > ctx->session_max_s)
+		return ctx->session_max_s;
+	return ctx->session_idle_s;
+}
+
 void http_session_cookie(const struct http_ctx *ctx, struct http_response *r,
-			 const char *token)
+			 const char *token, int max_age)
 {
 	if (token)
 		snprintf(r->set_cookie, sizeof(r->set_cookie),
 			 "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
-			 HTTP_SESSION_COOKIE, token, ctx->session_max_s,
+			 HTTP_SESSION_COOKIE, token, max_age,
 			 ctx->secure_cookies ? "; Secure" : "");
 	else /* clears it */
 		snprintf(r->set_cookie, sizeof(r->set_cookie),
@@ -112,7 +122,7 @@ int http_session_start(struct http_ctx *ctx, struct http_session *s,
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(csrf, sizeof(csrf), raw, sizeof(raw));
 	rc = a->session_create(a->self, hash, who ? who->id : NULL, csrf,
-			       ctx->session_max_s);
+			       lifetime(ctx, who != NULL));
 	if (rc) {
 		sodium_memzero(token, sizeof(token));
 		return rc;
@@ -128,7 +138,7 @@ int http_session_start(struct http_ctx *ctx, struct http_session *s,
 	s->row.created_unix = s->row.last_seen_unix = (int64_t)time(NULL);
 	memcpy(s->token_hash, hash, sizeof(hash));
 	s->exists = true;
-	http_session_cookie(ctx, r, token);
+	http_session_cookie(ctx, r, token, lifetime(ctx, who != NULL));
 	sodium_memzero(token, sizeof(token));
 	return 0;
 }
@@ -148,7 +158,7 @@ int http_session_end(struct http_ctx *ctx, struct http_session *s,
 	if (s->exists)
 		rc = a->session_delete(a->self, s->token_hash);
 	memset(s, 0, sizeof(*s));
-	http_session_cookie(ctx, r, NULL);
+	http_session_cookie(ctx, r, NULL, 0);
 	return rc;
 }
 

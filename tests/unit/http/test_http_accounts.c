@@ -243,6 +243,8 @@ static void visitor_gets_session_for_form(void **st)
 	assert_non_null(strstr(resp.set_cookie, "; HttpOnly"));
 	assert_non_null(strstr(resp.set_cookie, "; SameSite=Lax"));
 	assert_null(strstr(resp.set_cookie, "Secure"));
+	/* an anonymous session lasts no longer than it may sit idle */
+	assert_non_null(strstr(resp.set_cookie, "; Max-Age=86400;"));
 	assert_int_equal(fake_accounts_state.session_creates, 1);
 	assert_string_equal(fake_accounts_state.sessions[0].csrf, csrf());
 	assert_string_equal(fake_accounts_state.sessions[0].custodian_id, "");
@@ -444,6 +446,7 @@ static void resend_too_soon(void **st)
 	submit("/account/verify", "/account/verify/resend", "");
 	assert_int_equal(resp.status, 429);
 	assert_non_null(strstr(body(), "wait a minute"));
+	assert_int_equal(resp.retry_after, 60);
 	assert_int_equal(fake_host_pub_count(), 0);
 
 	fake_accounts_state.code_issue_rc = 0;
@@ -494,6 +497,7 @@ static void login_rotates_session(void **st)
 	snprintf(before, sizeof(before), "%s", cookie);
 	login_as("ANA%40example.org", "correct+horse+battery");
 	assert_string_equal(resp.location, "/account/");
+	assert_non_null(strstr(resp.set_cookie, "; Max-Age=2592000;"));
 	assert_string_not_equal(cookie, before);
 	assert_int_equal(fake_accounts_sessions(""), 0); /* old one gone */
 	assert_int_equal(fake_accounts_sessions(c->id), 1);
