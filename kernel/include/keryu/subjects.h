@@ -1,0 +1,235 @@
+/* The "subjects" service: what a custodian manages — subjects, their
+ * emergency contacts, QR tags and alarms — offered in-process by the
+ * storage module.
+ *
+ * Every call that takes custodian_id is scoped to that custodian: a row
+ * of anyone else's is KERYU_ENOTFOUND, exactly like a row that does not
+ * exist, so no page can tell the two apart. Thread-safe. Returns 0 or:
+ *   KERYU_ENOTFOUND  no such row for this custodian
+ *   KERYU_ECONFLICT  a unique value is taken (a tag's short code)
+ *   KERYU_EINVAL     an argument failed validation; nothing was written
+ *   KERYU_EIO        the database is unreachable; nothing was written
+ * Out structs and arrays are caller-owned; nothing returned needs freeing.
+ * Strings are UTF-8; "" stands for NULL/absent.
+ */
+#ifndef KERYU_SUBJECTS_H
+#define KERYU_SUBJECTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <keryu/events.h>
+
+#define KERYU_SERVICE_SUBJECTS "subjects"
+
+#define KERYU_TEXT_MAX 2001 /* long free-text fields: 2000 bytes + NUL */
+#define KERYU_SHORT_CODE_LEN 9 /* 8 characters + NUL */
+/* Short codes use this alphabet: no 0/O, 1/I/L, U/V confusion. */
+#define KERYU_SHORT_CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTWXYZ"
+
+/* What the public scan page may show, chosen per subject. */
+enum keryu_public_field {
+	KERYU_PUB_PHOTO = 1u << 0,
+	KERYU_PUB_FIRST_NAME = 1u << 1,
+	KERYU_PUB_FULL_NAME = 1u << 2,
+	KERYU_PUB_CARE = 1u << 3, /* care instructions */
+	KERYU_PUB_MEDICAL = 1u << 4,
+	KERYU_PUB_ALLERGIES = 1u << 5,
+	KERYU_PUB_MEDICATIONS = 1u << 6,
+	KERYU_PUB_DOCTOR = 1u << 7,
+	KERYU_PUB_CUSTODIAN_PHONE = 1u << 8,
+};
+#define KERYU_PUB_DEFAULT                                                      \
+	(KERYU_PUB_PHOTO | KERYU_PUB_FIRST_NAME | KERYU_PUB_CARE |             \
+	 KERYU_PUB_ALLERGIES)
+#define KERYU_PUB_ALL 0x1ffu
+
+struct keryu_subject {
+	char id[KERYU_UUID_LEN];
+	char name[101];
+	char date_of_birth[11]; /* YYYY-MM-DD */
+	char gender[2];         /* M, F, O (other), U (undisclosed) */
+	char medical_conditions[KERYU_TEXT_MAX];
+	char allergies[KERYU_TEXT_MAX];
+	char medications[KERYU_TEXT_MAX];
+	char doctor_name[101];
+	char doctor_phone[129];
+	char doctor_address[KERYU_TEXT_MAX];
+	char doctor_speciality[101];
+	char care_instructions[KERYU_TEXT_MAX];
+	char photo[80]; /* file name under the photo folder, "" for none */
+	unsigned public_fields; /* enum keryu_public_field bits */
+	bool is_active;
+	char created_at[KERYU_TIME_LEN];
+	char updated_at[KERYU_TIME_LEN];
+};
+
+/* One row of the subject list and the dashboard. */
+struct keryu_subject_summary {
+	char id[KERYU_UUID_LEN];
+	char name[101];
+	bool is_active;
+	bool has_photo;
+	int active_tags;
+	int open_alarms;
+	char last_alarm_at[KERYU_TIME_LEN]; /* "" when never scanned */
+};
+
+struct keryu_contact {
+	char id[KERYU_UUID_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	char name[101];
+	char phone[32];   /* E.164 */
+	char channel[16]; /* whatsapp, twilio, sms, log */
+	int position;     /* 1 first; the custodian is always before 1 */
+	bool verified;
+};
+
+struct keryu_tag {
+	char uuid[KERYU_UUID_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	char short_code[KERYU_SHORT_CODE_LEN];
+	bool is_active;
+	char created_at[KERYU_TIME_LEN];
+	char activated_at[KERYU_TIME_LEN];
+	char last_used[KERYU_TIME_LEN]; /* last scan, "" when never */
+};
+
+struct keryu_alarm_summary {
+	char id[KERYU_UUID_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	char subject_name[101];
+	char scanned_at[KERYU_TIME_LEN];
+	char notification_status[16]; /* PENDING ... READ, FAILED, ERROR */
+	bool resolved;
+	bool has_location;
+};
+
+struct keryu_alarm_filter {
+	char subject_id[KERYU_UUID_LEN]; /* "" for every subject */
+	char state[16];   /* "", "open" or "resolved" */
+	char from[11];    /* YYYY-MM-DD inclusive, "" for no bound (UTC) */
+	char to[11];      /* YYYY-MM-DD inclusive, "" for no bound (UTC) */
+	int offset;       /* >= 0 */
+	int limit;        /* 1..100 */
+};
+
+struct keryu_alarm_detail {
+	struct keryu_alarm_summary s;
+	char qr_uuid[KERYU_UUID_LEN]; /* "" when the tag was deleted */
+	char location[101];            /* free text, "" when none */
+	double latitude, longitude, accuracy_m; /* valid when s.has_location */
+	char resolved_at[KERYU_TIME_LEN];
+	char resolution_notes[KERYU_TEXT_MAX];
+};
+
+/* One step of a notification's life, oldest first. */
+struct keryu_timeline_entry {
+	char at[KERYU_TIME_LEN];
+	char notification_id[KERYU_UUID_LEN];
+	char channel[16];
+	char recipient_hint[8]; /* last 4 digits of the phone, e.g. "1234" */
+	char status[16];
+	int attempt;
+	char provider_message_id[256];
+	char error_code[32];
+	char error_text[512];
+};
+
+struct keryu_dashboard {
+	int subjects;
+	int active_tags;
+	int open_alarms;
+};
+
+struct keryu_subjects {
+	uint32_t struct_size;
+	void *self;
+
+	/* ---- subjects ---- */
+	/* Newest first. *total is the count of all the custodian's
+	 * subjects; at most max rows from offset are written to out. */
+	int (*subject_list)(void *self, const char *custodian_id, int offset,
+			    struct keryu_subject_summary *out, size_t max,
+			    size_t *n, int *total);
+	int (*subject_get)(void *self, const char *custodian_id,
+			   const char *id, struct keryu_subject *out);
+	/* Creates from in (id, photo, times ignored); fills id_out. */
+	int (*subject_create)(void *self, const char *custodian_id,
+			      const struct keryu_subject *in,
+			      char id_out[KERYU_UUID_LEN]);
+	/* Replaces every field but id, photo and times. */
+	int (*subject_update)(void *self, const char *custodian_id,
+			      const struct keryu_subject *in);
+	/* Deletes the subject with its contacts, tags and alarms. Fills
+	 * photo_out with the photo's file name so the caller removes it. */
+	int (*subject_delete)(void *self, const char *custodian_id,
+			      const char *id, char photo_out[80]);
+	/* Sets the photo's file name ("" removes it); fills old_out with
+	 * the previous one so the caller removes that file. */
+	int (*subject_set_photo)(void *self, const char *custodian_id,
+				 const char *id, const char *photo,
+				 char old_out[80]);
+
+	/* ---- emergency contacts ---- */
+	/* By position. */
+	int (*contact_list)(void *self, const char *custodian_id,
+			    const char *subject_id, struct keryu_contact *out,
+			    size_t max, size_t *n);
+	/* Appends a contact (unverified) after the others; fills id_out. */
+	int (*contact_add)(void *self, const char *custodian_id,
+			   const char *subject_id,
+			   const struct keryu_contact *in,
+			   char id_out[KERYU_UUID_LEN]);
+	int (*contact_delete)(void *self, const char *custodian_id,
+			      const char *contact_id);
+	/* Swaps the contact with its neighbour: delta -1 (up) or +1. */
+	int (*contact_move)(void *self, const char *custodian_id,
+			    const char *contact_id, int delta);
+
+	/* ---- QR tags ---- */
+	/* Creates an inactive tag with a new uuid and the given short code
+	 * (the caller draws it from KERYU_SHORT_CODE_ALPHABET and retries on
+	 * ECONFLICT). */
+	int (*tag_create)(void *self, const char *custodian_id,
+			  const char *subject_id, const char *short_code,
+			  struct keryu_tag *out);
+	/* Newest first. */
+	int (*tag_list)(void *self, const char *custodian_id,
+			const char *subject_id, struct keryu_tag *out,
+			size_t max, size_t *n);
+	int (*tag_get)(void *self, const char *custodian_id, const char *uuid,
+		       struct keryu_tag *out);
+	/* Activating a tag deactivates the subject's others, atomically. */
+	int (*tag_set_active)(void *self, const char *custodian_id,
+			      const char *uuid, bool active);
+	/* Public: the tag with this short code (any case), active or not. */
+	int (*tag_by_code)(void *self, const char *short_code,
+			   char uuid_out[KERYU_UUID_LEN]);
+
+	/* ---- alarms ---- */
+	/* Newest first, filtered; *total counts every match. */
+	int (*alarm_list)(void *self, const char *custodian_id,
+			  const struct keryu_alarm_filter *f,
+			  struct keryu_alarm_summary *out, size_t max,
+			  size_t *n, int *total);
+	int (*alarm_get)(void *self, const char *custodian_id, const char *id,
+			 struct keryu_alarm_detail *out);
+	/* Every notification event of the alarm, oldest first. */
+	int (*alarm_timeline)(void *self, const char *custodian_id,
+			      const char *alarm_id,
+			      struct keryu_timeline_entry *out, size_t max,
+			      size_t *n);
+	/* Marks it resolved with notes (0..2000 bytes). ECONFLICT when it
+	 * already is. */
+	int (*alarm_resolve)(void *self, const char *custodian_id,
+			     const char *id, const char *notes);
+
+	int (*dashboard)(void *self, const char *custodian_id,
+			 struct keryu_dashboard *out);
+
+	void *reserved[16];
+};
+
+#endif
