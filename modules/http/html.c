@@ -77,6 +77,12 @@ void html_raw(struct html *h, const char *s)
 		put(h, s, strlen(s));
 }
 
+void html_bytes(struct html *h, const void *data, size_t len)
+{
+	if (data && len)
+		put(h, data, len);
+}
+
 /* Copies runs of safe bytes in one go and replaces the rest. */
 static void escape(struct html *h, const char *s, bool attr)
 {

@@ -36,5 +36,7 @@ void html_textf(struct html *h, const char *fmt, ...) KERYU_PRINTF(2, 3);
 /* THE EXCEPTION: writes s unescaped. Only for markup and text that is part
  * of Keryu's own source, never for data from a request or the database. */
 void html_raw(struct html *h, const char *s);
+/* Appends len bytes as they are: for non-HTML bodies (images, SVG). */
+void html_bytes(struct html *h, const void *data, size_t len);
 
 #endif

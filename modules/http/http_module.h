@@ -149,6 +149,7 @@ struct http_response {
 	char set_cookie[256];     /* Set-Cookie value, "" for none */
 	char location[512];       /* Location (redirects), "" for none */
 	int retry_after;          /* Retry-After seconds (429), 0 for none */
+	char disposition[160];    /* Content-Disposition, "" for none */
 	struct html body;         /* the full body, also for HEAD: the server
 				     drops it and keeps Content-Length */
 };
@@ -275,11 +276,16 @@ bool http_next_valid(const char *next);
 
 /* ---- http_account.c / http_account_password.c ---- */
 /* What an /account page handler gets. */
+#define HTTP_PAGE_ARGS 2
+#define HTTP_PAGE_ARG_MAX 64
+
 struct http_page {
 	struct http_ctx *ctx;
 	const struct http_request *req;
 	struct http_session *s;
 	struct http_response *r;
+	/* the "*" segments of the route's path, in order ("" when unused) */
+	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
 };
 
 void http_landing(struct http_page *p);

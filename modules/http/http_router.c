@@ -13,7 +13,9 @@
 #define ALLOW_POST "POST"
 
 /* The pages that use sessions. A handler sees GET/HEAD and POST; a POST
- * reaches it only with a valid CSRF token. */
+ * reaches it only with a valid CSRF token. A "*" segment in a path matches
+ * one segment of letters, digits and '-' (at most 63), handed to the
+ * handler as p->arg[0], p->arg[1] in order. */
 static const struct page_route {
 	const char *path;
 	void (*fn)(struct http_page *p);
@@ -30,7 +32,49 @@ static const struct page_route {
 	{"/account/password", http_password_change, true, true, true},
 	{"/account/reset", http_reset, true, true, false},
 	{"/account/reset/confirm", http_reset_confirm, true, true, false},
+	/* subjects routes */
+	/* tags routes */
+	/* alarms routes */
 };
+
+#define N_PAGE_ROUTES (sizeof(page_routes) / sizeof(page_routes[0]))
+
+/* True when path matches pattern; "*" segments are copied into arg. */
+static bool match_path(const char *pattern, const char *path,
+		       char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX])
+{
+	int n = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == '*') {
+			size_t len = strspn(path, "abcdefghijklmnopqrstuvwxyz"
+						  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "0123456789-");
+
+			if (len == 0 || len >= HTTP_PAGE_ARG_MAX ||
+			    n == HTTP_PAGE_ARGS)
+				return false;
+			memcpy(arg[n], path, len);
+			arg[n++][len] = '\0';
+			pattern++;
+			path += len;
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+static const struct page_route *
+find_page(const char *path, char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX])
+{
+	size_t i;
+
+	for (i = 0; path && i < N_PAGE_ROUTES; i++)
+		if (match_path(page_routes[i].path, path, arg))
+			return &page_routes[i];
+	return NULL;
+}
 
 void http_response_init(struct http_response *r)
 {
@@ -106,13 +150,10 @@ static bool method_is_get(const char *method)
 
 bool http_route_takes_post(const char *path)
 {
-	size_t i;
+	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
+	const struct page_route *rt = find_page(path, arg);
 
-	for (i = 0; path && i < sizeof(page_routes) / sizeof(page_routes[0]);
-	     i++)
-		if (strcmp(path, page_routes[i].path) == 0)
-			return page_routes[i].post;
-	return false;
+	return rt && rt->post;
 }
 
 static void to_login(struct http_response *r, const char *path)
@@ -128,12 +169,16 @@ static void to_login(struct http_response *r, const char *path)
 }
 
 static void page_route(struct http_ctx *ctx, const struct http_request *req,
-		       const struct page_route *rt, struct http_response *r)
+		       const struct page_route *rt,
+		       char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX],
+		       struct http_response *r)
 {
 	bool post = req->method && strcmp(req->method, "POST") == 0;
 	struct http_session s;
 	struct http_page p = {.ctx = ctx, .req = req, .s = &s, .r = r};
 	int rc;
+
+	memcpy(p.arg, arg, sizeof(p.arg));
 
 	if ((post && !rt->post) || (!post && !method_is_get(req->method)) ||
 	    (!post && !rt->get)) {
@@ -184,8 +229,8 @@ static void page_route(struct http_ctx *ctx, const struct http_request *req,
 void http_route(struct http_ctx *ctx, const struct http_request *req,
 		struct http_response *r)
 {
-	char seg[64];
-	size_t i;
+	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
+	const struct page_route *rt;
 	enum { NONE, SCAN, HEALTH } route = NONE;
 	const char *path = req->path ? req->path : "";
 
@@ -197,11 +242,11 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 				"This server does not answer for that host name.");
 		return;
 	}
-	for (i = 0; i < sizeof(page_routes) / sizeof(page_routes[0]); i++)
-		if (strcmp(path, page_routes[i].path) == 0) {
-			page_route(ctx, req, &page_routes[i], r);
-			return;
-		}
+	rt = find_page(path, arg);
+	if (rt) {
+		page_route(ctx, req, rt, arg, r);
+		return;
+	}
 	if (strcmp(path, "/account") == 0) {
 		http_redirect(r, "/account/");
 		return;

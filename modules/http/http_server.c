@@ -98,6 +98,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
 	if (r->location[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION,
 					r->location);
+	if (r->disposition[0])
+		MHD_add_response_header(mr, "Content-Disposition",
+					r->disposition);
 	if (r->retry_after > 0) {
 		char ra[16];
 
