@@ -3,6 +3,7 @@
  * Each event is described once, as a table of fields; the same table drives
  * encoding and decoding, so the two cannot drift apart. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,4 +354,32 @@ int keryu_delivery_event_decode(const char *json, size_t len,
 		rc = KERYU_EINVAL;
 	cJSON_Delete(o);
 	return rc;
+}
+
+int keryu_delivery_publish(const struct keryu_host *host, keryu_mod *m,
+			   const struct keryu_notify_event *req,
+			   struct keryu_delivery_event *ev)
+{
+	char topic[sizeof(KERYU_TOPIC_DELIVERY) + KERYU_UUID_LEN];
+	char *json;
+	int rc;
+
+	keryu_uuid_new(ev->event_id);
+	keryu_now_iso(ev->at);
+	memcpy(ev->notification_id, req->notification_id, KERYU_UUID_LEN);
+	ev->attempt = req->attempt;
+	snprintf(ev->channel, sizeof(ev->channel), "%s", req->channel);
+	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_DELIVERY,
+		 req->notification_id);
+	json = keryu_delivery_event_encode(ev);
+	if (!json)
+		return KERYU_ENOMEM;
+	rc = host->publish(m, topic, json, strlen(json), 1, false);
+	free(json);
+	return rc;
+}
+
+bool keryu_topic_level_valid(const char *s)
+{
+	return s && *s && strlen(s) < 64 && !strpbrk(s, "/+#");
 }

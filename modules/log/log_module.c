@@ -40,9 +40,7 @@ static void on_notify(void *arg, const char *topic, const void *payload,
 	struct log_state *st = arg;
 	struct keryu_notify_event req;
 	struct keryu_delivery_event ev;
-	char t[sizeof(KERYU_TOPIC_DELIVERY) + KERYU_UUID_LEN];
 	char name[sizeof(req.template_name)];
-	char *json;
 	int rc;
 
 	if (keryu_notify_event_decode(payload, len, &req) != 0) {
@@ -58,25 +56,15 @@ static void on_notify(void *arg, const char *topic, const void *payload,
 		      req.notification_id, req.attempt, name, req.param_count);
 
 	memset(&ev, 0, sizeof(ev));
-	keryu_uuid_new(ev.event_id);
-	keryu_now_iso(ev.at);
-	memcpy(ev.notification_id, req.notification_id, KERYU_UUID_LEN);
-	ev.attempt = req.attempt;
-	snprintf(ev.channel, sizeof(ev.channel), "log");
 	snprintf(ev.status, sizeof(ev.status), "delivered");
 	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
 		 "log-%s", req.notification_id);
-	snprintf(t, sizeof(t), "%s%s", KERYU_TOPIC_DELIVERY,
-		 req.notification_id);
-	json = keryu_delivery_event_encode(&ev);
-	rc = json ? st->host->publish(st->m, t, json, strlen(json), 1, false)
-		  : KERYU_ENOMEM;
+	rc = keryu_delivery_publish(st->host, st->m, &req, &ev);
 	if (rc)
 		st->host->log(st->m, KERYU_LOG_ERROR, "log.publish_failed",
 			      "notification=%s attempt=%d err=%s",
 			      req.notification_id, req.attempt,
 			      keryu_strerror(rc));
-	free(json);
 }
 
 static int log_init(keryu_mod *m, const struct keryu_host *host, void **state)
@@ -87,7 +75,7 @@ static int log_init(keryu_mod *m, const struct keryu_host *host, void **state)
 	int rc;
 
 	*state = NULL;
-	if (!group || !*group || strpbrk(group, "/+#") || strlen(group) >= 64) {
+	if (!keryu_topic_level_valid(group)) {
 		host->log(m, KERYU_LOG_ERROR, "log.config",
 			  "key=group error=\"must be 1-63 characters without / + #\"");
 		return KERYU_EINVAL;

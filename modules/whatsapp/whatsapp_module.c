@@ -74,26 +74,13 @@ static void publish_result(struct wa_state *st,
 			   const struct keryu_delivery_event *res)
 {
 	struct keryu_delivery_event ev = *res;
-	char topic[sizeof(KERYU_TOPIC_DELIVERY) + KERYU_UUID_LEN];
-	char *json;
-	int rc;
+	int rc = keryu_delivery_publish(st->host, st->m, req, &ev);
 
-	keryu_uuid_new(ev.event_id);
-	keryu_now_iso(ev.at);
-	memcpy(ev.notification_id, req->notification_id, KERYU_UUID_LEN);
-	ev.attempt = req->attempt;
-	snprintf(ev.channel, sizeof(ev.channel), "whatsapp");
-	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_DELIVERY,
-		 req->notification_id);
-	json = keryu_delivery_event_encode(&ev);
-	rc = json ? st->host->publish(st->m, topic, json, strlen(json), 1, false)
-		  : KERYU_ENOMEM;
 	if (rc)
 		st->host->log(st->m, KERYU_LOG_ERROR, "whatsapp.publish_failed",
 			      "notification=%s attempt=%d status=%s err=%s",
 			      req->notification_id, req->attempt, ev.status,
 			      keryu_strerror(rc));
-	free(json);
 }
 
 /* Worker thread: one finished attempt. */
@@ -181,11 +168,6 @@ static void on_notify(void *arg, const char *topic, const void *payload,
 						       : keryu_strerror(rc));
 }
 
-static bool group_ok(const char *g)
-{
-	return g && *g && !strpbrk(g, "/+#") && strlen(g) < 64;
-}
-
 static void wa_cleanup(void *state)
 {
 	struct wa_state *st = state;
@@ -225,7 +207,7 @@ static int wa_init(keryu_mod *m, const struct keryu_host *host, void **state)
 	cfg.connect_timeout_ms = (long)host->config_int(m, "connect_timeout_ms");
 	cfg.max_in_flight = (int)host->config_int(m, "max_in_flight");
 	st->submit_wait_ms = (int)cfg.timeout_ms;
-	if (!group_ok(group)) {
+	if (!keryu_topic_level_valid(group)) {
 		host->log(m, KERYU_LOG_ERROR, "whatsapp.config",
 			  "key=group error=\"must be 1-63 characters without / + #\"");
 		rc = KERYU_EINVAL;

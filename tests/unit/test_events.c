@@ -11,6 +11,8 @@
 #include <keryu/events.h>
 #include <keryu/module.h>
 
+#include "fake_host.h"
+
 #define ID1 "0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f"
 #define ID2 "5d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d"
 #define AT "2026-11-25T12:00:00.000Z"
@@ -414,6 +416,53 @@ static void scan_user_agent_made_utf8(void **st)
 	free(enc);
 }
 
+static void delivery_publish_stamps_and_publishes(void **st)
+{
+	struct keryu_notify_event req = {0};
+	struct keryu_delivery_event ev = {0}, got;
+	const struct fake_pub *p;
+
+	(void)st;
+	fake_host_reset(NULL);
+	strcpy(req.notification_id, ID2);
+	req.attempt = 3;
+	strcpy(req.channel, "log");
+	strcpy(ev.status, "delivered");
+	assert_int_equal(keryu_delivery_publish(fake_host(), fake_mod(), &req,
+						&ev), 0);
+	assert_int_equal(fake_host_pub_count(), 1);
+	p = fake_host_pub(0);
+	assert_string_equal(p->topic, "keryu/v1/delivery/" ID2);
+	assert_int_equal(p->qos, 1);
+	assert_false(p->retain);
+	assert_int_equal(keryu_delivery_event_decode(p->payload, p->len, &got), 0);
+	assert_string_equal(got.notification_id, ID2);
+	assert_int_equal(got.attempt, 3);
+	assert_string_equal(got.channel, "log");
+	assert_string_equal(got.status, "delivered");
+	assert_true(keryu_uuid_valid(got.event_id));
+	assert_true(keryu_time_valid(got.at));
+
+	fake_host_set_publish_result(KERYU_EIO);
+	assert_int_equal(keryu_delivery_publish(fake_host(), fake_mod(), &req,
+						&ev), KERYU_EIO);
+	fake_host_reset(NULL);
+}
+
+static void topic_levels(void **st)
+{
+	(void)st;
+	assert_true(keryu_topic_level_valid("alarms"));
+	assert_true(keryu_topic_level_valid("a-b_c.1"));
+	assert_false(keryu_topic_level_valid(""));
+	assert_false(keryu_topic_level_valid(NULL));
+	assert_false(keryu_topic_level_valid("a/b"));
+	assert_false(keryu_topic_level_valid("a+"));
+	assert_false(keryu_topic_level_valid("#"));
+	assert_false(keryu_topic_level_valid(
+		"0123456789012345678901234567890123456789012345678901234567890123"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +474,8 @@ int main(void)
 		cmocka_unit_test(delivery_round_trip),
 		cmocka_unit_test(alarm_round_trip),
 		cmocka_unit_test(helpers),
+		cmocka_unit_test(delivery_publish_stamps_and_publishes),
+		cmocka_unit_test(topic_levels),
 		cmocka_unit_test(time_valid),
 		cmocka_unit_test(bad_at_refused_by_every_decoder),
 		cmocka_unit_test(utf8_copy),

@@ -87,6 +87,21 @@ char *keryu_delivery_event_encode(const struct keryu_delivery_event *e);
 int keryu_delivery_event_decode(const char *json, size_t len,
 				struct keryu_delivery_event *out);
 
+/* For channel modules: stamps ev with a new event_id, the time, and the
+ * request's notification id, attempt and channel, then publishes it with
+ * QoS 1 on keryu/v1/delivery/<notification_id> through the host. Returns
+ * what host->publish returns, or KERYU_ENOMEM. ev's other fields (status,
+ * provider_message_id, error_*) are the caller's. */
+struct keryu_host;
+struct keryu_mod;
+int keryu_delivery_publish(const struct keryu_host *host, struct keryu_mod *m,
+			   const struct keryu_notify_event *req,
+			   struct keryu_delivery_event *ev);
+
+/* True when s can be one level of an MQTT topic or a shared-subscription
+ * group: 1..63 bytes, none of '/', '+', '#'. */
+bool keryu_topic_level_valid(const char *s);
+
 /* Fills out with a new random (v4) UUID, lower case. */
 void keryu_uuid_new(char out[KERYU_UUID_LEN]);
 /* True when s is exactly a canonical 36-character UUID (any case). */
