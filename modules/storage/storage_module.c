@@ -1,12 +1,13 @@
 /* The storage module: owns the PostgreSQL pool and the schema, and offers
- * the "storage" (keryu/storage.h) and "accounts" (keryu/accounts.h)
- * services to the modules in its process. */
+ * the "storage" (keryu/storage.h), "accounts" (keryu/accounts.h) and
+ * "subjects" (keryu/subjects.h) services to the modules in its process. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <keryu/accounts.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
+#include <keryu/subjects.h>
 
 #include "storage_migrate.h"
 #include "storage_pool.h"
@@ -16,6 +17,7 @@ struct storage_state {
 	struct storage_pool *pool;
 	struct keryu_storage iface;
 	struct keryu_accounts accounts;
+	struct keryu_subjects subjects;
 };
 
 static const struct keryu_option options[] = {
@@ -36,7 +38,8 @@ static const struct keryu_option options[] = {
 };
 
 static const char *const provides[] = {KERYU_SERVICE_STORAGE,
-				       KERYU_SERVICE_ACCOUNTS, NULL};
+				       KERYU_SERVICE_ACCOUNTS,
+				       KERYU_SERVICE_SUBJECTS, NULL};
 
 static void fill_accounts(struct keryu_accounts *a, struct storage_pool *pool)
 {
@@ -52,6 +55,23 @@ static void fill_accounts(struct keryu_accounts *a, struct storage_pool *pool)
 	a->code_issue = storage_code_issue;
 	a->code_check = storage_code_check;
 	a->rate_hit = storage_rate_hit;
+}
+
+static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
+{
+	s->struct_size = sizeof(*s);
+	s->self = pool;
+	s->subject_list = storage_subject_list;
+	s->subject_get = storage_subject_get;
+	s->subject_create = storage_subject_create;
+	s->subject_update = storage_subject_update;
+	s->subject_delete = storage_subject_delete;
+	s->subject_set_photo = storage_subject_set_photo;
+	s->tag_create = storage_tag_create;
+	s->tag_list = storage_tag_list;
+	s->tag_get = storage_tag_get;
+	s->tag_set_active = storage_tag_set_active;
+	s->tag_by_code = storage_tag_by_code;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,
@@ -91,9 +111,12 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.notification_queued = storage_notification_queued;
 	s->iface.notification_result = storage_notification_result;
 	fill_accounts(&s->accounts, s->pool);
+	fill_subjects(&s->subjects, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);
 	if (!rc)
 		rc = host->provide(m, KERYU_SERVICE_ACCOUNTS, &s->accounts);
+	if (!rc)
+		rc = host->provide(m, KERYU_SERVICE_SUBJECTS, &s->subjects);
 	if (rc) {
 		storage_pool_free(s->pool);
 		free(s);
@@ -128,7 +151,7 @@ static void storage_cleanup(void *state)
 
 KERYU_MODULE_DEFINE(.name = "storage",
 		    .description = "PostgreSQL pool, schema migrations, and the "
-				   "storage and accounts services",
+				   "storage, accounts and subjects services",
 		    .provides = provides, .options = options,
 		    .init = storage_init, .start = storage_start,
 		    .stop = storage_stop, .cleanup = storage_cleanup);

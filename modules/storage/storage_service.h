@@ -1,6 +1,7 @@
-/* The functions behind struct keryu_storage (keryu/storage.h) and struct
- * keryu_accounts (keryu/accounts.h); self is the module's struct
- * storage_pool. Returns and ownership as in those headers. */
+/* The functions behind struct keryu_storage (keryu/storage.h), struct
+ * keryu_accounts (keryu/accounts.h) and struct keryu_subjects
+ * (keryu/subjects.h); self is the module's struct storage_pool. Returns and
+ * ownership as in those headers. */
 #ifndef STORAGE_SERVICE_H
 #define STORAGE_SERVICE_H
 
@@ -10,6 +11,13 @@
 
 #include <keryu/accounts.h>
 #include <keryu/storage.h>
+#include <keryu/subjects.h>
+
+/* The ISO-8601 UTC form every Keryu payload uses, for a timestamptz column
+ * (NULL stays NULL). */
+#define STORAGE_ISO_UTC(col)                                                   \
+	"to_char(" col " AT TIME ZONE 'UTC', "                                 \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 int storage_ping(void *self);
 int storage_tag_lookup(void *self, const char *qr_uuid,
@@ -51,6 +59,78 @@ int storage_code_issue(void *self, const char *custodian_id,
 int storage_code_check(void *self, const char *custodian_id,
 		       enum keryu_code_purpose purpose, const char *contact_id,
 		       const char *code_hash, enum keryu_code_check *result);
+
+/* subjects: subjects (storage_subjects.c) */
+int storage_subject_list(void *self, const char *custodian_id, int offset,
+			 struct keryu_subject_summary *out, size_t max,
+			 size_t *n, int *total);
+int storage_subject_get(void *self, const char *custodian_id, const char *id,
+			struct keryu_subject *out);
+int storage_subject_create(void *self, const char *custodian_id,
+			   const struct keryu_subject *in,
+			   char id_out[KERYU_UUID_LEN]);
+int storage_subject_update(void *self, const char *custodian_id,
+			   const struct keryu_subject *in);
+int storage_subject_delete(void *self, const char *custodian_id,
+			   const char *id, char photo_out[80]);
+int storage_subject_set_photo(void *self, const char *custodian_id,
+			      const char *id, const char *photo,
+			      char old_out[80]);
+
+/* subjects: emergency contacts (storage_contacts.c) */
+int storage_contact_list(void *self, const char *custodian_id,
+			 const char *subject_id, struct keryu_contact *out,
+			 size_t max, size_t *n);
+int storage_contact_add(void *self, const char *custodian_id,
+			const char *subject_id, const struct keryu_contact *in,
+			char id_out[KERYU_UUID_LEN]);
+int storage_contact_delete(void *self, const char *custodian_id,
+			   const char *contact_id);
+int storage_contact_move(void *self, const char *custodian_id,
+			 const char *contact_id, int delta);
+
+/* subjects: QR tags (storage_tags_admin.c) */
+int storage_tag_create(void *self, const char *custodian_id,
+		       const char *subject_id, const char *short_code,
+		       struct keryu_tag *out);
+int storage_tag_list(void *self, const char *custodian_id,
+		     const char *subject_id, struct keryu_tag *out, size_t max,
+		     size_t *n);
+int storage_tag_get(void *self, const char *custodian_id, const char *uuid,
+		    struct keryu_tag *out);
+int storage_tag_set_active(void *self, const char *custodian_id,
+			   const char *uuid, bool active);
+int storage_tag_by_code(void *self, const char *short_code,
+			char uuid_out[KERYU_UUID_LEN]);
+
+/* subjects: alarms and the dashboard (storage_alarm_views.c) */
+int storage_alarm_list(void *self, const char *custodian_id,
+		       const struct keryu_alarm_filter *f,
+		       struct keryu_alarm_summary *out, size_t max, size_t *n,
+		       int *total);
+int storage_alarm_get(void *self, const char *custodian_id, const char *id,
+		      struct keryu_alarm_detail *out);
+int storage_alarm_timeline(void *self, const char *custodian_id,
+			   const char *alarm_id,
+			   struct keryu_timeline_entry *out, size_t max,
+			   size_t *n);
+int storage_alarm_resolve(void *self, const char *custodian_id,
+			  const char *id, const char *notes);
+int storage_dashboard(void *self, const char *custodian_id,
+		      struct keryu_dashboard *out);
+
+/* Checks for the subjects service (storage_subjects.c). */
+/* True when s is well-formed UTF-8 (no overlong forms, surrogates or code
+ * points over U+10FFFF). False for NULL. */
+bool storage_utf8_valid(const char *s);
+/* True for a one-line text of 1..max bytes, valid UTF-8, no control
+ * characters, not only spaces: names. */
+bool storage_line_valid(const char *s, size_t max);
+/* True for "" or a text of up to max bytes, valid UTF-8, with no control
+ * characters but tab, CR and LF. NULL counts as "". */
+bool storage_text_valid(const char *s, size_t max);
+/* True for "YYYY-MM-DD" naming a real day of years 0001-9999. */
+bool storage_date_valid(const char *s);
 
 /* True for exactly 64 lower-case hex digits: the form of every _hash
  * argument of keryu/accounts.h. */
