@@ -72,6 +72,15 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->tag_get = storage_tag_get;
 	s->tag_set_active = storage_tag_set_active;
 	s->tag_by_code = storage_tag_by_code;
+	s->contact_list = storage_contact_list;
+	s->contact_add = storage_contact_add;
+	s->contact_delete = storage_contact_delete;
+	s->contact_move = storage_contact_move;
+	s->alarm_list = storage_alarm_list;
+	s->alarm_get = storage_alarm_get;
+	s->alarm_timeline = storage_alarm_timeline;
+	s->alarm_resolve = storage_alarm_resolve;
+	s->dashboard = storage_dashboard;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,

@@ -829,6 +829,685 @@ static void test_tag_race(void **unused)
 			 1);
 }
 
+static void contact_fill(struct keryu_contact *k, const char *name,
+			 const char *phone, const char *channel)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->phone, sizeof(k->phone), "%s", phone);
+	snprintf(k->channel, sizeof(k->channel), "%s", channel);
+}
+
+/* The names of A's first subject's contacts in order, "a,b,c". */
+static const char *contact_order(char *buf, size_t size)
+{
+	struct keryu_contact list[8];
+	size_t n, i, used = 0;
+
+	buf[0] = '\0';
+	assert_int_equal(T.sj->contact_list(T.sj->self, CUST_A, T.subj_a, list,
+					    8, &n),
+			 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(list[i].position, (int)i + 1);
+		used += (size_t)snprintf(buf + used, size - used, "%s%s",
+					 i ? "," : "", list[i].name);
+	}
+	return buf;
+}
+
+static void test_contacts(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	struct keryu_contact k, list[8];
+	char ids[4][KERYU_UUID_LEN], id[KERYU_UUID_LEN], buf[128];
+	char snap[33], snap2[33];
+	size_t n;
+	int i;
+
+	(void)unused;
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a, list, 8,
+					  &n),
+			 0);
+	assert_int_equal(n, 0);
+	contact_fill(&k, "Abuela Rosa", "+34600000001", "whatsapp");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, &k,
+					 ids[0]),
+			 0);
+	contact_fill(&k, "Tío", "+34600000002", "sms");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, &k,
+					 ids[1]),
+			 0);
+	contact_fill(&k, "Cole", "+34600000003", "log");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, &k,
+					 ids[2]),
+			 0);
+	contact_fill(&k, "Vecina", "+34600000004", "twilio");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, &k,
+					 ids[3]),
+			 0);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a, list, 8,
+					  &n),
+			 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(list[0].id, ids[0]);
+	assert_string_equal(list[0].subject_id, T.subj_a);
+	assert_string_equal(list[0].name, "Abuela Rosa");
+	assert_string_equal(list[0].phone, "+34600000001");
+	assert_string_equal(list[0].channel, "whatsapp");
+	assert_int_equal(list[0].position, 1);
+	assert_false(list[0].verified);
+	assert_string_equal(list[3].channel, "twilio");
+	assert_int_equal(list[3].position, 4);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a, list, 2,
+					  &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[1].id, ids[1]);
+
+	/* moves swap with the neighbour; the ends are ECONFLICT */
+	assert_string_equal(contact_order(buf, sizeof(buf)),
+			    "Abuela Rosa,Tío,Cole,Vecina");
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[2], -1), 0);
+	assert_string_equal(contact_order(buf, sizeof(buf)),
+			    "Abuela Rosa,Cole,Tío,Vecina");
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[0], 1), 0);
+	assert_string_equal(contact_order(buf, sizeof(buf)),
+			    "Cole,Abuela Rosa,Tío,Vecina");
+	snapshot(snap);
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[2], -1),
+			 KERYU_ECONFLICT);
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[3], 1),
+			 KERYU_ECONFLICT);
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[3], 2),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, ids[3], 0),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, UNKNOWN_ID, 1),
+			 KERYU_ENOTFOUND);
+
+	/* validation: EINVAL, nothing written */
+	for (i = 0; i < 12; i++) {
+		contact_fill(&k, "Ok", "+34600000009", "whatsapp");
+		switch (i) {
+		case 0: k.name[0] = '\0'; break;
+		case 1: snprintf(k.name, sizeof(k.name), "  "); break;
+		case 2: snprintf(k.name, sizeof(k.name), "a\nb"); break;
+		case 3: snprintf(k.name, sizeof(k.name), "\xff"); break;
+		case 4: snprintf(k.phone, sizeof(k.phone), "600000009"); break;
+		case 5: snprintf(k.phone, sizeof(k.phone), "+0600000009"); break;
+		case 6: snprintf(k.phone, sizeof(k.phone), "+346"); break;
+		case 7: snprintf(k.phone, sizeof(k.phone), "+34 600 000 009"); break;
+		case 8: snprintf(k.channel, sizeof(k.channel), "email"); break;
+		case 9: k.channel[0] = '\0'; break;
+		case 10: snprintf(k.channel, sizeof(k.channel), "WhatsApp"); break;
+		case 11: memset(k.name, 'x', sizeof(k.name)); break;
+		}
+		assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a,
+						 &k, id),
+				 KERYU_EINVAL);
+		assert_string_equal(id, "");
+	}
+	contact_fill(&k, "Ok", "+34600000009", "whatsapp");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, UNKNOWN_ID, &k, id),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, NULL, id),
+			 KERYU_EINVAL);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+
+	/* delete closes the gap */
+	assert_int_equal(sj->contact_delete(sj->self, CUST_A, ids[0]), 0);
+	assert_string_equal(contact_order(buf, sizeof(buf)), "Cole,Tío,Vecina");
+	assert_int_equal(sj->contact_delete(sj->self, CUST_A, ids[0]),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_delete(sj->self, CUST_A, "x"),
+			 KERYU_EINVAL);
+
+	/* contacts from before this service (position 0, the 002 default)
+	 * are ordered by age and renumbered by the first move */
+	sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
+	     "created_at) VALUES ($1::uuid, 'Old1', '+34600000011', 'log', "
+	     "now() - interval '2 days')",
+	     T.subj_a2);
+	sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
+	     "created_at) VALUES ($1::uuid, 'Old2', '+34600000012', 'log', "
+	     "now() - interval '1 day')",
+	     T.subj_a2);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a2, list, 8,
+					  &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "Old1");
+	assert_int_equal(sj->contact_move(sj->self, CUST_A, list[1].id, -1), 0);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a2, list, 8,
+					  &n),
+			 0);
+	assert_string_equal(list[0].name, "Old2");
+	assert_int_equal(list[0].position, 1);
+	assert_string_equal(list[1].name, "Old1");
+	assert_int_equal(list[1].position, 2);
+	contact_fill(&k, "New", "+34600000013", "log");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a2, &k, id),
+			 0);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a2, list, 8,
+					  &n),
+			 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[2].name, "New");
+	assert_int_equal(list[2].position, 3);
+
+	/* a B contact, for the scoping test */
+	contact_fill(&k, "Bea's mum", "+34600000021", "whatsapp");
+	assert_int_equal(sj->contact_add(sj->self, CUST_B, T.subj_b, &k, id),
+			 0);
+	snprintf(T.contact_a, sizeof(T.contact_a), "%s", ids[1]);
+	assert_logs_clean();
+	assert_false(fake_host_log_contains("+34600"));
+}
+
+/* 36 alarms for A's first subject, one a day back from 2026-03-31 at
+ * 23:30 UTC (every third resolved), and 4 for the second subject on
+ * 2026-03-01 at 00:00, 00:01, 23:59 and 2026-03-02 00:00 UTC. */
+static void make_alarms(void)
+{
+	sql1("INSERT INTO alarms (event_id, subject_id, qr_uuid, scanned_at, "
+	     "notification_status, resolved_at, latitude, longitude) "
+	     "SELECT gen_random_uuid(), $1::uuid, NULL, "
+	     "timestamptz '2026-03-31 23:30:00+00' - g * interval '1 day', "
+	     "CASE WHEN g % 2 = 0 THEN 'DELIVERED' ELSE 'FAILED' END, "
+	     "CASE WHEN g % 3 = 0 THEN now() END, "
+	     "CASE WHEN g = 0 THEN 40.4 END, CASE WHEN g = 0 THEN -3.7 END "
+	     "FROM generate_series(0, 35) g",
+	     T.subj_a);
+	sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
+	     "SELECT gen_random_uuid(), $1::uuid, t::timestamptz FROM "
+	     "unnest(ARRAY['2026-03-01 00:00:00+00', '2026-03-01 00:01:00+00', "
+	     "'2026-03-01 23:59:59.999+00', '2026-03-02 00:00:00+00']) t",
+	     T.subj_a2);
+	/* and one of B's, in the same days */
+	sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
+	     "VALUES (gen_random_uuid(), $1::uuid, '2026-03-01 12:00:00+00')",
+	     T.subj_b);
+}
+
+static int list_alarms(const struct keryu_alarm_filter *f,
+		       struct keryu_alarm_summary *out, size_t max, size_t *n,
+		       int *total)
+{
+	return T.sj->alarm_list(T.sj->self, CUST_A, f, out, max, n, total);
+}
+
+static void test_alarm_list(void **unused)
+{
+	struct keryu_alarm_filter f;
+	struct keryu_alarm_summary out[120];
+	struct keryu_subject_summary sum[4];
+	size_t n, i;
+	int total;
+
+	(void)unused;
+	make_alarms();
+	memset(&f, 0, sizeof(f));
+	f.limit = 100;
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 40);
+	assert_int_equal(n, 40);
+	for (i = 1; i < n; i++)
+		assert_true(strcmp(out[i - 1].scanned_at, out[i].scanned_at) >= 0);
+	assert_string_equal(out[0].scanned_at, "2026-03-31T23:30:00.000Z");
+	assert_string_equal(out[0].subject_id, T.subj_a);
+	assert_string_equal(out[0].subject_name, "Lucía G.");
+	assert_string_equal(out[0].notification_status, "DELIVERED");
+	assert_true(out[0].resolved); /* g = 0 */
+	assert_true(out[0].has_location);
+	assert_false(out[1].resolved);
+	assert_false(out[1].has_location);
+	assert_string_equal(out[1].notification_status, "FAILED");
+	snprintf(T.alarm_a, sizeof(T.alarm_a), "%s", out[1].id);
+
+	/* pages of 7 cover everything once, in order */
+	{
+		char seen[40][KERYU_UUID_LEN];
+		size_t got = 0, j;
+
+		for (f.offset = 0; f.offset < 45; f.offset += 7) {
+			f.limit = 7;
+			assert_int_equal(list_alarms(&f, out, 120, &n, &total),
+					 0);
+			assert_int_equal(total, 40);
+			assert_int_equal(n, f.offset + 7 <= 40 ? 7
+				       : f.offset < 40 ? (size_t)(40 - f.offset)
+						       : 0);
+			for (j = 0; j < n; j++)
+				snprintf(seen[got++], KERYU_UUID_LEN, "%s",
+					 out[j].id);
+		}
+		assert_int_equal(got, 40);
+		f.offset = 0;
+		f.limit = 100;
+		assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+		for (j = 0; j < 40; j++)
+			assert_string_equal(seen[j], out[j].id);
+	}
+	/* max smaller than limit */
+	f.limit = 10;
+	assert_int_equal(list_alarms(&f, out, 3, &n, &total), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(total, 40);
+	f.limit = 100;
+
+	/* by subject */
+	snprintf(f.subject_id, sizeof(f.subject_id), "%s", T.subj_a2);
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 4);
+	assert_string_equal(out[0].subject_name, "Mateo");
+	/* B's subject, or an unknown one: no rows (not an error) */
+	snprintf(f.subject_id, sizeof(f.subject_id), "%s", T.subj_b);
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 0);
+	assert_int_equal(n, 0);
+	snprintf(f.subject_id, sizeof(f.subject_id), "%s", UNKNOWN_ID);
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 0);
+	f.subject_id[0] = '\0';
+
+	/* state: g = 0, 3, ..., 33 resolved (12) */
+	snprintf(f.state, sizeof(f.state), "resolved");
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 12);
+	for (i = 0; i < n; i++)
+		assert_true(out[i].resolved);
+	snprintf(f.state, sizeof(f.state), "open");
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 28);
+	for (i = 0; i < n; i++)
+		assert_false(out[i].resolved);
+	f.state[0] = '\0';
+
+	/* dates are UTC days, inclusive at both ends, whatever the
+	 * server's zone (Pacific/Auckland here) */
+	snprintf(f.from, sizeof(f.from), "2026-03-01");
+	snprintf(f.to, sizeof(f.to), "2026-03-01");
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	/* A's subject at 23:30 plus three of the second's */
+	assert_int_equal(total, 4);
+	assert_string_equal(out[0].scanned_at, "2026-03-01T23:59:59.999Z");
+	assert_string_equal(out[3].scanned_at, "2026-03-01T00:00:00.000Z");
+	f.to[0] = '\0';
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 31 + 4);
+	f.from[0] = '\0';
+	snprintf(f.to, sizeof(f.to), "2026-02-28");
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 5); /* 2026-02-24 .. 02-28 */
+	snprintf(f.from, sizeof(f.from), "2026-03-05");
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 0);
+	/* all filters at once */
+	snprintf(f.from, sizeof(f.from), "2026-03-01");
+	snprintf(f.to, sizeof(f.to), "2026-03-31");
+	snprintf(f.state, sizeof(f.state), "open");
+	snprintf(f.subject_id, sizeof(f.subject_id), "%s", T.subj_a);
+	f.offset = 2;
+	f.limit = 5;
+	assert_int_equal(list_alarms(&f, out, 120, &n, &total), 0);
+	assert_int_equal(total, 20); /* 31 days minus g%3==0 (11) */
+	assert_int_equal(n, 5);
+
+	/* bad filters */
+	{
+		struct keryu_alarm_filter bad;
+		int k;
+
+		for (k = 0; k < 10; k++) {
+			memset(&bad, 0, sizeof(bad));
+			bad.limit = 10;
+			switch (k) {
+			case 0: bad.limit = 0; break;
+			case 1: bad.limit = 101; break;
+			case 2: bad.offset = -1; break;
+			case 3: snprintf(bad.state, 16, "closed"); break;
+			case 4: snprintf(bad.from, 11, "2026-02-30"); break;
+			case 5: snprintf(bad.to, 11, "yesterday"); break;
+			case 6: snprintf(bad.subject_id, KERYU_UUID_LEN, "x"); break;
+			case 7: snprintf(bad.state, 16, "OPEN"); break;
+			case 8: bad.limit = -5; break;
+			case 9: memset(bad.state, 'o', sizeof(bad.state)); break;
+			}
+			assert_int_equal(list_alarms(&bad, out, 120, &n, &total),
+					 KERYU_EINVAL);
+		}
+		assert_int_equal(list_alarms(NULL, out, 120, &n, &total),
+				 KERYU_EINVAL);
+	}
+
+	/* the subject list and the dashboard count open alarms */
+	assert_int_equal(T.sj->subject_list(T.sj->self, CUST_A, 0, sum, 4, &n,
+					    &total),
+			 0);
+	assert_string_equal(sum[1].id, T.subj_a);
+	assert_int_equal(sum[1].open_alarms, 24);
+	assert_string_equal(sum[1].last_alarm_at, "2026-03-31T23:30:00.000Z");
+	assert_string_equal(sum[0].last_alarm_at, "2026-03-02T00:00:00.000Z");
+	assert_int_equal(sum[0].open_alarms, 4);
+}
+
+static void test_alarm_detail(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	struct keryu_alarm_detail d;
+	struct keryu_alarm_filter f;
+	struct keryu_alarm_summary out[2];
+	char id[KERYU_UUID_LEN], notes[KERYU_TEXT_MAX + 1], snap[33], snap2[33];
+	size_t n;
+	int total;
+
+	(void)unused;
+	/* the newest: resolved, with a location and no tag */
+	memset(&f, 0, sizeof(f));
+	f.limit = 1;
+	assert_int_equal(list_alarms(&f, out, 1, &n, &total), 0);
+	snprintf(id, sizeof(id), "%s", out[0].id);
+	sql1("UPDATE alarms SET location = 'Parque del Retiro', "
+	     "accuracy_m = 12.5, resolution_notes = 'found' "
+	     "WHERE id = $1::uuid",
+	     id);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, id, &d), 0);
+	assert_string_equal(d.s.id, id);
+	assert_string_equal(d.s.subject_id, T.subj_a);
+	assert_true(d.s.resolved);
+	assert_true(d.s.has_location);
+	assert_string_equal(d.qr_uuid, "");
+	assert_string_equal(d.location, "Parque del Retiro");
+	assert_true(d.latitude > 40.39 && d.latitude < 40.41);
+	assert_true(d.longitude < -3.69 && d.longitude > -3.71);
+	assert_true(d.accuracy_m > 12.4 && d.accuracy_m < 12.6);
+	assert_int_equal(strlen(d.resolved_at), 24);
+	assert_string_equal(d.resolution_notes, "found");
+	/* an open one, with its tag */
+	sql1("UPDATE alarms SET qr_uuid = (SELECT uuid FROM subject_qr_codes "
+	     "WHERE subject_id = alarms.subject_id LIMIT 1) "
+	     "WHERE id = $1::uuid",
+	     T.alarm_a);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, T.alarm_a, &d), 0);
+	assert_false(d.s.resolved);
+	assert_false(d.s.has_location);
+	assert_true(keryu_uuid_valid(d.qr_uuid));
+	assert_string_equal(d.resolved_at, "");
+	assert_string_equal(d.resolution_notes, "");
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, UNKNOWN_ID, &d),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, "x", &d),
+			 KERYU_EINVAL);
+
+	/* resolve: bad notes change nothing; then once, then ECONFLICT */
+	snapshot(snap);
+	memset(notes, 'n', sizeof(notes));
+	notes[2001] = '\0';
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, T.alarm_a, notes),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, T.alarm_a,
+					   "bad \xc3"),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, T.alarm_a,
+					   "bad \x02"),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, UNKNOWN_ID, ""),
+			 KERYU_ENOTFOUND);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+	notes[2000] = '\0';
+	memcpy(notes, "Found at the park.\n", 19);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, T.alarm_a, notes),
+			 0);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, T.alarm_a, &d), 0);
+	assert_true(d.s.resolved);
+	assert_int_equal(strlen(d.resolved_at), 24);
+	assert_int_equal(strlen(d.resolution_notes), 2000);
+	assert_memory_equal(d.resolution_notes, "Found at the park.\n", 19);
+	snapshot(snap);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, T.alarm_a, "again"),
+			 KERYU_ECONFLICT);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+	/* NULL notes are no notes */
+	f.limit = 1;
+	snprintf(f.state, sizeof(f.state), "open");
+	assert_int_equal(list_alarms(&f, out, 1, &n, &total), 0);
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_A, out[0].id, NULL),
+			 0);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_A, out[0].id, &d), 0);
+	assert_true(d.s.resolved);
+	assert_string_equal(d.resolution_notes, "");
+	assert_logs_clean();
+}
+
+static void test_timeline(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	struct keryu_timeline_entry tl[10];
+	char n1[KERYU_UUID_LEN], n2[KERYU_UUID_LEN];
+	size_t n;
+	const char *v[3];
+	PGresult *r;
+
+	(void)unused;
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, T.alarm_a, tl, 10,
+					    &n),
+			 0);
+	assert_int_equal(n, 0);
+	v[0] = T.alarm_a;
+	v[1] = CUST_A;
+	r = sqlv("INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		 "recipient) VALUES ($1::uuid, $2::uuid, 'whatsapp', "
+		 "'+15550101234') RETURNING id::text",
+		 2, v);
+	snprintf(n1, sizeof(n1), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = sqlv("INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		 "recipient) VALUES ($1::uuid, $2::uuid, 'log', "
+		 "'+15550109876') RETURNING id::text",
+		 2, v);
+	snprintf(n2, sizeof(n2), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* out of order on purpose; two at the same instant go by id */
+	v[0] = n1;
+	v[1] = n2;
+	PQclear(sqlv("INSERT INTO notification_events (notification_id, at, "
+		     "status, attempt, provider_message_id, error_code, "
+		     "error_text) VALUES "
+		     "($1::uuid, '2026-03-30 10:00:03+00', 'DELIVERED', 1, "
+		     "'wamid.X', NULL, NULL), "
+		     "($1::uuid, '2026-03-30 10:00:00+00', 'QUEUED', 1, NULL, "
+		     "NULL, NULL), "
+		     "($2::uuid, '2026-03-30 10:00:01+00', 'FAILED', 2, NULL, "
+		     "'131026', 'not on WhatsApp'), "
+		     "($1::uuid, '2026-03-30 10:00:01+00', 'SENT', 1, "
+		     "'wamid.X', NULL, NULL)",
+		     2, v));
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, T.alarm_a, tl, 10,
+					    &n),
+			 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(tl[0].at, "2026-03-30T10:00:00.000Z");
+	assert_string_equal(tl[0].status, "QUEUED");
+	assert_string_equal(tl[0].notification_id, n1);
+	assert_string_equal(tl[0].channel, "whatsapp");
+	assert_string_equal(tl[0].recipient_hint, "1234");
+	assert_int_equal(tl[0].attempt, 1);
+	assert_string_equal(tl[0].provider_message_id, "");
+	/* same instant: the FAILED row was inserted first */
+	assert_string_equal(tl[1].status, "FAILED");
+	assert_string_equal(tl[1].channel, "log");
+	assert_string_equal(tl[1].recipient_hint, "9876");
+	assert_int_equal(tl[1].attempt, 2);
+	assert_string_equal(tl[1].error_code, "131026");
+	assert_string_equal(tl[1].error_text, "not on WhatsApp");
+	assert_string_equal(tl[2].status, "SENT");
+	assert_string_equal(tl[2].provider_message_id, "wamid.X");
+	assert_string_equal(tl[3].status, "DELIVERED");
+	assert_string_equal(tl[3].at, "2026-03-30T10:00:03.000Z");
+	/* max cuts from the end */
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, T.alarm_a, tl, 2,
+					    &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(tl[1].status, "FAILED");
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, UNKNOWN_ID, tl,
+					    10, &n),
+			 KERYU_ENOTFOUND);
+	/* no full number anywhere in what came back */
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, T.alarm_a, tl, 10,
+					    &n),
+			 0);
+	assert_null(memmem(tl, sizeof(tl), "555010", 6));
+}
+
+static void test_dashboard(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	struct keryu_dashboard d;
+
+	(void)unused;
+	assert_int_equal(sj->dashboard(sj->self, CUST_A, &d), 0);
+	assert_int_equal(d.subjects, 2);
+	/* subj_a's active tag; subj_a2 (inactive) has one active tag that a
+	 * scan would not find */
+	assert_int_equal(d.active_tags, 1);
+	assert_int_equal(d.open_alarms,
+			 (int)count("SELECT count(*) FROM alarms a JOIN subjects "
+				    "s ON s.id = a.subject_id WHERE "
+				    "s.custodian_id = $1::uuid AND "
+				    "a.resolved_at IS NULL",
+				    CUST_A));
+	assert_int_equal(d.open_alarms, 24 + 4 - 2);
+	assert_int_equal(sj->dashboard(sj->self, CUST_B, &d), 0);
+	assert_int_equal(d.subjects, 1);
+	assert_int_equal(d.active_tags, 0);
+	assert_int_equal(d.open_alarms, 1);
+	assert_int_equal(sj->dashboard(sj->self, UNKNOWN_ID, &d), 0);
+	assert_int_equal(d.subjects, 0);
+	assert_int_equal(sj->dashboard(sj->self, "x", &d), KERYU_EINVAL);
+}
+
+/* B, calling with ids of A's rows, finds nothing and changes nothing. */
+static void test_scoping(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	struct keryu_subject s;
+	struct keryu_tag tag, tags[4];
+	struct keryu_contact k, ks[4];
+	struct keryu_alarm_detail d;
+	struct keryu_timeline_entry tl[4];
+	char id[KERYU_UUID_LEN], photo[80], snap[33], snap2[33];
+	size_t n;
+
+	(void)unused;
+	snapshot(snap);
+	assert_int_equal(sj->subject_get(sj->self, CUST_B, T.subj_a, &s),
+			 KERYU_ENOTFOUND);
+	assert_string_equal(s.name, "");
+	subject_fill(&s, "Hijacked");
+	snprintf(s.id, sizeof(s.id), "%s", T.subj_a);
+	assert_int_equal(sj->subject_update(sj->self, CUST_B, &s),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->subject_set_photo(sj->self, CUST_B, T.subj_a,
+					       "x.jpg", photo),
+			 KERYU_ENOTFOUND);
+	assert_string_equal(photo, "");
+	assert_int_equal(sj->subject_delete(sj->self, CUST_B, T.subj_a, photo),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_list(sj->self, CUST_B, T.subj_a, ks, 4,
+					  &n),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(n, 0);
+	contact_fill(&k, "Intruder", "+34600000099", "log");
+	assert_int_equal(sj->contact_add(sj->self, CUST_B, T.subj_a, &k, id),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_delete(sj->self, CUST_B, T.contact_a),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_move(sj->self, CUST_B, T.contact_a, -1),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->contact_move(sj->self, CUST_B, T.contact_a, 1),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->tag_create(sj->self, CUST_B, T.subj_a, "SCPE2345",
+					&tag),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->tag_list(sj->self, CUST_B, T.subj_a, tags, 4, &n),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->tag_get(sj->self, CUST_B, T.tag_a, &tag),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->tag_set_active(sj->self, CUST_B, T.tag_a, false),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->tag_set_active(sj->self, CUST_B, T.tag_a, true),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->alarm_get(sj->self, CUST_B, T.alarm_a, &d),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->alarm_timeline(sj->self, CUST_B, T.alarm_a, tl, 4,
+					    &n),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(n, 0);
+	/* an open alarm of A's, so that ENOTFOUND is not ECONFLICT */
+	{
+		char open[KERYU_UUID_LEN];
+
+		scalar(open, sizeof(open),
+		       "SELECT a.id::text FROM alarms a JOIN subjects s ON "
+		       "s.id = a.subject_id WHERE s.custodian_id = $1::uuid "
+		       "AND a.resolved_at IS NULL LIMIT 1",
+		       CUST_A);
+		assert_true(keryu_uuid_valid(open));
+		assert_int_equal(sj->alarm_resolve(sj->self, CUST_B, open, ""),
+				 KERYU_ENOTFOUND);
+	}
+	assert_int_equal(sj->alarm_resolve(sj->self, CUST_B, T.alarm_a, ""),
+			 KERYU_ENOTFOUND);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+	/* and A still sees everything */
+	assert_int_equal(sj->subject_get(sj->self, CUST_A, T.subj_a, &s), 0);
+	assert_string_equal(s.name, "Lucía G.");
+	assert_int_equal(sj->tag_get(sj->self, CUST_A, T.tag_a, &tag), 0);
+	assert_true(tag.is_active);
+}
+
+static void test_subject_delete(void **unused)
+{
+	const struct keryu_subjects *sj = T.sj;
+	char photo[80];
+
+	(void)unused;
+	assert_int_equal(sj->subject_delete(sj->self, CUST_A, T.subj_a, photo),
+			 0);
+	assert_string_equal(photo, "p2.jpg");
+	/* its contacts, tags, alarms and their notifications went with it */
+	assert_int_equal(count("SELECT count(*) FROM contacts "
+			       "WHERE subject_id = $1::uuid",
+			       T.subj_a),
+			 0);
+	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
+			       "WHERE subject_id = $1::uuid",
+			       T.subj_a),
+			 0);
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE subject_id = $1::uuid",
+			       T.subj_a),
+			 0);
+	assert_int_equal(count("SELECT count(*) FROM notifications "
+			       "WHERE alarm_id = $1::uuid",
+			       T.alarm_a),
+			 0);
+	assert_int_equal(sj->subject_delete(sj->self, CUST_A, T.subj_a, photo),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->subject_delete(sj->self, CUST_A, T.subj_a2, photo),
+			 0);
+	assert_string_equal(photo, "");
+	/* the others' rows are still there */
+	assert_int_equal(count("SELECT count(*) FROM subjects", NULL), 2);
+	assert_logs_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +1515,13 @@ int main(void)
 		cmocka_unit_test(test_subjects),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_tag_race),
+		cmocka_unit_test(test_contacts),
+		cmocka_unit_test(test_alarm_list),
+		cmocka_unit_test(test_alarm_detail),
+		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_dashboard),
+		cmocka_unit_test(test_scoping),
+		cmocka_unit_test(test_subject_delete),
 	};
 	const char *url = getenv("KERYU_TEST_DATABASE_URL");
 
