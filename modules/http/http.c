@@ -7,8 +7,9 @@
 
 #include "http_module.h"
 
-static const char *const requires_list[] = {KERYU_SERVICE_STORAGE,
-					    KERYU_SERVICE_ACCOUNTS, NULL};
+static const char *const requires_list[] = {
+	KERYU_SERVICE_STORAGE, KERYU_SERVICE_ACCOUNTS, KERYU_SERVICE_SUBJECTS,
+	NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "port", .type = KERYU_OPT_INT, .def = "8000",
@@ -23,9 +24,10 @@ static const struct keryu_option options[] = {
 	{.key = "allowed_hosts", .type = KERYU_OPT_STR, .def = "",
 	 .help = "comma-separated host names accepted in the Host header; "
 		 "empty accepts any"},
-	{.key = "max_body", .type = KERYU_OPT_INT, .def = "1048576",
-	 .help = "largest request body accepted, in bytes", .min = 0,
-	 .max = 1073741824},
+	{.key = "max_body", .type = KERYU_OPT_INT, .def = "6291456",
+	 .help = "largest request body accepted, in bytes; keep it at least "
+		 "photo_max_bytes + 65536 so a photo fits with its form",
+	 .min = 0, .max = 1073741824},
 	{.key = "scan_ack_timeout_ms", .type = KERYU_OPT_INT, .def = "2000",
 	 .help = "how long a scan waits for the broker to acknowledge its "
 		 "event before the page says the alert is queued but not yet "
@@ -47,6 +49,12 @@ static const struct keryu_option options[] = {
 	 .help = "a session ends this many seconds after its login, used or "
 		 "not",
 	 .min = 60, .max = 31536000},
+	{.key = "photo_dir", .type = KERYU_OPT_STR, .def = "var/photos",
+	 .help = "folder for subjects' photos (created with mode 0700 at "
+		 "start when missing)"},
+	{.key = "photo_max_bytes", .type = KERYU_OPT_INT, .def = "5242880",
+	 .help = "largest photo accepted, in bytes (larger uploads get 413)",
+	 .min = 1024, .max = 1073741824},
 	{0},
 };
 
@@ -60,6 +68,7 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 		return KERYU_ENOMEM;
 	ctx->m = m;
 	ctx->host = host;
+	ctx->photo_dirfd = -1;
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
 	if (!ctx->storage ||
 	    ctx->storage->struct_size <
@@ -77,6 +86,15 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 			  "error=\"accounts service missing or too old\"");
 		free(ctx);
 		return KERYU_ENOTFOUND;
+	}
+	ctx->subjects = host->service(m, KERYU_SERVICE_SUBJECTS);
+	if (!ctx->subjects ||
+	    ctx->subjects->struct_size <
+		    offsetof(struct keryu_subjects, reserved)) {
+		/* the account pages still work; the subjects pages say 503 */
+		host->log(m, KERYU_LOG_ERROR, "http.init",
+			  "error=\"subjects service missing or too old\"");
+		ctx->subjects = NULL;
 	}
 	if (sodium_init() < 0) {
 		host->log(m, KERYU_LOG_ERROR, "http.init",
@@ -99,8 +117,13 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 
 static int http_start(void *state)
 {
+	int rc;
+
 	/* the dummy hash for unknown logins, made before the first one */
 	http_pwhash_warm(state);
+	rc = http_photo_dir_open(state);
+	if (rc)
+		return rc;
 	return http_server_start(state);
 }
 
@@ -116,6 +139,7 @@ static void http_cleanup(void *state)
 	if (!state)
 		return;
 	http_server_stop(state);
+	http_photo_dir_close(state);
 	http_pwhash_cleanup(state);
 	sodium_memzero(((struct http_ctx *)state)->secret,
 		       sizeof(((struct http_ctx *)state)->secret));
@@ -123,8 +147,9 @@ static void http_cleanup(void *state)
 }
 
 KERYU_MODULE_DEFINE(.name = "http",
-		    .description = "public scan page, custodian accounts "
-				   "and health check (libmicrohttpd)",
+		    .description = "public scan page, custodian accounts, "
+				   "subjects and health check "
+				   "(libmicrohttpd)",
 		    .requires = requires_list, .options = options,
 		    .init = http_init, .start = http_start, .stop = http_stop,
 		    .cleanup = http_cleanup);

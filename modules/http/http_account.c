@@ -114,8 +114,7 @@ const char *http_password_problem(const char *pw)
 	return NULL;
 }
 
-/* Reads the phone as people type it ("+1 (650) 555-1234") into E.164. */
-static const char *phone_normalise(const char *in, char out[32])
+const char *http_phone_normalise(const char *in, char out[32])
 {
 	size_t o = 0;
 
@@ -249,7 +248,7 @@ void http_signup(struct http_page *p)
 		html_errors_add(&e, "name", why);
 	if ((why = http_email_normalise(http_field(p, "email"), email)))
 		html_errors_add(&e, "email", why);
-	if ((why = phone_normalise(http_field(p, "phone"), phone)))
+	if ((why = http_phone_normalise(http_field(p, "phone"), phone)))
 		html_errors_add(&e, "phone", why);
 	if ((why = http_password_problem(pw)))
 		html_errors_add(&e, "password", why);

@@ -19,6 +19,9 @@ void http_notice(struct html *h, const char *text);
 /* Trims and lower-cases an email into out. NULL when it is acceptable,
  * else the message to show. */
 const char *http_email_normalise(const char *in, char out[255]);
+/* Reads a phone as people type it ("+1 (650) 555-1234") into E.164 in
+ * out. NULL when it is acceptable, else the message to show. */
+const char *http_phone_normalise(const char *in, char out[32]);
 /* NULL for a password of 10..128 bytes, else the message to show. */
 const char *http_password_problem(const char *pw);
 /* The message for a refused code (NULL for KERYU_CODE_OK). */

@@ -31,8 +31,9 @@ static const char *purpose_name(enum keryu_code_purpose p)
 	return "?";
 }
 
-int http_code_send(struct http_ctx *ctx, const char *custodian_id,
-		   enum keryu_code_purpose purpose)
+/* contact_id is NULL unless purpose is KERYU_CODE_CONTACT. */
+static int code_send(struct http_ctx *ctx, const char *custodian_id,
+		     enum keryu_code_purpose purpose, const char *contact_id)
 {
 	const struct keryu_accounts *a = ctx->accounts;
 	const struct keryu_storage *st = ctx->storage;
@@ -46,7 +47,7 @@ int http_code_send(struct http_ctx *ctx, const char *custodian_id,
 		 (unsigned)randombytes_uniform(1000000));
 	http_code_hash(ctx, code, hash);
 	memset(&issued, 0, sizeof(issued));
-	rc = a->code_issue(a->self, custodian_id, purpose, NULL, hash,
+	rc = a->code_issue(a->self, custodian_id, purpose, contact_id, hash,
 			   ctx->verify_channel, CODE_TTL_S, CODE_MAX_TRIES,
 			   CODE_RESEND_S, &issued);
 	if (rc) {
@@ -105,6 +106,18 @@ int http_code_send(struct http_ctx *ctx, const char *custodian_id,
 		       custodian_id, purpose_name(purpose),
 		       issued.notification_id, ctx->verify_channel);
 	return 0;
+}
+
+int http_code_send(struct http_ctx *ctx, const char *custodian_id,
+		   enum keryu_code_purpose purpose)
+{
+	return code_send(ctx, custodian_id, purpose, NULL);
+}
+
+int http_code_send_contact(struct http_ctx *ctx, const char *custodian_id,
+			   const char *contact_id)
+{
+	return code_send(ctx, custodian_id, KERYU_CODE_CONTACT, contact_id);
 }
 
 bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,

@@ -96,6 +96,29 @@ static int copy_name(struct http_ctx *ctx, const char *key, char *out,
 	return 0;
 }
 
+/* The photo folder and size cap. A max_body too small for the cap is
+ * allowed (an admin may want small bodies) but said once: such photos are
+ * refused by the server's body limit before the page sees them. */
+static int load_photos(struct http_ctx *ctx)
+{
+	const char *dir = ctx->host->config(ctx->m, "photo_dir");
+	long long v = ctx->host->config_int(ctx->m, "photo_max_bytes");
+
+	if (!dir || !*dir || strlen(dir) >= sizeof(ctx->photo_dir))
+		return bad(ctx, "photo_dir", "must be a folder path");
+	snprintf(ctx->photo_dir, sizeof(ctx->photo_dir), "%s", dir);
+	if (v < 1024 || v > 1073741824)
+		return bad(ctx, "photo_max_bytes", "must be 1024..1073741824");
+	ctx->photo_max_bytes = v;
+	if (ctx->max_body < v + HTTP_PHOTO_FORM_SLACK)
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.config",
+			       "key=max_body max_body=%lld photo_max_bytes=%lld "
+			       "error=\"photos over max_body - %d bytes will "
+			       "be refused with 413\"",
+			       ctx->max_body, v, HTTP_PHOTO_FORM_SLACK);
+	return 0;
+}
+
 int http_config_load(struct http_ctx *ctx)
 {
 	const struct keryu_host *h = ctx->host;
@@ -146,6 +169,10 @@ int http_config_load(struct http_ctx *ctx)
 	if (v < 60 || v > 31536000)
 		return bad(ctx, "session_max_s", "must be 60..31536000");
 	ctx->session_max_s = (int)v;
+
+	rc = load_photos(ctx);
+	if (rc)
+		return rc;
 
 	pub = h->config(ctx->m, "public_url");
 	ctx->secure_cookies = pub && strncasecmp(pub, "https://", 8) == 0;

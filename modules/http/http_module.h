@@ -14,6 +14,7 @@
 #include <keryu/accounts.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
+#include <keryu/subjects.h>
 
 #include "html.h"
 
@@ -24,6 +25,8 @@ struct http_server; /* the libmicrohttpd side, http_server.c */
 struct MHD_Connection;
 
 #define HTTP_SESSION_COOKIE "keryu_session"
+/* room for the rest of a photo upload's multipart form */
+#define HTTP_PHOTO_FORM_SLACK 65536
 #define HTTP_SECRET_MAX 256
 
 struct http_ctx {
@@ -50,6 +53,13 @@ struct http_ctx {
 	char verify_channel[32];
 	char verify_template[128];
 	char verify_language[16];
+
+	/* subjects, contacts, tags and alarms pages; NULL (those pages
+	 * answer 503) only when the service is missing */
+	const struct keryu_subjects *subjects;
+	char photo_dir[1024];
+	long long photo_max_bytes;
+	int photo_dirfd; /* photo_dir, open from start; -1 before */
 
 	/* argon2id takes 64 MiB per hash: at most two at once */
 	sem_t pwhash_slots;
@@ -305,6 +315,11 @@ void http_reset_confirm(struct http_page *p);
  * minute ago), or another error (nothing usable was sent). */
 int http_code_send(struct http_ctx *ctx, const char *custodian_id,
 		   enum keryu_code_purpose purpose);
+/* The same for an emergency contact's phone (KERYU_CODE_CONTACT): the
+ * code goes to the contact's number, contact_id scoped to custodian_id
+ * (KERYU_ENOTFOUND otherwise). */
+int http_code_send_contact(struct http_ctx *ctx, const char *custodian_id,
+			   const char *contact_id);
 /* hex HMAC of a 6-digit code, as stored. */
 void http_code_hash(const struct http_ctx *ctx, const char *code,
 		    char out[KERYU_HASH_HEX]);
@@ -314,5 +329,31 @@ void http_code_hash(const struct http_ctx *ctx, const char *code,
 bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,
 		  const char *subject, int window_s, int max,
 		  struct http_response *r);
+
+/* ---- http_subjects.c, http_subject_form.c, http_photo.c,
+ *      http_contacts.c ---- */
+/* The custodian's subjects: list, create, view, edit, delete, photo,
+ * privacy and emergency contacts. p->arg[0] is the subject's id, p->arg[1]
+ * a contact's; anything not the session custodian's is a 404. */
+void http_subject_list(struct http_page *p);
+void http_subject_new(struct http_page *p);
+void http_subject_view(struct http_page *p);
+void http_subject_edit(struct http_page *p);
+void http_subject_delete(struct http_page *p);
+void http_subject_privacy(struct http_page *p);
+void http_subject_photo(struct http_page *p);
+void http_subject_photo_image(struct http_page *p);
+void http_contacts(struct http_page *p);
+void http_contact_new(struct http_page *p);
+void http_contact_delete(struct http_page *p);
+void http_contact_up(struct http_page *p);
+void http_contact_down(struct http_page *p);
+void http_contact_verify(struct http_page *p);
+void http_contact_resend(struct http_page *p);
+/* Creates photo_dir (mode 0700, parents too) when missing and opens it
+ * for the photo pages. Returns 0 or KERYU_EIO (logged). */
+int http_photo_dir_open(struct http_ctx *ctx);
+/* Closes it; safe when not open. */
+void http_photo_dir_close(struct http_ctx *ctx);
 
 #endif

@@ -33,6 +33,25 @@ static const struct page_route {
 	{"/account/reset", http_reset, true, true, false},
 	{"/account/reset/confirm", http_reset_confirm, true, true, false},
 	/* subjects routes */
+	{"/subjects/", http_subject_list, true, false, true},
+	{"/subjects/new", http_subject_new, true, true, true},
+	{"/subjects/*/", http_subject_view, true, false, true},
+	{"/subjects/*/edit", http_subject_edit, true, true, true},
+	{"/subjects/*/delete", http_subject_delete, true, true, true},
+	{"/subjects/*/privacy", http_subject_privacy, true, true, true},
+	{"/subjects/*/photo", http_subject_photo, true, true, true},
+	{"/subjects/*/photo/image", http_subject_photo_image, true, false,
+	 true},
+	{"/subjects/*/contacts/", http_contacts, true, false, true},
+	{"/subjects/*/contacts/new", http_contact_new, false, true, true},
+	{"/subjects/*/contacts/*/delete", http_contact_delete, false, true,
+	 true},
+	{"/subjects/*/contacts/*/up", http_contact_up, false, true, true},
+	{"/subjects/*/contacts/*/down", http_contact_down, false, true, true},
+	{"/subjects/*/contacts/*/verify", http_contact_verify, true, true,
+	 true},
+	{"/subjects/*/contacts/*/verify/resend", http_contact_resend, false,
+	 true, true},
 	/* tags routes */
 	/* alarms routes */
 };

@@ -257,7 +257,7 @@ static void scan_unknown_or_malformed_is_404(void **st)
 		"/subjects/qr/" QR "/x/scan/",  /* extra segment */
 		"/subjects/qr/../" QR "/scan/", /* traversal-ish */
 		"/nothing-here",
-		"/subjects/",
+		"/subjects", /* the list is /subjects/ (login only) */
 	};
 	size_t i;
 
