@@ -9,7 +9,7 @@
 
 static const char *const requires_list[] = {
 	KERYU_SERVICE_STORAGE, KERYU_SERVICE_ACCOUNTS, KERYU_SERVICE_SUBJECTS,
-	NULL};
+	KERYU_SERVICE_QR, NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "port", .type = KERYU_OPT_INT, .def = "8000",
@@ -96,6 +96,13 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 			  "error=\"subjects service missing or too old\"");
 		ctx->subjects = NULL;
 	}
+	ctx->qr = host->service(m, KERYU_SERVICE_QR);
+	if (ctx->qr &&
+	    ctx->qr->struct_size < offsetof(struct keryu_qr, reserved))
+		ctx->qr = NULL;
+	if (!ctx->qr) /* only the tag images need it: they say 503 */
+		host->log(m, KERYU_LOG_ERROR, "http.init",
+			  "error=\"qr service missing or too old\"");
 	if (sodium_init() < 0) {
 		host->log(m, KERYU_LOG_ERROR, "http.init",
 			  "error=\"libsodium failed to initialise\"");

@@ -160,8 +160,8 @@ void http_landing(struct http_page *p)
 {
 	struct html *h = &p->r->body;
 
-	if (p->s->logged_in) { /* until there is a dashboard */
-		http_redirect(p->r, "/account/");
+	if (p->s->logged_in) {
+		http_redirect(p->r, "/dashboard/");
 		return;
 	}
 	p->r->status = 200;

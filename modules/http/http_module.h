@@ -13,6 +13,7 @@
 
 #include <keryu/accounts.h>
 #include <keryu/module.h>
+#include <keryu/qr.h>
 #include <keryu/storage.h>
 #include <keryu/subjects.h>
 
@@ -33,6 +34,7 @@ struct http_ctx {
 	keryu_mod *m;
 	const struct keryu_host *host;
 	const struct keryu_storage *storage;
+	const struct keryu_qr *qr; /* tag images; NULL answers them 503 */
 
 	char bind[64];
 	int port; /* 0 asks the kernel for a free port (tests only) */

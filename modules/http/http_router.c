@@ -5,9 +5,11 @@
 #include <strings.h>
 
 #include "http_module.h"
+#include "http_tags_alarms.h"
 
 #define SCAN_PREFIX "/subjects/qr/"
 #define SCAN_SUFFIX "/scan/"
+#define SHORT_PREFIX "/t/"
 #define ALLOW_GET "GET, HEAD"
 #define ALLOW_FORM "GET, HEAD, POST"
 #define ALLOW_POST "POST"
@@ -53,7 +55,19 @@ static const struct page_route {
 	{"/subjects/*/contacts/*/verify/resend", http_contact_resend, false,
 	 true, true},
 	/* tags routes */
+	{"/subjects/*/tags/", http_tags_list, true, false, true},
+	{"/subjects/*/tags/new", http_tag_new, false, true, true},
+	{"/subjects/*/tags/*/activate", http_tag_activate, false, true, true},
+	{"/subjects/*/tags/*/deactivate", http_tag_deactivate, false, true,
+	 true},
+	{"/subjects/*/tags/*/qr.png", http_tag_png, true, false, true},
+	{"/subjects/*/tags/*/qr.svg", http_tag_svg, true, false, true},
+	{"/subjects/*/tags/*/print", http_tag_print, true, false, true},
 	/* alarms routes */
+	{"/dashboard/", http_dashboard, true, false, true},
+	{"/alarms/", http_alarms_list, true, false, true},
+	{"/alarms/*/", http_alarm_detail, true, false, true},
+	{"/alarms/*/resolve", http_alarm_resolve, false, true, true},
 };
 
 #define N_PAGE_ROUTES (sizeof(page_routes) / sizeof(page_routes[0]))
@@ -161,6 +175,25 @@ static bool match_scan(const char *path, char *seg, size_t size)
 	return true;
 }
 
+/* "/t/<code>" or "/t/<code>/": copies the code (cut to fit: a long one
+ * is still a short-code address, answered 404 by the handler). */
+static bool match_short(const char *path, char *seg, size_t size)
+{
+	size_t n;
+
+	if (strncmp(path, SHORT_PREFIX, strlen(SHORT_PREFIX)) != 0)
+		return false;
+	path += strlen(SHORT_PREFIX);
+	n = strcspn(path, "/");
+	if (path[n] && strcmp(path + n, "/") != 0)
+		return false;
+	if (n >= size)
+		n = size - 1;
+	memcpy(seg, path, n);
+	seg[n] = '\0';
+	return true;
+}
+
 static bool method_is_get(const char *method)
 {
 	return method &&
@@ -239,7 +272,9 @@ static void page_route(struct http_ctx *ctx, const struct http_request *req,
 		if (post)
 			http_redirect(r, "/account/login");
 		else
-			to_login(r, rt->path);
+			/* the address asked for, not the route's pattern
+			 * with its "*" segments */
+			to_login(r, req->path ? req->path : rt->path);
 		return;
 	}
 	rt->fn(&p);
@@ -250,7 +285,7 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 {
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
 	const struct page_route *rt;
-	enum { NONE, SCAN, HEALTH } route = NONE;
+	enum { NONE, SCAN, SHORT, HEALTH } route = NONE;
 	const char *path = req->path ? req->path : "";
 
 	if (!http_host_allowed(ctx, req->host)) {
@@ -274,6 +309,8 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 		route = HEALTH;
 	else if (match_scan(path, seg, sizeof(seg)))
 		route = SCAN;
+	else if (match_short(path, seg, sizeof(seg)))
+		route = SHORT;
 
 	if (route == NONE) {
 		http_page_error(r, 404, "Page not found",
@@ -288,6 +325,8 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (route == HEALTH)
 		http_health(ctx, r);
+	else if (route == SHORT)
+		http_short(ctx, req, seg, r);
 	else
 		http_scan(ctx, req, seg, r);
 }

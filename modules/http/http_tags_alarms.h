@@ -1,0 +1,64 @@
+/* Private to the http module: the custodian's QR tag, alarm and dashboard
+ * pages (http_tags.c, http_alarms.c, http_dashboard.c) and the public
+ * short-code redirect (http_short.c). Every call to the subjects service
+ * passes the session's custodian id: a row of anyone else's is answered
+ * with the same 404 page as a row that does not exist, by GET and POST
+ * alike, and changes nothing. */
+#ifndef KERYU_HTTP_TAGS_ALARMS_H
+#define KERYU_HTTP_TAGS_ALARMS_H
+
+#include <stdbool.h>
+
+#include <keryu/subjects.h>
+
+#include "html.h"
+#include "http_module.h"
+
+/* ---- http_tags.c ---- */
+/* /subjects/<subject>/tags/... : arg[0] is the subject, arg[1] the tag. */
+void http_tags_list(struct http_page *p);     /* GET  .../tags/ */
+void http_tag_new(struct http_page *p);       /* POST .../tags/new */
+void http_tag_activate(struct http_page *p);  /* POST .../tags/<t>/activate */
+void http_tag_deactivate(struct http_page *p); /* POST .../deactivate */
+void http_tag_png(struct http_page *p);       /* GET  .../tags/<t>/qr.png */
+void http_tag_svg(struct http_page *p);       /* GET  .../tags/<t>/qr.svg */
+void http_tag_print(struct http_page *p);     /* GET  .../tags/<t>/print */
+
+/* ---- http_short.c ---- */
+/* True when s is a short code: KERYU_SHORT_CODE_LEN - 1 characters of
+ * KERYU_SHORT_CODE_ALPHABET in any case; out gets it upper-cased. */
+bool http_short_code_parse(const char *s, char out[KERYU_SHORT_CODE_LEN]);
+/* Draws a new short code from the alphabet (libsodium's uniform RNG). */
+void http_short_code_new(char out[KERYU_SHORT_CODE_LEN]);
+/* GET /t/<code>: 303 to the tag's scan page; 404 for an unknown or
+ * malformed code. Needs no session. */
+void http_short(struct http_ctx *ctx, const struct http_request *req,
+		const char *code, struct http_response *r);
+/* The public base URL without a trailing "/" (the [http] public_url). */
+void http_public_base(const struct http_ctx *ctx, char *out, size_t size);
+
+/* ---- http_alarms.c ---- */
+void http_alarms_list(struct http_page *p);   /* GET  /alarms/ */
+void http_alarm_detail(struct http_page *p);  /* GET  /alarms/<a>/ */
+void http_alarm_resolve(struct http_page *p); /* POST /alarms/<a>/resolve */
+
+/* ---- http_dashboard.c ---- */
+void http_dashboard(struct http_page *p);     /* GET  /dashboard/ */
+
+/* ---- shared by the four (http_dashboard.c) ---- */
+/* The 404 page every foreign or unknown id gets. */
+void http_not_found(struct http_page *p);
+/* A 503 page after logging the service error under event. */
+void http_service_failed(struct http_page *p, const char *event, int rc);
+/* True when s is a UUID; out gets it lower-cased. */
+bool http_uuid_arg(const char *s, char out[KERYU_UUID_LEN]);
+/* Writes an ISO time ("2026-11-25T12:34:56.789Z") as <time> with
+ * "2026-11-25 12:34 UTC"; "" writes empty_text. Escaped. */
+void http_time(struct html *h, const char *iso, const char *empty_text);
+/* The subjects service, or NULL after making r a 503 page. */
+const struct keryu_subjects *http_subjects(struct http_page *p);
+/* True when have (a call of the service is there); otherwise makes r a
+ * 503 page: a storage module older than the page lacks some calls. */
+bool http_service_has(struct http_page *p, bool have);
+
+#endif
