@@ -270,9 +270,13 @@ void http_contact_new(struct http_page *p)
 	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.contact_added",
 			  "custodian=%s subject=%s contact=%s", p->s->who.id,
 			  c->s.id, id);
+	/* codes are throttled per custodian: a second contact added within
+	 * a minute waits for its code */
 	rc = http_code_send_contact(p->ctx, p->s->who.id, id);
-	contact_path(loc, c->s.id, id, rc == 0 ? "verify?sent=1"
-					       : "verify?sent=0");
+	contact_path(loc, c->s.id, id,
+		     rc == 0		       ? "verify?sent=1"
+		     : rc == KERYU_ECONFLICT ? "verify?sent=wait"
+					     : "verify?sent=0");
 	http_redirect(p->r, loc);
 out:
 	free(c);
@@ -414,6 +418,10 @@ void http_contact_verify(struct http_page *p)
 		verify_page(p, c, &e,
 			    strcmp(sent, "1") == 0
 				    ? "We sent the contact a code by WhatsApp."
+			    : strcmp(sent, "wait") == 0
+				    ? "A code went out less than a minute ago. "
+				      "Please ask for this contact's code in a "
+				      "minute."
 			    : strcmp(sent, "0") == 0
 				    ? "We could not send a code just now. "
 				      "Please ask for a new one in a minute."
