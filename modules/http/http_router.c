@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <keryu/events.h>
+
 #include "http_module.h"
 #include "http_tags_alarms.h"
 
@@ -16,8 +18,8 @@
 
 /* The pages that use sessions. A handler sees GET/HEAD and POST; a POST
  * reaches it only with a valid CSRF token. A "*" segment in a path matches
- * one segment of letters, digits and '-' (at most 63), handed to the
- * handler as p->arg[0], p->arg[1] in order. */
+ * one segment holding a UUID, handed to the handler as p->arg[0], p->arg[1]
+ * in order. */
 static const struct page_route {
 	const char *path;
 	void (*fn)(struct http_page *p);
@@ -88,7 +90,11 @@ static bool match_path(const char *pattern, const char *path,
 			    n == HTTP_PAGE_ARGS)
 				return false;
 			memcpy(arg[n], path, len);
-			arg[n++][len] = '\0';
+			arg[n][len] = '\0';
+			/* every id in a page path is a UUID: anything else is
+			 * not this page (and so not a login redirect either) */
+			if (!keryu_uuid_valid(arg[n++]))
+				return false;
 			pattern++;
 			path += len;
 		} else if (*pattern++ != *path++) {
@@ -315,6 +321,9 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	if (route == NONE) {
 		http_page_error(r, 404, "Page not found",
 				"There is nothing at this address.");
+		/* same headers as a page's own 404 for an id that is not the
+		 * custodian's: a malformed id must not be told apart */
+		r->no_store = true;
 		return;
 	}
 	if (!method_is_get(req->method)) {

@@ -2,8 +2,7 @@
 // real browser with JavaScript off, on a 320 px phone:
 // node accounts.mjs <base url> <fake WhatsApp record file>
 // The code is read from the fake provider's record of the message it got.
-import fs from 'node:fs';
-import { run, shot, check } from './browser.mjs';
+import { run, shot, check, sentCode } from './browser.mjs';
 
 const [base, record] = process.argv.slice(2);
 const email = 'ana@example.org';
@@ -12,22 +11,6 @@ const password = 'correct horse battery';
 async function noSideScroll(page, what) {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 320, `${what}: no horizontal scrolling at 320 px (scrollWidth ${width})`);
-}
-
-// The newest code the fake received, waiting up to 10 s for one.
-async function code() {
-  for (let i = 0; i < 100; i++) {
-    if (fs.existsSync(record)) {
-      const lines = fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.trim());
-      if (lines.length) {
-        const sent = JSON.parse(JSON.parse(lines[lines.length - 1]).body);
-        check(sent.template.name === 'keryu_verify_code', 'the code template');
-        return sent.template.components[0].parameters[0].text;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('no code reached the fake provider');
 }
 
 await run(async (browser) => {
@@ -65,7 +48,7 @@ await run(async (browser) => {
   await noSideScroll(page, 'verify');
   await shot(page, 'accounts-verify');
 
-  await page.fill('#f-code', await code());
+  await page.fill('#f-code', await sentCode(record));
   await page.getByRole('button', { name: 'Verify' }).click();
   check(new URL(page.url()).pathname === '/account/', `on the account page, at ${page.url()}`);
   const main = await page.textContent('main');

@@ -39,3 +39,25 @@ export async function run(fn) {
     await browser.close();
   }
 }
+
+// The first body parameter of the newest message the fake WhatsApp
+// provider received with the given template (a one-time code), waiting up
+// to 10 s. `after` skips messages already seen (a count of records).
+export async function sentCode(record, template = 'keryu_verify_code', after = 0) {
+  for (let i = 0; i < 100; i++) {
+    if (fs.existsSync(record)) {
+      const sends = fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.trim())
+        .slice(after).map((l) => JSON.parse(JSON.parse(l).body))
+        .filter((b) => b.template && b.template.name === template);
+      if (sends.length) return sends[sends.length - 1].template.components[0].parameters[0].text;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${template} message reached the fake provider`);
+}
+
+// How many requests the fake provider has recorded so far.
+export function recordCount(record) {
+  if (!fs.existsSync(record)) return 0;
+  return fs.readFileSync(record, 'utf8').split('\n').filter((l) => l.trim()).length;
+}
