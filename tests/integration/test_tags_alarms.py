@@ -62,15 +62,23 @@ class Browser:
         return self.request("POST", path, dict(fields or {}, csrf=self.csrf(csrf_page)))
 
 
-class TagsAlarms(KeryuTest):
-    def setUp(self):
-        super().setUp()
+def zbar(path):
+    """The text of the QR code in the image at path, or fails."""
+    assert shutil.which("zbarimg"), "zbarimg (zbar-tools) is required"
+    out = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True)
+    assert out.returncode == 0, (path, out.stderr)
+    return out.stdout.strip()
+
+
+class Pages:
+    """Custodians, subjects, tags and alarms made through the pages (and
+    SQL where the pages cannot); mixed into a KeryuTest."""
+
+    def start(self):
         self.migrate()
         self.k = self.keryud("--modules", MODULES, env=self.env(
             KERYU_KERNEL_SECRET_KEY="integration-test-secret-key"))
         self.base = f"http://127.0.0.1:{self.http_port}"
-
-    # ---- helpers ----
 
     def custodian(self, email, name="Ana Pérez", phone="+1 650 555 1234"):
         b = Browser(self.http_port)
@@ -129,7 +137,12 @@ class TagsAlarms(KeryuTest):
                 self.pg.query("SELECT * FROM notifications ORDER BY id"),
                 self.pg.query("SELECT count(*) FROM notification_events"))
 
-    # ---- tests ----
+
+class TagsAlarms(Pages, KeryuTest):
+    def setUp(self):
+        super().setUp()
+        self.start()
+
 
     def test_tag_scan_alarm_timeline_resolve_dashboard(self):
         a = self.custodian("ana@example.org")
@@ -166,13 +179,10 @@ class TagsAlarms(KeryuTest):
         self.assertEqual(r.getheader("Content-Disposition"),
                          f'attachment; filename="keryu-tag-{c1}.png"')
         self.assertTrue(png.startswith(b"\x89PNG\r\n\x1a\n"))
-        self.assertIsNotNone(shutil.which("zbarimg"), "zbarimg (zbar-tools) is required")
         path = os.path.join(self.work, "tag.png")
         with open(path, "wb") as f:
             f.write(png)
-        out = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertEqual(out.stdout.strip(), scan_url)
+        self.assertEqual(zbar(path), scan_url)
 
         # the SVG: a square viewBox in modules, one path of dark modules
         status, r, svg = a.get(f"/subjects/{subj}/tags/{t1}/qr.svg")
