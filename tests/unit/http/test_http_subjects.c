@@ -284,6 +284,12 @@ static void routes_keep_the_scan_page_and_need_login(void **st)
 	/* "qr" is not a subject id */
 	get("/subjects/qr/");
 	assert_int_equal(resp.status, 404);
+	/* nor, for a visitor, a page to log in for: a scan URL cut short
+	 * by a %00 stays a 404 */
+	who = NULL;
+	get("/subjects/qr/");
+	assert_int_equal(resp.status, 404);
+	who = "A";
 
 	/* visitors go to the login form; a POST (no session, so no valid
 	 * token) is refused and changes nothing */
