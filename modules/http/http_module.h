@@ -338,8 +338,6 @@ bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,
  * privacy and emergency contacts. p->arg[0] is the subject's id, p->arg[1]
  * a contact's; anything not the session custodian's is a 404. */
 void http_subject_list(struct http_page *p);
-/* GET /subjects/qr/ (the scan URLs' prefix, never a subject): 404. */
-void http_subject_reserved(struct http_page *p);
 void http_subject_new(struct http_page *p);
 void http_subject_view(struct http_page *p);
 void http_subject_edit(struct http_page *p);

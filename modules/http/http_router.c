@@ -37,9 +37,6 @@ static const struct page_route {
 	{"/account/reset", http_reset, true, true, false},
 	{"/account/reset/confirm", http_reset_confirm, true, true, false},
 	/* subjects routes */
-	/* the public scan namespace: a cut scan URL ("%00") must not turn
-	 * into a subject page that sends visitors to log in */
-	{"/subjects/qr/", http_subject_reserved, true, false, false},
 	{"/subjects/", http_subject_list, true, false, true},
 	{"/subjects/new", http_subject_new, true, true, true},
 	{"/subjects/*/", http_subject_view, true, false, true},

@@ -90,11 +90,6 @@ static const char *gender_name(const char *g)
 	return "";
 }
 
-void http_subject_reserved(struct http_page *p)
-{
-	http_subject_not_found(p);
-}
-
 /* ---- list ---- */
 
 /* ?page=N: 1 when absent; 0 for anything but 1..100000. */

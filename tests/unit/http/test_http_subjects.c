@@ -285,7 +285,7 @@ static void routes_keep_the_scan_page_and_need_login(void **st)
 	get("/subjects/qr/");
 	assert_int_equal(resp.status, 404);
 	/* nor, for a visitor, a page to log in for: a scan URL cut short
-	 * by a %00 stays a 404 */
+	 * by a %00 stays a 404 (page ids are UUIDs) */
 	who = NULL;
 	get("/subjects/qr/");
 	assert_int_equal(resp.status, 404);
