@@ -100,7 +100,9 @@ void http_layout_begin(struct html *h, const char *title,
 	head(h, full, true);
 	html_raw(h, "<nav aria-label=\"Main\">\n");
 	if (s && s->logged_in) {
-		html_raw(h, "<a href=\"/\">Dashboard</a>\n"
+		html_raw(h, "<a href=\"/dashboard/\">Dashboard</a>\n"
+			    "<a href=\"/subjects/\">Subjects</a>\n"
+			    "<a href=\"/alarms/\">Alarms</a>\n"
 			    "<a href=\"/account/\">Account</a>\n");
 		html_raw(h, "<form method=\"post\" action=\"/account/logout\">"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"");
