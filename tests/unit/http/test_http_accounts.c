@@ -138,7 +138,7 @@ static const char *csrf(void)
  * the page's csrf. */
 static void submit(const char *url, const char *post_url, const char *fields)
 {
-	char form[2048];
+	char form[4096]; /* csrf + fields of up to 2048 */
 
 	send("GET", url, NULL);
 	assert_int_equal(resp.status, 200);
@@ -161,7 +161,7 @@ static const char *last_code(void)
 
 static void login_as(const char *email, const char *pw)
 {
-	char form[512];
+	char form[2048];
 
 	snprintf(form, sizeof(form), "email=%s&password=%s", email, pw);
 	submit("/account/login", "/account/login", form);
@@ -270,7 +270,7 @@ static void csrf_missing_or_wrong_is_403(void **st)
 {
 	const char *fields = "name=Ana&email=ana%40example.org&phone=%2B16505551234"
 			     "&password=" "abcdefghijkl&password2=abcdefghijkl";
-	char form[512];
+	char form[2048];
 	int sessions;
 
 	(void)st;
@@ -602,7 +602,7 @@ static void password_change_ends_other_sessions(void **st)
 {
 	char other[256], mine[256];
 	struct keryu_custodian *c;
-	char form[512];
+	char form[2048];
 
 	(void)st;
 	c = fake_accounts_add("ana@example.org", "Ana", PW, true);
@@ -648,7 +648,7 @@ static void password_change_ends_other_sessions(void **st)
 static void reset_flow(void **st)
 {
 	struct keryu_custodian *c;
-	char form[512], page_known[8192];
+	char form[2048], page_known[8192];
 	char *a, *b;
 
 	(void)st;

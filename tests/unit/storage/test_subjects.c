@@ -1080,7 +1080,7 @@ static void test_alarm_list(void **unused)
 				       : f.offset < 40 ? (size_t)(40 - f.offset)
 						       : 0);
 			for (j = 0; j < n; j++)
-				snprintf(seen[got++], KERYU_UUID_LEN, "%s",
+				snprintf(seen[got++], KERYU_UUID_LEN, "%.36s",
 					 out[j].id);
 		}
 		assert_int_equal(got, 40);
