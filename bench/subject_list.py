@@ -16,8 +16,8 @@ N = int(os.environ.get("BENCH_REQUESTS", "200"))
 
 
 def curl_times(url, cookie):
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
-                          "-H", f"Cookie: {cookie}"] + [url] * N,
+    out = subprocess.run(["curl", "-s", "-w", "%{http_code} %{time_total}\n",
+                          "-H", f"Cookie: {cookie}"] + ["-o", "/dev/null", url] * N,
                          check=True, capture_output=True, text=True).stdout.split("\n")
     rows = [l.split() for l in out if l.strip()]
     assert all(r[0] == "200" for r in rows), rows[:3]
