@@ -9,8 +9,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
-from harness import KeryuTest  # noqa: E402
-from test_accounts import Browser  # noqa: E402
+from harness import Browser, KeryuTest  # noqa: E402
 
 N = int(os.environ.get("BENCH_REQUESTS", "200"))
 

@@ -5,6 +5,7 @@ started, KERYU_TEST_DATABASE_URL), its own mosquitto on a free port, and
 starts keryud and the fake providers as child processes. Nothing is mocked.
 Uses only the Python standard library plus the psql and mosquitto_* tools.
 """
+import http.client
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -51,6 +53,56 @@ def http_get(url, headers=None, method="GET", data=None, timeout=10):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+class Browser:
+    """A client with a cookie jar of one cookie (the session) and no
+    automatic redirects, for driving the pages without a browser."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookie = None  # "keryu_session=..."
+        self.set_cookies = []  # every Set-Cookie seen, newest last
+
+    def request(self, method, path, fields=None, cookie=True, raw=False):
+        """Returns (status, response, body text or bytes with raw)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        headers = {}
+        body = None
+        if cookie and self.cookie:
+            headers["Cookie"] = self.cookie
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        sc = r.getheader("Set-Cookie")
+        if sc and cookie:
+            self.set_cookies.append(sc)
+            value = sc.split(";", 1)[0]
+            self.cookie = None if value == "keryu_session=" else value
+        conn.close()
+        return r.status, r, data if raw else data.decode()
+
+    def get(self, path, raw=False):
+        return self.request("GET", path, raw=raw)
+
+    def csrf(self, path="/account/"):
+        """The CSRF token in the first form of the page at path."""
+        status, _, text = self.get(path)
+        assert status == 200, (path, status, text)
+        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', text)
+        assert m, text
+        return m.group(1)
+
+    def submit(self, page, action, fields):
+        """Loads page for its CSRF token, then posts fields to action."""
+        return self.request("POST", action, dict(fields, csrf=self.csrf(page)))
+
+    def post(self, path, fields=None, csrf_page="/account/"):
+        """POSTs fields with the session's CSRF token, read from csrf_page."""
+        return self.submit(csrf_page, path, fields or {})
 
 
 class Postgres:

@@ -7,55 +7,11 @@ import json
 import re
 import urllib.parse
 
-from harness import FakeWhatsApp, KeryuTest, main, wait_for
+from harness import Browser, FakeWhatsApp, KeryuTest, main, wait_for
 
 MODULES = "storage,qr,http,alarms,whatsapp"
 PHONE = "+16505551234"
 PASSWORD = "correct horse battery"
-
-
-class Browser:
-    """A cookie jar of one cookie and no automatic redirects."""
-
-    def __init__(self, port):
-        self.port = port
-        self.cookie = None  # "keryu_session=..."
-        self.set_cookies = []  # every Set-Cookie seen, newest last
-
-    def request(self, method, path, fields=None, cookie=True):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-        headers = {}
-        body = None
-        if cookie and self.cookie:
-            headers["Cookie"] = self.cookie
-        if fields is not None:
-            body = urllib.parse.urlencode(fields)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        text = r.read().decode()
-        sc = r.getheader("Set-Cookie")
-        if sc and cookie:
-            self.set_cookies.append(sc)
-            value = sc.split(";", 1)[0]
-            self.cookie = None if value == "keryu_session=" else value
-        conn.close()
-        return r.status, r, text
-
-    def get(self, path):
-        return self.request("GET", path)
-
-    def csrf(self, path):
-        status, _, text = self.get(path)
-        assert status == 200, (path, status, text)
-        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', text)
-        assert m, text
-        return m.group(1)
-
-    def submit(self, page, action, fields):
-        """Loads page for its CSRF token, then posts fields to action."""
-        token = self.csrf(page)
-        return self.request("POST", action, dict(fields, csrf=token))
 
 
 class Accounts(KeryuTest):

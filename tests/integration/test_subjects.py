@@ -11,8 +11,7 @@ import stat
 import urllib.parse
 import uuid
 
-from harness import FakeWhatsApp, KeryuTest, main, wait_for
-from test_accounts import Browser
+from harness import Browser, FakeWhatsApp, KeryuTest, main, wait_for
 
 MODULES = "storage,qr,http,alarms,whatsapp"
 PASSWORD = "correct horse battery"

@@ -12,54 +12,12 @@ import subprocess
 import urllib.parse
 import uuid
 
-from harness import KeryuTest, main, wait_for
+from harness import Browser, KeryuTest, main, wait_for
 
 MODULES = "storage,qr,http,alarms,log"
 PASSWORD = "correct horse battery"
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-class Browser:
-    """A cookie jar of one cookie and no automatic redirects."""
-
-    def __init__(self, port):
-        self.port = port
-        self.cookie = None
-
-    def request(self, method, path, fields=None, raw=False):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-        headers = {}
-        body = None
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        if fields is not None:
-            body = urllib.parse.urlencode(fields)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        sc = r.getheader("Set-Cookie")
-        if sc:
-            value = sc.split(";", 1)[0]
-            self.cookie = None if value == "keryu_session=" else value
-        conn.close()
-        return r.status, r, data if raw else data.decode()
-
-    def get(self, path, raw=False):
-        return self.request("GET", path, raw=raw)
-
-    def csrf(self, path="/account/"):
-        status, _, text = self.get(path)
-        assert status == 200, (path, status, text)
-        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', text)
-        assert m, text
-        return m.group(1)
-
-    def post(self, path, fields=None, csrf_page="/account/"):
-        """POSTs fields with the CSRF token of the session (read from a
-        page of ours)."""
-        return self.request("POST", path, dict(fields or {}, csrf=self.csrf(csrf_page)))
 
 
 def zbar(path):
