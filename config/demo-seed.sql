@@ -5,9 +5,14 @@
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f config/demo-seed.sql
 BEGIN;
 
-INSERT INTO custodians (id, email, name, phone_e164, phone_verified_at)
+-- The demo custodian logs in with demo@keryu.local / keryu-demo (an argon2id
+-- hash made with libsodium's crypto_pwhash_str). Delete or change it before
+-- the instance is reachable by anyone else.
+INSERT INTO custodians (id, email, name, phone_e164, phone_verified_at,
+	password_hash)
 VALUES ('00000000-0000-4000-8000-000000000001', 'demo@keryu.local',
-	'Demo Custodian', '+15550100001', now())
+	'Demo Custodian', '+15550100001', now(),
+	'$argon2id$v=19$m=65536,t=2,p=1$8VMNmKGRDmcneucsbLCT7w$VpG1Sv2bl2U5Y9YQ5pX8dtAI+I29LBbVJDoOU7k+0sM')
 ON CONFLICT DO NOTHING;
 
 INSERT INTO subjects (id, custodian_id, name, date_of_birth, gender,

@@ -539,7 +539,7 @@ void http_login(struct http_page *p)
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 		       "result=ok custodian=%s", c.id);
-	http_redirect(p->r, http_next_valid(next) ? next : "/account/");
+	http_redirect(p->r, http_next_valid(next) ? next : "/dashboard/");
 }
 
 void http_logout(struct http_page *p)

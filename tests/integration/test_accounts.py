@@ -123,7 +123,7 @@ class Accounts(KeryuTest):
         anonymous = b.cookie
         status, r, _ = self.login(b)
         self.assertEqual(status, 303)
-        self.assertEqual(r.getheader("Location"), "/account/")
+        self.assertEqual(r.getheader("Location"), "/dashboard/")
         self.assertNotEqual(b.cookie, anonymous)
         first = b.cookie
         status, _, page = b.get("/account/")

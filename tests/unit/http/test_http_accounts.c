@@ -496,7 +496,7 @@ static void login_rotates_session(void **st)
 	send("GET", "/account/login", NULL);
 	snprintf(before, sizeof(before), "%s", cookie);
 	login_as("ANA%40example.org", "correct+horse+battery");
-	assert_string_equal(resp.location, "/account/");
+	assert_string_equal(resp.location, "/dashboard/");
 	assert_non_null(strstr(resp.set_cookie, "; Max-Age=2592000;"));
 	assert_string_not_equal(cookie, before);
 	assert_int_equal(fake_accounts_sessions(""), 0); /* old one gone */
@@ -518,7 +518,7 @@ static void login_next_is_validated(void **st)
 	       "email=ana%40example.org&password=correct+horse+battery"
 	       "&next=%2F%2Fevil.com");
 	assert_int_equal(resp.status, 303);
-	assert_string_equal(resp.location, "/account/");
+	assert_string_equal(resp.location, "/dashboard/");
 
 	submit("/account/login?next=/account/password", "/account/login",
 	       "email=ana%40example.org&password=correct+horse+battery"
