@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -489,31 +490,159 @@ static void login_form(struct http_page *p, const struct html_errors *e,
 	http_layout_end(h);
 }
 
+/* Login limits count failed logins only, so that nobody can lock an
+ * owner out by typing wrong passwords for their email: 5 failures per
+ * email and client address, 50 per email from anywhere, 30 per client
+ * address. A key that reached its limit is kept in ctx->blocks until its
+ * window ends (the accounts service counts hits but cannot peek), and a
+ * login whose keys are blocked is refused before any hashing. */
+#define LOGIN_FAIL_ACCT_IP 5
+#define LOGIN_FAIL_ACCT 50
+#define LOGIN_FAIL_IP 30
+
+struct login_key {
+	const char *kind;
+	int max;
+	char key[HTTP_BLOCK_KEY];
+};
+
+static void login_key_make(struct http_ctx *ctx, struct login_key *k,
+			   const char *kind, int max, const char *subject)
+{
+	char hash[KERYU_HASH_HEX];
+
+	/* IPs and emails become keys only as HMACs under the secret key */
+	http_hmac_hex(ctx, subject, hash);
+	k->kind = kind;
+	k->max = max;
+	snprintf(k->key, sizeof(k->key), "loginfail:%s:%s", kind, hash);
+}
+
+/* Seconds until key's block ends, 0 when it is not blocked. */
+static int login_blocked(struct http_ctx *ctx, const char *key)
+{
+	long long now = (long long)time(NULL);
+	int left = 0;
+	size_t i;
+
+	pthread_mutex_lock(&ctx->block_lock);
+	for (i = 0; i < HTTP_BLOCKS_MAX; i++) {
+		struct http_block *b = &ctx->blocks[i];
+
+		if (b->until > now && strcmp(b->key, key) == 0) {
+			left = (int)(b->until - now);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->block_lock);
+	return left;
+}
+
+static void login_block(struct http_ctx *ctx, const char *key,
+			long long until)
+{
+	long long now = (long long)time(NULL);
+	struct http_block *slot = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&ctx->block_lock);
+	for (i = 0; i < HTTP_BLOCKS_MAX; i++) {
+		struct http_block *b = &ctx->blocks[i];
+
+		if (b->until > now && strcmp(b->key, key) == 0) {
+			slot = b;
+			break;
+		}
+		/* a free or expired slot, else the one ending soonest */
+		if (!slot || (slot->until > now && b->until < slot->until))
+			slot = b;
+	}
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->until = until;
+	pthread_mutex_unlock(&ctx->block_lock);
+}
+
+static void login_limited(struct http_page *p, int retry_after)
+{
+	http_page_error(p->r, 429, "Too many attempts",
+			"Please wait a while before trying again.");
+	p->r->no_store = true;
+	p->r->retry_after = retry_after > 0 ? retry_after : 1;
+}
+
+/* Counts one failed login on each key; true when one reached its limit
+ * (then blocked until its window ends). A service error is logged and
+ * counts nothing: the login has failed anyway. */
+static bool login_failed(struct http_ctx *ctx, struct login_key *keys,
+			 size_t n)
+{
+	const struct keryu_accounts *a = ctx->accounts;
+	long long now = (long long)time(NULL);
+	long long until = now - now % LOGIN_WINDOW_S + LOGIN_WINDOW_S;
+	bool limited = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		bool allowed = true;
+		/* the n-th failure is the last one allowed */
+		int rc = a->rate_hit(a->self, keys[i].key, LOGIN_WINDOW_S,
+				     keys[i].max - 1, &allowed);
+
+		if (rc) {
+			ctx->host->log(ctx->m, KERYU_LOG_ERROR,
+				       "http.rate_limit",
+				       "what=loginfail kind=%s error=\"%s\"",
+				       keys[i].kind, keryu_strerror(rc));
+			continue;
+		}
+		if (!allowed) {
+			ctx->host->log(ctx->m, KERYU_LOG_WARN,
+				       "http.rate_limited",
+				       "what=loginfail kind=%s", keys[i].kind);
+			login_block(ctx, keys[i].key, until);
+			limited = true;
+		}
+	}
+	return limited;
+}
+
 void http_login(struct http_page *p)
 {
 	struct http_ctx *ctx = p->ctx;
 	const struct keryu_accounts *a = ctx->accounts;
 	struct html_errors e = {0};
 	struct keryu_custodian c;
-	char email[255];
+	struct login_key keys[3];
+	char email[255], acct_ip[320];
 	const char *pw = http_field(p, "password");
 	const char *next = http_field(p, "next");
+	const char *ip = p->req->client_ip ? p->req->client_ip : "";
 	bool email_ok, found = false, ok;
+	size_t i;
 	int rc;
 
 	if (!http_is_post(p)) {
 		login_form(p, &e, "", 200);
 		return;
 	}
-	if (!http_rate_ok(ctx, "login", "ip", p->req->client_ip,
-			  LOGIN_WINDOW_S, 30, p->r))
-		return;
 	email_ok = http_email_normalise(http_field(p, "email"), email) == NULL;
 	if (!email_ok)
 		email[0] = '\0';
-	if (!http_rate_ok(ctx, "login", "acct", email, LOGIN_WINDOW_S, 5,
-			  p->r))
-		return;
+	snprintf(acct_ip, sizeof(acct_ip), "%s\n%s", email, ip);
+	login_key_make(ctx, &keys[0], "ip", LOGIN_FAIL_IP, ip);
+	login_key_make(ctx, &keys[1], "acctip", LOGIN_FAIL_ACCT_IP, acct_ip);
+	login_key_make(ctx, &keys[2], "acct", LOGIN_FAIL_ACCT, email);
+	for (i = 0; i < 3; i++) {
+		int left = login_blocked(ctx, keys[i].key);
+
+		if (left) {
+			ctx->host->log(ctx->m, KERYU_LOG_WARN,
+				       "http.rate_limited",
+				       "what=loginfail kind=%s", keys[i].kind);
+			login_limited(p, left);
+			return;
+		}
+	}
 	memset(&c, 0, sizeof(c));
 	if (email_ok) {
 		rc = a->custodian_by_email(a->self, email, &c);
@@ -529,6 +658,12 @@ void http_login(struct http_page *p)
 	if (!ok) {
 		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 			       "result=refused");
+		if (login_failed(ctx, keys, 3)) {
+			login_limited(p, LOGIN_WINDOW_S -
+						 (int)(time(NULL) %
+						       LOGIN_WINDOW_S));
+			return;
+		}
 		html_errors_add(&e, NULL, "The email or password is wrong.");
 		login_form(p, &e, http_field(p, "email"), 400);
 		return;

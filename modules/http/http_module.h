@@ -29,6 +29,8 @@ struct MHD_Connection;
 /* room for the rest of a photo upload's multipart form */
 #define HTTP_PHOTO_FORM_SLACK 65536
 #define HTTP_SECRET_MAX 256
+#define HTTP_BLOCK_KEY 96
+#define HTTP_BLOCKS_MAX 4096
 
 struct http_ctx {
 	keryu_mod *m;
@@ -68,6 +70,15 @@ struct http_ctx {
 	bool pwhash_slots_ready;
 	pthread_mutex_t dummy_lock;
 	char dummy_hash[256]; /* verified against for unknown emails */
+
+	/* login-failure keys whose limit is reached, until their window
+	 * ends: the accounts service can only count a hit, not peek, and
+	 * only failures are counted, so a login checks here first */
+	pthread_mutex_t block_lock;
+	struct http_block {
+		char key[HTTP_BLOCK_KEY];
+		long long until; /* epoch seconds */
+	} blocks[HTTP_BLOCKS_MAX];
 
 	struct http_server *server; /* NULL while not started */
 };

@@ -27,6 +27,12 @@ int http_pwhash_init(struct http_ctx *ctx)
 		sem_destroy(&ctx->pwhash_slots);
 		return KERYU_ERR;
 	}
+	/* the login-failure blocks (http_account.c) live with these */
+	if (pthread_mutex_init(&ctx->block_lock, NULL) != 0) {
+		pthread_mutex_destroy(&ctx->dummy_lock);
+		sem_destroy(&ctx->pwhash_slots);
+		return KERYU_ERR;
+	}
 	ctx->pwhash_slots_ready = true;
 	return 0;
 }
@@ -37,6 +43,7 @@ void http_pwhash_cleanup(struct http_ctx *ctx)
 		return;
 	sem_destroy(&ctx->pwhash_slots);
 	pthread_mutex_destroy(&ctx->dummy_lock);
+	pthread_mutex_destroy(&ctx->block_lock);
 	ctx->pwhash_slots_ready = false;
 }
 

@@ -256,12 +256,26 @@ static int fa_rate_hit(void *self, const char *key, int window, int max,
 {
 	(void)self;
 	(void)window;
-	(void)max;
 	S->rate_hits++;
 	snprintf(S->last_rate_key, sizeof(S->last_rate_key), "%s", key);
 	if (S->rc)
 		return S->rc;
 	*allowed = S->rate_allowed;
+	if (S->rate_count) {
+		size_t i;
+
+		for (i = 0; i < 64; i++) {
+			if (!S->rate_keys[i].key[0])
+				snprintf(S->rate_keys[i].key,
+					 sizeof(S->rate_keys[i].key), "%s",
+					 key);
+			if (strcmp(S->rate_keys[i].key, key) == 0) {
+				if (++S->rate_keys[i].hits > max)
+					*allowed = false;
+				break;
+			}
+		}
+	}
 	return 0;
 }
 

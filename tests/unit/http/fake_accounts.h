@@ -33,6 +33,13 @@ struct fake_accounts_state {
 	struct fa_code codes[FA_MAX];
 	int rc;           /* when non-zero, every call returns it */
 	bool rate_allowed; /* what rate_hit answers (default true) */
+	/* when set, rate_hit counts hits per key and honours max (and
+	 * rate_allowed false still refuses) */
+	bool rate_count;
+	struct {
+		char key[128];
+		int hits;
+	} rate_keys[64];
 	int code_issue_rc; /* e.g. KERYU_ECONFLICT */
 	/* counters */
 	int creates, by_email, set_passwords, session_creates,

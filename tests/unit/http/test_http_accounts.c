@@ -29,6 +29,7 @@ extern const struct keryu_module keryu_module;
 static struct http_ctx *ctx;
 static struct http_response resp;
 static char cookie[256]; /* "keryu_session=..." or "" */
+static const char *client_ip = IP; /* what send() claims to come from */
 
 static int setup_with(const char *public_url)
 {
@@ -65,6 +66,7 @@ static int setup_https(void **st)
 static int teardown(void **st)
 {
 	(void)st;
+	client_ip = IP;
 	http_response_free(&resp);
 	keryu_module.cleanup(ctx);
 	ctx = NULL;
@@ -94,7 +96,7 @@ static void send(const char *method, const char *url, const char *form_qs)
 	req.path = path;
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = cookie[0] ? cookie : NULL;
-	req.client_ip = IP;
+	req.client_ip = client_ip;
 	req.query = &query;
 	req.form = strcmp(method, "POST") == 0 ? &form : NULL;
 
@@ -570,30 +572,97 @@ static void rate_limited_is_429(void **st)
 	(void)st;
 	fake_accounts_add("ana@example.org", "Ana", PW, true);
 	send("GET", "/account/login", NULL);
+	/* a failure that reaches a limit blocks the next try */
 	fake_accounts_state.rate_allowed = false;
+	submit("/account/login", "/account/login",
+	       "email=ana%40example.org&password=wrong+password+here");
+	assert_int_equal(resp.status, 429);
+	assert_true(strncmp(fake_accounts_state.last_rate_key, "loginfail:", 10)
+		    == 0);
+	assert_null(strstr(fake_accounts_state.last_rate_key, IP));
+	assert_null(strstr(fake_accounts_state.last_rate_key, "ana@"));
+	fake_accounts_state.rate_allowed = true;
+	fake_accounts_state.by_email = 0;
 	submit("/account/login", "/account/login",
 	       "email=ana%40example.org&password=correct+horse+battery");
 	assert_int_equal(resp.status, 429);
 	assert_true(resp.retry_after > 0 && resp.retry_after <= 900);
 	assert_int_equal(fake_accounts_state.by_email, 0);
-	assert_true(strncmp(fake_accounts_state.last_rate_key, "login:ip:", 9) ==
-		    0);
-	assert_null(strstr(fake_accounts_state.last_rate_key, IP));
-	assert_int_equal(strlen(fake_accounts_state.last_rate_key), 9 + 64);
 	assert_int_equal(fake_accounts_sessions(""), 1); /* not rotated */
 
+	fake_accounts_state.rate_allowed = false;
 	submit("/account/signup", "/account/signup",
 	       "name=Bob&email=bob%40example.org&phone=%2B16505551234"
 	       "&password=abcdefghijkl&password2=abcdefghijkl");
 	assert_int_equal(resp.status, 429);
 	assert_true(resp.retry_after > 0 && resp.retry_after <= 3600);
 	assert_int_equal(fake_accounts_state.creates, 0);
+}
 
-	/* the account's own limit once the IP's allows */
-	fake_accounts_state.rate_allowed = true;
+static void wrong_login(const char *ip)
+{
+	client_ip = ip;
+	submit("/account/login", "/account/login",
+	       "email=ana%40example.org&password=wrong+password+here");
+}
+
+static void right_login(const char *ip)
+{
+	client_ip = ip;
+	cookie[0] = '\0'; /* another browser */
 	submit("/account/login", "/account/login",
 	       "email=ana%40example.org&password=correct+horse+battery");
+}
+
+/* Wrong passwords from one address do not lock the owner out elsewhere,
+ * and a correct login counts nothing. */
+static void login_failures_do_not_lock_owner_out(void **st)
+{
+	int i;
+
+	(void)st;
+	fake_accounts_add("ana@example.org", "Ana", PW, true);
+	fake_accounts_state.rate_count = true;
+	for (i = 0; i < 4; i++) {
+		wrong_login("198.51.100.1");
+		assert_int_equal(resp.status, 400);
+	}
+	/* under the per-account+IP limit a correct password works, also
+	 * from the same address, and is not counted as a failure */
+	for (i = 0; i < 6; i++) {
+		right_login("198.51.100.1");
+		assert_int_equal(resp.status, 303);
+	}
+	wrong_login("198.51.100.1"); /* the fifth failure */
+	assert_int_equal(resp.status, 429);
+	right_login("198.51.100.1");
+	assert_int_equal(resp.status, 429);
+	/* the owner, from another address */
+	right_login("203.0.113.9");
 	assert_int_equal(resp.status, 303);
+	assert_string_equal(resp.location, "/dashboard/");
+	right_login("2001:db8::1");
+	assert_int_equal(resp.status, 303);
+}
+
+/* Past the account-wide ceiling (failures from many addresses) even the
+ * owner waits. */
+static void login_account_ceiling(void **st)
+{
+	char ip[32];
+	int i;
+
+	(void)st;
+	fake_accounts_add("ana@example.org", "Ana", PW, true);
+	fake_accounts_state.rate_count = true;
+	for (i = 0; i < 50; i++) {
+		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
+		cookie[0] = '\0';
+		wrong_login(ip);
+		assert_int_equal(resp.status, i < 49 ? 400 : 429);
+	}
+	right_login("203.0.113.9");
+	assert_int_equal(resp.status, 429);
 }
 
 /* ---- password ---- */
@@ -734,6 +803,8 @@ int main(void)
 		T(login_required),
 		T(logout_clears_cookie),
 		T(rate_limited_is_429),
+		T(login_failures_do_not_lock_owner_out),
+		T(login_account_ceiling),
 		T(password_change_ends_other_sessions),
 		T(reset_flow),
 		T(storage_down_is_503),
