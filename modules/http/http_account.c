@@ -43,6 +43,16 @@ void http_unavailable(struct http_page *p)
 	p->r->no_store = true;
 }
 
+/* Every password-hashing slot stayed taken: 503 at once rather than
+ * queue on an MHD thread. */
+static void http_busy(struct http_page *p)
+{
+	http_page_error(p->r, 503, "Busy",
+			"The server is busy. Please try again in a moment.");
+	p->r->no_store = true;
+	p->r->retry_after = 2;
+}
+
 bool http_form_page(struct http_page *p, const char *title, unsigned status)
 {
 	if (http_session_ensure(p->ctx, p->s, p->r) != 0) {
@@ -260,8 +270,11 @@ void http_signup(struct http_page *p)
 		return;
 	}
 
-	if (http_pwhash(ctx, pw, hash) != 0) {
-		http_unavailable(p);
+	if ((rc = http_pwhash(ctx, pw, hash)) != 0) {
+		if (rc == KERYU_ETIMEDOUT)
+			http_busy(p);
+		else
+			http_unavailable(p);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
@@ -653,8 +666,11 @@ void http_login(struct http_page *p)
 		found = rc == 0;
 	}
 	/* the same work whether or not the account exists */
-	ok = http_pwhash_verify(ctx, found ? c.password_hash : NULL, pw) &&
-	     found && c.is_active;
+	if (http_pwhash_check(ctx, found ? c.password_hash : NULL, pw, &ok)) {
+		http_busy(p); /* not a failure: nothing was checked */
+		return;
+	}
+	ok = ok && found && c.is_active;
 	if (!ok) {
 		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 			       "result=refused");

@@ -68,6 +68,9 @@ struct http_ctx {
 	/* argon2id takes 64 MiB per hash: at most two at once */
 	sem_t pwhash_slots;
 	bool pwhash_slots_ready;
+	/* how long a request waits for a slot before it is answered 503:
+	 * waiting blocks an MHD thread and every connection on it */
+	int pwhash_wait_ms;
 	pthread_mutex_t dummy_lock;
 	char dummy_hash[256]; /* verified against for unknown emails */
 
@@ -276,11 +279,16 @@ void http_pwhash_cleanup(struct http_ctx *ctx);
 /* Makes the dummy hash now rather than on the first unknown login. */
 void http_pwhash_warm(struct http_ctx *ctx);
 /* argon2id hash of password into out (crypto_pwhash_STRBYTES = 128).
- * Returns 0 or KERYU_ENOMEM. Blocks while two others are hashing. */
+ * Returns 0, KERYU_ENOMEM, or KERYU_ETIMEDOUT when two others kept
+ * hashing for pwhash_wait_ms (the caller answers 503). */
 int http_pwhash(struct http_ctx *ctx, const char *password, char out[128]);
-/* True when password matches hash. hash NULL or "" verifies against a
+/* Sets *ok when password matches hash. hash NULL or "" verifies against a
  * dummy hash, so that the time taken does not tell the account exists,
- * and returns false. */
+ * and sets *ok false. Returns 0 or KERYU_ETIMEDOUT (no slot freed up in
+ * pwhash_wait_ms; *ok is false and nothing was verified). */
+int http_pwhash_check(struct http_ctx *ctx, const char *hash,
+		      const char *password, bool *ok);
+/* http_pwhash_check's *ok; false also when no slot freed up. */
 bool http_pwhash_verify(struct http_ctx *ctx, const char *hash,
 			const char *password);
 

@@ -3,15 +3,31 @@
  * logins queue on the semaphore rather than exhaust memory. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "http_module.h"
 
-static void slot_take(struct http_ctx *ctx)
+/* False when no slot freed up within pwhash_wait_ms: a busy server
+ * answers 503 rather than stall the MHD thread (and every connection it
+ * serves, the public scan page included). */
+static bool slot_take(struct http_ctx *ctx)
 {
-	while (sem_wait(&ctx->pwhash_slots) != 0 && errno == EINTR)
-		;
+	struct timespec until;
+	long long ns;
+	int wait_ms = ctx->pwhash_wait_ms > 0 ? ctx->pwhash_wait_ms : 2000;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	ns = (long long)until.tv_nsec + (long long)wait_ms * 1000000LL;
+	until.tv_sec += (time_t)(ns / 1000000000LL);
+	until.tv_nsec = (long)(ns % 1000000000LL);
+	for (;;) {
+		if (sem_timedwait(&ctx->pwhash_slots, &until) == 0)
+			return true;
+		if (errno != EINTR)
+			return false;
+	}
 }
 
 static void slot_give(struct http_ctx *ctx)
@@ -34,6 +50,8 @@ int http_pwhash_init(struct http_ctx *ctx)
 		return KERYU_ERR;
 	}
 	ctx->pwhash_slots_ready = true;
+	if (ctx->pwhash_wait_ms <= 0)
+		ctx->pwhash_wait_ms = 2000;
 	return 0;
 }
 
@@ -52,7 +70,11 @@ int http_pwhash(struct http_ctx *ctx, const char *password,
 {
 	int rc;
 
-	slot_take(ctx);
+	if (!slot_take(ctx)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.pwhash_busy",
+			       "wait_ms=%d", ctx->pwhash_wait_ms);
+		return KERYU_ETIMEDOUT;
+	}
 	rc = crypto_pwhash_str(out, password, strlen(password),
 			       crypto_pwhash_OPSLIMIT_INTERACTIVE,
 			       crypto_pwhash_MEMLIMIT_INTERACTIVE);
@@ -83,17 +105,31 @@ void http_pwhash_warm(struct http_ctx *ctx)
 	(void)dummy_hash(ctx);
 }
 
-bool http_pwhash_verify(struct http_ctx *ctx, const char *hash,
-			const char *password)
+int http_pwhash_check(struct http_ctx *ctx, const char *hash,
+		      const char *password, bool *ok)
 {
 	bool real = hash && *hash;
 	const char *h = real ? hash : dummy_hash(ctx);
 	int rc;
 
-	if (!*h)
-		return false;
-	slot_take(ctx);
+	*ok = false;
+	if (!*h) /* the dummy could not be made: busy */
+		return KERYU_ETIMEDOUT;
+	if (!slot_take(ctx)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.pwhash_busy",
+			       "wait_ms=%d", ctx->pwhash_wait_ms);
+		return KERYU_ETIMEDOUT;
+	}
 	rc = crypto_pwhash_str_verify(h, password, strlen(password));
 	slot_give(ctx);
-	return real && rc == 0;
+	*ok = real && rc == 0;
+	return 0;
+}
+
+bool http_pwhash_verify(struct http_ctx *ctx, const char *hash,
+			const char *password)
+{
+	bool ok;
+
+	return http_pwhash_check(ctx, hash, password, &ok) == 0 && ok;
 }

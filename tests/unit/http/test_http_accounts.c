@@ -665,6 +665,34 @@ static void login_account_ceiling(void **st)
 	assert_int_equal(resp.status, 429);
 }
 
+/* With both argon2 slots held, a login is answered 503 after the short
+ * wait instead of blocking its MHD thread, and counts as no failure. */
+static void login_busy_is_503(void **st)
+{
+	(void)st;
+	fake_accounts_add("ana@example.org", "Ana", PW, true);
+	fake_accounts_state.rate_count = true;
+	send("GET", "/account/login", NULL);
+	ctx->pwhash_wait_ms = 200;
+	assert_int_equal(sem_wait(&ctx->pwhash_slots), 0);
+	assert_int_equal(sem_wait(&ctx->pwhash_slots), 0);
+	submit("/account/login", "/account/login",
+	       "email=ana%40example.org&password=correct+horse+battery");
+	assert_int_equal(resp.status, 503);
+	assert_true(resp.retry_after > 0);
+	assert_int_equal(fake_accounts_sessions(""), 1); /* not rotated */
+	submit("/account/signup", "/account/signup",
+	       "name=Bob&email=bob%40example.org&phone=%2B16505551234"
+	       "&password=abcdefghijkl&password2=abcdefghijkl");
+	assert_int_equal(resp.status, 503);
+	assert_int_equal(fake_accounts_state.creates, 0);
+	sem_post(&ctx->pwhash_slots);
+	sem_post(&ctx->pwhash_slots);
+	submit("/account/login", "/account/login",
+	       "email=ana%40example.org&password=correct+horse+battery");
+	assert_int_equal(resp.status, 303);
+}
+
 /* ---- password ---- */
 
 static void password_change_ends_other_sessions(void **st)
@@ -805,6 +833,7 @@ int main(void)
 		T(rate_limited_is_429),
 		T(login_failures_do_not_lock_owner_out),
 		T(login_account_ceiling),
+		T(login_busy_is_503),
 		T(password_change_ends_other_sessions),
 		T(reset_flow),
 		T(storage_down_is_503),
