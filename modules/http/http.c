@@ -28,6 +28,16 @@ static const struct keryu_option options[] = {
 	 .help = "largest request body accepted, in bytes; keep it at least "
 		 "photo_max_bytes + 65536 so a photo fits with its form",
 	 .min = 0, .max = 1073741824},
+	{.key = "form_max_bytes", .type = KERYU_OPT_INT, .def = "65536",
+	 .help = "largest body of a form post other than a photo upload, in "
+		 "bytes (photo uploads may use up to max_body)",
+	 .min = 1024, .max = 1073741824},
+	{.key = "max_connections", .type = KERYU_OPT_INT, .def = "1024",
+	 .help = "most connections open at once", .min = 1, .max = 1000000},
+	{.key = "max_conn_per_ip", .type = KERYU_OPT_INT, .def = "32",
+	 .help = "most connections open at once from one IP address (the "
+		 "socket peer: behind a proxy, the proxy); 0 is unlimited",
+	 .min = 0, .max = 1000000},
 	{.key = "scan_ack_timeout_ms", .type = KERYU_OPT_INT, .def = "2000",
 	 .help = "how long a scan waits for the broker to acknowledge its "
 		 "event before the page says the alert is queued but not yet "

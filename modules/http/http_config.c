@@ -145,6 +145,19 @@ int http_config_load(struct http_ctx *ctx)
 		return bad(ctx, "max_body", "must be >= 0");
 	ctx->max_body = v;
 
+	v = h->config_int(ctx->m, "form_max_bytes");
+	if (v < 1024 || v > 1073741824)
+		return bad(ctx, "form_max_bytes", "must be 1024..1073741824");
+	ctx->form_max_bytes = v;
+	v = h->config_int(ctx->m, "max_connections");
+	if (v < 1 || v > 1000000)
+		return bad(ctx, "max_connections", "must be 1..1000000");
+	ctx->max_connections = (int)v;
+	v = h->config_int(ctx->m, "max_conn_per_ip");
+	if (v < 0 || v > 1000000)
+		return bad(ctx, "max_conn_per_ip", "must be 0..1000000");
+	ctx->max_conn_per_ip = (int)v;
+
 	v = h->config_int(ctx->m, "scan_ack_timeout_ms");
 	if (v < 1 || v > 60000)
 		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");

@@ -42,6 +42,8 @@ struct http_ctx {
 	int port; /* 0 asks the kernel for a free port (tests only) */
 	int threads;
 	long long max_body;
+	long long form_max_bytes; /* any POST body but a photo upload's */
+	int max_connections, max_conn_per_ip; /* 0: no per-IP limit */
 	int scan_ack_timeout_ms;
 	/* lower case, port-less; none means any Host is accepted */
 	char allowed_hosts[HTTP_MAX_ALLOWED_HOSTS][HTTP_HOST_NAME_MAX];
@@ -195,6 +197,11 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 /* True when a POST to path is read and handled; false when the router
  * refuses it whatever the body (so the body is never read). */
 bool http_route_takes_post(const char *path);
+/* The largest body a POST to path may send: max_body for a photo upload,
+ * else form_max_bytes (never more than max_body). */
+long long http_route_body_limit(const struct http_ctx *ctx, const char *path);
+/* True when path is a page only a logged-in custodian may use. */
+bool http_route_needs_login(const char *path);
 /* True when host (a Host header, with or without port) is acceptable. */
 bool http_host_allowed(const struct http_ctx *ctx, const char *host);
 

@@ -214,6 +214,26 @@ bool http_route_takes_post(const char *path)
 	return rt && rt->post;
 }
 
+long long http_route_body_limit(const struct http_ctx *ctx, const char *path)
+{
+	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
+	long long lim = ctx->form_max_bytes;
+
+	/* only the photo form carries a file; every other form is a few
+	 * fields, so the big limit is not offered to anyone who asks */
+	if (path && match_path("/subjects/*/photo", path, arg))
+		lim = ctx->max_body;
+	return lim < ctx->max_body ? lim : ctx->max_body;
+}
+
+bool http_route_needs_login(const char *path)
+{
+	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
+	const struct page_route *rt = find_page(path, arg);
+
+	return rt && rt->login;
+}
+
 static void to_login(struct http_response *r, const char *path)
 {
 	char next[512], loc[600];

@@ -203,6 +203,27 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 	return ret;
 }
 
+static bool has_session_cookie(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_COOKIE);
+	char v[128];
+
+	return h && http_cookie_get(h, HTTP_SESSION_COOKIE, v, sizeof(v));
+}
+
+static enum MHD_Result answer_visitor(struct MHD_Connection *c)
+{
+	struct http_response r;
+	enum MHD_Result ret;
+
+	http_response_init(&r);
+	http_redirect(&r, "/account/login");
+	ret = queue(c, &r);
+	http_response_free(&r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -213,6 +234,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	struct http_form form;
 	const char *cl;
 	unsigned status;
+	long long limit;
 	enum MHD_Result ret;
 
 	(void)version;
@@ -240,7 +262,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 					 : 0;
 			return answer(ctx, c, url, method, NULL, status);
 		}
-		cs->body = http_body_begin(c, ctx->max_body, &status);
+		limit = http_route_body_limit(ctx, url);
+		if (http_route_needs_login(url) && !has_session_cookie(c)) {
+			/* a visitor's POST to a login-only page is refused
+			 * whatever it carries: answer before reading it */
+			cs->answered = true;
+			return answer_visitor(c);
+		}
+		cs->body = http_body_begin(c, limit, &status);
 		if (!cs->body) {
 			cs->answered = true;
 			return answer(ctx, c, url, method, NULL, status);
@@ -327,7 +356,12 @@ int http_server_start(struct http_ctx *ctx)
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)(ctx->threads > 1 ? ctx->threads : 0),
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)(ctx->max_connections > 0 ? ctx->max_connections
+							: 1024),
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)ctx->max_conn_per_ip, MHD_OPTION_END);
 	if (!s->daemon) {
 		MHD_set_panic_func(NULL, NULL);
 		free(s);

@@ -140,6 +140,27 @@ static int setup(void **st)
 	return 0;
 }
 
+/* The default body limits: max_body 6 MiB, form_max_bytes 64 KiB. */
+static int setup_limits(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_storage_reset(QR, "Ana");
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	fake_host_set("port", "0");
+	fake_host_set("threads", "2");
+	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+		return -1;
+	ctx = state;
+	if (keryu_module.start(ctx) != 0 || http_server_port(ctx) == 0)
+		return -1;
+	return 0;
+}
+
 static int teardown(void **st)
 {
 	(void)st;
@@ -501,6 +522,72 @@ static void session_cookie_over_http(void **st)
 	assert_int_equal(fake_accounts_state.creates, 0);
 }
 
+/* Sends body (len bytes, urlencoded) as a POST, with cookie when not
+ * NULL; returns the status. */
+static long post_big(const char *path, const char *cookie, size_t len)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct reply r;
+	char url[256], hdr[256];
+	char *body = malloc(len + 1);
+	long status = 0;
+
+	assert_non_null(c);
+	assert_non_null(body);
+	memset(&r, 0, sizeof(r));
+	memcpy(body, "csrf=x&a=", 9);
+	memset(body + 9, 'a', len - 9);
+	body[len] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+		 (unsigned)http_server_port(ctx), path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	if (cookie) {
+		snprintf(hdr, sizeof(hdr), "Cookie: %s", cookie);
+		hdrs = curl_slist_append(hdrs, hdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	/* the server may answer and close before taking the whole body */
+	(void)curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	free(body);
+	return status;
+}
+
+#define SUBJECT "/subjects/0b7f8d4e-3c1a-4f2b-9e6d-5a4c3b2a1f00"
+
+/* Form posts get form_max_bytes, only the photo upload max_body; a
+ * visitor's POST to a login-only page is answered unread. */
+static void body_limits(void **st)
+{
+	(void)st;
+	assert_int_equal(post_big("/account/login", NULL, 100 * 1024), 413);
+	assert_int_equal(fake_accounts_state.by_email, 0);
+	assert_int_equal(fake_accounts_state.rate_hits, 0);
+	assert_int_equal(fake_accounts_state.session_gets, 0);
+	/* a small one reaches the handler (403: no CSRF session) */
+	assert_int_equal(post_big("/account/login", NULL, 1024), 403);
+
+	/* a large photo is read (and refused only for its bogus session) */
+	assert_int_equal(post_big(SUBJECT "/photo", "keryu_session=abc",
+				  2 * 1024 * 1024),
+			 403);
+	assert_int_equal(post_big(SUBJECT "/edit", "keryu_session=abc",
+				  100 * 1024),
+			 413);
+	/* no session cookie at all: 303 before any body is read */
+	assert_int_equal(post_big(SUBJECT "/photo", NULL, 2 * 1024 * 1024),
+			 303);
+	assert_int_equal(fake_accounts_state.session_gets, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +606,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test(form_bodies),
 		cmocka_unit_test_setup_teardown(session_cookie_over_http, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(body_limits, setup_limits,
 						teardown),
 	};
 	int rc;
