@@ -28,6 +28,10 @@ static const struct keryu_option options[] = {
 	 .help = "largest request body accepted, in bytes; keep it at least "
 		 "photo_max_bytes + 65536 so a photo fits with its form",
 	 .min = 0, .max = 1073741824},
+	{.key = "trusted_proxies", .type = KERYU_OPT_STR, .def = "",
+	 .help = "comma-separated IP addresses of reverse proxies whose "
+		 "X-Forwarded-For names the client (for rate limits); empty "
+		 "trusts none"},
 	{.key = "form_max_bytes", .type = KERYU_OPT_INT, .def = "65536",
 	 .help = "largest body of a form post other than a photo upload, in "
 		 "bytes (photo uploads may use up to max_body)",

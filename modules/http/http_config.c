@@ -1,5 +1,6 @@
 /* The http module's options, checked once at init so a bad value stops
  * start-up with one line instead of surfacing on the first request. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,45 @@ static int add_host(struct http_ctx *ctx, const char *p, size_t n)
 
 /* "a.example, B.example:8000" -> {"a.example", "b.example"}. A port in the
  * list is ignored: the check is on names, as the request's port is. */
+static int load_proxies(struct http_ctx *ctx, const char *list)
+{
+	const char *p = list;
+
+	ctx->n_trusted_proxies = 0;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char ip[INET6_ADDRSTRLEN];
+		unsigned char *a;
+
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n) {
+			if (n >= sizeof(ip) ||
+			    ctx->n_trusted_proxies == HTTP_MAX_PROXIES)
+				return bad(ctx, "trusted_proxies",
+					   "at most 16 IP addresses");
+			memcpy(ip, p, n);
+			ip[n] = '\0';
+			a = ctx->trusted_proxies[ctx->n_trusted_proxies];
+			memset(a, 0, 16);
+			if (inet_pton(AF_INET, ip, a + 12) == 1) {
+				a[10] = a[11] = 0xff; /* v4-mapped */
+			} else if (inet_pton(AF_INET6, ip, a) != 1) {
+				return bad(ctx, "trusted_proxies",
+					   "must be IP addresses");
+			}
+			ctx->n_trusted_proxies++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
 static int load_allowed_hosts(struct http_ctx *ctx, const char *list)
 {
 	const char *p = list;
@@ -190,5 +230,8 @@ int http_config_load(struct http_ctx *ctx)
 	pub = h->config(ctx->m, "public_url");
 	ctx->secure_cookies = pub && strncasecmp(pub, "https://", 8) == 0;
 
+	rc = load_proxies(ctx, h->config(ctx->m, "trusted_proxies"));
+	if (rc)
+		return rc;
 	return load_allowed_hosts(ctx, h->config(ctx->m, "allowed_hosts"));
 }

@@ -21,6 +21,7 @@
 
 #define HTTP_MAX_ALLOWED_HOSTS 32
 #define HTTP_HOST_NAME_MAX 256
+#define HTTP_MAX_PROXIES 16
 
 struct http_server; /* the libmicrohttpd side, http_server.c */
 struct MHD_Connection;
@@ -48,6 +49,9 @@ struct http_ctx {
 	/* lower case, port-less; none means any Host is accepted */
 	char allowed_hosts[HTTP_MAX_ALLOWED_HOSTS][HTTP_HOST_NAME_MAX];
 	size_t n_allowed_hosts;
+	/* peers whose X-Forwarded-For is believed; IPv4 as v4-mapped */
+	unsigned char trusted_proxies[HTTP_MAX_PROXIES][16];
+	size_t n_trusted_proxies;
 
 	/* accounts: sessions, codes and the pages that use them */
 	const struct keryu_accounts *accounts;
@@ -231,6 +235,14 @@ void http_health(struct http_ctx *ctx, struct http_response *r);
 int http_server_start(struct http_ctx *ctx);
 /* The port actually bound (useful with port 0); 0 when not started. */
 uint16_t http_server_port(const struct http_ctx *ctx);
+/* The client address for rate limits, as text into out (size >= 64):
+ * when peer is one of trusted_proxies, the right-most address of xff
+ * (X-Forwarded-For, may be NULL) that is not itself a trusted proxy; the
+ * peer otherwise, or when that entry is not an IP literal. IPv6 clients
+ * are grouped by /64 ("2001:db8:1:2::/64"), as one host holds a /64.
+ * out is "" when peer is NULL or not an IP. */
+void http_client_ip(const struct http_ctx *ctx, const char *peer,
+		    const char *xff, char *out, size_t size);
 /* Stops accepting, lets in-flight requests finish, frees the daemon.
  * Safe to call when not started. */
 void http_server_stop(struct http_ctx *ctx);

@@ -1,6 +1,7 @@
 /* The libmicrohttpd side: daemon lifecycle, turning MHD's callback into an
  * http_request, and an http_response into MHD's response with the headers
  * every answer carries. */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -130,22 +131,110 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t size)
+/* a (16 bytes, IPv4 v4-mapped) from text; false when not an IP. */
+static bool ip_parse(const char *s, size_t n, unsigned char a[16])
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (n == 0 || n >= sizeof(ip))
+		return false;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, ip, a + 12) == 1) {
+		a[10] = a[11] = 0xff;
+		return true;
+	}
+	return inet_pton(AF_INET6, ip, a) == 1;
+}
+
+static bool ip_trusted(const struct http_ctx *ctx, const unsigned char a[16])
+{
+	size_t i;
+
+	for (i = 0; i < ctx->n_trusted_proxies; i++)
+		if (memcmp(ctx->trusted_proxies[i], a, 16) == 0)
+			return true;
+	return false;
+}
+
+static void ip_format(const unsigned char a[16], char *out, size_t size)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+						 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char net[16];
+	char buf[INET6_ADDRSTRLEN];
+
+	if (memcmp(a, mapped, 12) == 0) {
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)size);
+		return;
+	}
+	/* one IPv6 host usually holds a whole /64: count it as one */
+	memcpy(net, a, 8);
+	memset(net + 8, 0, 8);
+	inet_ntop(AF_INET6, net, buf, sizeof(buf));
+	snprintf(out, size, "%s/64", buf);
+}
+
+void http_client_ip(const struct http_ctx *ctx, const char *peer,
+		    const char *xff, char *out, size_t size)
+{
+	unsigned char a[16], b[16];
+	const char *end;
+
+	out[0] = '\0';
+	if (!peer || !ip_parse(peer, strlen(peer), a))
+		return;
+	if (ip_trusted(ctx, a) && xff) {
+		/* right to left: the entries the trusted proxies appended,
+		 * then the first one none of them vouches for */
+		end = xff + strlen(xff);
+		while (end > xff) {
+			const char *start = end;
+			const char *s, *e;
+
+			while (start > xff && start[-1] != ',')
+				start--;
+			s = start;
+			e = end;
+			while (s < e && isspace((unsigned char)*s))
+				s++;
+			while (e > s && isspace((unsigned char)e[-1]))
+				e--;
+			if (!ip_parse(s, (size_t)(e - s), b))
+				break; /* junk: keep the peer */
+			if (!ip_trusted(ctx, b)) {
+				memcpy(a, b, 16);
+				break;
+			}
+			end = start > xff ? start - 1 : xff;
+		}
+	}
+	ip_format(a, out, size);
+}
+
+static void client_ip(struct http_ctx *ctx, struct MHD_Connection *c,
+		      char *out, size_t size)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char peer[INET6_ADDRSTRLEN];
 
-	out[0] = '\0';
+	out[0] = peer[0] = '\0';
 	if (!sa)
 		return;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  out, (socklen_t)size);
+			  peer, sizeof(peer));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-			  (socklen_t)size);
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
+			  sizeof(peer));
+	http_client_ip(ctx, peer,
+		       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						   "X-Forwarded-For"),
+		       out, size);
 }
 
 static void body_error(struct http_response *r, unsigned status)
@@ -170,7 +259,7 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 	struct http_request req;
 	struct http_response r;
 	struct http_form query;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN + 8];
 	enum MHD_Result ret;
 
 	http_response_init(&r);
@@ -189,7 +278,7 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 							 MHD_HTTP_HEADER_COOKIE);
 		req.content_type = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		client_ip(c, ip, sizeof(ip));
+		client_ip(ctx, c, ip, sizeof(ip));
 		req.client_ip = ip[0] ? ip : NULL;
 		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
 					  &query);

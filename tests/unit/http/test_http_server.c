@@ -588,6 +588,84 @@ static void body_limits(void **st)
 	assert_int_equal(fake_accounts_state.session_gets, 1);
 }
 
+static void client_ip_behind_proxy(void **st)
+{
+	char out[80];
+
+	(void)st;
+	/* no trusted proxies: the peer, whatever the header says */
+	http_client_ip(ctx, "192.0.2.1", "203.0.113.5", out, sizeof(out));
+	assert_string_equal(out, "192.0.2.1");
+	http_client_ip(ctx, "2001:db8:1:2:aaaa::1", NULL, out, sizeof(out));
+	assert_string_equal(out, "2001:db8:1:2::/64");
+	http_client_ip(ctx, "2001:db8:1:2:bbbb::9", NULL, out, sizeof(out));
+	assert_string_equal(out, "2001:db8:1:2::/64");
+
+	keryu_module.cleanup(ctx);
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	fake_host_set("trusted_proxies", "127.0.0.1, ::1,10.0.0.2");
+	{
+		void *state = NULL;
+
+		assert_int_equal(keryu_module.init(fake_mod(), fake_host(),
+						   &state),
+				 0);
+		ctx = state;
+	}
+	http_client_ip(ctx, "127.0.0.1", "6.6.6.6, 203.0.113.5", out,
+		       sizeof(out));
+	assert_string_equal(out, "203.0.113.5");
+	/* proxies in the chain are skipped, right to left */
+	http_client_ip(ctx, "::1", "6.6.6.6,203.0.113.5, 10.0.0.2", out,
+		       sizeof(out));
+	assert_string_equal(out, "203.0.113.5");
+	http_client_ip(ctx, "127.0.0.1", "2001:db8:9:9:1::5", out,
+		       sizeof(out));
+	assert_string_equal(out, "2001:db8:9:9::/64");
+	/* junk or nothing: the peer */
+	http_client_ip(ctx, "127.0.0.1", "6.6.6.6, not-an-ip", out,
+		       sizeof(out));
+	assert_string_equal(out, "127.0.0.1");
+	http_client_ip(ctx, "127.0.0.1", NULL, out, sizeof(out));
+	assert_string_equal(out, "127.0.0.1");
+	/* an untrusted peer's header is ignored */
+	http_client_ip(ctx, "192.0.2.1", "203.0.113.5", out, sizeof(out));
+	assert_string_equal(out, "192.0.2.1");
+	keryu_module.cleanup(ctx);
+	ctx = NULL;
+	fake_host_reset(NULL);
+
+	/* a bad entry stops the module from starting */
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	fake_host_set("trusted_proxies", "proxy.example");
+	{
+		void *state = NULL;
+
+		assert_int_equal(keryu_module.init(fake_mod(), fake_host(),
+						   &state),
+				 KERYU_EINVAL);
+	}
+	fake_host_reset(NULL);
+}
+
+static int setup_plain(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+		return -1;
+	ctx = state;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +687,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(body_limits, setup_limits,
 						teardown),
+		cmocka_unit_test_setup(client_ip_behind_proxy, setup_plain),
 	};
 	int rc;
 
