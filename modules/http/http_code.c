@@ -14,6 +14,36 @@
 #define CODE_TTL_S 900
 #define CODE_MAX_TRIES 5
 #define CODE_RESEND_S 60
+/* Every code is a message to a phone Keryu does not own yet; whatever the
+ * purpose or contact, one custodian may cause at most this many a day. */
+#define CODE_CAP_WINDOW_S 86400
+#define CODE_CAP_MAX 10
+
+/* True when custodian_id may be sent one more code; counts it. A failing
+ * rate service refuses too (*rc is then its error, else KERYU_ECONFLICT). */
+static bool code_cap_ok(struct http_ctx *ctx, const char *custodian_id,
+			int *rc)
+{
+	const struct keryu_accounts *a = ctx->accounts;
+	char key[96];
+	bool allowed = false;
+
+	snprintf(key, sizeof(key), "codes:acct:%s", custodian_id);
+	*rc = a->rate_hit(a->self, key, CODE_CAP_WINDOW_S, CODE_CAP_MAX,
+			  &allowed);
+	if (*rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.code_cap",
+			       "custodian=%s error=\"%s\"", custodian_id,
+			       keryu_strerror(*rc));
+		return false;
+	}
+	if (allowed)
+		return true;
+	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.code_capped",
+		       "custodian=%s", custodian_id);
+	*rc = KERYU_ECONFLICT;
+	return false;
+}
 
 void http_code_hash(const struct http_ctx *ctx, const char *code,
 		    char out[KERYU_HASH_HEX])
@@ -43,6 +73,9 @@ static int code_send(struct http_ctx *ctx, const char *custodian_id,
 	char *json;
 	int rc;
 
+	/* before the code row exists: over the cap nothing is issued */
+	if (!code_cap_ok(ctx, custodian_id, &rc))
+		return rc;
 	snprintf(code, sizeof(code), "%06u",
 		 (unsigned)randombytes_uniform(1000000));
 	http_code_hash(ctx, code, hash);

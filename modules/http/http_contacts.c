@@ -199,6 +199,29 @@ static void contacts_page(struct http_page *p, const struct contacts *c,
 	http_layout_end(h);
 }
 
+
+/* Codes and alarms go to phones: a custodian whose own phone is not
+ * verified could otherwise make Keryu message any number. */
+static bool phone_verified_or_page(struct http_page *p)
+{
+	struct html *h = &p->r->body;
+
+	if (p->s->who.phone_verified)
+		return true;
+	html_free(h);
+	html_init(h);
+	p->r->status = 403;
+	p->r->content_type = "text/html; charset=utf-8";
+	p->r->no_store = true;
+	http_layout_begin(h, "Verify your phone first", p->s);
+	html_raw(h, "<p>Keryu sends codes and alerts by phone, so your own "
+		    "phone number must be verified before you can do "
+		    "this.</p>\n<p><a href=\"/account/verify\">Verify your "
+		    "phone</a></p>\n");
+	http_layout_end(h);
+	return false;
+}
+
 void http_contacts(struct http_page *p)
 {
 	struct contacts *c = calloc(1, sizeof(*c));
@@ -229,7 +252,7 @@ void http_contact_new(struct http_page *p)
 		http_unavailable(p);
 		return;
 	}
-	if (!contacts_load(p, c, false))
+	if (!contacts_load(p, c, false) || !phone_verified_or_page(p))
 		goto out;
 	memset(&k, 0, sizeof(k));
 	t = http_text_read(http_field(p, "name"), k.name, sizeof(k.name), 100,
@@ -270,8 +293,9 @@ void http_contact_new(struct http_page *p)
 	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.contact_added",
 			  "custodian=%s subject=%s contact=%s", p->s->who.id,
 			  c->s.id, id);
-	/* codes are throttled per custodian: a second contact added within
-	 * a minute waits for its code */
+	/* the 60 s resend throttle is per contact; what bounds the messages a
+	 * custodian can cause is the daily cap in http_code.c and the
+	 * verified-phone check above */
 	rc = http_code_send_contact(p->ctx, p->s->who.id, id);
 	contact_path(loc, c->s.id, id,
 		     rc == 0		       ? "verify?sent=1"
@@ -419,9 +443,10 @@ void http_contact_verify(struct http_page *p)
 			    strcmp(sent, "1") == 0
 				    ? "We sent the contact a code by WhatsApp."
 			    : strcmp(sent, "wait") == 0
-				    ? "A code went out less than a minute ago. "
-				      "Please ask for this contact's code in a "
-				      "minute."
+				    ? "No code was sent: one went out less "
+				      "than a minute ago, or you have asked "
+				      "for too many codes today. Please ask "
+				      "for this contact's code later."
 			    : strcmp(sent, "0") == 0
 				    ? "We could not send a code just now. "
 				      "Please ask for a new one in a minute."
@@ -481,6 +506,8 @@ void http_contact_resend(struct http_page *p)
 		contacts_redirect(p, c->s.id, "");
 		goto out;
 	}
+	if (!phone_verified_or_page(p))
+		goto out;
 	rc = http_code_send_contact(p->ctx, p->s->who.id, c->list[c->at].id);
 	if (rc == 0) {
 		contact_path(loc, c->s.id, c->list[c->at].id,
@@ -494,8 +521,9 @@ void http_contact_resend(struct http_page *p)
 	}
 	html_errors_add(&e, NULL,
 			rc == KERYU_ECONFLICT
-				? "A code was sent less than a minute ago. "
-				  "Please wait a minute before asking for "
+				? "A code was sent less than a minute ago, "
+				  "or you have asked for too many codes "
+				  "today. Please wait before asking for "
 				  "another."
 				: "We could not send a code just now. Please "
 				  "try again in a minute.");

@@ -794,6 +794,91 @@ static void contacts_add_verify_reorder_delete(void **st)
 	assert_int_equal(fake_subjects_contacts(id, list, 8), 2);
 }
 
+/* Adding a contact or resending its code messages a phone: the custodian's
+ * own phone must be verified first (else anyone could make Keryu text any
+ * number). Nothing changes and nothing is sent. */
+static void unverified_custodian_cannot_add_or_resend(void **st)
+{
+	struct keryu_contact list[8];
+	char url[200];
+	const char *id;
+	size_t pubs;
+
+	(void)st;
+	id = create();
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+	post(url, "name=Carl&phone=%2B442079460000&channel=whatsapp");
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+	assert_int_equal(fake_accounts_state.code_issues, 1);
+
+	A->phone_verified = false;
+	pubs = fake_host_pub_count();
+	post(url, "name=Dan&phone=%2B16505550001&channel=sms");
+	assert_int_equal(resp.status, 403);
+	assert_non_null(strstr(body(), "href=\"/account/verify\""));
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/%s/verify/resend", id,
+		 list[0].id);
+	post(url, "");
+	assert_int_equal(resp.status, 403);
+	assert_non_null(strstr(body(), "href=\"/account/verify\""));
+	assert_int_equal(fake_accounts_state.code_issues, 1);
+	assert_int_equal(fake_host_pub_count(), pubs);
+}
+
+/* Add, delete, add again: each contact is new, but the custodian may cause
+ * at most 10 code messages a day whatever the contact or purpose. */
+static void contact_codes_capped_per_custodian(void **st)
+{
+	struct keryu_contact list[8];
+	char url[200], sent[200];
+	const char *id;
+	size_t pubs;
+	int i;
+
+	(void)st;
+	fake_accounts_state.rate_count = true;
+	id = create();
+	for (i = 0; i < 10; i++) {
+		snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+		post(url, "name=Vic&phone=%2B442079460000&channel=whatsapp");
+		assert_int_equal(resp.status, 303);
+		assert_non_null(strstr(resp.location, "verify?sent=1"));
+		assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+		snprintf(url, sizeof(url), "/subjects/%s/contacts/%s/delete",
+			 id, list[0].id);
+		post(url, "");
+		assert_int_equal(resp.status, 303);
+	}
+	assert_int_equal(fake_accounts_state.code_issues, 10);
+	snprintf(sent, sizeof(sent), "codes:acct:%s", A->id);
+	assert_string_equal(fake_accounts_state.last_rate_key, sent);
+
+	/* the 11th: no code row, nothing published */
+	pubs = fake_host_pub_count();
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+	post(url, "name=Vic&phone=%2B442079460000&channel=whatsapp");
+	assert_int_equal(resp.status, 303);
+	assert_non_null(strstr(resp.location, "verify?sent=wait"));
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/%s/verify/resend", id,
+		 list[0].id);
+	post(url, "");
+	assert_int_equal(resp.status, 429);
+	assert_true(resp.retry_after > 0);
+	assert_int_equal(fake_accounts_state.code_issues, 10);
+	assert_int_equal(fake_host_pub_count(), pubs);
+
+	/* another custodian has a budget of their own */
+	who = "B";
+	id = create();
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+	post(url, "name=Vic&phone=%2B442079460000&channel=whatsapp");
+	assert_non_null(strstr(resp.location, "verify?sent=1"));
+	assert_int_equal(fake_accounts_state.code_issues, 11);
+}
+
 /* ---- another custodian's ids ---- */
 
 static void foreign_ids_are_404_by_get_and_post(void **st)
@@ -916,6 +1001,11 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			contacts_add_verify_reorder_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			unverified_custodian_cannot_add_or_resend, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			contact_codes_capped_per_custodian, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			foreign_ids_are_404_by_get_and_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(service_missing_is_503, setup,

@@ -360,6 +360,22 @@ static void tag_activate_deactivate(void **st)
 	assert_false(fta_tag(TAG_A2)->is_active);
 }
 
+/* An active tag makes alarms go to phones: activating one needs the
+ * custodian's own phone verified; deactivating never does. */
+static void tag_activate_needs_verified_phone(void **st)
+{
+	(void)st;
+	fake_accounts_state.custodians[0].phone_verified = false;
+	send("POST", "/subjects/" SUBJ_A "/tags/" TAG_A2 "/activate", NULL);
+	assert_int_equal(resp.status, 403);
+	assert_non_null(strstr(resp.body.buf, "href=\"/account/verify\""));
+	assert_false(fta_tag(TAG_A2)->is_active);
+
+	send("POST", "/subjects/" SUBJ_A "/tags/" TAG_A1 "/deactivate", NULL);
+	assert_int_equal(resp.status, 303);
+	assert_false(fta_tag(TAG_A1)->is_active);
+}
+
 static void tag_csrf_checked(void **st)
 {
 	(void)st;
@@ -902,6 +918,7 @@ int main(void)
 		T(tag_new),
 		T(tag_new_retries_conflicts),
 		T(tag_activate_deactivate),
+		T(tag_activate_needs_verified_phone),
 		T(tag_csrf_checked),
 		T(tag_images),
 		T(tag_images_without_qr_service),
