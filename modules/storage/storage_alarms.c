@@ -35,11 +35,13 @@ static int read_tag(struct storage_pool *p, PGconn *c, const struct scan *s,
 	int rc;
 
 	/* WhatsApp opt-out covers the channels that send WhatsApp messages;
-	 * an inactive custodian is told nothing at all. */
+	 * an inactive custodian is told nothing at all, nor one whose phone
+	 * was never verified (the number could be anyone's). */
 	rc = storage_db_exec(
 		p, c, "alarm.tag",
 		"SELECT q.subject_id::text, c.id::text, s.name, c.phone_e164, "
-		"c.is_active AND (c.whatsapp_opt_in "
+		"c.is_active AND c.phone_verified_at IS NOT NULL "
+		"AND (c.whatsapp_opt_in "
 		"  OR $2::text NOT IN ('whatsapp', 'twilio')) "
 		"FROM subject_qr_codes q "
 		"JOIN subjects s ON s.id = q.subject_id "

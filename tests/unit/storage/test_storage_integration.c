@@ -320,8 +320,10 @@ static void test_seed(void **unused)
 {
 	(void)unused;
 	PQclear(sqlv(
-		"INSERT INTO custodians (id, email, name, phone_e164) VALUES "
-		"('" CUSTODIAN "', 'custodian@example.org', 'Carla', '" PHONE "')",
+		"INSERT INTO custodians (id, email, name, phone_e164, "
+		"phone_verified_at) VALUES "
+		"('" CUSTODIAN "', 'custodian@example.org', 'Carla', '" PHONE
+		"', now())",
 		0, NULL));
 	PQclear(sqlv("INSERT INTO subjects (id, custodian_id, name, "
 		     "date_of_birth, gender, is_active) VALUES "
@@ -571,6 +573,18 @@ static void test_alarm_nobody_to_notify(void **unused)
 	assert_false(out.created);
 	assert_string_equal(out.notification_id, "");
 	PQclear(sqlv("UPDATE custodians SET is_active = true", 0, NULL));
+	/* a phone never verified could be anyone's: the alarm is kept, no
+	 * message goes to it */
+	PQclear(sqlv("UPDATE custodians SET phone_verified_at = NULL", 0,
+		     NULL));
+	scan_event(&ev, TAG_ON, "2026-01-03T00:00:03Z");
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_true(out.created);
+	assert_true(keryu_uuid_valid(out.alarm_id));
+	assert_string_equal(out.notification_id, "");
+	assert_string_equal(out.recipient, "");
+	PQclear(sqlv("UPDATE custodians SET phone_verified_at = now()", 0,
+		     NULL));
 }
 
 static void test_alarm_bad_input(void **unused)
