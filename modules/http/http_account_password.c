@@ -193,6 +193,9 @@ void http_reset(struct http_page *p)
 	confirm_form(p, &e, email, true, 200);
 }
 
+#define RESET_CODE_BAD                                                        \
+	"That code is not right, or it has expired. Ask for a new one."
+
 void http_reset_confirm(struct http_page *p)
 {
 	struct http_ctx *ctx = p->ctx;
@@ -230,7 +233,7 @@ void http_reset_confirm(struct http_page *p)
 		rc = a->code_check(a->self, c.id, KERYU_CODE_RESET, NULL, hash,
 				   &res);
 	} else if (rc == KERYU_ENOTFOUND) {
-		rc = 0; /* told like a wrong code: no account enumeration */
+		rc = 0; /* told like any bad code: no account enumeration */
 		res = KERYU_CODE_WRONG;
 	}
 	sodium_memzero(code, sizeof(code));
@@ -239,7 +242,10 @@ void http_reset_confirm(struct http_page *p)
 		return;
 	}
 	if (res != KERYU_CODE_OK) {
-		html_errors_add(&e, "code", http_code_message(res));
+		/* one answer for a wrong, spent or used-up code and an
+		 * unknown email: which one it was would tell who has an
+		 * account */
+		html_errors_add(&e, "code", RESET_CODE_BAD);
 		confirm_form(p, &e, http_field(p, "email"), false, 400);
 		return;
 	}

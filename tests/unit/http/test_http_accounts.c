@@ -801,6 +801,53 @@ static void reset_flow(void **st)
 	assert_int_equal(fake_accounts_sessions(c->id), 1);
 }
 
+/* The body with every email replaced, so two answers can be compared. */
+static void body_without(const char *email, char *out, size_t size)
+{
+	const char *b = body(), *hit;
+	size_t n = 0, len = strlen(email);
+
+	while ((hit = strstr(b, email)) != NULL && n < size - 1) {
+		n += (size_t)snprintf(out + n, size - n, "%.*s@",
+				      (int)(hit - b), b);
+		b = hit + len;
+	}
+	if (n < size - 1)
+		snprintf(out + n, size - n, "%s", b);
+}
+
+/* An unknown email and an account without a live code get the very same
+ * answer: a different one would tell who has an account. */
+static void reset_confirm_same_answer_for_unknown_email(void **st)
+{
+	static char unknown[16384], known[16384];
+	char form[1024];
+	unsigned status;
+
+	(void)st;
+	fake_accounts_add("ana@example.org", "Ana", PW, true);
+	send("GET", "/account/reset/confirm", NULL);
+	snprintf(form, sizeof(form),
+		 "csrf=%s&email=nobody%%40example.org&code=123456"
+		 "&password=brand+new+pass&password2=brand+new+pass",
+		 csrf());
+	send("POST", "/account/reset/confirm", form);
+	status = resp.status;
+	assert_non_null(strstr(body(), "That code is not right, or it has "
+				       "expired. Ask for a new one."));
+	body_without("nobody@example.org", unknown, sizeof(unknown));
+	snprintf(form, sizeof(form),
+		 "csrf=%s&email=ana%%40example.org&code=123456"
+		 "&password=brand+new+pass&password2=brand+new+pass",
+		 csrf());
+	send("POST", "/account/reset/confirm", form);
+	assert_int_equal(fake_accounts_state.code_checks, 1);
+	assert_int_equal(resp.status, status);
+	body_without("ana@example.org", known, sizeof(known));
+	assert_string_equal(known, unknown);
+	assert_int_equal(fake_accounts_state.set_passwords, 0);
+}
+
 static void storage_down_is_503(void **st)
 {
 	(void)st;
@@ -834,6 +881,7 @@ int main(void)
 		T(login_failures_do_not_lock_owner_out),
 		T(login_account_ceiling),
 		T(login_busy_is_503),
+		T(reset_confirm_same_answer_for_unknown_email),
 		T(password_change_ends_other_sessions),
 		T(reset_flow),
 		T(storage_down_is_503),
