@@ -226,6 +226,13 @@ void http_reset_confirm(struct http_page *p)
 		confirm_form(p, &e, http_field(p, "email"), false, 400);
 		return;
 	}
+	/* hashed before the code is checked: a right check spends the code,
+	 * and a hash failing after it would have wasted it */
+	if (http_pwhash(ctx, http_field(p, "password"), pwhash) != 0) {
+		sodium_memzero(code, sizeof(code));
+		http_unavailable(p);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
 	rc = a->custodian_by_email(a->self, email, &c);
 	if (rc == 0) {
@@ -237,6 +244,8 @@ void http_reset_confirm(struct http_page *p)
 		res = KERYU_CODE_WRONG;
 	}
 	sodium_memzero(code, sizeof(code));
+	if (rc || res != KERYU_CODE_OK)
+		sodium_memzero(pwhash, sizeof(pwhash));
 	if (rc) {
 		http_unavailable(p);
 		return;
@@ -247,10 +256,6 @@ void http_reset_confirm(struct http_page *p)
 		 * account */
 		html_errors_add(&e, "code", RESET_CODE_BAD);
 		confirm_form(p, &e, http_field(p, "email"), false, 400);
-		return;
-	}
-	if (http_pwhash(ctx, http_field(p, "password"), pwhash) != 0) {
-		http_unavailable(p);
 		return;
 	}
 	rc = a->custodian_set_password(a->self, c.id, pwhash, NULL);

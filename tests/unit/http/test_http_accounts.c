@@ -848,6 +848,34 @@ static void reset_confirm_same_answer_for_unknown_email(void **st)
 	assert_int_equal(fake_accounts_state.set_passwords, 0);
 }
 
+/* The new password is hashed before the code is checked: when hashing
+ * fails (argon2 busy) the code is not spent and works next time. */
+static void reset_confirm_hash_failure_keeps_code(void **st)
+{
+	char form[1024];
+
+	(void)st;
+	fake_accounts_add("ana@example.org", "Ana", PW, true);
+	submit("/account/reset", "/account/reset", "email=ana%40example.org");
+	assert_int_equal(fake_host_pub_count(), 1);
+	snprintf(form, sizeof(form),
+		 "csrf=%s&email=ana%%40example.org&code=%s"
+		 "&password=brand+new+pass&password2=brand+new+pass",
+		 csrf(), last_code());
+	ctx->pwhash_wait_ms = 200;
+	assert_int_equal(sem_wait(&ctx->pwhash_slots), 0);
+	assert_int_equal(sem_wait(&ctx->pwhash_slots), 0);
+	send("POST", "/account/reset/confirm", form);
+	assert_int_equal(resp.status, 503);
+	assert_int_equal(fake_accounts_state.code_checks, 0);
+	assert_int_equal(fake_accounts_state.set_passwords, 0);
+	sem_post(&ctx->pwhash_slots);
+	sem_post(&ctx->pwhash_slots);
+	send("POST", "/account/reset/confirm", form);
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(fake_accounts_state.set_passwords, 1);
+}
+
 static void storage_down_is_503(void **st)
 {
 	(void)st;
@@ -882,6 +910,7 @@ int main(void)
 		T(login_account_ceiling),
 		T(login_busy_is_503),
 		T(reset_confirm_same_answer_for_unknown_email),
+		T(reset_confirm_hash_failure_keeps_code),
 		T(password_change_ends_other_sessions),
 		T(reset_flow),
 		T(storage_down_is_503),
