@@ -5,6 +5,7 @@ WhatsApp server. Photos are checked on disk under keryud's photo_dir
 fake's record of the request it received."""
 import http.client
 import json
+import time
 import os
 import re
 import stat
@@ -91,12 +92,15 @@ class Subjects(KeryuTest):
             KERYU_WHATSAPP_TOKEN="test-token-123"))
         self.photos = os.path.join(self.work, "var", "photos")
 
-    def custodian(self, email, name, phone):
+    def custodian(self, email, name, phone, verified=True):
         b = Web(self.http_port)
         status, r, _ = b.submit("/account/signup", "/account/signup", {
             "name": name, "email": email, "phone": phone,
             "password": PASSWORD, "password2": PASSWORD})
         self.assertEqual(status, 303)
+        if verified:  # the phone code is not what is tested here
+            self.pg.query("UPDATE custodians SET phone_verified_at = now() "
+                          "WHERE email = :'a1'", email)
         return b
 
     def create(self, b, **over):
@@ -300,6 +304,41 @@ class Subjects(KeryuTest):
         status, r, _ = b.post(f"{contacts}{cid}/delete", {}, contacts)
         self.assertEqual(status, 303)
         self.assertEqual(order(), ["Eve", "Dan"])
+
+    def test_contact_codes_need_a_verified_phone_and_are_capped(self):
+        victim = "+442079460000"
+        b = self.custodian("ana@example.org", "Ana", "+16505551234", verified=False)
+        sid = self.create(b)
+        contacts = f"/subjects/{sid}/contacts/"
+        new = {"name": "Vic", "phone": victim, "channel": "whatsapp"}
+        status, _, page = b.submit(contacts, contacts + "new", new)
+        self.assertEqual(status, 403)
+        self.assertIn('href="/account/verify"', page)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM contacts"), "0")
+
+        # add, delete, add again: the signup's code and 9 more, then none
+        self.pg.query("UPDATE custodians SET phone_verified_at = now()")
+        sent = []
+        for _ in range(11):
+            status, r, _ = b.submit(contacts, contacts + "new", new)
+            self.assertEqual(status, 303)
+            sent.append(r.getheader("Location").endswith("verify?sent=1"))
+            cid = self.pg.scalar("SELECT id FROM contacts")
+            status, _, _ = b.post(f"{contacts}{cid}/delete", {}, contacts)
+            self.assertEqual(status, 303)
+        self.assertEqual(sent, [True] * 9 + [False] * 2)
+        wait_for(lambda: len(self.codes_to(victim)) == 9, 10, what="9 codes")
+        status, r, _ = b.submit(contacts, contacts + "new", new)
+        self.assertTrue(r.getheader("Location").endswith("verify?sent=wait"))
+        cid = self.pg.scalar("SELECT id FROM contacts")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM one_time_codes"
+                                        " WHERE purpose = 3"), "0")
+        resend = f"{contacts}{cid}/verify/resend"
+        status, r, _ = b.post(resend, {}, f"{contacts}{cid}/verify")
+        self.assertEqual(status, 429)
+        self.assertGreater(int(r.getheader("Retry-After")), 0)
+        time.sleep(0.5)
+        self.assertEqual(len(self.codes_to(victim)), 9)
 
     def test_script_in_every_field_comes_back_escaped(self):
         b = self.custodian("ana@example.org", "Ana", "+16505551234")
