@@ -255,9 +255,11 @@ static void test_upgrade_from_001(void **unused)
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	sql1("INSERT INTO schema_migrations VALUES (1, 'schema')", NULL);
-	sql1("INSERT INTO custodians (id, email, name, phone_e164) VALUES "
+	/* alarms go only to a verified phone (001 already had the column) */
+	sql1("INSERT INTO custodians (id, email, name, phone_e164, "
+	     "phone_verified_at) VALUES "
 	     "('" OLD_CUSTODIAN "', 'old@example.org', 'Olga', '" OLD_PHONE
-	     "')",
+	     "', now())",
 	     NULL);
 	sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
 	     "gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
