@@ -213,7 +213,7 @@ static void test_no_broker(void **unused)
 	snprintf(env_url, sizeof(env_url), "KERYU_BUS_URL=mqtt://127.0.0.1:%d",
 		 test_free_port());
 	spawn(&r, args, env);
-	assert_int_equal(wait_exit(&r, 5000), 1);
+	assert_int_equal(wait_exit(&r, 20000), 1);
 	output(&r);
 	r.out[strlen(r.out) - 1] = '\0';
 	last = strrchr(r.out, '\n');
