@@ -200,27 +200,6 @@ static void contacts_page(struct http_page *p, const struct contacts *c,
 }
 
 
-/* Codes and alarms go to phones: a custodian whose own phone is not
- * verified could otherwise make Keryu message any number. */
-static bool phone_verified_or_page(struct http_page *p)
-{
-	struct html *h = &p->r->body;
-
-	if (p->s->who.phone_verified)
-		return true;
-	html_free(h);
-	html_init(h);
-	p->r->status = 403;
-	p->r->content_type = "text/html; charset=utf-8";
-	p->r->no_store = true;
-	http_layout_begin(h, "Verify your phone first", p->s);
-	html_raw(h, "<p>Keryu sends codes and alerts by phone, so your own "
-		    "phone number must be verified before you can do "
-		    "this.</p>\n<p><a href=\"/account/verify\">Verify your "
-		    "phone</a></p>\n");
-	http_layout_end(h);
-	return false;
-}
 
 void http_contacts(struct http_page *p)
 {
@@ -252,7 +231,7 @@ void http_contact_new(struct http_page *p)
 		http_unavailable(p);
 		return;
 	}
-	if (!contacts_load(p, c, false) || !phone_verified_or_page(p))
+	if (!contacts_load(p, c, false) || !http_phone_verified_or_page(p))
 		goto out;
 	memset(&k, 0, sizeof(k));
 	t = http_text_read(http_field(p, "name"), k.name, sizeof(k.name), 100,
@@ -506,7 +485,7 @@ void http_contact_resend(struct http_page *p)
 		contacts_redirect(p, c->s.id, "");
 		goto out;
 	}
-	if (!phone_verified_or_page(p))
+	if (!http_phone_verified_or_page(p))
 		goto out;
 	rc = http_code_send_contact(p->ctx, p->s->who.id, c->list[c->at].id);
 	if (rc == 0) {

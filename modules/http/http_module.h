@@ -338,6 +338,10 @@ struct http_page {
 	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
 };
 
+/* True when the logged-in custodian's phone is verified; otherwise makes
+ * p's response a 403 page linking /account/verify and returns false. */
+bool http_phone_verified_or_page(struct http_page *p);
+
 void http_landing(struct http_page *p);
 void http_signup(struct http_page *p);
 void http_verify(struct http_page *p);

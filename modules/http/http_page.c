@@ -153,3 +153,25 @@ void http_redirect(struct http_response *r, const char *path)
 	html_raw(&r->body, "\">Continue</a></p>\n");
 	http_page_end(&r->body);
 }
+
+/* Codes and alarms go to phones: a custodian whose own phone is not
+ * verified could otherwise make Keryu message any number. */
+bool http_phone_verified_or_page(struct http_page *p)
+{
+	struct html *h = &p->r->body;
+
+	if (p->s->who.phone_verified)
+		return true;
+	html_free(h);
+	html_init(h);
+	p->r->status = 403;
+	p->r->content_type = "text/html; charset=utf-8";
+	p->r->no_store = true;
+	http_layout_begin(h, "Verify your phone first", p->s);
+	html_raw(h, "<p>Keryu sends codes and alerts by phone, so your own "
+		    "phone number must be verified before you can do "
+		    "this.</p>\n<p><a href=\"/account/verify\">Verify your "
+		    "phone</a></p>\n");
+	http_layout_end(h);
+	return false;
+}

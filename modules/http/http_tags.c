@@ -129,27 +129,6 @@ static void tag_item(struct http_page *p, const char *subject,
 }
 
 
-/* Codes and alarms go to phones: a custodian whose own phone is not
- * verified could otherwise make Keryu message any number. */
-static bool phone_verified_or_page(struct http_page *p)
-{
-	struct html *h = &p->r->body;
-
-	if (p->s->who.phone_verified)
-		return true;
-	html_free(h);
-	html_init(h);
-	p->r->status = 403;
-	p->r->content_type = "text/html; charset=utf-8";
-	p->r->no_store = true;
-	http_layout_begin(h, "Verify your phone first", p->s);
-	html_raw(h, "<p>Keryu sends codes and alerts by phone, so your own "
-		    "phone number must be verified before you can do "
-		    "this.</p>\n<p><a href=\"/account/verify\">Verify your "
-		    "phone</a></p>\n");
-	http_layout_end(h);
-	return false;
-}
 
 void http_tags_list(struct http_page *p)
 {
@@ -265,7 +244,7 @@ static void set_active(struct http_page *p, bool active)
 	if (!svc || !load_tag(p, svc, subject, &t))
 		return;
 	/* deactivating is always allowed: it only stops alerts */
-	if (active && !phone_verified_or_page(p))
+	if (active && !http_phone_verified_or_page(p))
 		return;
 	rc = svc->tag_set_active(svc->self, p->s->who.id, t.uuid, active);
 	if (rc == KERYU_ENOTFOUND) {
