@@ -44,7 +44,7 @@ static const char *channel_name(const char *c)
  * either is not the custodian's). */
 struct contacts {
 	struct keryu_subject s;
-	struct keryu_contact list[HTTP_CONTACTS_MAX];
+	struct keryu_contact list[KERYU_CONTACTS_MAX];
 	size_t n;
 	size_t at; /* the contact named by p->arg[1] */
 };
@@ -58,7 +58,7 @@ static bool contacts_load(struct http_page *p, struct contacts *c,
 	if (!http_subject_load(p, &c->s))
 		return false;
 	rc = sv->contact_list(sv->self, p->s->who.id, c->s.id, c->list,
-			      HTTP_CONTACTS_MAX, &c->n);
+			      KERYU_CONTACTS_MAX, &c->n);
 	if (rc) {
 		http_subject_fail(p, "http.contact_list", rc);
 		return false;
@@ -156,10 +156,10 @@ static void contacts_page(struct http_page *p, const struct contacts *c,
 		html_raw(h, "</li>\n");
 	}
 	html_raw(h, "</ol>\n<h2 style=\"font-size:1.25rem\">Add a contact</h2>\n");
-	if (c->n >= HTTP_CONTACTS_MAX) {
+	if (c->n >= KERYU_CONTACTS_MAX) {
 		html_textf(h, "A subject can have at most %d contacts besides "
 			      "you.",
-			   HTTP_CONTACTS_MAX);
+			   KERYU_CONTACTS_MAX);
 	} else {
 		html_error_summary(h, e);
 		snprintf(action, sizeof(action), "/subjects/%s/contacts/new",
@@ -251,7 +251,7 @@ void http_contact_new(struct http_page *p)
 		html_errors_add(&e, "channel", "Choose how to alert them.");
 	else
 		snprintf(k.channel, sizeof(k.channel), "%s", channel);
-	if (c->n >= HTTP_CONTACTS_MAX)
+	if (c->n >= KERYU_CONTACTS_MAX)
 		html_errors_add(&e, NULL, "This subject has the most contacts "
 					  "allowed.");
 	if (e.n) {
@@ -262,6 +262,12 @@ void http_contact_new(struct http_page *p)
 	if (rc == KERYU_EINVAL) {
 		html_errors_add(&e, NULL, "These details were not accepted. "
 					  "Please check them.");
+		contacts_page(p, c, &e, 400);
+		goto out;
+	}
+	if (rc == KERYU_ECONFLICT) { /* another add got there first */
+		html_errors_add(&e, NULL, "This subject has the most contacts "
+					  "allowed.");
 		contacts_page(p, c, &e, 400);
 		goto out;
 	}

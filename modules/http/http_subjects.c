@@ -296,7 +296,7 @@ static void link_item(struct html *h, const char *id, const char *rest,
 static void view_contacts(struct http_page *p, const struct keryu_subject *s)
 {
 	const struct keryu_subjects *sv = p->ctx->subjects;
-	struct keryu_contact list[HTTP_CONTACTS_MAX];
+	struct keryu_contact list[KERYU_CONTACTS_MAX];
 	struct html *h = &p->r->body;
 	size_t n = 0, i;
 	int rc;
@@ -306,7 +306,7 @@ static void view_contacts(struct http_page *p, const struct keryu_subject *s)
 	html_text(h, p->s->who.name);
 	html_raw(h, " (you)</li>\n");
 	rc = sv->contact_list(sv->self, p->s->who.id, s->id, list,
-			      HTTP_CONTACTS_MAX, &n);
+			      KERYU_CONTACTS_MAX, &n);
 	if (rc)
 		n = 0;
 	for (i = 0; i < n; i++) {
@@ -438,7 +438,8 @@ void http_subject_edit(struct http_page *p)
 		free(s);
 		return;
 	}
-	/* photo and public_fields stay as loaded: this form has neither */
+	/* this form has neither photo nor public fields; subject_update
+	 * leaves both alone */
 	if (!http_subject_read(p, s, &e, &msgs)) {
 		subject_form_page(p, "Edit details", action, s, true, &e,
 				  "Save", 400);
@@ -566,8 +567,10 @@ void http_subject_privacy(struct http_page *p)
 			if (strcmp(http_field(p, privacy_boxes[i].name), "1") ==
 			    0)
 				bits |= privacy_boxes[i].bit;
-		s->public_fields = bits;
-		rc = sv->subject_update(sv->self, p->s->who.id, s);
+		/* only the bits: the other fields as loaded here may be
+		 * stale by now */
+		rc = sv->subject_set_public(sv->self, p->s->who.id, s->id,
+					    bits);
 		if (rc) {
 			http_subject_fail(p, "http.subject_privacy", rc);
 		} else {

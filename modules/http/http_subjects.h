@@ -11,7 +11,6 @@
 #include "http_module.h"
 
 #define HTTP_SUBJECTS_PER_PAGE 50
-#define HTTP_CONTACTS_MAX 20
 
 /* ---- http_subjects.c ---- */
 /* True when the subjects service is there; otherwise r is a 503 page. */

@@ -144,6 +144,30 @@ static int lock_subject(struct storage_pool *p, PGconn *c,
 	return rows == 1 ? 0 : KERYU_ENOTFOUND;
 }
 
+/* 0 while the subject has fewer than KERYU_CONTACTS_MAX contacts,
+ * ECONFLICT when it has that many, or an error. Call with the subject
+ * locked. */
+static int check_room(struct storage_pool *p, PGconn *c,
+		      const char *subject_id)
+{
+	const char *v[] = {subject_id};
+	PGresult *r;
+	long n;
+	int rc;
+
+	rc = storage_db_exec(p, c, "contact.count",
+			     "SELECT count(*) FROM contacts "
+			     "WHERE subject_id = $1::uuid",
+			     1, v, &r);
+	if (rc)
+		return rc;
+	n = PQntuples(r) == 1 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+	PQclear(r);
+	if (n < 0)
+		return KERYU_ERR;
+	return n >= KERYU_CONTACTS_MAX ? KERYU_ECONFLICT : 0;
+}
+
 static int add_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct add_call *ac = arg;
@@ -153,6 +177,10 @@ static int add_work(struct storage_pool *p, PGconn *c, void *arg)
 	rc = storage_db_begin(p, c);
 	if (!rc)
 		rc = lock_subject(p, c, ac->v[0], ac->v[1]);
+	/* counted under the subject's row lock, so two concurrent adds
+	 * cannot both see room for one more */
+	if (!rc)
+		rc = check_room(p, c, ac->v[1]);
 	if (!rc)
 		rc = storage_db_exec(
 			p, c, "contact.add",

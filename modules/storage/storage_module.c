@@ -81,6 +81,7 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->alarm_timeline = storage_alarm_timeline;
 	s->alarm_resolve = storage_alarm_resolve;
 	s->dashboard = storage_dashboard;
+	s->subject_set_public = storage_subject_set_public;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,

@@ -76,6 +76,8 @@ int storage_subject_delete(void *self, const char *custodian_id,
 int storage_subject_set_photo(void *self, const char *custodian_id,
 			      const char *id, const char *photo,
 			      char old_out[80]);
+int storage_subject_set_public(void *self, const char *custodian_id,
+			       const char *id, unsigned public_fields);
 
 /* subjects: emergency contacts (storage_contacts.c) */
 int storage_contact_list(void *self, const char *custodian_id,

@@ -463,9 +463,15 @@ int storage_subject_create(void *self, const char *custodian_id,
 static int update_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct write_call *wc = arg;
+	const char *v[14];
 	PGresult *r;
 	int rc, rows;
 
+	/* public_fields ($14 of write_params) is left alone: only
+	 * subject_set_public writes it, so saving the details page cannot
+	 * undo a privacy change made meanwhile (nor the reverse) */
+	memcpy(v, wc->v, 13 * sizeof(v[0]));
+	v[13] = wc->v[14];
 	rc = storage_db_exec(
 		p, c, "subject.update",
 		"UPDATE subjects SET name = $3, date_of_birth = $4::date, "
@@ -475,10 +481,9 @@ static int update_work(struct storage_pool *p, PGconn *c, void *arg)
 		"doctor_address = nullif($11, ''), "
 		"doctor_speciality = nullif($12, ''), "
 		"care_instructions = nullif($13, ''), "
-		"public_fields = $14::int, is_active = $15::boolean, "
-		"updated_at = now() "
+		"is_active = $14::boolean, updated_at = now() "
 		"WHERE custodian_id = $1::uuid AND id = $2::uuid RETURNING 1",
-		15, wc->v, &r);
+		14, v, &r);
 	if (rc)
 		return rc;
 	rows = PQntuples(r);
@@ -501,6 +506,44 @@ int storage_subject_update(void *self, const char *custodian_id,
 	rc = storage_pool_run(self, "subject_update", update_work, &wc);
 	if (!rc)
 		log_event(self, "storage.subject_updated", custodian_id, in->id);
+	return rc;
+}
+
+/* ---- public fields ---- */
+
+static int public_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	const char *const *v = arg; /* custodian, id, bits */
+	PGresult *r;
+	int rc, rows;
+
+	rc = storage_db_exec(p, c, "subject.set_public",
+			     "UPDATE subjects SET public_fields = $3::int, "
+			     "updated_at = now() "
+			     "WHERE id = $2::uuid AND custodian_id = $1::uuid "
+			     "RETURNING 1",
+			     3, v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	PQclear(r);
+	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+}
+
+int storage_subject_set_public(void *self, const char *custodian_id,
+			       const char *id, unsigned public_fields)
+{
+	char bits[16];
+	const char *v[3] = {custodian_id, id, bits};
+	int rc;
+
+	if (!keryu_uuid_valid(custodian_id) || !keryu_uuid_valid(id) ||
+	    (public_fields & ~KERYU_PUB_ALL) != 0)
+		return KERYU_EINVAL;
+	snprintf(bits, sizeof(bits), "%u", public_fields);
+	rc = storage_pool_run(self, "subject_set_public", public_work, v);
+	if (!rc)
+		log_event(self, "storage.subject_public_set", custodian_id, id);
 	return rc;
 }
 

@@ -6,7 +6,8 @@
  * of anyone else's is KERYU_ENOTFOUND, exactly like a row that does not
  * exist, so no page can tell the two apart. Thread-safe. Returns 0 or:
  *   KERYU_ENOTFOUND  no such row for this custodian
- *   KERYU_ECONFLICT  a unique value is taken (a tag's short code)
+ *   KERYU_ECONFLICT  a unique value is taken (a tag's short code), or
+ *                    a limit is reached (KERYU_CONTACTS_MAX)
  *   KERYU_EINVAL     an argument failed validation; nothing was written
  *   KERYU_EIO        the database is unreachable; nothing was written
  * Out structs and arrays are caller-owned; nothing returned needs freeing.
@@ -24,6 +25,7 @@
 #define KERYU_SERVICE_SUBJECTS "subjects"
 
 #define KERYU_TEXT_MAX 2001 /* long free-text fields: 2000 bytes + NUL */
+#define KERYU_CONTACTS_MAX 20 /* emergency contacts per subject */
 #define KERYU_SHORT_CODE_LEN 9 /* 8 characters + NUL */
 /* Short codes use this alphabet: no 0/O, 1/I/L, U/V confusion. */
 #define KERYU_SHORT_CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -159,7 +161,7 @@ struct keryu_subjects {
 	int (*subject_create)(void *self, const char *custodian_id,
 			      const struct keryu_subject *in,
 			      char id_out[KERYU_UUID_LEN]);
-	/* Replaces every field but id, photo and times. */
+	/* Replaces every field but id, photo, public fields and times. */
 	int (*subject_update)(void *self, const char *custodian_id,
 			      const struct keryu_subject *in);
 	/* Deletes the subject with its contacts, tags and alarms. Fills
@@ -177,7 +179,8 @@ struct keryu_subjects {
 	int (*contact_list)(void *self, const char *custodian_id,
 			    const char *subject_id, struct keryu_contact *out,
 			    size_t max, size_t *n);
-	/* Appends a contact (unverified) after the others; fills id_out. */
+	/* Appends a contact (unverified) after the others; fills id_out.
+	 * ECONFLICT when the subject already has KERYU_CONTACTS_MAX. */
 	int (*contact_add)(void *self, const char *custodian_id,
 			   const char *subject_id,
 			   const struct keryu_contact *in,
@@ -228,6 +231,12 @@ struct keryu_subjects {
 
 	int (*dashboard)(void *self, const char *custodian_id,
 			 struct keryu_dashboard *out);
+
+	/* Sets only the subject's public fields (enum keryu_public_field
+	 * bits), so a concurrent edit of its other fields is not undone.
+	 * EINVAL for bits outside KERYU_PUB_ALL. */
+	int (*subject_set_public)(void *self, const char *custodian_id,
+				  const char *id, unsigned public_fields);
 
 	void *reserved[16];
 };

@@ -142,6 +142,7 @@ static int fs_update(void *self, const char *custodian,
 		     const struct keryu_subject *in)
 {
 	struct fs_subject *f;
+	unsigned bits;
 	int rc = begin(custodian);
 
 	(void)self;
@@ -150,8 +151,31 @@ static int fs_update(void *self, const char *custodian,
 	f = subj(custodian, in->id);
 	if (!f)
 		return KERYU_ENOTFOUND;
+	/* like the real one: public fields are subject_set_public's */
+	bits = f->s.public_fields;
 	copy_fields(&f->s, in);
+	f->s.public_fields = bits;
 	S->updates++;
+	S->changes++;
+	return 0;
+}
+
+static int fs_set_public(void *self, const char *custodian, const char *id,
+			 unsigned public_fields)
+{
+	struct fs_subject *f;
+	int rc = begin(custodian);
+
+	(void)self;
+	if (rc)
+		return rc;
+	if (public_fields & ~KERYU_PUB_ALL)
+		return KERYU_EINVAL;
+	f = subj(custodian, id);
+	if (!f)
+		return KERYU_ENOTFOUND;
+	f->s.public_fields = public_fields;
+	S->public_sets++;
 	S->changes++;
 	return 0;
 }
@@ -256,6 +280,8 @@ static int fs_contact_add(void *self, const char *custodian,
 	if (!keryu_e164_valid(in->phone) || !in->name[0])
 		return KERYU_EINVAL;
 	n = fake_subjects_contacts(f->s.id, all, FS_CONTACTS);
+	if (n >= KERYU_CONTACTS_MAX)
+		return KERYU_ECONFLICT;
 	for (i = 0; i < FS_CONTACTS; i++) {
 		struct fs_contact *c = &S->contacts[i];
 
@@ -335,6 +361,7 @@ const struct keryu_subjects fake_subjects = {
 	.contact_add = fs_contact_add,
 	.contact_delete = fs_contact_delete,
 	.contact_move = fs_contact_move,
+	.subject_set_public = fs_set_public,
 };
 
 void fake_subjects_reset(void)

@@ -32,8 +32,8 @@ struct fake_subjects_state {
 	int seq;
 	int rc; /* when non-zero, every call returns it */
 	int calls, changes;
-	int creates, updates, deletes, photo_sets, contact_adds,
-		contact_deletes, contact_moves;
+	int creates, updates, deletes, photo_sets, public_sets,
+		contact_adds, contact_deletes, contact_moves;
 	char last_custodian[KERYU_UUID_LEN];
 };
 

@@ -475,6 +475,9 @@ static void privacy_saved(void **st)
 			 KERYU_PUB_FULL_NAME | KERYU_PUB_MEDICATIONS |
 				 KERYU_PUB_CUSTODIAN_PHONE);
 	assert_string_equal(s->name, "Ana Pérez"); /* the rest untouched */
+	/* only the bits are written, never the whole row as read */
+	assert_int_equal(fake_subjects_state.public_sets, 1);
+	assert_int_equal(fake_subjects_state.updates, 0);
 	post(url, "");
 	assert_int_equal(s->public_fields, 0);
 }

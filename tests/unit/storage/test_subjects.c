@@ -407,7 +407,8 @@ static void test_subjects(void **unused)
 			       T.subj_a),
 			 1);
 
-	/* update replaces every field but id, photo and times */
+	/* update replaces every field but id, photo, public fields and
+	 * times */
 	got.public_fields = KERYU_PUB_ALL;
 	snprintf(got.name, sizeof(got.name), "Lucía G.");
 	snprintf(got.medications, sizeof(got.medications), "None");
@@ -421,8 +422,47 @@ static void test_subjects(void **unused)
 	assert_string_equal(s.doctor_name, "");
 	assert_string_equal(s.gender, "U");
 	assert_string_equal(s.photo, "");
-	assert_int_equal(s.public_fields, KERYU_PUB_ALL);
+	assert_int_equal(s.public_fields, KERYU_PUB_DEFAULT); /* kept */
 	assert_string_equal(s.created_at, got.created_at);
+
+	/* public fields are set on their own, and nothing else is */
+	sql1("UPDATE subjects SET updated_at = now() - interval '1 day' "
+	     "WHERE id = $1::uuid",
+	     T.subj_a);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, T.subj_a,
+						KERYU_PUB_ALL),
+			 0);
+	assert_int_equal(sj->subject_get(sj->self, CUST_A, T.subj_a, &got), 0);
+	assert_int_equal(got.public_fields, KERYU_PUB_ALL);
+	assert_string_equal(got.name, "Lucía G.");
+	assert_string_equal(got.medications, "None");
+	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = "
+			       "$1::uuid AND updated_at > now() - "
+			       "interval '1 hour'",
+			       T.subj_a),
+			 1);
+	snapshot(snap);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, T.subj_a,
+						KERYU_PUB_ALL + 1),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, T.subj_a,
+						1u << 31),
+			 KERYU_EINVAL);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_B, T.subj_a, 0),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, UNKNOWN_ID,
+						0),
+			 KERYU_ENOTFOUND);
+	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, "nope", 0),
+			 KERYU_EINVAL);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+	/* and an update after it keeps it */
+	assert_int_equal(sj->subject_update(sj->self, CUST_A, &got), 0);
+	got.public_fields = 0;
+	assert_int_equal(sj->subject_update(sj->self, CUST_A, &got), 0);
+	assert_int_equal(sj->subject_get(sj->self, CUST_A, T.subj_a, &s), 0);
+	assert_int_equal(s.public_fields, KERYU_PUB_ALL);
 
 	/* photo: set, replace (old name back), remove */
 	assert_int_equal(sj->subject_set_photo(sj->self, CUST_A, T.subj_a,
@@ -856,6 +896,32 @@ static const char *contact_order(char *buf, size_t size)
 	return buf;
 }
 
+/* Threads adding contacts to A's second subject at once. */
+struct adder {
+	int nth, added, refused, other;
+};
+
+static void *add_race(void *arg)
+{
+	struct adder *a = arg;
+	struct keryu_contact k;
+	char id[KERYU_UUID_LEN], phone[16];
+	int i, rc;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(phone, sizeof(phone), "+346100%02d%03d", a->nth, i);
+		contact_fill(&k, "Racer", phone, "log");
+		rc = T.sj->contact_add(T.sj->self, CUST_A, T.subj_a2, &k, id);
+		if (rc == 0)
+			a->added++;
+		else if (rc == KERYU_ECONFLICT)
+			a->refused++;
+		else
+			a->other++;
+	}
+	return NULL;
+}
+
 static void test_contacts(void **unused)
 {
 	const struct keryu_subjects *sj = T.sj;
@@ -996,6 +1062,46 @@ static void test_contacts(void **unused)
 	assert_int_equal(n, 3);
 	assert_string_equal(list[2].name, "New");
 	assert_int_equal(list[2].position, 3);
+
+	/* at most KERYU_CONTACTS_MAX, even when adds race: 3 there, 8
+	 * threads try 4 each, exactly 17 get in */
+	{
+		struct adder a[8];
+		pthread_t th[8];
+		int added = 0, refused = 0;
+
+		memset(a, 0, sizeof(a));
+		for (i = 0; i < 8; i++) {
+			a[i].nth = i;
+			assert_int_equal(
+				pthread_create(&th[i], NULL, add_race, &a[i]),
+				0);
+		}
+		for (i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].other, 0);
+			added += a[i].added;
+			refused += a[i].refused;
+		}
+		assert_int_equal(added, KERYU_CONTACTS_MAX - 3);
+		assert_int_equal(refused, 32 - (KERYU_CONTACTS_MAX - 3));
+		assert_int_equal(count("SELECT count(*) FROM contacts "
+				       "WHERE subject_id = $1::uuid",
+				       T.subj_a2),
+				 KERYU_CONTACTS_MAX);
+		snapshot(snap);
+		contact_fill(&k, "One more", "+34600000014", "log");
+		assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a2,
+						 &k, id),
+				 KERYU_ECONFLICT);
+		assert_string_equal(id, "");
+		/* a foreign custodian still gets ENOTFOUND, not the cap */
+		assert_int_equal(sj->contact_add(sj->self, CUST_B, T.subj_a2,
+						 &k, id),
+				 KERYU_ENOTFOUND);
+		snapshot(snap2);
+		assert_string_equal(snap, snap2);
+	}
 
 	/* a B contact, for the scoping test */
 	contact_fill(&k, "Bea's mum", "+34600000021", "whatsapp");
