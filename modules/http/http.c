@@ -69,6 +69,15 @@ static const struct keryu_option options[] = {
 	{.key = "photo_max_bytes", .type = KERYU_OPT_INT, .def = "5242880",
 	 .help = "largest photo accepted, in bytes (larger uploads get 413)",
 	 .min = 1024, .max = 1073741824},
+	{.key = "whatsapp_verify_token", .type = KERYU_OPT_STR, .def = "",
+	 .help = "token Meta sends back when verifying the WhatsApp webhook "
+		 "(GET /webhooks/whatsapp); empty refuses verification with "
+		 "403",
+	 .flags = KERYU_OPT_SECRET},
+	{.key = "whatsapp_app_secret", .type = KERYU_OPT_STR, .def = "",
+	 .help = "Meta app secret that signs WhatsApp webhook posts "
+		 "(X-Hub-Signature-256); empty refuses every post",
+	 .flags = KERYU_OPT_SECRET},
 	{0},
 };
 
@@ -164,6 +173,10 @@ static void http_cleanup(void *state)
 	http_pwhash_cleanup(state);
 	sodium_memzero(((struct http_ctx *)state)->secret,
 		       sizeof(((struct http_ctx *)state)->secret));
+	sodium_memzero(((struct http_ctx *)state)->whatsapp_verify_token,
+		       HTTP_SECRET_MAX);
+	sodium_memzero(((struct http_ctx *)state)->whatsapp_app_secret,
+		       HTTP_SECRET_MAX);
 	free(state);
 }
 

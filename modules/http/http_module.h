@@ -89,6 +89,10 @@ struct http_ctx {
 		long long until; /* epoch seconds */
 	} blocks[HTTP_BLOCKS_MAX];
 
+	/* webhooks (http_webhooks.c); "" refuses what needs them */
+	char whatsapp_verify_token[HTTP_SECRET_MAX];
+	char whatsapp_app_secret[HTTP_SECRET_MAX];
+
 	struct http_server *server; /* NULL while not started */
 };
 

@@ -8,6 +8,7 @@
 
 #include "http_module.h"
 #include "http_tags_alarms.h"
+#include "http_webhooks.h"
 
 #define SCAN_PREFIX "/subjects/qr/"
 #define SCAN_SUFFIX "/scan/"
@@ -311,7 +312,7 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 {
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
 	const struct page_route *rt;
-	enum { NONE, SCAN, SHORT, HEALTH } route = NONE;
+	enum { NONE, SCAN, SHORT, HEALTH, WA_VERIFY } route = NONE;
 	const char *path = req->path ? req->path : "";
 
 	if (!http_host_allowed(ctx, req->host)) {
@@ -333,6 +334,8 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (strcmp(path, "/healthz") == 0)
 		route = HEALTH;
+	else if (strcmp(path, "/webhooks/whatsapp") == 0)
+		route = WA_VERIFY; /* public: Meta has no session */
 	else if (match_scan(path, seg, sizeof(seg)))
 		route = SCAN;
 	else if (match_short(path, seg, sizeof(seg)))
@@ -354,6 +357,8 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (route == HEALTH)
 		http_health(ctx, r);
+	else if (route == WA_VERIFY)
+		http_webhook_whatsapp_verify(ctx, req, r);
 	else if (route == SHORT)
 		http_short(ctx, req, seg, r);
 	else
