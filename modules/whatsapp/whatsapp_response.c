@@ -2,6 +2,7 @@
 #include "whatsapp_response.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,44 +13,108 @@
 /* Larger answers are not from the Cloud API; don't spend time on them. */
 #define MAX_ANSWER (1u << 20)
 
+/* providers.md's Meta table, one row per code range. A code not in it is
+ * decided by the HTTP status (whatsapp_classify). */
+static const struct {
+	long lo, hi;
+	enum whatsapp_verdict verdict;
+} codes[] = {
+	{190, 190, WHATSAPP_OPERATOR},       /* token expired */
+	{0, 0, WHATSAPP_OPERATOR},           /* token invalid */
+	{10, 10, WHATSAPP_OPERATOR},         /* permission denied */
+	{200, 299, WHATSAPP_OPERATOR},       /* permission missing */
+	{368, 368, WHATSAPP_OPERATOR},       /* policy block */
+	{131031, 131031, WHATSAPP_OPERATOR}, /* account locked */
+	{4, 4, WHATSAPP_RETRY},              /* application rate limit */
+	{80007, 80007, WHATSAPP_RETRY},      /* business account rate limit */
+	{130429, 130429, WHATSAPP_RETRY},    /* throughput limit */
+	{131000, 131000, WHATSAPP_RETRY},    /* something went wrong */
+	{131016, 131016, WHATSAPP_RETRY},    /* service unavailable */
+	{131057, 131057, WHATSAPP_RETRY},    /* account in maintenance */
+	{2, 2, WHATSAPP_RETRY},              /* service temporarily down */
+	{131056, 131056, WHATSAPP_PAIR_LIMIT}, /* same recipient too often */
+	/* Meta wants the sender to stop: the usual retries would only deepen
+	 * the block. */
+	{131048, 131048, WHATSAPP_SPAM_LIMIT},
+	{100, 100, WHATSAPP_PERMANENT},       /* invalid parameter */
+	{131026, 131026, WHATSAPP_PERMANENT}, /* undeliverable */
+	{131047, 131047, WHATSAPP_PERMANENT}, /* outside the 24 h window */
+	{132000, 132000, WHATSAPP_PERMANENT}, /* parameter count mismatch */
+	{132001, 132001, WHATSAPP_PERMANENT}, /* template missing in language */
+	{132015, 132016, WHATSAPP_PERMANENT}, /* template paused / disabled */
+};
+
 enum whatsapp_verdict whatsapp_classify(long code, long http_status)
 {
-	switch (code) {
-	case 4:      /* application rate limit */
-	case 80007:  /* business account rate limit */
-	case 130429: /* throughput limit */
-	case 131056: /* pair rate limit: same recipient too often */
-	case 131000: /* something went wrong */
-	case 131016: /* service unavailable */
-	case 131057: /* account in maintenance */
-	case 2:      /* service temporarily down */
-		return WHATSAPP_RETRY;
-	case 190: case 0:             /* token expired or invalid */
-	case 10:                      /* permission denied */
-	case 100:                     /* invalid parameter */
-	case 131026:                  /* undeliverable */
-	case 131047:                  /* outside the 24 h window */
-	case 132000:                  /* parameter count mismatch */
-	case 132001:                  /* template missing in that language */
-	case 132015: case 132016:     /* template paused / disabled */
-	case 368: case 131031:        /* policy block / account locked */
-	/* Spam rate limit: Meta wants the sender to stop, and retrying within
-	 * our few attempts would only deepen the block. */
-	case 131048:
-		return WHATSAPP_PERMANENT;
-	default:
-		break;
-	}
-	if (code >= 200 && code <= 299) /* permission errors */
-		return WHATSAPP_PERMANENT;
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (code >= codes[i].lo && code <= codes[i].hi)
+			return codes[i].verdict;
 	return (http_status == 429 || http_status >= 500) ? WHATSAPP_RETRY
 							  : WHATSAPP_PERMANENT;
 }
 
+enum whatsapp_verdict whatsapp_classify_http(long http_status)
+{
+	if (http_status == 429 || http_status >= 500)
+		return WHATSAPP_RETRY;
+	if (http_status >= 200 && http_status <= 299)
+		return WHATSAPP_UNKNOWN;
+	return WHATSAPP_PERMANENT;
+}
+
+enum whatsapp_verdict whatsapp_classify_transport(const char *code)
+{
+	if (code && (strcmp(code, "timeout") == 0 ||
+		     strcmp(code, "bad_response") == 0))
+		return WHATSAPP_UNKNOWN;
+	return WHATSAPP_RETRY;
+}
+
+const char *whatsapp_verdict_status(enum whatsapp_verdict v)
+{
+	switch (v) {
+	case WHATSAPP_RETRY:
+	case WHATSAPP_PAIR_LIMIT:
+	case WHATSAPP_UNKNOWN:
+		return "error";
+	case WHATSAPP_PERMANENT:
+	case WHATSAPP_SPAM_LIMIT:
+	case WHATSAPP_OPERATOR:
+		break;
+	}
+	return "failed";
+}
+
 bool whatsapp_code_needs_operator(long code)
 {
-	return code == 190 || code == 0 || code == 10 ||
-	       (code >= 200 && code <= 299) || code == 131031;
+	return whatsapp_classify(code, 0) == WHATSAPP_OPERATOR;
+}
+
+unsigned whatsapp_backoff_ms(unsigned base_ms, int attempt, uint32_t random)
+{
+	uint64_t ceiling = base_ms;
+	int i;
+
+	/* doubling stops at the cap, so nothing overflows */
+	for (i = 1; i < attempt && ceiling < WHATSAPP_BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > WHATSAPP_BACKOFF_CAP_MS)
+		ceiling = WHATSAPP_BACKOFF_CAP_MS;
+	/* scaled, not modulo: UINT32_MAX reaches the ceiling itself */
+	return (unsigned)(ceiling * random / UINT32_MAX);
+}
+
+unsigned whatsapp_pair_backoff_ms(int attempt)
+{
+	uint64_t ms = 4000;
+	int i;
+
+	for (i = 1; i < attempt && ms < WHATSAPP_BACKOFF_CAP_MS; i++)
+		ms *= 4;
+	return ms > WHATSAPP_BACKOFF_CAP_MS ? WHATSAPP_BACKOFF_CAP_MS
+					    : (unsigned)ms;
 }
 
 static void set(char *dst, size_t size, const char *src)
@@ -140,7 +205,8 @@ void whatsapp_response_transport(const char *code, const char *text,
 				 struct keryu_delivery_event *out)
 {
 	clear_result(out);
-	set(out->status, sizeof(out->status), "error");
+	set(out->status, sizeof(out->status),
+	    whatsapp_verdict_status(whatsapp_classify_transport(code)));
 	set(out->error_code, sizeof(out->error_code), code);
 	whatsapp_redact_numbers(text, out->error_text,
 				sizeof(out->error_text));
@@ -156,6 +222,8 @@ static int unexpected(long http_status, const char *why,
 	else
 		snprintf(code, sizeof(code), "http_%ld", http_status);
 	whatsapp_response_transport(code, why, out);
+	set(out->status, sizeof(out->status),
+	    whatsapp_verdict_status(whatsapp_classify_http(http_status)));
 	return KERYU_EINVAL;
 }
 
@@ -176,8 +244,7 @@ static int provider_error(long http_status, const cJSON *err,
 		return unexpected(http_status, "error object without a code", out);
 	c = (long)code->valuedouble;
 	set(out->status, sizeof(out->status),
-	    whatsapp_classify(c, http_status) == WHATSAPP_RETRY ? "error"
-								: "failed");
+	    whatsapp_verdict_status(whatsapp_classify(c, http_status)));
 	snprintf(out->error_code, sizeof(out->error_code), "%ld", c);
 	if (cJSON_IsString(msg) && cJSON_IsString(details) &&
 	    *details->valuestring)

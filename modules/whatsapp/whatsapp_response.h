@@ -5,42 +5,92 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <keryu/events.h>
 
+/* What to do after an attempt that did not end in "sent". The published
+ * status follows from it (whatsapp_verdict_status): the classes that are
+ * not final publish "error", the final ones "failed". */
 enum whatsapp_verdict {
 	WHATSAPP_PERMANENT = 0, /* another attempt cannot succeed */
-	WHATSAPP_RETRY = 1,     /* may succeed later, with backoff */
+	WHATSAPP_RETRY = 1,     /* may succeed later, with whatsapp_backoff_ms */
+	WHATSAPP_PAIR_LIMIT,    /* 131056: this recipient too often; retry it
+				 * after whatsapp_pair_backoff_ms, others are
+				 * unaffected */
+	WHATSAPP_SPAM_LIMIT,    /* 131048: stop; at most one more try after a
+				 * long backoff, never the usual schedule */
+	WHATSAPP_OPERATOR,      /* permanent until the operator fixes the token
+				 * or permissions: alert them */
+	WHATSAPP_UNKNOWN,       /* the message may have gone out: do not resend
+				 * blindly, let the status webhook settle it */
 };
 
 /* Decides on the provider's error.code (not on the HTTP status, as Meta
- * asks); http_status only settles codes the table does not know: 429 and
- * 5xx retry, anything else is permanent. */
+ * asks), from one table of code ranges; http_status only settles codes the
+ * table does not know: 429 and 5xx retry, anything else (unknown 4xx
+ * codes included) is permanent. */
 enum whatsapp_verdict whatsapp_classify(long code, long http_status);
 
-/* True for the codes an operator must fix (bad token, missing permission):
- * every message will fail until then, so they are logged as errors. */
+/* An HTTP answer without a usable error object: 429 and 5xx retry, a 2xx we
+ * could not read is WHATSAPP_UNKNOWN (Meta may have accepted the message),
+ * anything else is permanent. */
+enum whatsapp_verdict whatsapp_classify_http(long http_status);
+
+/* An attempt without an HTTP answer, by the code whatsapp_response_transport
+ * got: "timeout" (after the request was sent) and "bad_response" (an
+ * answer we would not read) are WHATSAPP_UNKNOWN; "network", "internal"
+ * and anything else (nothing reached Meta) retry. NULL retries. */
+enum whatsapp_verdict whatsapp_classify_transport(const char *code);
+
+/* "error" for the verdicts that may still send (RETRY, PAIR_LIMIT, UNKNOWN),
+ * "failed" for the final ones. Never NULL. */
+const char *whatsapp_verdict_status(enum whatsapp_verdict v);
+
+/* True for the codes an operator must fix (bad token, missing permission,
+ * policy block, locked account): every message will fail until then, so
+ * they are logged as errors. Same as whatsapp_classify(code, 0) ==
+ * WHATSAPP_OPERATOR. */
 bool whatsapp_code_needs_operator(long code);
+
+/* The longest wait either backoff below returns: one hour, in ms. */
+#define WHATSAPP_BACKOFF_CAP_MS 3600000u
+
+/* Full-jitter exponential backoff before attempt+1: a value in
+ * [0, min(base_ms * 2^(attempt-1), WHATSAPP_BACKOFF_CAP_MS)], picked by
+ * random (0 gives 0, UINT32_MAX the upper bound) so that tests can be
+ * deterministic; the caller draws random from a real source. attempt < 1
+ * counts as 1. */
+unsigned whatsapp_backoff_ms(unsigned base_ms, int attempt, uint32_t random);
+
+/* Wait before retrying a recipient that hit the pair rate limit (131056):
+ * 4^attempt seconds, in ms (4000, 16000, 64000...), capped at
+ * WHATSAPP_BACKOFF_CAP_MS. attempt < 1 counts as 1. */
+unsigned whatsapp_pair_backoff_ms(int attempt);
 
 /* Fills out->status, provider_message_id, error_code and error_text from an
  * HTTP answer (the caller fills the envelope, ids, attempt and channel):
  *   2xx with messages[0].id        -> "sent", the wamid
- *   an error object with a code    -> "failed" when the code is permanent,
- *                                     "error" when worth retrying; error_code
+ *   an error object with a code    -> whatsapp_verdict_status of
+ *                                     whatsapp_classify(code); error_code
  *                                     is the code as text, error_text the
  *                                     message and error_data.details, with
  *                                     numbers redacted (see below)
- *   anything else                  -> "error", error_code "http_<status>"
- *                                     or "bad_response" for a 2xx
+ *   anything else                  -> whatsapp_verdict_status of
+ *                                     whatsapp_classify_http(status) ("error"
+ *                                     for 2xx, 429, 5xx, else "failed"),
+ *                                     error_code "http_<status>" or
+ *                                     "bad_response" for a 2xx
  * Texts too long for their buffers are truncated.
  * Returns 0 when the answer was understood (sent or a provider error), and
- * KERYU_EINVAL when it was not (out then holds the "error" result). */
+ * KERYU_EINVAL when it was not (out then holds the result above). */
 int whatsapp_response_parse(long http_status, const char *body, size_t len,
 			    struct keryu_delivery_event *out);
 
-/* Fills out for an attempt that got no HTTP answer: status "error",
- * error_code code ("network", "timeout"...), error_text text (may be NULL,
- * numbers redacted as below). */
+/* Fills out for an attempt that got no HTTP answer: status "error" (no
+ * whatsapp_classify_transport verdict is final), error_code code
+ * ("network", "timeout"...), error_text text (may be NULL, numbers
+ * redacted as below). */
 void whatsapp_response_transport(const char *code, const char *text,
 				 struct keryu_delivery_event *out);
 

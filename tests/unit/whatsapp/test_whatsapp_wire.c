@@ -222,8 +222,12 @@ static void response_error_variants(void **ctx)
 	/* an error object without a code is not understood */
 	assert_int_equal(parse(400, "{\"error\":{\"message\":\"x\"}}", &r),
 			 KERYU_EINVAL);
-	assert_string_equal(r.status, "error");
+	assert_string_equal(r.status, "failed"); /* a 4xx: permanent */
 	assert_string_equal(r.error_code, "http_400");
+	assert_int_equal(parse(503, "{\"error\":{\"message\":\"x\"}}", &r),
+			 KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+	assert_string_equal(r.error_code, "http_503");
 }
 
 static void response_truncates(void **ctx)
@@ -405,45 +409,178 @@ static void transport(void **ctx)
 	assert_string_equal(r.error_text, "");
 }
 
-/* Every code of providers.md's table, with the HTTP status it comes with. */
+#define P WHATSAPP_PERMANENT
+#define R WHATSAPP_RETRY
+#define OP WHATSAPP_OPERATOR
+
+/* Every code of providers.md's Meta table, with the HTTP status it comes
+ * with, and the same code under other statuses: the code decides. */
 static void classification(void **ctx)
 {
 	static const struct {
 		long code, http;
 		enum whatsapp_verdict want;
 	} t[] = {
-		{190, 401, WHATSAPP_PERMANENT},    {0, 401, WHATSAPP_PERMANENT},
-		{10, 403, WHATSAPP_PERMANENT},     {200, 403, WHATSAPP_PERMANENT},
-		{250, 403, WHATSAPP_PERMANENT},    {299, 403, WHATSAPP_PERMANENT},
-		{4, 400, WHATSAPP_RETRY},          {80007, 400, WHATSAPP_RETRY},
-		{130429, 400, WHATSAPP_RETRY},     {131056, 400, WHATSAPP_RETRY},
-		{131048, 400, WHATSAPP_PERMANENT}, {131000, 500, WHATSAPP_RETRY},
-		{131016, 500, WHATSAPP_RETRY},     {131057, 500, WHATSAPP_RETRY},
-		{2, 503, WHATSAPP_RETRY},          {100, 400, WHATSAPP_PERMANENT},
-		{131026, 400, WHATSAPP_PERMANENT}, {131047, 400, WHATSAPP_PERMANENT},
-		{132000, 400, WHATSAPP_PERMANENT}, {132001, 404, WHATSAPP_PERMANENT},
-		{132015, 400, WHATSAPP_PERMANENT}, {132016, 400, WHATSAPP_PERMANENT},
-		{368, 403, WHATSAPP_PERMANENT},    {131031, 403, WHATSAPP_PERMANENT},
-		/* codes the table lacks fall back on the HTTP status */
-		{999999, 400, WHATSAPP_PERMANENT}, {999999, 429, WHATSAPP_RETRY},
-		{999999, 500, WHATSAPP_RETRY},     {999999, 503, WHATSAPP_RETRY},
+		{190, 401, OP},    {0, 401, OP},     {10, 403, OP},
+		{200, 403, OP},    {250, 403, OP},   {299, 403, OP},
+		{368, 403, OP},    {131031, 403, OP},
+		{4, 400, R},       {80007, 400, R},  {130429, 400, R},
+		{131000, 500, R},  {131016, 500, R}, {131057, 500, R},
+		{2, 503, R},
+		{131056, 400, WHATSAPP_PAIR_LIMIT},
+		{131048, 400, WHATSAPP_SPAM_LIMIT},
+		{100, 400, P},     {131026, 400, P}, {131047, 400, P},
+		{132000, 400, P},  {132001, 404, P}, {132015, 400, P},
+		{132016, 400, P},
 		/* a known code wins over the status */
-		{131026, 500, WHATSAPP_PERMANENT}, {4, 200, WHATSAPP_RETRY},
+		{131026, 500, P},  {4, 200, R},      {190, 503, OP},
+		{131056, 500, WHATSAPP_PAIR_LIMIT},
+		{131048, 429, WHATSAPP_SPAM_LIMIT},
+		/* range edges and neighbours that are not in the table */
+		{199, 403, P},     {300, 403, P},    {1, 400, P},
+		{3, 400, P},       {131049, 400, P}, {132017, 400, P},
+		{132014, 400, P},  {131055, 400, P}, {131032, 400, P},
+		/* codes the table lacks fall back on the HTTP status */
+		{999999, 400, P},  {999999, 401, P}, {999999, 403, P},
+		{999999, 404, P},  {999999, 429, R}, {999999, 500, R},
+		{999999, 503, R},
 	};
 	size_t i;
 
 	(void)ctx;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		if (whatsapp_classify(t[i].code, t[i].http) != t[i].want)
-			fail_msg("code %ld http %ld: wrong verdict", t[i].code,
-				 t[i].http);
+		enum whatsapp_verdict got = whatsapp_classify(t[i].code,
+							      t[i].http);
+
+		if (got != t[i].want)
+			fail_msg("code %ld http %ld: verdict %d, want %d",
+				 t[i].code, t[i].http, (int)got,
+				 (int)t[i].want);
+		if ((got == OP) != whatsapp_code_needs_operator(t[i].code))
+			fail_msg("code %ld: needs_operator disagrees",
+				 t[i].code);
 	}
-	assert_true(whatsapp_code_needs_operator(190));
-	assert_true(whatsapp_code_needs_operator(0));
-	assert_true(whatsapp_code_needs_operator(10));
-	assert_true(whatsapp_code_needs_operator(200));
-	assert_false(whatsapp_code_needs_operator(131026));
-	assert_false(whatsapp_code_needs_operator(4));
+}
+
+/* The published status of each verdict, and what parse publishes for the
+ * new classes. */
+static void verdict_status(void **ctx)
+{
+	struct keryu_delivery_event r;
+
+	(void)ctx;
+	assert_string_equal(whatsapp_verdict_status(R), "error");
+	assert_string_equal(whatsapp_verdict_status(WHATSAPP_PAIR_LIMIT),
+			    "error");
+	assert_string_equal(whatsapp_verdict_status(WHATSAPP_UNKNOWN),
+			    "error");
+	assert_string_equal(whatsapp_verdict_status(P), "failed");
+	assert_string_equal(whatsapp_verdict_status(WHATSAPP_SPAM_LIMIT),
+			    "failed");
+	assert_string_equal(whatsapp_verdict_status(OP), "failed");
+
+	assert_int_equal(parse(400, "{\"error\":{\"code\":131056}}", &r), 0);
+	assert_string_equal(r.status, "error");
+	assert_int_equal(parse(400, "{\"error\":{\"code\":131048}}", &r), 0);
+	assert_string_equal(r.status, "failed");
+	assert_int_equal(parse(403, "{\"error\":{\"code\":368}}", &r), 0);
+	assert_string_equal(r.status, "failed");
+	assert_int_equal(parse(400, "{\"error\":{\"code\":424242}}", &r), 0);
+	assert_string_equal(r.status, "failed");
+	assert_int_equal(parse(429, "{\"error\":{\"code\":424242}}", &r), 0);
+	assert_string_equal(r.status, "error");
+}
+
+/* No error object, and no answer at all. */
+static void classification_without_error_object(void **ctx)
+{
+	static const long retry[] = {429, 500, 502, 503, 504, 599};
+	static const long permanent[] = {400, 401, 403, 404, 413, 301, 100};
+	struct keryu_delivery_event r;
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < sizeof(retry) / sizeof(retry[0]); i++) {
+		assert_int_equal(whatsapp_classify_http(retry[i]), R);
+		assert_int_equal(parse(retry[i], "", &r), KERYU_EINVAL);
+		assert_string_equal(r.status, "error");
+	}
+	for (i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++) {
+		assert_int_equal(whatsapp_classify_http(permanent[i]), P);
+		assert_int_equal(parse(permanent[i], "<html>no</html>", &r),
+				 KERYU_EINVAL);
+		assert_string_equal(r.status, "failed");
+	}
+	/* a 2xx we cannot read: Meta may have accepted the message */
+	assert_int_equal(whatsapp_classify_http(200), WHATSAPP_UNKNOWN);
+	assert_int_equal(parse(200, "{}", &r), KERYU_EINVAL);
+	assert_string_equal(r.status, "error");
+
+	assert_int_equal(whatsapp_classify_transport("network"), R);
+	assert_int_equal(whatsapp_classify_transport("internal"), R);
+	assert_int_equal(whatsapp_classify_transport(NULL), R);
+	assert_int_equal(whatsapp_classify_transport("timeout"),
+			 WHATSAPP_UNKNOWN);
+	assert_int_equal(whatsapp_classify_transport("bad_response"),
+			 WHATSAPP_UNKNOWN);
+	whatsapp_response_transport("network", "reset", &r);
+	assert_string_equal(r.status, "error");
+	whatsapp_response_transport("timeout", NULL, &r);
+	assert_string_equal(r.status, "error");
+}
+
+static void backoff_bounds(void **ctx)
+{
+	static const unsigned bases[] = {1, 10, 1000, 60000,
+					 WHATSAPP_BACKOFF_CAP_MS, 4000000000u};
+	size_t b;
+	int a;
+
+	(void)ctx;
+	for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+		for (a = 1; a <= 20; a++) {
+			uint64_t want = (uint64_t)bases[b] << (a - 1);
+			unsigned mid;
+
+			if (want > WHATSAPP_BACKOFF_CAP_MS)
+				want = WHATSAPP_BACKOFF_CAP_MS;
+			assert_int_equal(whatsapp_backoff_ms(bases[b], a, 0), 0);
+			assert_int_equal(
+				whatsapp_backoff_ms(bases[b], a, UINT32_MAX),
+				want);
+			mid = whatsapp_backoff_ms(bases[b], a, 0x80000000u);
+			assert_true(mid <= want);
+			assert_true(mid + 1 >= want / 2);
+		}
+	}
+	/* the schedule from 60 s: 60, 120, 240 s... up to the hour */
+	assert_int_equal(whatsapp_backoff_ms(60000, 1, UINT32_MAX), 60000);
+	assert_int_equal(whatsapp_backoff_ms(60000, 2, UINT32_MAX), 120000);
+	assert_int_equal(whatsapp_backoff_ms(60000, 3, UINT32_MAX), 240000);
+	assert_int_equal(whatsapp_backoff_ms(60000, 6, UINT32_MAX), 1920000);
+	assert_int_equal(whatsapp_backoff_ms(60000, 7, UINT32_MAX),
+			 WHATSAPP_BACKOFF_CAP_MS);
+	assert_int_equal(whatsapp_backoff_ms(60000, 1000000, UINT32_MAX),
+			 WHATSAPP_BACKOFF_CAP_MS);
+	/* attempts below 1 count as 1; a zero base never waits */
+	assert_int_equal(whatsapp_backoff_ms(60000, 0, UINT32_MAX), 60000);
+	assert_int_equal(whatsapp_backoff_ms(60000, -5, UINT32_MAX), 60000);
+	assert_int_equal(whatsapp_backoff_ms(0, 20, UINT32_MAX), 0);
+}
+
+static void pair_backoff(void **ctx)
+{
+	(void)ctx;
+	assert_int_equal(whatsapp_pair_backoff_ms(1), 4000);
+	assert_int_equal(whatsapp_pair_backoff_ms(2), 16000);
+	assert_int_equal(whatsapp_pair_backoff_ms(3), 64000);
+	assert_int_equal(whatsapp_pair_backoff_ms(4), 256000);
+	assert_int_equal(whatsapp_pair_backoff_ms(5), 1024000);
+	assert_int_equal(whatsapp_pair_backoff_ms(6), WHATSAPP_BACKOFF_CAP_MS);
+	assert_int_equal(whatsapp_pair_backoff_ms(100),
+			 WHATSAPP_BACKOFF_CAP_MS);
+	assert_int_equal(whatsapp_pair_backoff_ms(0), 4000);
+	assert_int_equal(whatsapp_pair_backoff_ms(-1), 4000);
 }
 
 int main(void)
@@ -464,6 +601,10 @@ int main(void)
 		cmocka_unit_test(response_redacts_numbers),
 		cmocka_unit_test(redact_edges),
 		cmocka_unit_test(classification),
+		cmocka_unit_test(verdict_status),
+		cmocka_unit_test(classification_without_error_object),
+		cmocka_unit_test(backoff_bounds),
+		cmocka_unit_test(pair_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
