@@ -78,6 +78,10 @@ static const struct keryu_option options[] = {
 	 .help = "Meta app secret that signs WhatsApp webhook posts "
 		 "(X-Hub-Signature-256); empty refuses every post",
 	 .flags = KERYU_OPT_SECRET},
+	{.key = "webhook_max_bytes", .type = KERYU_OPT_INT, .def = "3145728",
+	 .help = "largest WhatsApp webhook post (POST /webhooks/whatsapp, read "
+		 "raw, not as a form), in bytes; Meta sends up to 3 MB",
+	 .min = 1024, .max = 1073741824},
 	{0},
 };
 

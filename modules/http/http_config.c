@@ -203,6 +203,10 @@ int http_config_load(struct http_ctx *ctx)
 	if (v < 1024 || v > 1073741824)
 		return bad(ctx, "form_max_bytes", "must be 1024..1073741824");
 	ctx->form_max_bytes = v;
+	v = h->config_int(ctx->m, "webhook_max_bytes");
+	if (v < 1024 || v > 1073741824)
+		return bad(ctx, "webhook_max_bytes", "must be 1024..1073741824");
+	ctx->webhook_max_bytes = v;
 	v = h->config_int(ctx->m, "max_connections");
 	if (v < 1 || v > 1000000)
 		return bad(ctx, "max_connections", "must be 1..1000000");

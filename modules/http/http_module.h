@@ -92,6 +92,8 @@ struct http_ctx {
 	/* webhooks (http_webhooks.c); "" refuses what needs them */
 	char whatsapp_verify_token[HTTP_SECRET_MAX];
 	char whatsapp_app_secret[HTTP_SECRET_MAX];
+	/* POST /webhooks/whatsapp's raw body cap (not bound by max_body) */
+	long long webhook_max_bytes;
 
 	struct http_server *server; /* NULL while not started */
 };

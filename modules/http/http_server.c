@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "http_module.h"
+#include "http_webhooks.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -119,7 +120,62 @@ struct conn {
 	struct http_body *body; /* POST only */
 	unsigned status;        /* an error found while reading the body */
 	bool answered;
+	/* a webhook's body, kept raw: its signature covers the exact bytes */
+	bool raw;
+	char *raw_buf;
+	size_t raw_len, raw_cap;
 };
+
+/* Appends to the raw body. Returns 0, 413 (over limit), 500 (no memory). */
+static unsigned raw_feed(struct conn *cs, const char *data, size_t n,
+			 long long limit)
+{
+	size_t cap;
+	char *p;
+
+	if ((long long)(cs->raw_len + n) > limit)
+		return 413;
+	if (cs->raw_len + n + 1 > cs->raw_cap) {
+		cap = cs->raw_cap ? cs->raw_cap : 4096;
+		while (cap < cs->raw_len + n + 1)
+			cap *= 2;
+		p = realloc(cs->raw_buf, cap);
+		if (!p)
+			return 500;
+		cs->raw_buf = p;
+		cs->raw_cap = cap;
+	}
+	memcpy(cs->raw_buf + cs->raw_len, data, n);
+	cs->raw_len += n;
+	cs->raw_buf[cs->raw_len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result answer_raw(struct http_ctx *ctx,
+				  struct MHD_Connection *c, struct conn *cs,
+				  unsigned status)
+{
+	struct http_response r;
+	enum MHD_Result ret;
+
+	http_response_init(&r);
+	r.no_store = true;
+	r.content_type = "text/plain; charset=utf-8";
+	if (status) {
+		r.status = status;
+		html_raw(&r.body, status == 413 ? "Payload too large\n"
+						: "Server error\n");
+	} else {
+		http_webhook_whatsapp_post(
+			ctx,
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "X-Hub-Signature-256"),
+			cs->raw_buf ? cs->raw_buf : "", cs->raw_len, &r);
+	}
+	ret = queue(c, &r);
+	http_response_free(&r);
+	return ret;
+}
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
 				   const char *key, const char *value)
@@ -336,6 +392,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (!cs)
 			return MHD_NO;
 		*con_cls = cs;
+		if (http_webhook_takes_raw(method, url)) {
+			cs->raw = true;
+			cl = MHD_lookup_connection_value(
+				c, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_CONTENT_LENGTH);
+			if (cl && strtoull(cl, NULL, 10) >
+					  (unsigned long long)
+						  ctx->webhook_max_bytes) {
+				cs->answered = true;
+				return answer_raw(ctx, c, cs, 413);
+			}
+			return MHD_YES; /* MHD calls again with the body */
+		}
 		if (strcmp(method, "POST") != 0 ||
 		    !http_route_takes_post(url)) {
 			/* only a POST to a form takes a body: answer the rest
@@ -364,6 +433,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return answer(ctx, c, url, method, NULL, status);
 		}
 		return MHD_YES; /* MHD calls again with the body */
+	}
+	if (cs->raw) {
+		if (*upload_data_size) {
+			if (!cs->status)
+				cs->status = raw_feed(cs, upload_data,
+						      *upload_data_size,
+						      ctx->webhook_max_bytes);
+			*upload_data_size = 0;
+			if (cs->status == 413) { /* chunked, over the cap */
+				ctx->host->log(ctx->m, KERYU_LOG_WARN,
+					       "http.body",
+					       "status=413 reason=chunked");
+				return MHD_NO;
+			}
+			return MHD_YES;
+		}
+		cs->answered = true;
+		return answer_raw(ctx, c, cs, cs->status);
 	}
 	if (*upload_data_size) {
 		if (!cs->status)
@@ -402,6 +489,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!cs)
 		return;
 	http_body_free(cs->body);
+	free(cs->raw_buf);
 	free(cs);
 	*con_cls = NULL;
 }

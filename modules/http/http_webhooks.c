@@ -1,10 +1,16 @@
-/* Provider webhooks. For now Meta's hub verification: Meta proves the
- * callback URL is ours by sending back the verify token we gave it, and
- * expects its challenge echoed as the raw body. */
+/* Provider webhooks. Meta's hub verification: Meta proves the callback
+ * URL is ours by sending back the verify token we gave it, and expects its
+ * challenge echoed as the raw body. Then Meta's signed status posts, turned
+ * into delivery events on the bus for the alarms module. */
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
+
+#include <keryu/events.h>
 
 #include "http_webhooks.h"
 
@@ -69,4 +75,198 @@ void http_webhook_whatsapp_verify(struct http_ctx *ctx,
 	r->status = 200;
 	/* only digits, checked above */
 	html_bytes(&r->body, challenge, strlen(challenge));
+}
+
+/* ---- POST /webhooks/whatsapp: status notifications ---- */
+
+bool http_webhook_takes_raw(const char *method, const char *path)
+{
+	return method && path && strcmp(method, "POST") == 0 &&
+	       strcmp(path, "/webhooks/whatsapp") == 0;
+}
+
+/* Meta redelivers a webhook for up to 7 days: the same (message, status)
+ * must give the same event_id so the alarms module can drop the copy.
+ * SHA-256 of "<wamid>|<status>", first 16 bytes, version nibble 5 and the
+ * RFC 4122 variant bits, written as a lower-case UUID. */
+void http_whatsapp_event_id(const char *wamid, const char *status,
+			    char out[KERYU_UUID_LEN])
+{
+	crypto_hash_sha256_state st;
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)wamid,
+				  strlen(wamid));
+	crypto_hash_sha256_update(&st, (const unsigned char *)"|", 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)status,
+				  strlen(status));
+	crypto_hash_sha256_final(&st, h);
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x50);
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+	snprintf(out, KERYU_UUID_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9],
+		 h[10], h[11], h[12], h[13], h[14], h[15]);
+}
+
+static bool known_status(const char *s)
+{
+	return strcmp(s, "sent") == 0 || strcmp(s, "delivered") == 0 ||
+	       strcmp(s, "read") == 0 || strcmp(s, "failed") == 0;
+}
+
+static const char *str_item(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+/* copies s into dst, truncated, lower-cased when lower */
+static void copy_str(char *dst, size_t size, const char *s, bool lower)
+{
+	size_t i;
+
+	snprintf(dst, size, "%s", s);
+	if (lower)
+		for (i = 0; dst[i]; i++)
+			dst[i] = (char)tolower((unsigned char)dst[i]);
+}
+
+/* One status object into ev; false when it is not ours to publish. */
+static bool status_event(const cJSON *st, struct keryu_delivery_event *ev)
+{
+	const char *id = str_item(st, "id");
+	const char *status = str_item(st, "status");
+	const char *nid = str_item(st, "biz_opaque_callback_data");
+	const cJSON *errs, *e0, *code;
+
+	if (!id || !id[0] || strlen(id) >= sizeof(ev->provider_message_id) ||
+	    !status || !known_status(status) || !nid || !keryu_uuid_valid(nid))
+		return false;
+	memset(ev, 0, sizeof(*ev));
+	http_whatsapp_event_id(id, status, ev->event_id);
+	keryu_now_iso(ev->at);
+	copy_str(ev->notification_id, sizeof(ev->notification_id), nid, true);
+	ev->attempt = 0;
+	copy_str(ev->channel, sizeof(ev->channel), "whatsapp", false);
+	copy_str(ev->status, sizeof(ev->status), status, false);
+	copy_str(ev->provider_message_id, sizeof(ev->provider_message_id), id,
+		 false);
+	if (strcmp(status, "failed") == 0) {
+		errs = cJSON_GetObjectItemCaseSensitive(st, "errors");
+		e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
+		code = e0 ? cJSON_GetObjectItemCaseSensitive(e0, "code") : NULL;
+		if (cJSON_IsNumber(code))
+			snprintf(ev->error_code, sizeof(ev->error_code), "%.0f",
+				 code->valuedouble);
+		else if (cJSON_IsString(code) && code->valuestring)
+			copy_str(ev->error_code, sizeof(ev->error_code),
+				 code->valuestring, false);
+		if (e0 && str_item(e0, "title"))
+			copy_str(ev->error_text, sizeof(ev->error_text),
+				 str_item(e0, "title"), false);
+	}
+	return true;
+}
+
+int http_whatsapp_statuses(const char *body, size_t len,
+			   http_whatsapp_status_fn fn, void *arg)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *entry, *change, *st, *value, *statuses;
+	struct keryu_delivery_event ev;
+	int n = 0;
+
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return KERYU_EINVAL;
+	}
+	/* anything not shaped like a status batch is someone else's news
+	 * (messages, template updates): skipped, not refused */
+	cJSON_ArrayForEach(entry,
+			   cJSON_GetObjectItemCaseSensitive(root, "entry"))
+	{
+		cJSON_ArrayForEach(
+			change,
+			cJSON_GetObjectItemCaseSensitive(entry, "changes"))
+		{
+			value = cJSON_GetObjectItemCaseSensitive(change,
+								 "value");
+			statuses = cJSON_GetObjectItemCaseSensitive(value,
+								    "statuses");
+			if (!cJSON_IsArray(statuses))
+				continue;
+			cJSON_ArrayForEach(st, statuses)
+			{
+				if (!cJSON_IsObject(st) ||
+				    !status_event(st, &ev))
+					continue;
+				fn(&ev, arg);
+				n++;
+			}
+		}
+	}
+	cJSON_Delete(root);
+	return n;
+}
+
+static void publish_status(const struct keryu_delivery_event *ev, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	char topic[sizeof(KERYU_TOPIC_DELIVERY) + KERYU_UUID_LEN];
+	char *json = keryu_delivery_event_encode(ev);
+	int rc;
+
+	if (!json) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR,
+			       "http.webhook.publish_failed",
+			       "provider=whatsapp error=ENOMEM");
+		return;
+	}
+	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_DELIVERY,
+		 ev->notification_id);
+	rc = ctx->host->publish(ctx->m, topic, json, strlen(json), 1, false);
+	if (rc != 0)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR,
+			       "http.webhook.publish_failed",
+			       "provider=whatsapp notification_id=%s status=%s "
+			       "rc=%d",
+			       ev->notification_id, ev->status, rc);
+	free(json);
+}
+
+void http_webhook_whatsapp_post(struct http_ctx *ctx, const char *signature,
+				const char *body, size_t len,
+				struct http_response *r)
+{
+	int n;
+
+	r->no_store = true;
+	r->content_type = "text/plain; charset=utf-8";
+	if (!http_meta_signature_ok(ctx->whatsapp_app_secret, body, len,
+				    signature)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN,
+			       "http.webhook.bad_signature",
+			       "provider=whatsapp status=401 signature=%s "
+			       "bytes=%zu",
+			       signature ? "wrong" : "missing", len);
+		r->status = 401;
+		html_raw(&r->body, "Unauthorized\n");
+		return;
+	}
+	n = http_whatsapp_statuses(body, len, publish_status, ctx);
+	if (n < 0) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.webhook.malformed",
+			       "provider=whatsapp status=400 bytes=%zu", len);
+		r->status = 400;
+		html_raw(&r->body, "Bad request\n");
+		return;
+	}
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.webhook.statuses",
+		       "provider=whatsapp published=%d", n);
+	r->status = 200;
+	html_raw(&r->body, "ok");
 }

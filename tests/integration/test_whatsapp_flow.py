@@ -1,10 +1,31 @@
 """A scan becomes an alarm and a WhatsApp template request, end to end."""
+import hashlib
+import hmac
 import json
 import time
 
 from harness import FakeWhatsApp, KeryuTest, http_get, main, wait_for
 
 MODULES = "storage,qr,http,alarms,whatsapp"
+APP_SECRET = "meta-app-secret-42"
+
+
+def status_body(wamid, nid, *statuses):
+    """A Meta status webhook: one entry per status, as Meta may batch."""
+    return json.dumps({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": "106540352242922"},
+            "statuses": [{"id": wamid, "status": st, "timestamp": "1751142888",
+                          "recipient_id": "16505551234",
+                          "biz_opaque_callback_data": nid}]}}]}
+            for st in statuses]}).encode()
+
+
+def signature(body, secret=APP_SECRET):
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class WhatsAppFlow(KeryuTest):
@@ -20,7 +41,8 @@ class WhatsAppFlow(KeryuTest):
             KERYU_WHATSAPP_API_BASE=self.fake.base,
             KERYU_WHATSAPP_API_VERSION="v23.0",
             KERYU_WHATSAPP_PHONE_NUMBER_ID="106540352242922",
-            KERYU_WHATSAPP_TOKEN="test-token-123"))
+            KERYU_WHATSAPP_TOKEN="test-token-123",
+            KERYU_HTTP_WHATSAPP_APP_SECRET=APP_SECRET))
 
     def notification(self):
         rows = self.pg.query(
@@ -91,6 +113,54 @@ class WhatsAppFlow(KeryuTest):
         self.assertIn("undeliverable", row[3].lower())
         self.assertIsNone(row[1])
         self.assertEqual(self.pg.scalar("SELECT notification_status FROM alarms"), "FAILED")
+
+    def post_webhook(self, body, sig):
+        return http_get(f"http://127.0.0.1:{self.http_port}/webhooks/whatsapp",
+                        method="POST", data=body,
+                        headers={"Content-Type": "application/json",
+                                 "X-Hub-Signature-256": sig})
+
+    def snapshot(self):
+        return (self.notification(),
+                self.pg.query("SELECT status, event_id FROM notification_events ORDER BY id"))
+
+    def test_status_webhook_moves_the_notification_forward(self):
+        self.start()
+        status, _, _ = http_get(self.scan_url(self.tag))
+        self.assertEqual(status, 200)
+        row = wait_for(lambda: [r for r in self.notification() if r[0] == "SENT"], 5,
+                       what="the notification to be SENT")[0]
+        wamid = row[1]
+        nid = self.pg.scalar("SELECT id FROM notifications")
+
+        # a bad signature: 401, nothing published, nothing changes
+        body = status_body(wamid, nid, "delivered", "read")
+        before = self.snapshot()
+        status, _, _ = self.post_webhook(body, signature(body, "not-the-secret"))
+        self.assertEqual(status, 401)
+        status, _, _ = self.post_webhook(body, "")
+        self.assertEqual(status, 401)
+        time.sleep(0.5)
+        self.assertEqual(self.snapshot(), before)
+
+        status, _, reply = self.post_webhook(body, signature(body))
+        self.assertEqual(status, 200)
+        self.assertEqual(reply, b"ok")
+        row = wait_for(lambda: [r for r in self.notification() if r[0] == "READ"], 5,
+                       what="the notification to be READ")[0]
+        self.assertEqual(row[1], wamid)
+        wait_for(lambda: len(self.watch.on(f"keryu/v1/delivery/{nid}")) >= 3, 5,
+                 what="the webhook's delivery events")
+
+        # Meta delivers the same webhook again: same event ids, no change
+        after = self.snapshot()
+        status, _, _ = self.post_webhook(body, signature(body))
+        self.assertEqual(status, 200)
+        wait_for(lambda: len(self.watch.on(f"keryu/v1/delivery/{nid}")) >= 5, 5,
+                 what="the redelivered events")
+        time.sleep(0.5)
+        self.assertEqual(self.snapshot(), after)
+        self.assertEqual(self.pg.scalar("SELECT status FROM notifications"), "READ")
 
 
 if __name__ == "__main__":
