@@ -19,6 +19,8 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "scratch_db.h"
+
 #include <keryu/accounts.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
@@ -60,23 +62,6 @@ static struct {
 } T;
 
 /* ---- helpers ---- */
-
-static void url_with_db(const char *url, const char *db, char *out,
-			size_t size)
-{
-	const char *auth = strstr(url, "://");
-	const char *path, *query;
-
-	auth = auth ? auth + 3 : url;
-	path = strchr(auth, '/');
-	query = strchr(auth, '?');
-	if (!path || (query && query < path))
-		path = query ? query : auth + strlen(auth);
-	if (!query || query < path)
-		query = strchr(path, '?');
-	snprintf(out, size, "%.*s/%s%s", (int)(path - url), url, db,
-		 query ? query : "");
-}
 
 static PGresult *sqlv(const char *sql, int n, const char *const *v)
 {
@@ -161,42 +146,12 @@ static void assert_logs_clean(void)
 
 static int group_setup(void **unused)
 {
-	PGconn *admin;
-	PGresult *r;
-	char sql[200], *ident;
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
-
 	(void)unused;
-	snprintf(T.db_name, sizeof(T.db_name), "keryu_test_acc_%d_%08x",
-		 (int)getpid(), (unsigned)rand_r(&seed));
-	admin = PQconnectdb(T.admin_url);
-	if (PQstatus(admin) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage_accounts: cannot connect "
-				"to KERYU_TEST_DATABASE_URL: %s",
-			PQerrorMessage(admin));
-		PQfinish(admin);
+	if (scratch_db_create(T.admin_url, "keryu_test_acc", "Pacific/Auckland",
+			      T.db_name,
+			      sizeof(T.db_name), T.db_url, sizeof(T.db_url),
+			      "integration.storage_accounts"))
 		return -1;
-	}
-	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
-	PQfreemem(ident);
-	r = PQexec(admin, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "integration.storage_accounts: %s",
-			PQerrorMessage(admin));
-		PQclear(r);
-		PQfinish(admin);
-		return -1;
-	}
-	PQclear(r);
-	/* a server far from UTC, to prove nothing depends on it */
-	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
-	snprintf(sql, sizeof(sql),
-		 "ALTER DATABASE %s SET TimeZone TO 'Pacific/Auckland'", ident);
-	PQfreemem(ident);
-	PQclear(PQexec(admin, sql));
-	PQfinish(admin);
-	url_with_db(T.admin_url, T.db_name, T.db_url, sizeof(T.db_url));
 	T.db = PQconnectdb(T.db_url);
 	if (PQstatus(T.db) != CONNECTION_OK) {
 		fprintf(stderr, "integration.storage_accounts: %s",
@@ -208,8 +163,6 @@ static int group_setup(void **unused)
 
 static int group_teardown(void **unused)
 {
-	PGconn *admin;
-	char sql[200], *ident;
 
 	(void)unused;
 	if (T.state)
@@ -217,13 +170,8 @@ static int group_teardown(void **unused)
 	T.state = NULL;
 	PQfinish(T.db);
 	T.db = NULL;
-	admin = PQconnectdb(T.admin_url);
-	ident = PQescapeIdentifier(admin, T.db_name, strlen(T.db_name));
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-		 ident);
-	PQfreemem(ident);
-	PQclear(PQexec(admin, sql));
-	PQfinish(admin);
+	scratch_db_drop(T.admin_url, T.db_name,
+			"integration.storage_accounts");
 	return 0;
 }
 
