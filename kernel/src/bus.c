@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
@@ -279,24 +280,20 @@ static void own_status(void *arg, const char *topic, const void *payload,
  * session are the other process's echo of its own. */
 static void check_status(struct bus *b, const void *payload, size_t len)
 {
-	char text[512], at[KERYU_TIME_LEN];
-	const char *p;
-	size_t n;
-	bool foreign;
+	cJSON *o = cJSON_ParseWithLength(payload, len);
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(o, "state");
+	const cJSON *when = cJSON_GetObjectItemCaseSensitive(o, "at");
+	char at[KERYU_TIME_LEN];
+	bool foreign, online;
 
-	if (len >= sizeof(text))
+	online = cJSON_IsString(state) && cJSON_IsString(when) &&
+		 strcmp(state->valuestring, "online") == 0 &&
+		 strlen(when->valuestring) < sizeof(at);
+	if (online)
+		memcpy(at, when->valuestring, strlen(when->valuestring) + 1);
+	cJSON_Delete(o);
+	if (!online)
 		return;
-	memcpy(text, payload, len);
-	text[len] = '\0';
-	p = strstr(text, "\"at\":\"");
-	if (!strstr(text, "\"state\":\"online\"") || !p)
-		return;
-	p += 6;
-	n = strcspn(p, "\"");
-	if (n >= sizeof(at))
-		return;
-	memcpy(at, p, n);
-	at[n] = '\0';
 	pthread_mutex_lock(&b->lock);
 	foreign = strcmp(at, b->prev_online) > 0 &&
 		  strcmp(at, b->cur_online) != 0;
