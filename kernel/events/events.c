@@ -53,6 +53,7 @@ static const struct field notify_fields[] = {
 	{"template", F_STR, offsetof(struct keryu_notify_event, template_name),
 	 sizeof(((struct keryu_notify_event *)0)->template_name), false},
 	STR(struct keryu_notify_event, language, false),
+	STR(struct keryu_notify_event, ack_url, true),
 };
 
 static const struct field delivery_fields[] = {
@@ -334,10 +335,40 @@ static bool delivery_status_valid(const char *s)
 	return false;
 }
 
+/* Longest retry hint a delivery event may carry: a day. */
+#define RETRY_IN_MS_MAX 86400000
+
 char *keryu_delivery_event_encode(const struct keryu_delivery_event *e)
 {
-	return print_and_free(
-		encode_fields(e, delivery_fields, N(delivery_fields)));
+	cJSON *o = encode_fields(e, delivery_fields, N(delivery_fields));
+
+	/* the hint means something only for "error" (see events.h) */
+	if (o && strcmp(e->status, "error") == 0 && e->retry_in_ms >= 0 &&
+	    !cJSON_AddNumberToObject(o, "retry_in_ms",
+				     e->retry_in_ms > RETRY_IN_MS_MAX
+					     ? RETRY_IN_MS_MAX
+					     : e->retry_in_ms)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return print_and_free(o);
+}
+
+/* "retry_in_ms": absent is -1; otherwise a whole number of ms. */
+static int decode_retry(const cJSON *o, struct keryu_delivery_event *out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "retry_in_ms");
+
+	out->retry_in_ms = -1;
+	if (!it)
+		return 0;
+	if (!cJSON_IsNumber(it) || it->valuedouble < -1 ||
+	    it->valuedouble > RETRY_IN_MS_MAX ||
+	    it->valuedouble != (double)(int)it->valuedouble)
+		return KERYU_EINVAL;
+	if (strcmp(out->status, "error") == 0)
+		out->retry_in_ms = (int)it->valuedouble;
+	return 0;
 }
 
 int keryu_delivery_event_decode(const char *json, size_t len,
@@ -352,6 +383,8 @@ int keryu_delivery_event_decode(const char *json, size_t len,
 	rc = decode_fields(o, out, delivery_fields, N(delivery_fields));
 	if (rc == 0 && !delivery_status_valid(out->status))
 		rc = KERYU_EINVAL;
+	if (rc == 0)
+		rc = decode_retry(o, out);
 	cJSON_Delete(o);
 	return rc;
 }

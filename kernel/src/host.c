@@ -45,12 +45,17 @@ static bool host_config_bool(keryu_mod *m, const char *key)
 }
 
 /* What module.h promises, and nothing else: another module's section
- * holds its secrets ([storage] database_url, [whatsapp] token). */
+ * holds its secrets ([storage] database_url, [whatsapp] token). The
+ * provider keys that sign status webhooks are the exception: the http
+ * module checks those signatures, wherever the channel module runs. */
 static const struct {
 	const char *section, *key;
 } global_keys[] = {
-	{"kernel", "instance"}, {"kernel", "secret_key"}, {"kernel", "debug"},
-	{"bus", "url"},         {"http", "public_url"},
+	{"kernel", "instance"},	     {"kernel", "secret_key"},
+	{"kernel", "debug"},	     {"bus", "url"},
+	{"http", "public_url"},	     {"whatsapp", "app_secret"},
+	{"whatsapp", "verify_token"}, {"twilio", "auth_token"},
+	{"twilio", "account_sid"},
 };
 
 static const char *host_global(keryu_mod *m, const char *section,

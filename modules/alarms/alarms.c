@@ -1,9 +1,13 @@
 /* The alarms module: descriptor, options and subscriptions. Scans are
- * handled in alarms_scan.c, delivery results in alarms_delivery.c. */
+ * handled in alarms_scan.c, delivery results in alarms_delivery.c, and the
+ * work that falls due later (escalation, fallbacks, re-drives) in
+ * alarms_due.c. The module holds no list of channels: a channel is
+ * whatever module subscribes to keryu/v1/notify/<name>. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alarms_module.h"
 
@@ -11,7 +15,39 @@ static const char *const requires_list[] = {KERYU_SERVICE_STORAGE, NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "channel", .type = KERYU_OPT_STR, .def = "log",
-	 .help = "delivery channel: requests go to keryu/v1/notify/<channel>"},
+	 .help = "the custodian's channel (contacts name their own): requests "
+		 "go to keryu/v1/notify/<channel>"},
+	{.key = "fallback_channel", .type = KERYU_OPT_STR, .def = "",
+	 .help = "channel tried when a recipient's channel fails for good and "
+		 "the contact names no fallback of its own; empty: none"},
+	{.key = "escalate_after_s", .type = KERYU_OPT_INT, .def = "120",
+	 .help = "alert the next contact when the alert is not delivered this "
+		 "many seconds after it was sent; 0: never",
+	 .min = 0, .max = 86400},
+	{.key = "ack_timeout_s", .type = KERYU_OPT_INT, .def = "600",
+	 .help = "alert the next contact when nobody acknowledged the alarm "
+		 "this many seconds after the current contact was alerted; "
+		 "0: never",
+	 .min = 0, .max = 604800},
+	{.key = "cooldown_s", .type = KERYU_OPT_INT, .def = "60",
+	 .help = "a scan this many seconds or less after an open alarm of the "
+		 "same person joins it instead of alerting again; 0: off",
+	 .min = 0, .max = 86400},
+	{.key = "lease_s", .type = KERYU_OPT_INT, .def = "60",
+	 .help = "seconds a delivery request may stay unanswered (beyond the "
+		 "channel's announced retry) before it is sent again",
+	 .min = 1, .max = 86400},
+	{.key = "max_redrives", .type = KERYU_OPT_INT, .def = "5",
+	 .help = "times one notification is sent again after its lease ran "
+		 "out before it is FAILED (no channel answered)",
+	 .min = 0, .max = 1000},
+	{.key = "tick_ms", .type = KERYU_OPT_INT, .def = "1000",
+	 .help = "how often due work (escalation, re-drives) is looked for",
+	 .min = 10, .max = 600000},
+	{.key = "ack_link_ttl_s", .type = KERYU_OPT_INT, .def = "86400",
+	 .help = "lifetime of the acknowledgement link in each alert (needs "
+		 "[http] public_url and [kernel] secret_key)",
+	 .min = 60, .max = 2592000},
 	{.key = "template", .type = KERYU_OPT_STR, .def = "qr_template_on_m",
 	 .help = "message template named in delivery requests"},
 	{.key = "language", .type = KERYU_OPT_STR, .def = "en_US",
@@ -58,6 +94,41 @@ static int load(struct alarms_ctx *ctx, const char *key, char *dst,
 	return 0;
 }
 
+static int load_policy(struct alarms_ctx *ctx)
+{
+	const struct keryu_host *h = ctx->host;
+	const char *pub = h->global(ctx->m, "http", "public_url");
+	const char *secret = h->global(ctx->m, "kernel", "secret_key");
+	size_t n = pub ? strlen(pub) : 0;
+
+	ctx->policy.channel = ctx->channel;
+	ctx->policy.fallback_channel = ctx->fallback_channel;
+	ctx->policy.escalate_after_s = (int)h->config_int(ctx->m,
+							  "escalate_after_s");
+	ctx->policy.ack_timeout_s = (int)h->config_int(ctx->m, "ack_timeout_s");
+	ctx->policy.cooldown_s = (int)h->config_int(ctx->m, "cooldown_s");
+	ctx->policy.lease_s = (int)h->config_int(ctx->m, "lease_s");
+	ctx->policy.max_redrives = (int)h->config_int(ctx->m, "max_redrives");
+	ctx->tick_ms = (int)h->config_int(ctx->m, "tick_ms");
+	ctx->ack_link_ttl_s = (int)h->config_int(ctx->m, "ack_link_ttl_s");
+
+	/* without both, alerts simply carry no acknowledgement link */
+	while (n > 0 && pub[n - 1] == '/')
+		n--;
+	if (n > 0 && secret && *secret &&
+	    n + sizeof("/ack/") < sizeof(ctx->ack_base) &&
+	    strlen(secret) < sizeof(ctx->secret)) {
+		snprintf(ctx->ack_base, sizeof(ctx->ack_base), "%.*s/ack/",
+			 (int)n, pub);
+		snprintf(ctx->secret, sizeof(ctx->secret), "%s", secret);
+	} else {
+		h->log(ctx->m, KERYU_LOG_WARN, "alarms.ack_links_off",
+		       "reason=\"[http] public_url or [kernel] secret_key "
+		       "unset\"");
+	}
+	return 0;
+}
+
 static int subscribe(struct alarms_ctx *ctx, const char *base,
 		     keryu_bus_fn fn)
 {
@@ -69,6 +140,34 @@ static int subscribe(struct alarms_ctx *ctx, const char *base,
 	else
 		snprintf(filter, sizeof(filter), "%s+", base);
 	return ctx->host->subscribe(ctx->m, filter, 1, fn, ctx);
+}
+
+/* The due-work thread sleeps on a monotonic clock: a wall-clock jump must
+ * not stall escalation. */
+static int init_wakeup(struct alarms_ctx *ctx)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a))
+		return KERYU_ERR;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) ||
+	     pthread_cond_init(&ctx->due_wake, &a);
+	pthread_condattr_destroy(&a);
+	if (rc)
+		return KERYU_ERR;
+	if (pthread_mutex_init(&ctx->due_lock, NULL)) {
+		pthread_cond_destroy(&ctx->due_wake);
+		return KERYU_ERR;
+	}
+	return 0;
+}
+
+static void free_ctx(struct alarms_ctx *ctx)
+{
+	pthread_cond_destroy(&ctx->due_wake);
+	pthread_mutex_destroy(&ctx->due_lock);
+	free(ctx);
 }
 
 static int alarms_init(keryu_mod *m, const struct keryu_host *host,
@@ -85,12 +184,16 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 	ctx->retry_max_ms = RETRY_MAX_MS;
 	ctx->retry_total_ms = RETRY_TOTAL_MS;
 	atomic_init(&ctx->stopping, false);
+	if (init_wakeup(ctx)) {
+		free(ctx);
+		return KERYU_ERR;
+	}
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
 	if (!ctx->storage || ctx->storage->struct_size <
 				     offsetof(struct keryu_storage, reserved)) {
 		host->log(m, KERYU_LOG_ERROR, "alarms.init",
 			  "error=\"storage service missing or too old\"");
-		free(ctx);
+		free_ctx(ctx);
 		return KERYU_ENOTFOUND;
 	}
 	rc = load(ctx, "channel", ctx->channel, sizeof(ctx->channel), true);
@@ -102,12 +205,17 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 			  false);
 	if (!rc && *host->config(m, "group"))
 		rc = load(ctx, "group", ctx->group, sizeof(ctx->group), true);
+	if (!rc && *host->config(m, "fallback_channel"))
+		rc = load(ctx, "fallback_channel", ctx->fallback_channel,
+			  sizeof(ctx->fallback_channel), true);
+	if (!rc)
+		rc = load_policy(ctx);
 	if (!rc)
 		rc = subscribe(ctx, KERYU_TOPIC_SCAN, alarms_on_scan);
 	if (!rc)
 		rc = subscribe(ctx, KERYU_TOPIC_DELIVERY, alarms_on_delivery);
 	if (rc) {
-		free(ctx);
+		free_ctx(ctx);
 		return rc;
 	}
 	*state = ctx;
@@ -118,28 +226,40 @@ static int alarms_start(void *state)
 {
 	struct alarms_ctx *ctx = state;
 
-	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.started",
-		       "channel=%s group=%s", ctx->channel, ctx->group);
-	return 0;
+	int rc = alarms_due_start(ctx);
+
+	ctx->host->log(ctx->m, rc ? KERYU_LOG_ERROR : KERYU_LOG_INFO,
+		       rc ? "alarms.start_failed" : "alarms.started",
+		       "channel=%s group=%s escalate_after_s=%d "
+		       "ack_timeout_s=%d lease_s=%d",
+		       ctx->channel, ctx->group, ctx->policy.escalate_after_s,
+		       ctx->policy.ack_timeout_s, ctx->policy.lease_s);
+	return rc;
 }
 
 static void alarms_stop(void *state, int deadline_ms)
 {
 	struct alarms_ctx *ctx = state;
 
-	/* a callback riding out a database outage gives up within ~50 ms */
+	/* a callback riding out a database outage gives up within ~50 ms;
+	 * the due thread finishes the storage call it is in */
 	(void)deadline_ms;
 	atomic_store(&ctx->stopping, true);
+	alarms_due_stop(ctx);
 }
 
 static void alarms_cleanup(void *state)
 {
-	free(state);
+	struct alarms_ctx *ctx = state;
+
+	alarms_due_stop(ctx);
+	free_ctx(ctx);
 }
 
 KERYU_MODULE_DEFINE(.name = "alarms",
 		    .description = "turns scans into alarms and delivery "
-				   "requests; records delivery results",
+				   "requests; records delivery results; "
+				   "escalates and re-drives",
 		    .requires = requires_list, .options = options,
 		    .init = alarms_init, .start = alarms_start,
 		    .stop = alarms_stop, .cleanup = alarms_cleanup);

@@ -1,5 +1,6 @@
 /* Delivery results (channel modules, provider webhooks) recorded through
- * storage, which keeps statuses moving forward only and ignores repeats. */
+ * storage, which keeps statuses moving forward only, ignores repeats and
+ * leases a failed attempt until the channel's own retry is due. */
 #include <string.h>
 
 #include "alarms_module.h"
@@ -14,7 +15,8 @@ static int call_notification_result(void *arg)
 	struct result_call *c = arg;
 	const struct keryu_storage *st = c->ctx->storage;
 
-	return st->notification_result(st->self, c->ev);
+	return st->notification_result(st->self, c->ev,
+				       c->ctx->policy.lease_s);
 }
 
 int alarms_record_result(struct alarms_ctx *ctx, int64_t deadline_ms,

@@ -2,6 +2,7 @@
 #ifndef KERYU_ALARMS_MODULE_H
 #define KERYU_ALARMS_MODULE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,9 +18,23 @@ struct alarms_ctx {
 	const struct keryu_storage *storage;
 
 	char channel[32]; /* fits keryu_notify_event.channel */
+	char fallback_channel[32];
 	char template_name[128];
 	char language[16];
 	char group[64];
+	struct keryu_alarm_policy policy; /* points into the strings above */
+
+	/* acknowledgement links: "" secret or base turns them off */
+	char ack_base[512]; /* "<public_url>/ack/" */
+	char secret[256];
+	int ack_link_ttl_s;
+
+	/* the due-work thread (alarms_due.c) */
+	int tick_ms;
+	pthread_t due_thread;
+	bool due_running;
+	pthread_mutex_t due_lock;
+	pthread_cond_t due_wake;
 
 	/* storage retry while the database is unreachable: first delay,
 	 * cap of one delay, and the wall-clock time one bus message may
@@ -52,6 +67,23 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 /* "2026-11-25T12:34:56.789Z" -> "2026-11-25 12:34 UTC"; anything it cannot
  * read is copied as is (truncated to size). */
 void alarms_format_time(const char *iso, char *out, size_t size);
+
+/* Publishes the delivery request for job on keryu/v1/notify/<channel>,
+ * with the template, its parameters and a signed acknowledgement link.
+ * Returns host->publish's result, or KERYU_EINVAL for a recipient that is
+ * not E.164 (which never reaches a channel). */
+int alarms_publish_job(struct alarms_ctx *ctx,
+		       const struct keryu_notify_job *job);
+
+/* ---- alarms_due.c ---- */
+/* Starts / stops the thread that runs storage->notify_due every tick_ms
+ * and publishes what it returns. Start returns 0 or KERYU_ERR; stop joins
+ * and is safe to call when start was not. */
+int alarms_due_start(struct alarms_ctx *ctx);
+void alarms_due_stop(struct alarms_ctx *ctx);
+/* One round of due work, synchronously (the thread's body; tests call it).
+ * Returns the jobs published, or a negative KERYU_E* from storage. */
+int alarms_due_run(struct alarms_ctx *ctx);
 
 /* ---- alarms_delivery.c ---- */
 /* storage->notification_result with alarms_retry until deadline_ms;

@@ -1,13 +1,18 @@
-/* A scan event becomes an alarm, a pending notification and a delivery
- * request. Storage makes this idempotent by event_id: a scan delivered
- * twice comes back with created false and nothing is published again,
- * unless its notification is still PENDING. That means no delivery request
- * for it ever reached the bus (we died between storage's commit and the
- * publish, and the broker redelivers the scan): it is sent then. */
+/* A scan event becomes an alarm, a pending notification for its first
+ * recipient (storage routes it: the custodian, else the first verified
+ * contact) and a delivery request. A scan within the cooldown of an open
+ * alarm joins it and alerts nobody again. Storage makes this idempotent by
+ * event_id: a scan delivered twice comes back with created false and
+ * nothing is published again, unless its notification is still PENDING.
+ * That means no delivery request for it ever reached the bus (we died
+ * between storage's commit and the publish, and the broker redelivers the
+ * scan): it is sent then. Escalation, fallbacks and re-drives happen in
+ * alarms_due.c. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alarms_module.h"
 
@@ -23,7 +28,7 @@ static int call_alarm_from_scan(void *arg)
 	const struct keryu_storage *st = c->ctx->storage;
 
 	memset(c->out, 0, sizeof(*c->out));
-	return st->alarm_from_scan(st->self, c->ev, c->ctx->channel, c->out);
+	return st->alarm_from_scan(st->self, c->ev, &c->ctx->policy, c->out);
 }
 
 struct queued_call {
@@ -36,7 +41,8 @@ static int call_notification_queued(void *arg)
 	struct queued_call *c = arg;
 	const struct keryu_storage *st = c->ctx->storage;
 
-	return st->notification_queued(st->self, c->notification_id, 1);
+	return st->notification_queued(st->self, c->notification_id, 1,
+				       c->ctx->policy.lease_s);
 }
 
 void alarms_format_time(const char *iso, char *out, size_t size)
@@ -75,7 +81,8 @@ static void publish_alarm(struct alarms_ctx *ctx,
 	keryu_now_iso(ev.at);
 	memcpy(ev.alarm_id, a->alarm_id, sizeof(ev.alarm_id));
 	memcpy(ev.subject_id, a->subject_id, sizeof(ev.subject_id));
-	snprintf(ev.state, sizeof(ev.state), "created");
+	snprintf(ev.state, sizeof(ev.state), "%s",
+		 a->joined ? "joined" : "created");
 	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_ALARM, a->alarm_id);
 	rc = publish_json(ctx, topic, keryu_alarm_event_encode(&ev));
 	if (rc)
@@ -85,59 +92,98 @@ static void publish_alarm(struct alarms_ctx *ctx,
 }
 
 /* A recipient storage should never have accepted: record the notification
- * as ERROR rather than leave it PENDING for a redelivery to trip on. */
+ * as FAILED rather than leave it PENDING for a re-drive to trip on. */
 static void reject_recipient(struct alarms_ctx *ctx, int64_t deadline_ms,
-			     const struct keryu_alarm_created *a)
+			     const struct keryu_notify_job *job)
 {
 	struct keryu_delivery_event d;
 
 	memset(&d, 0, sizeof(d));
 	keryu_uuid_new(d.event_id);
 	keryu_now_iso(d.at);
-	memcpy(d.notification_id, a->notification_id, sizeof(d.notification_id));
-	snprintf(d.channel, sizeof(d.channel), "%s", ctx->channel);
-	snprintf(d.status, sizeof(d.status), "error");
+	memcpy(d.notification_id, job->notification_id,
+	       sizeof(d.notification_id));
+	d.attempt = job->attempt;
+	d.retry_in_ms = -1;
+	snprintf(d.channel, sizeof(d.channel), "%s", job->channel);
+	snprintf(d.status, sizeof(d.status), "failed");
 	snprintf(d.error_code, sizeof(d.error_code), "bad_recipient");
 	snprintf(d.error_text, sizeof(d.error_text),
 		 "the recipient is not an E.164 phone number");
 	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.notify.bad_recipient",
-		       "notification=%s alarm=%s", a->notification_id,
-		       a->alarm_id);
+		       "notification=%s alarm=%s", job->notification_id,
+		       job->alarm_id);
 	alarms_record_result(ctx, deadline_ms, &d);
+}
+
+/* The link's token names the notification, so the acknowledgement shows
+ * who answered; "" when links are off or the token cannot be made. */
+static void ack_url(struct alarms_ctx *ctx, const char *notification_id,
+		    char *out, size_t size)
+{
+	char token[KERYU_ACK_TOKEN_LEN];
+	long long exp = (long long)time(NULL) + ctx->ack_link_ttl_s;
+
+	out[0] = '\0';
+	if (!ctx->ack_base[0] || !ctx->secret[0] ||
+	    keryu_ack_token_make(ctx->secret, notification_id, exp, token))
+		return;
+	snprintf(out, size, "%s%s", ctx->ack_base, token);
+}
+
+int alarms_publish_job(struct alarms_ctx *ctx,
+		       const struct keryu_notify_job *job)
+{
+	struct keryu_notify_event n;
+	char topic[128];
+
+	if (!keryu_e164_valid(job->recipient))
+		return KERYU_EINVAL;
+	memset(&n, 0, sizeof(n));
+	keryu_uuid_new(n.event_id);
+	keryu_now_iso(n.at);
+	memcpy(n.notification_id, job->notification_id,
+	       sizeof(n.notification_id));
+	n.attempt = job->attempt;
+	snprintf(n.channel, sizeof(n.channel), "%s", job->channel);
+	snprintf(n.to, sizeof(n.to), "%s", job->recipient);
+	snprintf(n.template_name, sizeof(n.template_name), "%s",
+		 ctx->template_name);
+	snprintf(n.language, sizeof(n.language), "%s", ctx->language);
+	n.param_count = 2;
+	snprintf(n.params[0], sizeof(n.params[0]), "%s", job->subject_name);
+	alarms_format_time(job->scanned_at, n.params[1], sizeof(n.params[1]));
+	ack_url(ctx, job->notification_id, n.ack_url, sizeof(n.ack_url));
+
+	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, job->channel);
+	return publish_json(ctx, topic, keryu_notify_event_encode(&n));
 }
 
 static void publish_notify(struct alarms_ctx *ctx, int64_t deadline_ms,
 			   const struct keryu_alarm_created *a)
 {
-	struct keryu_notify_event n;
+	struct keryu_notify_job job;
 	struct queued_call call = {ctx, a->notification_id};
-	char topic[128];
 	int rc;
 
-	if (!keryu_e164_valid(a->recipient)) {
-		reject_recipient(ctx, deadline_ms, a);
+	memset(&job, 0, sizeof(job));
+	memcpy(job.notification_id, a->notification_id,
+	       sizeof(job.notification_id));
+	memcpy(job.alarm_id, a->alarm_id, sizeof(job.alarm_id));
+	snprintf(job.channel, sizeof(job.channel), "%s", a->channel);
+	snprintf(job.recipient, sizeof(job.recipient), "%s", a->recipient);
+	job.attempt = 1;
+	snprintf(job.subject_name, sizeof(job.subject_name), "%s",
+		 a->subject_name);
+	snprintf(job.scanned_at, sizeof(job.scanned_at), "%s", a->scanned_at);
+	rc = alarms_publish_job(ctx, &job);
+	if (rc == KERYU_EINVAL) {
+		reject_recipient(ctx, deadline_ms, &job);
 		return;
 	}
-	memset(&n, 0, sizeof(n));
-	keryu_uuid_new(n.event_id);
-	keryu_now_iso(n.at);
-	memcpy(n.notification_id, a->notification_id,
-	       sizeof(n.notification_id));
-	n.attempt = 1;
-	snprintf(n.channel, sizeof(n.channel), "%s", ctx->channel);
-	snprintf(n.to, sizeof(n.to), "%s", a->recipient);
-	snprintf(n.template_name, sizeof(n.template_name), "%s",
-		 ctx->template_name);
-	snprintf(n.language, sizeof(n.language), "%s", ctx->language);
-	n.param_count = 2;
-	snprintf(n.params[0], sizeof(n.params[0]), "%s", a->subject_name);
-	alarms_format_time(a->scanned_at, n.params[1], sizeof(n.params[1]));
-
-	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, ctx->channel);
-	rc = publish_json(ctx, topic, keryu_notify_event_encode(&n));
 	if (rc) {
-		/* stays PENDING: sent if the scan comes again (the broker
-		 * redelivers it when the connection went down with our ack) */
+		/* stays PENDING: its lease runs out and the due-work thread
+		 * publishes it (or a redelivered scan does, sooner) */
 		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.publish_failed",
 			       "topic=notify notification=%s error=\"%s\"",
 			       a->notification_id, keryu_strerror(rc));
@@ -151,7 +197,7 @@ static void publish_notify(struct alarms_ctx *ctx, int64_t deadline_ms,
 			       a->notification_id, keryu_strerror(rc));
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.notify",
 		       "notification=%s alarm=%s channel=%s attempt=1",
-		       a->notification_id, a->alarm_id, ctx->channel);
+		       a->notification_id, a->alarm_id, job.channel);
 }
 
 void alarms_on_scan(void *arg, const char *topic, const void *payload,
@@ -209,9 +255,10 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 		return;
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.scan",
-		       "event=%s qr=%s alarm=%s notification=%s", ev.event_id,
-		       ev.qr_uuid, out.alarm_id,
-		       out.notification_id[0] ? out.notification_id : "-");
+		       "event=%s qr=%s alarm=%s notification=%s joined=%s",
+		       ev.event_id, ev.qr_uuid, out.alarm_id,
+		       out.notification_id[0] ? out.notification_id : "-",
+		       out.joined ? out.joined_alarm_id : "-");
 	publish_alarm(ctx, &out);
 	if (out.notification_id[0])
 		publish_notify(ctx, deadline, &out);

@@ -179,6 +179,134 @@ static void delivery_round_trip(void **st)
 	free(json);
 }
 
+/* retry_in_ms travels only with "error"; absent it reads as -1. */
+static void delivery_retry_hint(void **st)
+{
+	struct keryu_delivery_event in = {0}, out;
+	char *json, buf[512];
+
+	(void)st;
+	strcpy(in.event_id, ID1);
+	strcpy(in.at, AT);
+	strcpy(in.notification_id, ID2);
+	in.attempt = 1;
+	strcpy(in.channel, "whatsapp");
+	strcpy(in.status, "error");
+	in.retry_in_ms = 45000;
+	json = keryu_delivery_event_encode(&in);
+	assert_non_null(strstr(json, "\"retry_in_ms\":45000"));
+	assert_int_equal(keryu_delivery_event_decode(json, strlen(json), &out), 0);
+	assert_int_equal(out.retry_in_ms, 45000);
+	free(json);
+
+	in.retry_in_ms = -1; /* no retry: left out */
+	json = keryu_delivery_event_encode(&in);
+	assert_null(strstr(json, "retry_in_ms"));
+	assert_int_equal(keryu_delivery_event_decode(json, strlen(json), &out), 0);
+	assert_int_equal(out.retry_in_ms, -1);
+	free(json);
+
+	strcpy(in.status, "sent"); /* meaningless there: left out */
+	in.retry_in_ms = 10;
+	json = keryu_delivery_event_encode(&in);
+	assert_null(strstr(json, "retry_in_ms"));
+	free(json);
+
+	snprintf(buf, sizeof(buf),
+		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"" AT "\","
+		 "\"notification_id\":\"" ID2 "\",\"attempt\":1,"
+		 "\"channel\":\"log\",\"status\":\"error\","
+		 "\"retry_in_ms\":\"soon\"}");
+	assert_int_equal(keryu_delivery_event_decode(buf, strlen(buf), &out),
+			 KERYU_EINVAL);
+	snprintf(buf, sizeof(buf),
+		 "{\"v\":1,\"event_id\":\"" ID1 "\",\"at\":\"" AT "\","
+		 "\"notification_id\":\"" ID2 "\",\"attempt\":1,"
+		 "\"channel\":\"log\",\"status\":\"error\","
+		 "\"retry_in_ms\":1.5}");
+	assert_int_equal(keryu_delivery_event_decode(buf, strlen(buf), &out),
+			 KERYU_EINVAL);
+}
+
+static void notify_ack_url(void **st)
+{
+	struct keryu_notify_event in = {0}, out;
+	char *json;
+
+	(void)st;
+	strcpy(in.event_id, ID1);
+	strcpy(in.at, AT);
+	strcpy(in.notification_id, ID2);
+	in.attempt = 1;
+	strcpy(in.channel, "sms");
+	strcpy(in.to, "+16505551234");
+	strcpy(in.template_name, "t");
+	strcpy(in.language, "en");
+	json = keryu_notify_event_encode(&in);
+	assert_null(strstr(json, "ack_url")); /* empty: omitted */
+	free(json);
+	strcpy(in.ack_url, "https://k.example/ack/x");
+	json = keryu_notify_event_encode(&in);
+	assert_int_equal(keryu_notify_event_decode(json, strlen(json), &out), 0);
+	assert_string_equal(out.ack_url, "https://k.example/ack/x");
+	free(json);
+}
+
+static void ack_tokens(void **st)
+{
+	char tok[KERYU_ACK_TOKEN_LEN], bad[KERYU_ACK_TOKEN_LEN];
+	char nid[KERYU_UUID_LEN];
+	const char *upper = "5D1C2B3A-4E5F-4A6B-9C7D-8E9F0A1B2C3D";
+	size_t n;
+
+	(void)st;
+	assert_int_equal(keryu_ack_token_make("s3cret", upper, 2000000000LL, tok),
+			 0);
+	/* the id is lower-cased; the mac is 43 base64url characters */
+	assert_int_equal(strncmp(tok, "5d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d."
+				      "2000000000.", 48),
+			 0);
+	n = strlen(tok);
+	assert_int_equal(n, 48 + 43);
+	assert_int_equal(strspn(tok + 48, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+					  "klmnopqrstuvwxyz0123456789-_"),
+			 43);
+	assert_int_equal(keryu_ack_token_check("s3cret", tok, 1999999999LL, nid),
+			 0);
+	assert_string_equal(nid, "5d1c2b3a-4e5f-4a6b-9c7d-8e9f0a1b2c3d");
+	assert_int_equal(keryu_ack_token_check("s3cret", tok, 2000000000LL, nid),
+			 0); /* valid through its last second */
+	assert_int_equal(keryu_ack_token_check("s3cret", tok, 2000000001LL, nid),
+			 KERYU_ETIMEDOUT);
+	assert_int_equal(keryu_ack_token_check("other", tok, 0, nid),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_check("", tok, 0, nid), KERYU_EINVAL);
+
+	/* every single-character change is refused, the expiry included */
+	for (size_t i = 0; i < n; i++) {
+		if (tok[i] == '-' || tok[i] == '.')
+			continue;
+		strcpy(bad, tok);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		assert_int_not_equal(keryu_ack_token_check("s3cret", bad, 0, nid),
+				     0);
+		assert_string_equal(nid, "");
+	}
+	strcpy(bad, tok);
+	bad[n - 1] = '\0'; /* short mac */
+	assert_int_equal(keryu_ack_token_check("s3cret", bad, 0, nid),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_check("s3cret", "", 0, nid),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_check("s3cret", NULL, 0, nid),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_make("s3cret", "nope", 1, tok),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_make("", upper, 1, tok), KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_make("s3cret", upper, -1, tok),
+			 KERYU_EINVAL);
+}
+
 static void alarm_round_trip(void **st)
 {
 	struct keryu_alarm_event in = {0}, out;
@@ -472,6 +600,9 @@ int main(void)
 		cmocka_unit_test(notify_round_trip),
 		cmocka_unit_test(notify_too_many_params),
 		cmocka_unit_test(delivery_round_trip),
+		cmocka_unit_test(delivery_retry_hint),
+		cmocka_unit_test(notify_ack_url),
+		cmocka_unit_test(ack_tokens),
 		cmocka_unit_test(alarm_round_trip),
 		cmocka_unit_test(helpers),
 		cmocka_unit_test(delivery_publish_stamps_and_publishes),

@@ -59,6 +59,11 @@ struct keryu_notify_event {
 	char language[16];
 	int param_count;
 	char params[KERYU_NOTIFY_MAX_PARAMS][512];
+	/* A signed, expiring link that acknowledges the alarm when the
+	 * recipient opens it ("" when none, e.g. verification codes). Each
+	 * channel places it as it can: a URL button parameter, a template
+	 * variable, or the end of a text. Optional in the JSON. */
+	char ack_url[512];
 };
 
 /* keryu/v1/delivery/{notification_id}: channels, webhooks -> alarms */
@@ -72,6 +77,13 @@ struct keryu_delivery_event {
 	char provider_message_id[256]; /* "" when none */
 	char error_code[32];           /* provider's code as text, "" if none */
 	char error_text[512];          /* "" if none */
+	/* Only for "error": >= 0 says the channel will itself make attempt
+	 * + 1 after about this many ms (0 for an outcome it cannot know, a
+	 * timeout after the request went out: it leaves that to the alarms
+	 * module's lease and the provider's status webhook); -1 says it will
+	 * not try again. -1 for every other status. Optional in the JSON
+	 * ("retry_in_ms"), absent decodes as -1. */
+	int retry_in_ms;
 };
 
 char *keryu_scan_event_encode(const struct keryu_scan_event *e);
@@ -97,6 +109,23 @@ struct keryu_mod;
 int keryu_delivery_publish(const struct keryu_host *host, struct keryu_mod *m,
 			   const struct keryu_notify_event *req,
 			   struct keryu_delivery_event *ev);
+
+/* Signed acknowledgement tokens, carried in alert links:
+ * "<notification_id>.<expiry, unix seconds>.<mac>", mac being the unpadded
+ * base64url of HMAC-SHA256(secret, "keryu-ack.v1.<notification_id>.<expiry>")
+ * (43 characters). URL-safe as it is. */
+#define KERYU_ACK_TOKEN_LEN 128
+/* Fills out. Returns 0, or KERYU_EINVAL for an empty secret, a notification
+ * id that is not a UUID or a negative expiry. */
+int keryu_ack_token_make(const char *secret, const char *notification_id,
+			 long long expires_unix, char out[KERYU_ACK_TOKEN_LEN]);
+/* Checks token against secret in constant time. Returns 0 and fills
+ * notification_id (lower case) when the mac is right and now_unix is not
+ * past the expiry; KERYU_ETIMEDOUT when it is right but expired;
+ * KERYU_EINVAL for anything else (malformed, wrong mac, empty secret). */
+int keryu_ack_token_check(const char *secret, const char *token,
+			  long long now_unix,
+			  char notification_id[KERYU_UUID_LEN]);
 
 /* True when s can be one level of an MQTT topic or a shared-subscription
  * group: 1..63 bytes, none of '/', '+', '#'. */

@@ -131,8 +131,13 @@ struct keryu_host {
 	long long (*config_int)(keryu_mod *m, const char *key);
 	bool (*config_bool)(keryu_mod *m, const char *key);
 	/* A value of the kernel's own sections, read-only: [kernel] instance,
-	 * secret_key, debug; [bus] url; [http] public_url. NULL for any other
-	 * section or key (other modules' sections hold their secrets). Note
+	 * secret_key, debug; [bus] url; [http] public_url; and the provider
+	 * keys that sign status webhooks, for the http module that checks
+	 * them: [whatsapp] app_secret, verify_token, [twilio] auth_token,
+	 * account_sid (from the file or KERYU_* environment even when that
+	 * channel module is not loaded here; "" or NULL when unset). NULL
+	 * for any other section or key (other modules' sections hold their
+	 * secrets). Note
 	 * that [bus] url may carry the broker password
 	 * (mqtt://user:password@host): never log it. Owned by the kernel,
 	 * valid until cleanup. */

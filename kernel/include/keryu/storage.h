@@ -30,20 +30,67 @@ struct keryu_tag_info {
 	char first_name[101];   /* first word of the name */
 };
 
+/* How the alarms module routes, escalates and re-drives alarms. Passed on
+ * every call, so storage keeps no copy of another module's configuration. */
+struct keryu_alarm_policy {
+	const char *channel;	      /* the custodian's own channel */
+	const char *fallback_channel; /* "" for none: tried for a recipient
+				       * whose channel failed for good and
+				       * whose contact row names no fallback */
+	int escalate_after_s; /* next recipient when the current one's
+			       * notification is not DELIVERED (or READ) this
+			       * long after it was created; 0: never */
+	int ack_timeout_s;    /* next recipient when the alarm is not
+			       * acknowledged this long after the current
+			       * step began; 0: never */
+	int cooldown_s;	      /* a scan of a subject whose newest open alarm
+			       * is younger than this joins it: recorded,
+			       * nobody notified again; 0: off */
+	int lease_s;	      /* how long a request handed to the bus may go
+			       * unanswered before it is re-driven */
+	int max_redrives;     /* re-drives of one notification before it is
+			       * FAILED with code "no_channel" */
+};
+
+/* One delivery request for the alarms module to publish. */
+struct keryu_notify_job {
+	char notification_id[KERYU_UUID_LEN];
+	char alarm_id[KERYU_UUID_LEN];
+	char channel[32];
+	char recipient[32]; /* E.164 */
+	int attempt;	    /* the attempt number to publish, >= 1 */
+	int step;	    /* 0: the alarm's first recipient; n: n-th
+			     * escalation or fallback */
+	char subject_name[101];
+	char scanned_at[KERYU_TIME_LEN]; /* the alarm's scan time, ISO UTC */
+};
+
 /* The outcome of turning one scan event into an alarm. */
 struct keryu_alarm_created {
 	bool created; /* false: this event_id was already recorded */
+	bool joined;  /* within the cooldown of an open alarm (joined_alarm_id):
+		       * recorded, no notification */
 	char alarm_id[KERYU_UUID_LEN];
+	char joined_alarm_id[KERYU_UUID_LEN]; /* "" unless joined */
 	char subject_id[KERYU_UUID_LEN];
 	char notification_id[KERYU_UUID_LEN]; /* "" when nobody to notify */
-	char recipient[32];                   /* custodian's E.164 phone */
+	char channel[32];     /* the notification's channel */
+	char recipient[32];   /* its E.164 phone */
 	char subject_name[101];
 	char scanned_at[KERYU_TIME_LEN]; /* the event's time, ISO-8601 UTC */
-	/* notification_id names a notification on this channel that is
-	 * still PENDING: no delivery request for it was ever handed to the
-	 * bus (say, a crash came between the alarm's commit and the
-	 * publish), so whoever sees it again should send it. */
+	/* notification_id names a notification that is still PENDING: no
+	 * delivery request for it was ever handed to the bus (say, a crash
+	 * came between the alarm's commit and the publish), so whoever sees
+	 * it again should send it. */
 	bool notification_pending;
+};
+
+/* What acknowledging through a link did. */
+struct keryu_ack_result {
+	char alarm_id[KERYU_UUID_LEN];
+	char subject_first_name[101];
+	char acknowledged_at[KERYU_TIME_LEN];
+	bool already; /* it was acknowledged before; nothing changed */
 };
 
 struct keryu_storage {
@@ -59,28 +106,74 @@ struct keryu_storage {
 			  struct keryu_tag_info *out);
 
 	/* In one transaction: records an alarm for the scan (unique by
-	 * ev->event_id), sets the tag's last_used, and creates one PENDING
-	 * notification for the subject's custodian on channel. When the
-	 * event was seen before, changes nothing and fills out from the
-	 * existing alarm with out->created false (notification_pending tells
-	 * whether its notification still waits to be handed to the bus). ENOTFOUND when the tag is
-	 * unknown (scans of a tag deactivated since are still recorded). */
+	 * ev->event_id), sets the tag's last_used, and, unless the scan
+	 * joins an open alarm within pol->cooldown_s, creates one PENDING
+	 * notification for the alarm's first recipient (step 0): the
+	 * custodian on pol->channel when their phone is verified (and, for
+	 * WhatsApp channels, they did not opt out), else the subject's first
+	 * verified contact on its own channel. The alarm's escalation
+	 * deadlines are set from pol. When the event was seen before,
+	 * changes nothing and fills out from the existing alarm with
+	 * out->created false (notification_pending tells whether its step-0
+	 * notification still waits to be handed to the bus). ENOTFOUND when
+	 * the tag is unknown (scans of a tag deactivated since are still
+	 * recorded). */
 	int (*alarm_from_scan)(void *self, const struct keryu_scan_event *ev,
-			       const char *channel,
+			       const struct keryu_alarm_policy *pol,
 			       struct keryu_alarm_created *out);
 
-	/* Marks a notification QUEUED with the attempt number: a delivery
-	 * request for it was handed to the bus. */
+	/* Marks a notification QUEUED with the attempt number (a delivery
+	 * request for it was handed to the bus) and leases it for lease_s:
+	 * unanswered by then, notify_due re-drives it. A notification
+	 * already past QUEUED for this attempt is left as it is. */
 	int (*notification_queued)(void *self, const char *notification_id,
-				   int attempt);
+				   int attempt, int lease_s);
 
-	/* Records a delivery result. Status moves only forward
-	 * (PENDING < QUEUED < SENT < DELIVERED < READ; FAILED and ERROR are
-	 * final); a result that would move it backward or duplicates one
-	 * already recorded changes nothing and returns 0. Also updates the
-	 * alarm's summary fields. ENOTFOUND for an unknown notification. */
+	/* Records a delivery result (ev->attempt 0: a provider webhook).
+	 * Ranks: PENDING 0 < QUEUED = ERROR 1 < SENT 2 < DELIVERED 3 <
+	 * READ 4 < FAILED 5. A result moves the status when its rank is
+	 * higher, or when both are rank 1 and its attempt is not older than
+	 * the stored one; FAILED is final. ERROR means "this attempt failed,
+	 * not the notification": with ev->retry_in_ms >= 0 the lease runs to
+	 * now + retry_in_ms + lease_s, after which notify_due re-drives it
+	 * as attempt + 1; with -1 the lease runs lease_s, after which it is
+	 * FAILED ("no_outcome"). A duplicate event_id, or a result that would
+	 * move the status backward, changes nothing and returns 0 (the event
+	 * still lands on the timeline unless it is a duplicate). Also
+	 * updates the alarm's summary fields. ENOTFOUND for an unknown
+	 * notification. */
 	int (*notification_result)(void *self,
-				   const struct keryu_delivery_event *ev);
+				   const struct keryu_delivery_event *ev,
+				   int lease_s);
+
+	/* The alarms module's periodic work, each item claimed with FOR
+	 * UPDATE SKIP LOCKED so that several alarms instances share it:
+	 *  - alarm notifications whose lease ran out: PENDING and QUEUED are
+	 *    re-driven with the same attempt, ERROR with a retry hint as
+	 *    attempt + 1, ERROR without one becomes FAILED "no_outcome"; one
+	 *    re-driven more than pol->max_redrives times becomes FAILED
+	 *    "no_channel" (code notifications past their lease just become
+	 *    FAILED "no_outcome": their code is not stored to resend);
+	 *  - a notification that became FAILED gets, once, a PENDING
+	 *    follow-up to the same person on their fallback channel, or, if
+	 *    there is none (or it was the fallback), the alarm escalates now;
+	 *  - open, unacknowledged, unresolved alarms whose escalation
+	 *    deadline passed get a PENDING notification for the next
+	 *    recipient (custodian, then verified contacts by position, each
+	 *    once), or are marked exhausted when none is left;
+	 * every step is recorded on the alarm's timeline. Then fills jobs
+	 * (at most max) with the PENDING notifications and re-drives to
+	 * publish, marks each QUEUED with a fresh lease, and sets *n. Call
+	 * again while *n == max. */
+	int (*notify_due)(void *self, const struct keryu_alarm_policy *pol,
+			  struct keryu_notify_job *jobs, size_t max, size_t *n);
+
+	/* Acknowledges the alarm of notification_id (from a signed link):
+	 * escalation stops. Fills out; an alarm acknowledged before is left
+	 * alone with out->already true. ENOTFOUND for an unknown
+	 * notification or one that belongs to no alarm. */
+	int (*alarm_acknowledge)(void *self, const char *notification_id,
+				 struct keryu_ack_result *out);
 
 	void *reserved[16];
 };

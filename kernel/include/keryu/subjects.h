@@ -124,9 +124,18 @@ struct keryu_alarm_detail {
 	double latitude, longitude, accuracy_m; /* valid when s.has_location */
 	char resolved_at[KERYU_TIME_LEN];
 	char resolution_notes[KERYU_TEXT_MAX];
+	char acknowledged_at[KERYU_TIME_LEN]; /* "" when not acknowledged */
+	char joined_alarm_id[KERYU_UUID_LEN]; /* "" unless this scan came
+					       * within the cooldown of
+					       * that open alarm */
 };
 
-/* One step of a notification's life, oldest first. */
+/* One step of an alarm's delivery, oldest first: a notification's status
+ * change (status PENDING ... READ, FAILED, ERROR), or an alarm-level step
+ * (status ESCALATED: the next recipient was alerted, notification_id names
+ * their notification and error_text says why, e.g. "not delivered in
+ * 120 s"; FALLBACK: the same person on their fallback channel; EXHAUSTED:
+ * nobody left to alert; ACKNOWLEDGED: by link or on the alarm page). */
 struct keryu_timeline_entry {
 	char at[KERYU_TIME_LEN];
 	char notification_id[KERYU_UUID_LEN];
@@ -228,6 +237,10 @@ struct keryu_subjects {
 	 * already is. */
 	int (*alarm_resolve)(void *self, const char *custodian_id,
 			     const char *id, const char *notes);
+	/* The custodian acknowledges it from the alarm page ("I'm on my
+	 * way"): escalation stops. ECONFLICT when it already is. */
+	int (*alarm_acknowledge)(void *self, const char *custodian_id,
+				 const char *id);
 
 	int (*dashboard)(void *self, const char *custodian_id,
 			 struct keryu_dashboard *out);

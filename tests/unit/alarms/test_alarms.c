@@ -44,11 +44,16 @@ static struct {
 
 	int queued_rcs[8]; /* returned by successive notification_queued */
 	int n_queued_rcs;
-	int queued_calls, queued_attempt;
+	int queued_calls, queued_attempt, queued_lease;
 	char queued_id[KERYU_UUID_LEN];
 
-	int result_rc, result_calls;
+	int result_rc, result_calls, result_lease;
 	struct keryu_delivery_event last_result;
+
+	struct keryu_alarm_policy last_policy;
+	struct keryu_notify_job jobs[80]; /* handed out by notify_due */
+	size_t n_jobs, jobs_given;
+	int due_rc, due_calls;
 } S;
 
 static void storage_delay(void)
@@ -61,7 +66,7 @@ static void storage_delay(void)
 }
 
 static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
-			      const char *channel,
+			      const struct keryu_alarm_policy *pol,
 			      struct keryu_alarm_created *out)
 {
 	int i, rc;
@@ -73,7 +78,8 @@ static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
 	if (rc)
 		return rc;
 	S.last_scan = *ev;
-	snprintf(S.last_channel, sizeof(S.last_channel), "%s", channel);
+	snprintf(S.last_channel, sizeof(S.last_channel), "%s", pol->channel);
+	S.last_policy = *pol;
 	*out = S.created;
 	for (i = 0; i < S.n_seen; i++)
 		if (strcmp(S.seen[i], ev->event_id) == 0) {
@@ -89,7 +95,8 @@ static int fs_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
 	return 0;
 }
 
-static int fs_notification_queued(void *self, const char *id, int attempt)
+static int fs_notification_queued(void *self, const char *id, int attempt,
+				  int lease_s)
 {
 	int rc;
 
@@ -100,17 +107,35 @@ static int fs_notification_queued(void *self, const char *id, int attempt)
 	if (rc)
 		return rc;
 	S.queued_attempt = attempt;
+	S.queued_lease = lease_s;
 	snprintf(S.queued_id, sizeof(S.queued_id), "%s", id);
 	return 0;
 }
 
 static int fs_notification_result(void *self,
-				  const struct keryu_delivery_event *ev)
+				  const struct keryu_delivery_event *ev,
+				  int lease_s)
 {
 	(void)self;
 	S.result_calls++;
+	S.result_lease = lease_s;
 	S.last_result = *ev;
 	return S.result_rc;
+}
+
+/* Hands out S.jobs in calls of at most max, as storage does. */
+static int fs_notify_due(void *self, const struct keryu_alarm_policy *pol,
+			 struct keryu_notify_job *jobs, size_t max, size_t *n)
+{
+	(void)self;
+	S.due_calls++;
+	S.last_policy = *pol;
+	*n = 0;
+	if (S.due_rc)
+		return S.due_rc;
+	while (*n < max && S.jobs_given < S.n_jobs)
+		jobs[(*n)++] = S.jobs[S.jobs_given++];
+	return 0;
 }
 
 static int fs_ping(void *self)
@@ -125,6 +150,7 @@ static const struct keryu_storage fake_storage = {
 	.alarm_from_scan = fs_alarm_from_scan,
 	.notification_queued = fs_notification_queued,
 	.notification_result = fs_notification_result,
+	.notify_due = fs_notify_due,
 };
 
 /* ---- helpers ---- */
@@ -163,12 +189,16 @@ static int setup(void **st)
 	strcpy(S.created.subject_id, SUBJECT);
 	strcpy(S.created.notification_id, NOTIF);
 	strcpy(S.created.recipient, PHONE);
+	strcpy(S.created.channel, "whatsapp");
 	strcpy(S.created.subject_name, NAME);
 	strcpy(S.created.scanned_at, "2026-11-25T12:34:56.789Z");
 
 	fake_host_reset(&keryu_module);
 	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
 	fake_host_set("channel", "whatsapp");
+	fake_host_set("tick_ms", "600000"); /* tests run due work themselves */
+	fake_host_set_global("http", "public_url", "https://keryu.example/");
+	fake_host_set_global("kernel", "secret_key", "test-secret");
 	if (keryu_module.init(fake_mod(), host_table(), &state) != 0)
 		return -1;
 	ctx = state;
@@ -322,7 +352,160 @@ static void scan_publishes_alarm_and_notify(void **st)
 	assert_int_equal(S.queued_calls, 1);
 	assert_string_equal(S.queued_id, NOTIF);
 	assert_int_equal(S.queued_attempt, 1);
+	assert_int_equal(S.queued_lease, 60);
 	assert_no_phone_logged();
+
+	/* the alert's acknowledgement link names this notification, signed
+	 * with [kernel] secret_key under [http] public_url */
+	{
+		const char *base = "https://keryu.example/ack/";
+		char nid[KERYU_UUID_LEN];
+
+		assert_int_equal(strncmp(n.ack_url, base, strlen(base)), 0);
+		assert_int_equal(keryu_ack_token_check("test-secret",
+						       n.ack_url + strlen(base),
+						       (long long)time(NULL),
+						       nid),
+				 0);
+		assert_string_equal(nid, NOTIF);
+		assert_int_not_equal(keryu_ack_token_check(
+					     "other", n.ack_url + strlen(base),
+					     (long long)time(NULL), nid),
+				     0);
+		/* a day by default */
+		assert_int_equal(keryu_ack_token_check(
+					 "test-secret", n.ack_url + strlen(base),
+					 (long long)time(NULL) + 86400 + 5, nid),
+				 KERYU_ETIMEDOUT);
+	}
+	assert_false(fake_host_log_contains("/ack/"));
+}
+
+/* The policy storage routes with comes from the options. */
+static void policy_comes_from_config(void **st)
+{
+	(void)st;
+	deliver_scan(QR, EVENT, QR);
+	assert_string_equal(S.last_policy.channel, "whatsapp");
+	assert_string_equal(S.last_policy.fallback_channel, "");
+	assert_int_equal(S.last_policy.escalate_after_s, 120);
+	assert_int_equal(S.last_policy.ack_timeout_s, 600);
+	assert_int_equal(S.last_policy.cooldown_s, 60);
+	assert_int_equal(S.last_policy.lease_s, 60);
+	assert_int_equal(S.last_policy.max_redrives, 5);
+}
+
+/* Within the cooldown storage joins the scan to the open alarm: watchers
+ * hear of it, nobody is alerted again. */
+static void joined_scan_alerts_nobody(void **st)
+{
+	struct keryu_alarm_event a;
+	const struct fake_pub *p;
+
+	(void)st;
+	S.created.notification_id[0] = '\0';
+	S.created.recipient[0] = '\0';
+	S.created.joined = true;
+	strcpy(S.created.joined_alarm_id, ALARM);
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 1);
+	p = fake_host_pub(0);
+	assert_int_equal(keryu_alarm_event_decode(p->payload, p->len, &a), 0);
+	assert_string_equal(a.state, "joined");
+	assert_int_equal(S.queued_calls, 0);
+}
+
+static void job(struct keryu_notify_job *j, int i, const char *channel,
+		int attempt, int step)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->notification_id, sizeof(j->notification_id),
+		 "c0c0c0c0-0000-4000-8000-%012d", i);
+	strcpy(j->alarm_id, ALARM);
+	snprintf(j->channel, sizeof(j->channel), "%s", channel);
+	snprintf(j->recipient, sizeof(j->recipient), "+1650555%04d", i);
+	j->attempt = attempt;
+	j->step = step;
+	strcpy(j->subject_name, NAME);
+	strcpy(j->scanned_at, "2026-11-25T12:34:56.789Z");
+}
+
+/* Escalations, fallbacks and re-drives come from storage as jobs: each
+ * becomes a request on its own channel's topic, with the attempt storage
+ * chose; the module knows no channel names of its own. */
+static void due_work_publishes_every_job(void **st)
+{
+	struct keryu_notify_event n;
+	size_t i;
+
+	(void)st;
+	job(&S.jobs[0], 1, "testchan", 1, 1);
+	job(&S.jobs[1], 2, "sms", 3, 0);
+	for (i = 2; i < 70; i++) /* more than one call's worth */
+		job(&S.jobs[i], (int)i + 1, "whatsapp", 1, 2);
+	S.n_jobs = 70;
+	assert_int_equal(alarms_due_run(ctx), 70);
+	assert_int_equal(S.due_calls, 2);
+	assert_int_equal(fake_host_pub_count(), 70);
+	assert_string_equal(fake_host_pub(0)->topic, "keryu/v1/notify/testchan");
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(0)->payload,
+						   fake_host_pub(0)->len, &n),
+			 0);
+	assert_string_equal(n.notification_id, S.jobs[0].notification_id);
+	assert_string_equal(n.channel, "testchan");
+	assert_string_equal(n.to, "+16505550001");
+	assert_int_equal(n.attempt, 1);
+	assert_string_equal(n.params[0], NAME);
+	assert_true(strncmp(n.ack_url, "https://keryu.example/ack/", 26) == 0);
+	assert_string_equal(fake_host_pub(1)->topic, "keryu/v1/notify/sms");
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(1)->payload,
+						   fake_host_pub(1)->len, &n),
+			 0);
+	assert_int_equal(n.attempt, 3);
+	/* storage already leased them: nothing else to record */
+	assert_int_equal(S.queued_calls, 0);
+	assert_no_phone_logged();
+}
+
+static void due_work_storage_down_publishes_nothing(void **st)
+{
+	(void)st;
+	S.due_rc = KERYU_EIO;
+	job(&S.jobs[0], 1, "testchan", 1, 1);
+	S.n_jobs = 1;
+	assert_int_equal(alarms_due_run(ctx), KERYU_EIO);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("alarms.due.failed"));
+}
+
+/* Without a secret or a public URL there is no link to sign: alerts go
+ * out without one. */
+static void no_ack_link_without_secret(void **st)
+{
+	struct keryu_notify_event n;
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("tick_ms", "600000");
+	fake_host_set_global("http", "public_url", "https://keryu.example");
+	memset(&S, 0, sizeof(S));
+	strcpy(S.created.alarm_id, ALARM);
+	strcpy(S.created.notification_id, NOTIF);
+	strcpy(S.created.recipient, PHONE);
+	strcpy(S.created.channel, "log");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
+	assert_true(fake_host_log_contains("alarms.ack_links_off"));
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(fake_host_pub_count(), 2);
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(1)->payload,
+						   fake_host_pub(1)->len, &n),
+			 0);
+	assert_string_equal(n.ack_url, "");
+	assert_string_equal(fake_host_pub(1)->topic, "keryu/v1/notify/log");
+	keryu_module.cleanup(state);
+	fake_host_reset(NULL);
 }
 
 static void scan_without_recipient_publishes_alarm_only(void **st)
@@ -345,7 +528,8 @@ static void bad_recipient_is_recorded_not_sent(void **st)
 	assert_int_equal(S.queued_calls, 0);
 	assert_int_equal(S.result_calls, 1);
 	assert_string_equal(S.last_result.notification_id, NOTIF);
-	assert_string_equal(S.last_result.status, "error");
+	assert_string_equal(S.last_result.status, "failed");
+	assert_string_equal(S.last_result.error_code, "bad_recipient");
 	assert_false(fake_host_log_contains("0123"));
 }
 
@@ -491,7 +675,7 @@ static void duplicate_pending_bad_recipient_is_recorded(void **st)
 	assert_int_equal(fake_host_pub_count(), 0);
 	assert_int_equal(S.queued_calls, 0);
 	assert_int_equal(S.result_calls, 1);
-	assert_string_equal(S.last_result.status, "error");
+	assert_string_equal(S.last_result.status, "failed");
 }
 
 /* Each storage call blocks 300 ms and fails: the retry budget is wall-clock
@@ -566,6 +750,7 @@ static void delivery_result_forwarded(void **st)
 	assert_string_equal(S.last_result.status, "delivered");
 	assert_string_equal(S.last_result.provider_message_id, "wamid.123");
 	assert_string_equal(S.last_result.error_code, "131026");
+	assert_int_equal(S.result_lease, 60);
 	assert_int_equal(fake_host_pub_count(), 0);
 	assert_true(fake_host_log_contains(
 		"info alarms.delivery notification=" NOTIF " status=delivered"));
@@ -622,6 +807,11 @@ int main(void)
 		T(subscriptions_are_plain_qos1),
 		cmocka_unit_test(group_option_names_the_share),
 		T(scan_publishes_alarm_and_notify),
+		T(policy_comes_from_config),
+		T(joined_scan_alerts_nobody),
+		T(due_work_publishes_every_job),
+		T(due_work_storage_down_publishes_nothing),
+		cmocka_unit_test(no_ack_link_without_secret),
 		T(scan_without_recipient_publishes_alarm_only),
 		T(bad_recipient_is_recorded_not_sent),
 		T(duplicate_publishes_nothing),

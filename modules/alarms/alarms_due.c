@@ -1,0 +1,102 @@
+/* The work that falls due later: escalation to the next recipient,
+ * fallback channels, and re-driving requests whose lease ran out (a worker
+ * died, or a channel never answered). All of it is decided by storage's
+ * notify_due, which keeps the due times in PostgreSQL and claims rows with
+ * SKIP LOCKED, so any number of alarms instances share it and a restart
+ * loses nothing; this thread only asks every tick_ms and publishes. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "alarms_module.h"
+
+#define JOBS_PER_CALL 64
+
+int alarms_due_run(struct alarms_ctx *ctx)
+{
+	const struct keryu_storage *st = ctx->storage;
+	struct keryu_notify_job jobs[JOBS_PER_CALL];
+	size_t n, i;
+	int published = 0, rc;
+
+	do {
+		n = 0;
+		rc = st->notify_due(st->self, &ctx->policy, jobs, JOBS_PER_CALL,
+				    &n);
+		if (rc) {
+			ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.due.failed",
+				       "error=\"%s\"", keryu_strerror(rc));
+			return rc;
+		}
+		for (i = 0; i < n; i++) {
+			const struct keryu_notify_job *j = &jobs[i];
+
+			/* claimed and leased by storage: a publish that fails
+			 * is simply claimed again when the lease runs out */
+			rc = alarms_publish_job(ctx, j);
+			ctx->host->log(ctx->m,
+				       rc ? KERYU_LOG_ERROR : KERYU_LOG_INFO,
+				       rc ? "alarms.due.publish_failed"
+					  : "alarms.due.notify",
+				       "notification=%s alarm=%s channel=%s "
+				       "attempt=%d step=%d error=\"%s\"",
+				       j->notification_id, j->alarm_id,
+				       j->channel, j->attempt, j->step,
+				       keryu_strerror(rc));
+			if (!rc)
+				published++;
+		}
+	} while (n == JOBS_PER_CALL && !atomic_load(&ctx->stopping));
+	return published;
+}
+
+static void *due_main(void *arg)
+{
+	struct alarms_ctx *ctx = arg;
+	struct timespec until;
+
+	/* the first round comes one tick after start: the scans the broker
+	 * queued while we were away are handled first, which publishes
+	 * their notifications sooner than a re-drive would */
+	pthread_mutex_lock(&ctx->due_lock);
+	while (!atomic_load(&ctx->stopping)) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += ctx->tick_ms / 1000;
+		until.tv_nsec += (long)(ctx->tick_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!atomic_load(&ctx->stopping) &&
+		       pthread_cond_timedwait(&ctx->due_wake, &ctx->due_lock,
+					      &until) != ETIMEDOUT)
+			;
+		if (atomic_load(&ctx->stopping))
+			break;
+		pthread_mutex_unlock(&ctx->due_lock);
+		alarms_due_run(ctx);
+		pthread_mutex_lock(&ctx->due_lock);
+	}
+	pthread_mutex_unlock(&ctx->due_lock);
+	return NULL;
+}
+
+int alarms_due_start(struct alarms_ctx *ctx)
+{
+	if (pthread_create(&ctx->due_thread, NULL, due_main, ctx) != 0)
+		return KERYU_ERR;
+	ctx->due_running = true;
+	return 0;
+}
+
+void alarms_due_stop(struct alarms_ctx *ctx)
+{
+	if (!ctx->due_running)
+		return;
+	pthread_mutex_lock(&ctx->due_lock);
+	atomic_store(&ctx->stopping, true);
+	pthread_cond_signal(&ctx->due_wake);
+	pthread_mutex_unlock(&ctx->due_lock);
+	pthread_join(ctx->due_thread, NULL);
+	ctx->due_running = false;
+}
