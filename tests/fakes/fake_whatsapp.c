@@ -1,30 +1,70 @@
 /* fake_whatsapp: a stand-in for the Meta WhatsApp Cloud API "send message"
- * endpoint (see /work/shared/providers.md), for unit tests, integration
- * tests and benchmarks.
+ * endpoint and its status webhooks (see /work/shared/providers.md), for
+ * unit tests, integration tests and benchmarks.
  *
  *   fake_whatsapp [--port N] [--record FILE] [--mode MODE] [--delay-ms N]
- *                 [--token T]
+ *                 [--token T] [--timeout-hold-ms N]
+ *                 [--webhook-url URL --app-secret S]
+ *                 [--webhook-statuses sent,delivered[,read]]
+ *                 [--webhook-delay-ms N]
  *
  * --port N      listen on 127.0.0.1:N; 0 (default) picks a free port.
  *               "listening <port>" is printed on stdout once ready.
- * --record FILE append each request as one JSON line:
+ * --record FILE append each request (except /_control/ ones) as one JSON
+ *               line once it is answered:
  *               {"method","path","headers":{lower-case name: value},
- *                "body":<raw body>,"at":<ms since the epoch>}
- * --mode MODE   ok (default) | error:<code> (HTTP status and error object
+ *                "body":<raw body>,"at":<ms since the epoch, arrival>}
+ *               and, for message requests, also
+ *               {"notification_id": biz_opaque_callback_data or null,
+ *                "to", "template": name or null,
+ *                "ack_param": text of the first parameter of the first
+ *                             "button" component, or null,
+ *                "outcome": "ok" | "error:<code>" | "http:<status>" |
+ *                           "drop" | "timeout",
+ *                "sent": true when the message "went out" (ok, timeout),
+ *                "wamid": the message id given, or null,
+ *                "answered_at": ms since the epoch}
+ *               A timeout request is written after its hold.
+ * --mode MODE   one step, or "seq:<step>,<step>,..." where a step is
+ *               ok (default) | error:<code> (HTTP status and error object
  *               of providers.md's table) | http:<status> (empty body) |
- *               drop (close the connection without answering)
+ *               drop (close the connection without answering; nothing
+ *               sent) | timeout (hold the request --timeout-hold-ms, then
+ *               treat it as sent: wamid, record, webhooks).
+ *               Each notification (biz_opaque_callback_data; requests
+ *               without one share a cursor) walks the sequence on its own;
+ *               after the last step the last step repeats.
  * --delay-ms N  answer message requests after N ms
  * --token T     answer 401 / code 190 unless "Authorization: Bearer T"
+ * --timeout-hold-ms N  how long a "timeout" step holds (default 3000)
+ * --webhook-url URL, --app-secret S: after each send that went out, POST
+ *               one Meta status webhook per status of --webhook-statuses
+ *               (default sent,delivered), in order, each
+ *               --webhook-delay-ms (default 0) after the previous one (the
+ *               first after the answer), signed X-Hub-Signature-256 with S.
+ *               Each POST is retried every 250 ms until a 2xx, for up to
+ *               60 s (keryud may be restarting); after that the remaining
+ *               statuses of that message are given up.
  *
  * Only POST /{version}/{phone_number_id}/messages is a message; anything
  * else is a 404 JSON error, except the control endpoints:
- *   POST /_control/mode  body "error:131026" etc. switches the mode
- *   GET  /_control/count the number of message requests received, as text
+ *   POST /_control/mode     body "error:131026", "seq:..." etc. switches the
+ *                           mode and restarts every notification's cursor
+ *   GET  /_control/count    the number of message requests received, text
+ *   GET  /_control/webhooks {"queued":n,"posted":n,"given_up":n,
+ *                           "failed_posts":n} (queued = statuses not yet
+ *                           accepted by the receiver nor given up)
+ *   POST /_control/webhook  {"wamid":"...","status":"delivered"
+ *                           [,"error_code":131026][,"notification_id":""]}
+ *                           queues one status webhook for a wamid this fake
+ *                           gave (or for any wamid when notification_id is
+ *                           given): duplicates, out-of-order, failed.
  *
  * One thread per connection (libmicrohttpd's thread-per-connection mode
- * with poll): a delayed answer only sleeps its own connection's thread, so
- * 1,000 requests/s with a 100 ms delay is ~100 sleeping threads. SIGINT or
- * SIGTERM stops it. */
+ * with poll): a delayed or held answer only sleeps its own connection's
+ * thread, so 1,000 requests/s with a 100 ms delay is ~100 sleeping
+ * threads. Webhooks go out from a few sender threads of their own.
+ * SIGINT or SIGTERM stops it. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +72,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,15 +82,28 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
+#include <sodium.h>
 
 #define MAX_BODY (4u << 20)
+#define MAX_STEPS 64
+#define MAX_STATUSES 4
+#define NOTE_BUCKETS 4096u
+#define HOOK_WORKERS 4
+#define HOOK_RETRY_MS 250
+#define HOOK_GIVE_UP_MS 60000
 
-enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP };
+enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP, MODE_TIMEOUT };
 
 struct mode {
 	enum mode_kind kind;
 	long arg; /* error code or HTTP status */
+};
+
+struct script {
+	size_t n; /* >= 1 */
+	struct mode steps[MAX_STEPS];
 };
 
 struct request {
@@ -58,15 +112,64 @@ struct request {
 	bool too_big;
 };
 
+/* What a message request was answered with, for the record. */
+struct outcome {
+	const char *nid, *to, *tpl, *ack; /* NULL when absent */
+	char text[32];                    /* "ok", "error:131000", ... */
+	char wamid[128];                  /* "" when none */
+	bool sent;
+	long long at;
+};
+
+/* Per-notification state: where it is in the script. */
+struct note {
+	struct note *next;
+	unsigned long long cursor;
+	char id[];
+};
+
+/* A message that went out: enough to send a status for it later. */
+struct sent {
+	struct sent *next;
+	char wamid[128];
+	char *nid, *recipient, *phone_id;
+};
+
+/* Statuses still to be posted for one message, in order. */
+struct hook {
+	struct hook *next;
+	char *nid, *wamid, *recipient, *phone_id;
+	char statuses[MAX_STATUSES][16];
+	int n, idx;
+	long error_code;       /* for "failed" */
+	long long due;         /* monotonic ms */
+	long long first_try;   /* monotonic ms of the current status's 1st try */
+};
+
 static struct {
 	pthread_mutex_t mu;
-	struct mode mode;
-	unsigned long long count;   /* message requests received */
-	unsigned long long serial;  /* wamid / fbtrace source */
+	struct script script;
+	unsigned long long count;  /* message requests received */
+	unsigned long long serial; /* wamid / fbtrace source */
+	struct note *notes[NOTE_BUCKETS];
+	struct sent *sent; /* newest first */
 	FILE *record;
-	long delay_ms;
+	long delay_ms, hold_ms;
 	const char *token;
-} G = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	atomic_bool stopping;
+
+	/* webhooks */
+	const char *hook_url, *app_secret;
+	char hook_statuses[MAX_STATUSES][16];
+	int hook_n;
+	long hook_delay_ms;
+	pthread_cond_t hook_cv; /* CLOCK_MONOTONIC */
+	struct hook *hooks;
+	unsigned long long hooks_queued, hooks_posted, hooks_given_up,
+		hooks_failed_posts;
+	pthread_t workers[HOOK_WORKERS];
+	int nworkers;
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .hold_ms = 3000};
 
 /* providers.md's error table: code -> HTTP status and title. */
 static const struct {
@@ -106,23 +209,79 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Parses "ok", "drop", "error:<code>", "http:<status>". Returns 0 or -1. */
-static int parse_mode(const char *s, struct mode *out)
+static long long mono_ms(void)
 {
-	char *end;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps ms in slices, returning early once we are stopping, so that
+ * MHD_stop_daemon does not wait out a long hold. */
+static void nap(long ms)
+{
+	long long end = mono_ms() + ms;
+	long long left;
+
+	while (!atomic_load(&G.stopping) && (left = end - mono_ms()) > 0)
+		usleep((useconds_t)(left < 50 ? left : 50) * 1000u);
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d) {
+		fputs("fake_whatsapp: out of memory\n", stderr);
+		abort();
+	}
+	return d;
+}
+
+static const char *title_of(long code, unsigned *http)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == code) {
+			*http = errors[i].http;
+			return errors[i].title;
+		}
+	if (code > 200 && code <= 299) {
+		*http = 403;
+		return "Permissions error";
+	}
+	*http = 400;
+	return "Unknown error";
+}
+
+/* Parses one step: "ok", "drop", "timeout", "error:<code>",
+ * "http:<status>", of len bytes. Returns 0 or -1. */
+static int parse_step(const char *s, size_t len, struct mode *out)
+{
+	char buf[32], *end;
 	long v;
 
-	if (strcmp(s, "ok") == 0) {
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strcmp(buf, "ok") == 0) {
 		*out = (struct mode){MODE_OK, 0};
 		return 0;
 	}
-	if (strcmp(s, "drop") == 0) {
+	if (strcmp(buf, "drop") == 0) {
 		*out = (struct mode){MODE_DROP, 0};
 		return 0;
 	}
-	if (strncmp(s, "error:", 6) == 0 || strncmp(s, "http:", 5) == 0) {
-		bool err = s[0] == 'e';
-		const char *num = s + (err ? 6 : 5);
+	if (strcmp(buf, "timeout") == 0) {
+		*out = (struct mode){MODE_TIMEOUT, 0};
+		return 0;
+	}
+	if (strncmp(buf, "error:", 6) == 0 || strncmp(buf, "http:", 5) == 0) {
+		bool err = buf[0] == 'e';
+		const char *num = buf + (err ? 6 : 5);
 
 		if (!isdigit((unsigned char)*num))
 			return -1;
@@ -135,6 +294,67 @@ static int parse_mode(const char *s, struct mode *out)
 		return 0;
 	}
 	return -1;
+}
+
+/* Parses a step or "seq:<step>,<step>,...". Returns 0 or -1. */
+static int parse_mode(const char *s, struct script *out)
+{
+	const char *p, *comma;
+
+	out->n = 0;
+	if (strncmp(s, "seq:", 4) != 0)
+		return parse_step(s, strlen(s), &out->steps[out->n++]);
+	for (p = s + 4;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (out->n == MAX_STEPS ||
+		    parse_step(p, comma ? (size_t)(comma - p) : strlen(p),
+			       &out->steps[out->n++]) != 0)
+			return -1;
+		if (!comma)
+			return 0;
+	}
+}
+
+static void step_text(const struct mode *m, char *out, size_t size)
+{
+	switch (m->kind) {
+	case MODE_ERROR: snprintf(out, size, "error:%ld", m->arg); break;
+	case MODE_HTTP: snprintf(out, size, "http:%ld", m->arg); break;
+	case MODE_DROP: snprintf(out, size, "drop"); break;
+	case MODE_TIMEOUT: snprintf(out, size, "timeout"); break;
+	default: snprintf(out, size, "ok"); break;
+	}
+}
+
+static unsigned hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % NOTE_BUCKETS;
+}
+
+/* The step for this request of notification nid; advances its cursor.
+ * Called with G.mu held. */
+static struct mode next_step(const char *nid)
+{
+	struct note **head = &G.notes[hash(nid)], *n;
+	size_t len = strlen(nid);
+	unsigned long long i;
+
+	for (n = *head; n && strcmp(n->id, nid) != 0; n = n->next)
+		;
+	if (!n) {
+		n = calloc(1, sizeof(*n) + len + 1);
+		if (!n)
+			abort();
+		memcpy(n->id, nid, len + 1);
+		n->next = *head;
+		*head = n;
+	}
+	i = n->cursor++;
+	return G.script.steps[i < G.script.n ? i : G.script.n - 1];
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
@@ -194,15 +414,10 @@ static enum MHD_Result answer_error(struct MHD_Connection *c, long code,
 
 static enum MHD_Result answer_code(struct MHD_Connection *c, long code)
 {
-	size_t i;
+	unsigned http;
+	const char *title = title_of(code, &http);
 
-	for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
-		if (errors[i].code == code)
-			return answer_error(c, code, errors[i].http,
-					    errors[i].title);
-	if (code > 200 && code <= 299)
-		return answer_error(c, code, 403, "Permissions error");
-	return answer_error(c, code, 400, "Unknown error");
+	return answer_error(c, code, http, title);
 }
 
 /* "wamid." + URL-safe base64 of a per-process serial: unique per answer. */
@@ -240,29 +455,47 @@ static const char *jstr(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A send that Meta would accept: answer as providers.md shows. */
-static enum MHD_Result answer_sent(struct MHD_Connection *c,
-				   const struct request *q)
+/* The text (or payload) of the first parameter of the first "button"
+ * component: where a channel puts the acknowledgement link's token. */
+static const char *ack_param(const cJSON *in)
 {
-	cJSON *in = cJSON_ParseWithLength(q->body ? q->body : "", q->len);
-	cJSON *tpl = cJSON_GetObjectItemCaseSensitive(in, "template");
-	cJSON *lang = cJSON_GetObjectItemCaseSensitive(tpl, "language");
-	const char *to = jstr(in, "to");
-	cJSON *o, *contacts, *contact, *msgs, *msg;
-	char wamid[128];
-	unsigned long long n;
+	const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(in, "template");
+	const cJSON *comps = cJSON_GetObjectItemCaseSensitive(tpl, "components");
+	const cJSON *comp, *p;
+	const char *t;
 
-	if (!cJSON_IsObject(in) || !to || !*to ||
-	    !jstr(in, "messaging_product") ||
-	    strcmp(jstr(in, "messaging_product"), "whatsapp") != 0 ||
-	    !jstr(in, "type") || !jstr(tpl, "name") || !jstr(lang, "code")) {
-		cJSON_Delete(in);
-		return answer_code(c, 100);
+	cJSON_ArrayForEach(comp, comps)
+	{
+		t = jstr(comp, "type");
+		if (!t || strcmp(t, "button") != 0)
+			continue;
+		p = cJSON_GetArrayItem(
+			cJSON_GetObjectItemCaseSensitive(comp, "parameters"), 0);
+		if (jstr(p, "text"))
+			return jstr(p, "text");
+		return jstr(p, "payload");
 	}
-	pthread_mutex_lock(&G.mu);
-	n = ++G.serial;
-	pthread_mutex_unlock(&G.mu);
-	make_wamid(wamid, sizeof(wamid), n);
+	return NULL;
+}
+
+/* A request Meta would accept as a template message. */
+static bool well_formed(const cJSON *in)
+{
+	const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(in, "template");
+	const cJSON *lang = cJSON_GetObjectItemCaseSensitive(tpl, "language");
+	const char *to = jstr(in, "to"), *mp = jstr(in, "messaging_product");
+
+	return cJSON_IsObject(in) && to && *to && mp &&
+	       strcmp(mp, "whatsapp") == 0 && jstr(in, "type") &&
+	       jstr(tpl, "name") && jstr(lang, "code");
+}
+
+/* The success body providers.md shows. */
+static enum MHD_Result answer_sent(struct MHD_Connection *c, const char *to,
+				   const char *wamid)
+{
+	cJSON *o, *contacts, *contact, *msgs, *msg;
+
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "messaging_product", "whatsapp");
 	contacts = cJSON_AddArrayToObject(o, "contacts");
@@ -274,7 +507,6 @@ static enum MHD_Result answer_sent(struct MHD_Connection *c,
 	msg = cJSON_CreateObject();
 	cJSON_AddItemToArray(msgs, msg);
 	cJSON_AddStringToObject(msg, "id", wamid);
-	cJSON_Delete(in);
 	return answer_json(c, 200, o);
 }
 
@@ -294,8 +526,18 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
+static void add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* One line per request; out is NULL for requests that are not messages. */
 static void record(struct MHD_Connection *c, const char *method,
-		   const char *path, const struct request *q)
+		   const char *path, const struct request *q,
+		   const struct outcome *out, long long at)
 {
 	cJSON *o;
 	char *line, *body;
@@ -314,7 +556,17 @@ static void record(struct MHD_Connection *c, const char *method,
 	MHD_get_connection_values(c, MHD_HEADER_KIND, add_header,
 				  cJSON_AddObjectToObject(o, "headers"));
 	cJSON_AddStringToObject(o, "body", body);
-	cJSON_AddNumberToObject(o, "at", (double)now_ms());
+	cJSON_AddNumberToObject(o, "at", (double)at);
+	if (out) {
+		add_str_or_null(o, "notification_id", out->nid);
+		add_str_or_null(o, "to", out->to);
+		add_str_or_null(o, "template", out->tpl);
+		add_str_or_null(o, "ack_param", out->ack);
+		cJSON_AddStringToObject(o, "outcome", out->text);
+		cJSON_AddBoolToObject(o, "sent", out->sent);
+		add_str_or_null(o, "wamid", out->wamid[0] ? out->wamid : NULL);
+		cJSON_AddNumberToObject(o, "answered_at", (double)now_ms());
+	}
 	line = cJSON_PrintUnformatted(o);
 	if (line) {
 		pthread_mutex_lock(&G.mu);
@@ -327,8 +579,9 @@ static void record(struct MHD_Connection *c, const char *method,
 	free(body);
 }
 
-/* /{version}/{phone_number_id}/messages, each segment non-empty. */
-static bool is_message_path(const char *p)
+/* /{version}/{phone_number_id}/messages, each segment non-empty; copies
+ * the phone number id into phone_id. */
+static bool is_message_path(const char *p, char *phone_id, size_t size)
 {
 	const char *a, *b;
 
@@ -336,15 +589,307 @@ static bool is_message_path(const char *p)
 		return false;
 	if (!(b = strchr(a + 1, '/')) || b == a + 1)
 		return false;
-	return strcmp(b + 1, "messages") == 0;
+	if (strcmp(b + 1, "messages") != 0)
+		return false;
+	snprintf(phone_id, size, "%.*s", (int)(b - a - 1), a + 1);
+	return true;
+}
+
+/* ---- status webhooks ---- */
+
+/* Queues statuses for a message, the first due after delay_ms. */
+static void hook_queue(const char *nid, const char *wamid,
+		       const char *recipient, const char *phone_id,
+		       char (*statuses)[16], int n, long error_code)
+{
+	struct hook *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		abort();
+	h->nid = xstrdup(nid);
+	h->wamid = xstrdup(wamid);
+	h->recipient = xstrdup(recipient);
+	h->phone_id = xstrdup(phone_id);
+	memcpy(h->statuses, statuses, sizeof(h->statuses[0]) * (size_t)n);
+	h->n = n;
+	h->error_code = error_code;
+	h->due = mono_ms() + G.hook_delay_ms;
+	pthread_mutex_lock(&G.mu);
+	h->next = G.hooks;
+	G.hooks = h;
+	G.hooks_queued += (unsigned long long)n;
+	pthread_cond_broadcast(&G.hook_cv);
+	pthread_mutex_unlock(&G.mu);
+}
+
+static void hook_free(struct hook *h)
+{
+	free(h->nid);
+	free(h->wamid);
+	free(h->recipient);
+	free(h->phone_id);
+	free(h);
+}
+
+/* Meta's status webhook for one status of h. Returns a malloc'd string. */
+static char *hook_body(const struct hook *h)
+{
+	const char *status = h->statuses[h->idx];
+	cJSON *o = cJSON_CreateObject(), *entry, *change, *value, *meta, *st,
+	      *arr;
+	char ts[32];
+	char *s;
+
+	cJSON_AddStringToObject(o, "object", "whatsapp_business_account");
+	entry = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "entry"), entry);
+	cJSON_AddStringToObject(entry, "id", "102290129340398");
+	change = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(entry, "changes"), change);
+	cJSON_AddStringToObject(change, "field", "messages");
+	value = cJSON_AddObjectToObject(change, "value");
+	cJSON_AddStringToObject(value, "messaging_product", "whatsapp");
+	meta = cJSON_AddObjectToObject(value, "metadata");
+	cJSON_AddStringToObject(meta, "display_phone_number", "15550783881");
+	cJSON_AddStringToObject(meta, "phone_number_id", h->phone_id);
+	st = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(value, "statuses"), st);
+	snprintf(ts, sizeof(ts), "%lld", now_ms() / 1000);
+	cJSON_AddStringToObject(st, "id", h->wamid);
+	cJSON_AddStringToObject(st, "status", status);
+	cJSON_AddStringToObject(st, "timestamp", ts);
+	cJSON_AddStringToObject(st, "recipient_id", h->recipient[0] == '+'
+							    ? h->recipient + 1
+							    : h->recipient);
+	if (h->nid[0])
+		cJSON_AddStringToObject(st, "biz_opaque_callback_data", h->nid);
+	if (strcmp(status, "failed") == 0) {
+		cJSON *e = cJSON_CreateObject(), *d;
+		unsigned http;
+		const char *title = title_of(h->error_code, &http);
+
+		arr = cJSON_AddArrayToObject(st, "errors");
+		cJSON_AddItemToArray(arr, e);
+		cJSON_AddNumberToObject(e, "code", (double)h->error_code);
+		cJSON_AddStringToObject(e, "title", title);
+		cJSON_AddStringToObject(e, "message", title);
+		d = cJSON_AddObjectToObject(e, "error_data");
+		cJSON_AddStringToObject(d, "details", title);
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+/* POSTs body signed with the app secret. Returns the HTTP status, 0 when
+ * there was no answer. */
+static long hook_post(CURL *curl, const char *body)
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	char hex[2 * sizeof(mac) + 1], sig[sizeof(hex) + 32];
+	crypto_auth_hmacsha256_state hs;
+	struct curl_slist *hdr = NULL;
+	long code = 0;
+
+	crypto_auth_hmacsha256_init(&hs, (const unsigned char *)G.app_secret,
+				    strlen(G.app_secret));
+	crypto_auth_hmacsha256_update(&hs, (const unsigned char *)body,
+				      strlen(body));
+	crypto_auth_hmacsha256_final(&hs, mac);
+	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	snprintf(sig, sizeof(sig), "X-Hub-Signature-256: sha256=%s", hex);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	hdr = curl_slist_append(hdr, sig);
+	hdr = curl_slist_append(hdr, "Expect:");
+	curl_easy_setopt(curl, CURLOPT_URL, G.hook_url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	if (curl_easy_perform(curl) == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdr);
+	return code;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* Takes the earliest due hook off the list, waiting for one. Returns NULL
+ * once stopping. Called and returns with G.mu held. */
+static struct hook *hook_take(void)
+{
+	struct hook **pp, **best;
+	struct timespec ts;
+	long long due;
+
+	while (!atomic_load(&G.stopping)) {
+		best = NULL;
+		for (pp = &G.hooks; *pp; pp = &(*pp)->next)
+			if (!best || (*pp)->due < (*best)->due)
+				best = pp;
+		if (!best) {
+			pthread_cond_wait(&G.hook_cv, &G.mu);
+			continue;
+		}
+		due = (*best)->due;
+		if (due <= mono_ms()) {
+			struct hook *h = *best;
+
+			*best = h->next;
+			h->next = NULL;
+			return h;
+		}
+		ts.tv_sec = (time_t)(due / 1000);
+		ts.tv_nsec = (long)(due % 1000) * 1000000L;
+		pthread_cond_timedwait(&G.hook_cv, &G.mu, &ts);
+	}
+	return NULL;
+}
+
+/* Sender thread: one status at a time per message, so each message's
+ * statuses arrive in order; different messages go out in parallel. */
+static void *hook_worker(void *arg)
+{
+	CURL *curl = curl_easy_init();
+	struct hook *h;
+	char *body;
+	long code;
+
+	(void)arg;
+	if (!curl)
+		abort();
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "facebookexternalua");
+	pthread_mutex_lock(&G.mu);
+	while ((h = hook_take()) != NULL) {
+		pthread_mutex_unlock(&G.mu);
+		if (!h->first_try)
+			h->first_try = mono_ms();
+		body = hook_body(h);
+		code = body ? hook_post(curl, body) : 0;
+		free(body);
+		pthread_mutex_lock(&G.mu);
+		if (code >= 200 && code < 300) {
+			G.hooks_posted++;
+			G.hooks_queued--;
+			h->first_try = 0;
+			h->due = mono_ms() + G.hook_delay_ms;
+			if (++h->idx == h->n) {
+				hook_free(h);
+				continue;
+			}
+		} else {
+			G.hooks_failed_posts++;
+			if (mono_ms() - h->first_try >= HOOK_GIVE_UP_MS) {
+				unsigned long long left =
+					(unsigned long long)(h->n - h->idx);
+
+				G.hooks_given_up += left;
+				G.hooks_queued -= left;
+				hook_free(h);
+				continue;
+			}
+			h->due = mono_ms() + HOOK_RETRY_MS;
+		}
+		h->next = G.hooks;
+		G.hooks = h;
+	}
+	pthread_mutex_unlock(&G.mu);
+	curl_easy_cleanup(curl);
+	return NULL;
+}
+
+static void remember_sent(const char *wamid, const char *nid, const char *to,
+			  const char *phone_id)
+{
+	struct sent *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		abort();
+	snprintf(s->wamid, sizeof(s->wamid), "%s", wamid);
+	s->nid = xstrdup(nid);
+	s->recipient = xstrdup(to);
+	s->phone_id = xstrdup(phone_id);
+	pthread_mutex_lock(&G.mu);
+	s->next = G.sent;
+	G.sent = s;
+	pthread_mutex_unlock(&G.mu);
+}
+
+static bool valid_status(const char *s)
+{
+	static const char *const ok[] = {"sent", "delivered", "read",
+					 "failed", "played"};
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(s, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+/* POST /_control/webhook: one status for a wamid. */
+static enum MHD_Result control_webhook(struct MHD_Connection *c,
+				       const struct request *q)
+{
+	cJSON *in = cJSON_ParseWithLength(q->body ? q->body : "", q->len);
+	const char *wamid = jstr(in, "wamid"), *status = jstr(in, "status");
+	const char *nid = jstr(in, "notification_id");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(in, "error_code");
+	char st[MAX_STATUSES][16] = {{0}};
+	char *snid = NULL, *rcpt = NULL, *phone = NULL;
+	struct sent *s;
+	enum MHD_Result rc;
+
+	if (!G.hook_url) {
+		cJSON_Delete(in);
+		return answer(c, 400, "text/plain", "no --webhook-url\n");
+	}
+	if (!wamid || !*wamid || !status || !valid_status(status) ||
+	    (code && !cJSON_IsNumber(code))) {
+		cJSON_Delete(in);
+		return answer(c, 400, "text/plain", "bad webhook request\n");
+	}
+	pthread_mutex_lock(&G.mu);
+	for (s = G.sent; s && strcmp(s->wamid, wamid) != 0; s = s->next)
+		;
+	if (s) {
+		snid = xstrdup(s->nid);
+		rcpt = xstrdup(s->recipient);
+		phone = xstrdup(s->phone_id);
+	}
+	pthread_mutex_unlock(&G.mu);
+	if (!s && !nid) {
+		cJSON_Delete(in);
+		return answer(c, 404, "text/plain", "unknown wamid\n");
+	}
+	snprintf(st[0], sizeof(st[0]), "%s", status);
+	hook_queue(nid ? nid : snid, wamid, rcpt ? rcpt : "16505551234",
+		   phone ? phone : "106540352242922", st, 1,
+		   code ? (long)code->valuedouble : 131026);
+	free(snid);
+	free(rcpt);
+	free(phone);
+	cJSON_Delete(in);
+	rc = answer(c, 200, "text/plain", "ok\n");
+	return rc;
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method,
 			       const char *path, const struct request *q)
 {
-	char buf[64];
-	struct mode m;
-	size_t n;
+	char buf[1024];
+	struct script m;
+	struct note *n;
+	size_t len, i;
 
 	if (strcmp(path, "/_control/count") == 0 && strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&G.mu);
@@ -352,53 +897,115 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method,
 		pthread_mutex_unlock(&G.mu);
 		return answer(c, 200, "text/plain", buf);
 	}
+	if (strcmp(path, "/_control/webhooks") == 0 &&
+	    strcmp(method, "GET") == 0) {
+		pthread_mutex_lock(&G.mu);
+		snprintf(buf, sizeof(buf),
+			 "{\"queued\":%llu,\"posted\":%llu,\"given_up\":%llu,"
+			 "\"failed_posts\":%llu}\n",
+			 G.hooks_queued, G.hooks_posted, G.hooks_given_up,
+			 G.hooks_failed_posts);
+		pthread_mutex_unlock(&G.mu);
+		return answer(c, 200, "application/json", buf);
+	}
+	if (strcmp(path, "/_control/webhook") == 0 &&
+	    strcmp(method, "POST") == 0)
+		return control_webhook(c, q);
 	if (strcmp(path, "/_control/mode") == 0 && strcmp(method, "POST") == 0) {
-		n = q->len < sizeof(buf) - 1 ? q->len : sizeof(buf) - 1;
-		if (n)
-			memcpy(buf, q->body, n);
-		while (n > 0 && isspace((unsigned char)buf[n - 1]))
-			n--;
-		buf[n] = '\0';
+		len = q->len < sizeof(buf) - 1 ? q->len : sizeof(buf) - 1;
+		if (len)
+			memcpy(buf, q->body, len);
+		while (len > 0 && isspace((unsigned char)buf[len - 1]))
+			len--;
+		buf[len] = '\0';
 		if (parse_mode(buf, &m) != 0)
 			return answer(c, 400, "text/plain", "bad mode\n");
 		pthread_mutex_lock(&G.mu);
-		G.mode = m;
+		G.script = m;
+		for (i = 0; i < NOTE_BUCKETS; i++)
+			for (n = G.notes[i]; n; n = n->next)
+				n->cursor = 0;
 		pthread_mutex_unlock(&G.mu);
 		return answer(c, 200, "text/plain", "ok\n");
 	}
 	return answer_error(c, 100, 404, "Unknown control path");
 }
 
-static enum MHD_Result message(struct MHD_Connection *c,
-			       const struct request *q)
+static enum MHD_Result message(struct MHD_Connection *c, const char *method,
+			       const char *url, const struct request *q,
+			       const char *phone_id, long long at)
 {
+	cJSON *in = cJSON_ParseWithLength(q->body ? q->body : "", q->len);
+	struct outcome out = {.at = at};
 	const char *auth;
 	char want[512];
 	struct mode m;
+	enum MHD_Result rc;
 
+	if (cJSON_IsObject(in)) {
+		const cJSON *tpl = cJSON_GetObjectItemCaseSensitive(in,
+								    "template");
+
+		out.nid = jstr(in, "biz_opaque_callback_data");
+		out.to = jstr(in, "to");
+		out.tpl = jstr(tpl, "name");
+		out.ack = ack_param(in);
+	}
 	pthread_mutex_lock(&G.mu);
 	G.count++;
-	m = G.mode;
+	m = next_step(out.nid ? out.nid : "");
 	pthread_mutex_unlock(&G.mu);
-	if (G.delay_ms > 0) /* only this connection's thread sleeps */
-		usleep((useconds_t)G.delay_ms * 1000u);
-	if (m.kind == MODE_DROP)
+	/* only this connection's thread sleeps */
+	if (m.kind == MODE_TIMEOUT)
+		nap(G.hold_ms);
+	else if (G.delay_ms > 0)
+		nap(G.delay_ms);
+	if (m.kind == MODE_DROP) {
+		step_text(&m, out.text, sizeof(out.text));
+		record(c, method, url, q, &out, at);
+		cJSON_Delete(in);
 		return MHD_NO; /* closes the connection without an answer */
+	}
 	if (G.token) {
 		auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_AUTHORIZATION);
 		snprintf(want, sizeof(want), "Bearer %s", G.token);
 		if (!auth || strcmp(auth, want) != 0)
-			return answer_code(c, 190);
+			m = (struct mode){MODE_ERROR, 190};
 	}
+	if ((m.kind == MODE_OK || m.kind == MODE_TIMEOUT) && !well_formed(in))
+		m = (struct mode){MODE_ERROR, 100};
+	step_text(&m, out.text, sizeof(out.text));
 	switch (m.kind) {
 	case MODE_ERROR:
-		return answer_code(c, m.arg);
+		record(c, method, url, q, &out, at);
+		rc = answer_code(c, m.arg);
+		break;
 	case MODE_HTTP:
-		return answer(c, (unsigned)m.arg, "text/plain", "");
-	default:
-		return answer_sent(c, q);
+		record(c, method, url, q, &out, at);
+		rc = answer(c, (unsigned)m.arg, "text/plain", "");
+		break;
+	default: {
+		unsigned long long n;
+
+		pthread_mutex_lock(&G.mu);
+		n = ++G.serial;
+		pthread_mutex_unlock(&G.mu);
+		make_wamid(out.wamid, sizeof(out.wamid), n);
+		out.sent = true;
+		remember_sent(out.wamid, out.nid, out.to, phone_id);
+		if (G.hook_url && G.hook_n > 0)
+			hook_queue(out.nid ? out.nid : "", out.wamid, out.to,
+				   phone_id, G.hook_statuses, G.hook_n, 131026);
+		record(c, method, url, q, &out, at);
+		/* after a timeout the client is gone: this answer is lost,
+		 * as Meta's would be */
+		rc = answer_sent(c, out.to, out.wamid);
+		break;
 	}
+	}
+	cJSON_Delete(in);
+	return rc;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -407,6 +1014,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  size_t *upload_size, void **con_cls)
 {
 	struct request *q = *con_cls;
+	char phone_id[128];
+	long long at;
 
 	(void)cls;
 	(void)version;
@@ -430,13 +1039,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	record(c, method, url, q);
-	if (q->too_big)
-		return answer_error(c, 100, 413, "Request body too large");
+	at = now_ms();
 	if (strncmp(url, "/_control/", 10) == 0)
-		return control(c, method, url, q);
-	if (strcmp(method, "POST") == 0 && is_message_path(url))
-		return message(c, q);
+		return q->too_big ? answer(c, 413, "text/plain", "too big\n")
+				  : control(c, method, url, q);
+	if (q->too_big) {
+		record(c, method, url, q, NULL, at);
+		return answer_error(c, 100, 413, "Request body too large");
+	}
+	if (strcmp(method, "POST") == 0 &&
+	    is_message_path(url, phone_id, sizeof(phone_id)))
+		return message(c, method, url, q, phone_id, at);
+	record(c, method, url, q, NULL, at);
 	return answer_error(c, 100, 404, "Unknown path");
 }
 
@@ -455,8 +1069,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-/* libmicrohttpd's own messages, minus the one that drop mode causes on
- * purpose for every request. */
+/* libmicrohttpd's own messages, minus the ones that drop and timeout cause
+ * on purpose. */
 __attribute__((format(printf, 2, 0))) static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -464,16 +1078,22 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (!strstr(line, "Application reported internal error"))
+	if (!strstr(line, "Application reported internal error") &&
+	    !strstr(line, "Failed to send data") &&
+	    !strstr(line, "Connection reset"))
 		fputs(line, stderr);
 }
 
 _Noreturn static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fake_whatsapp [--port N] [--record FILE] "
-		"[--mode ok|error:<code>|http:<status>|drop] [--delay-ms N] "
-		"[--token T]\n");
+		"usage: fake_whatsapp [--port N] [--record FILE]\n"
+		"  [--mode STEP|seq:STEP,STEP,...] (STEP: ok|error:<code>|"
+		"http:<status>|drop|timeout)\n"
+		"  [--delay-ms N] [--token T] [--timeout-hold-ms N]\n"
+		"  [--webhook-url URL --app-secret S] "
+		"[--webhook-statuses sent,delivered[,read]]\n"
+		"  [--webhook-delay-ms N]\n");
 	exit(2);
 }
 
@@ -489,15 +1109,41 @@ static long number(const char *s, long min, long max)
 	return v;
 }
 
+static void parse_statuses(const char *s)
+{
+	const char *p = s, *comma;
+	size_t len;
+
+	G.hook_n = 0;
+	if (!*s)
+		return;
+	for (;; p = comma + 1) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (G.hook_n == MAX_STATUSES || len == 0 ||
+		    len >= sizeof(G.hook_statuses[0]))
+			usage();
+		memcpy(G.hook_statuses[G.hook_n], p, len);
+		G.hook_statuses[G.hook_n][len] = '\0';
+		if (!valid_status(G.hook_statuses[G.hook_n++]))
+			usage();
+		if (!comma)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
+	pthread_condattr_t ca;
 	sigset_t sigs;
 	long port = 0;
 	int i, sig;
 
+	G.script.n = 1; /* ok */
+	parse_statuses("sent,delivered");
 	for (i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -512,15 +1158,33 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		} else if (strcmp(argv[i], "--mode") == 0) {
-			if (parse_mode(v, &G.mode) != 0)
+			if (parse_mode(v, &G.script) != 0)
 				usage();
 		} else if (strcmp(argv[i], "--delay-ms") == 0) {
 			G.delay_ms = number(v, 0, 600000);
+		} else if (strcmp(argv[i], "--timeout-hold-ms") == 0) {
+			G.hold_ms = number(v, 0, 600000);
 		} else if (strcmp(argv[i], "--token") == 0) {
 			G.token = v;
+		} else if (strcmp(argv[i], "--webhook-url") == 0) {
+			G.hook_url = v;
+		} else if (strcmp(argv[i], "--app-secret") == 0) {
+			G.app_secret = v;
+		} else if (strcmp(argv[i], "--webhook-statuses") == 0) {
+			parse_statuses(v);
+		} else if (strcmp(argv[i], "--webhook-delay-ms") == 0) {
+			G.hook_delay_ms = number(v, 0, 600000);
 		} else {
 			usage();
 		}
+	}
+	if (G.hook_url && !G.app_secret) {
+		fprintf(stderr, "fake_whatsapp: --webhook-url needs --app-secret\n");
+		return 2;
+	}
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "fake_whatsapp: library init failed\n");
+		return 1;
 	}
 
 	/* Every thread MHD starts inherits this mask; main takes the signal. */
@@ -529,6 +1193,18 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&G.hook_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (G.hook_url)
+		for (; G.nworkers < HOOK_WORKERS; G.nworkers++)
+			if (pthread_create(&G.workers[G.nworkers], NULL,
+					   hook_worker, NULL) != 0) {
+				fprintf(stderr, "fake_whatsapp: no threads\n");
+				return 1;
+			}
 
 	addr.sin_port = htons((uint16_t)port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -554,7 +1230,36 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	sigwait(&sigs, &sig);
+	atomic_store(&G.stopping, true);
 	MHD_stop_daemon(d);
+	pthread_mutex_lock(&G.mu);
+	pthread_cond_broadcast(&G.hook_cv);
+	pthread_mutex_unlock(&G.mu);
+	for (i = 0; i < G.nworkers; i++)
+		pthread_join(G.workers[i], NULL);
+	while (G.hooks) {
+		struct hook *h = G.hooks;
+
+		G.hooks = h->next;
+		hook_free(h);
+	}
+	while (G.sent) {
+		struct sent *s = G.sent;
+
+		G.sent = s->next;
+		free(s->nid);
+		free(s->recipient);
+		free(s->phone_id);
+		free(s);
+	}
+	for (i = 0; i < (int)NOTE_BUCKETS; i++)
+		while (G.notes[i]) {
+			struct note *n = G.notes[i];
+
+			G.notes[i] = n->next;
+			free(n);
+		}
+	curl_global_cleanup();
 	if (G.record)
 		fclose(G.record);
 	return 0;
