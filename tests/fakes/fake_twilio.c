@@ -1,0 +1,1145 @@
+/* fake_twilio: a stand-in for Twilio Messaging's "create message" endpoint
+ * (see /work/shared/providers.md), WhatsApp and SMS, for unit tests,
+ * integration tests and benchmarks. After a send it accepts, it posts
+ * signed status callbacks to the request's StatusCallback URL, as Twilio
+ * does.
+ *
+ *   fake_twilio [--port N] [--record FILE] [--mode MODE] [--delay-ms N]
+ *               [--account-sid AC...] [--auth-token T]
+ *               [--callback-statuses LIST] [--callback-delay-ms N]
+ *               [--callback-retry-ms N] [--callback-record FILE]
+ *   fake_twilio --sign URL TOKEN [NAME=VALUE...]
+ *
+ * --port N        listen on 127.0.0.1:N; 0 (default) picks a free port.
+ *                 "listening <port>" is printed on stdout once ready.
+ * --record FILE   append one JSON line per message request:
+ *                 {"to","from","channel":"whatsapp"|"sms","content_sid",
+ *                  "variables" (the ContentVariables object, or the raw
+ *                  text when it is not JSON),"body","status_callback",
+ *                  "notification_id" (n= of the StatusCallback),"auth_ok",
+ *                  "outcome":"sent"|"error:<code>"|"http:<status>"|"drop",
+ *                  "sid" (when sent),"at":<ms since the epoch>}
+ *                 (absent fields are null)
+ * --mode MODE     ok (default) | error:<code> (HTTP status and error object
+ *                 of providers.md's table; 63016 is accepted with 201 and
+ *                 then fails in the callback, as Twilio does) |
+ *                 http:<status> (empty body) | drop (close the connection
+ *                 without answering)
+ * --delay-ms N    answer message requests after N ms (only that
+ *                 connection's thread waits)
+ * --account-sid S the account in the path and the Basic auth user; with
+ * --auth-token T  the password: a request without both right is answered
+ *                 401, code 20003. T also keys the callbacks' signatures.
+ * --callback-statuses LIST  MessageStatus values posted in this order,
+ *                 comma-separated (default "sent,delivered"; "none" posts
+ *                 nothing). Repeat or reorder them to test duplicates and
+ *                 out-of-order arrivals.
+ * --callback-delay-ms N  wait before each callback (default 100)
+ * --callback-retry-ms N  keep retrying one callback until it gets a 2xx
+ *                 for this long (default 30000), then go on to the next
+ * --callback-record FILE  append one JSON line per callback POST:
+ *                 {"url","status","sid","http" (0: no answer),"at"}
+ * --sign URL TOKEN NAME=VALUE...  print the X-Twilio-Signature for that
+ *                 URL and those fields and exit (a check of the signing
+ *                 code against providers.md's test vector)
+ *
+ * Only POST /2010-04-01/Accounts/{sid}/Messages.json is a message;
+ * anything else is a 404 Twilio error, except the control endpoints:
+ *   POST /_control/mode       body "error:21211" etc. switches the mode
+ *   POST /_control/callbacks  body "delivered,sent" etc. sets the statuses
+ *   GET  /_control/count      message requests received, as text
+ *
+ * One thread per connection (libmicrohttpd's thread-per-connection mode),
+ * one detached thread per accepted message for its callbacks. SIGINT or
+ * SIGTERM stops it. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define MAX_BODY (1u << 20)
+#define MAX_FIELDS 64
+#define MAX_STATUSES 16
+
+enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP };
+
+struct mode {
+	enum mode_kind kind;
+	long arg; /* error code or HTTP status */
+};
+
+struct request {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+/* A decoded form: names and values are NUL-terminated copies. */
+struct form {
+	size_t n;
+	char *name[MAX_FIELDS];
+	char *value[MAX_FIELDS];
+};
+
+/* One accepted message's callbacks, owned by its thread. */
+struct callback_job {
+	char *url;
+	char sid[40];
+	char to[64], from[64];
+	long error_code; /* 0: none */
+	int n;
+	char status[MAX_STATUSES][16];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct mode mode;
+	unsigned long long count;  /* message requests received */
+	unsigned long long serial; /* message sid source */
+	FILE *record, *callback_record;
+	long delay_ms;
+	const char *account_sid, *auth_token;
+	/* callbacks, under mu */
+	int n_statuses;
+	char statuses[MAX_STATUSES][16];
+	long callback_delay_ms, callback_retry_ms;
+	int callbacks_running;
+	bool stopping;
+} G = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.n_statuses = 2,
+	.statuses = {"sent", "delivered"},
+	.callback_delay_ms = 100,
+	.callback_retry_ms = 30000,
+};
+
+/* providers.md's error table plus the checks Twilio makes on every
+ * request: code -> HTTP status and message. */
+static const struct {
+	long code;
+	unsigned http;
+	const char *message;
+} errors[] = {
+	{20003, 401, "Authenticate"},
+	{21211, 400, "The 'To' number is not a valid phone number."},
+	{21610, 400, "Attempt to send to unsubscribed recipient"},
+	{20429, 429, "Too Many Requests"},
+	{20404, 404, "The requested resource was not found"},
+	{21603, 400, "A 'From' phone number is required."},
+	{21604, 400, "A 'To' phone number is required."},
+	{21619, 400, "A text message body or media urls must be specified."},
+	{21656, 400, "The ContentVariables Parameter is invalid."},
+	{21910, 400, "Invalid From and To pair. From and To should be of the "
+		     "same channel"},
+	{20500, 500, "Internal Server Error"},
+	{20503, 503, "Service Unavailable"},
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static bool stopping(void)
+{
+	bool s;
+
+	pthread_mutex_lock(&G.mu);
+	s = G.stopping;
+	pthread_mutex_unlock(&G.mu);
+	return s;
+}
+
+/* ---- the signature (providers.md) ---- */
+
+static int cmp_field(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	int c = strcmp(x[0], y[0]);
+
+	return c ? c : strcmp(x[1], y[1]);
+}
+
+/* base64 HMAC-SHA1(token, url + every name and value, sorted by name).
+ * out needs 29 bytes. Returns 0 or -1. */
+static int twilio_sign(const char *token, const char *url,
+		       const struct form *f, char out[64])
+{
+	const char *pairs[MAX_FIELDS][2];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned mac_len = 0;
+	size_t i, len = strlen(url), o;
+	char *msg;
+
+	for (i = 0; i < f->n; i++) {
+		pairs[i][0] = f->name[i];
+		pairs[i][1] = f->value[i];
+		len += strlen(f->name[i]) + strlen(f->value[i]);
+	}
+	qsort(pairs, f->n, sizeof(pairs[0]), cmp_field);
+	msg = malloc(len + 1);
+	if (!msg)
+		return -1;
+	o = (size_t)sprintf(msg, "%s", url);
+	for (i = 0; i < f->n; i++)
+		o += (size_t)sprintf(msg + o, "%s%s", pairs[i][0], pairs[i][1]);
+	if (!HMAC(EVP_sha1(), token, (int)strlen(token),
+		  (const unsigned char *)msg, o, mac, &mac_len)) {
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	EVP_EncodeBlock((unsigned char *)out, mac, (int)mac_len);
+	return 0;
+}
+
+/* ---- forms ---- */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes s[0..n) ('+' is a space, %XX a byte) into a new string. */
+static char *form_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t i, o = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+			   hexval(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(s[i + 1]) * 16 +
+					  hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void form_free(struct form *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		free(f->name[i]);
+		free(f->value[i]);
+	}
+	f->n = 0;
+}
+
+static int form_add(struct form *f, char *name, char *value)
+{
+	if (!name || !value || f->n == MAX_FIELDS) {
+		free(name);
+		free(value);
+		return -1;
+	}
+	f->name[f->n] = name;
+	f->value[f->n] = value;
+	f->n++;
+	return 0;
+}
+
+/* Parses "a=1&b=2" (len bytes). Returns 0 or -1. */
+static int form_parse(const char *s, size_t len, struct form *f)
+{
+	const char *end = s + len, *amp, *eq;
+
+	f->n = 0;
+	while (s < end) {
+		amp = memchr(s, '&', (size_t)(end - s));
+		if (!amp)
+			amp = end;
+		if (amp > s) {
+			eq = memchr(s, '=', (size_t)(amp - s));
+			if (!eq)
+				eq = amp;
+			if (form_add(f, form_decode(s, (size_t)(eq - s)),
+				     form_decode(eq < amp ? eq + 1 : amp,
+						 (size_t)(amp - (eq < amp ? eq + 1
+									  : amp)))))
+				return -1;
+		}
+		s = amp + 1;
+	}
+	return 0;
+}
+
+static const char *form_get(const struct form *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->name[i], name) == 0)
+			return f->value[i];
+	return NULL;
+}
+
+/* Appends "&name=value" in form encoding to a growing string. */
+static int form_append(char **s, const char *name, const char *value)
+{
+	CURL *c = curl_easy_init();
+	char *n = c ? curl_easy_escape(c, name, 0) : NULL;
+	char *v = c ? curl_easy_escape(c, value, 0) : NULL;
+	char *out = NULL;
+	int rc = -1;
+
+	if (n && v && asprintf(&out, "%s%s%s=%s", *s ? *s : "", *s ? "&" : "",
+			       n, v) >= 0) {
+		free(*s);
+		*s = out;
+		rc = 0;
+	}
+	curl_free(n);
+	curl_free(v);
+	if (c)
+		curl_easy_cleanup(c);
+	return rc;
+}
+
+/* ---- modes and answers ---- */
+
+/* Parses "ok", "drop", "error:<code>", "http:<status>". Returns 0 or -1. */
+static int parse_mode(const char *s, struct mode *out)
+{
+	char *end;
+	long v;
+
+	if (strcmp(s, "ok") == 0) {
+		*out = (struct mode){MODE_OK, 0};
+		return 0;
+	}
+	if (strcmp(s, "drop") == 0) {
+		*out = (struct mode){MODE_DROP, 0};
+		return 0;
+	}
+	if (strncmp(s, "error:", 6) == 0 || strncmp(s, "http:", 5) == 0) {
+		bool err = s[0] == 'e';
+		const char *num = s + (err ? 6 : 5);
+
+		if (!isdigit((unsigned char)*num))
+			return -1;
+		errno = 0;
+		v = strtol(num, &end, 10);
+		if (errno || *end || (!err && (v < 100 || v > 599)) ||
+		    v > 100000000)
+			return -1;
+		*out = (struct mode){err ? MODE_ERROR : MODE_HTTP, v};
+		return 0;
+	}
+	return -1;
+}
+
+/* Parses "sent,delivered" or "none" into statuses. Returns the count or
+ * -1. */
+static int parse_statuses(const char *s, char out[MAX_STATUSES][16])
+{
+	static const char *const known[] = {"queued",      "sending", "sent",
+					    "delivered",   "read",    "failed",
+					    "undelivered", "accepted"};
+	char buf[512], *tok, *save = NULL;
+	int n = 0;
+	size_t i;
+
+	if (strcmp(s, "none") == 0 || !*s)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(tok, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0]) || n == MAX_STATUSES)
+			return -1;
+		snprintf(out[n++], 16, "%s", tok);
+	}
+	return n;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
+			      const char *type, const char *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result rc;
+
+	if (!r)
+		return MHD_NO;
+	if (*body)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
+				   cJSON *o)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	enum MHD_Result rc;
+
+	cJSON_Delete(o);
+	if (!s)
+		return MHD_NO;
+	rc = answer(c, status, "application/json", s);
+	free(s);
+	return rc;
+}
+
+/* Twilio's error object; to (may be NULL) is quoted in 21211's message,
+ * as Twilio does, so that the channel's redaction is exercised. */
+static enum MHD_Result answer_code(struct MHD_Connection *c, long code,
+				   const char *to)
+{
+	cJSON *o = cJSON_CreateObject();
+	unsigned http = 400;
+	const char *message = "Unknown error";
+	char text[256], info[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == code) {
+			http = errors[i].http;
+			message = errors[i].message;
+		}
+	if (code == 21211 && to)
+		snprintf(text, sizeof(text),
+			 "The 'To' number %s is not a valid phone number.", to);
+	else
+		snprintf(text, sizeof(text), "%s", message);
+	snprintf(info, sizeof(info), "https://www.twilio.com/docs/errors/%ld",
+		 code);
+	cJSON_AddNumberToObject(o, "code", (double)code);
+	cJSON_AddStringToObject(o, "message", text);
+	cJSON_AddStringToObject(o, "more_info", info);
+	cJSON_AddNumberToObject(o, "status", http);
+	return answer_json(c, http, o);
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* The message resource Twilio answers a create with (201). */
+static enum MHD_Result answer_created(struct MHD_Connection *c,
+				      const char *account, const struct form *f,
+				      const char *sid)
+{
+	cJSON *o = cJSON_CreateObject();
+	char uri[256];
+
+	snprintf(uri, sizeof(uri), "/2010-04-01/Accounts/%s/Messages/%s.json",
+		 account, sid);
+	cJSON_AddStringToObject(o, "account_sid", account);
+	cJSON_AddStringToObject(o, "api_version", "2010-04-01");
+	add_str_or_null(o, "body", form_get(f, "Body"));
+	cJSON_AddStringToObject(o, "direction", "outbound-api");
+	cJSON_AddNullToObject(o, "error_code");
+	cJSON_AddNullToObject(o, "error_message");
+	add_str_or_null(o, "from", form_get(f, "From"));
+	cJSON_AddNullToObject(o, "messaging_service_sid");
+	cJSON_AddStringToObject(o, "num_media", "0");
+	cJSON_AddStringToObject(o, "num_segments", "1");
+	cJSON_AddNullToObject(o, "price");
+	cJSON_AddStringToObject(o, "sid", sid);
+	cJSON_AddStringToObject(o, "status", "queued");
+	add_str_or_null(o, "to", form_get(f, "To"));
+	cJSON_AddStringToObject(o, "uri", uri);
+	return answer_json(c, 201, o);
+}
+
+/* ---- callbacks ---- */
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+static void record_callback(const char *url, const char *status,
+			    const char *sid, long http)
+{
+	cJSON *o;
+	char *line;
+
+	if (!G.callback_record)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "url", url);
+	cJSON_AddStringToObject(o, "status", status);
+	cJSON_AddStringToObject(o, "sid", sid);
+	cJSON_AddNumberToObject(o, "http", (double)http);
+	cJSON_AddNumberToObject(o, "at", (double)now_ms());
+	line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!line)
+		return;
+	pthread_mutex_lock(&G.mu);
+	fprintf(G.callback_record, "%s\n", line);
+	fflush(G.callback_record);
+	pthread_mutex_unlock(&G.mu);
+	free(line);
+}
+
+/* One POST; returns the HTTP status, 0 when there was no answer. */
+static long post_once(const char *url, const char *body, const char *sig)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL, *h2;
+	char header[128];
+	long status = 0;
+
+	if (!c)
+		return 0;
+	snprintf(header, sizeof(header), "X-Twilio-Signature: %s", sig);
+	h = curl_slist_append(h, header);
+	h2 = h ? curl_slist_append(h, "Content-Type: application/x-www-form-"
+				      "urlencoded; charset=utf-8")
+	       : NULL;
+	if (h2) {
+		h = h2;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "TwilioProxy/1.1");
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		if (curl_easy_perform(c) == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* Posts one status until a 2xx or callback_retry_ms have passed. */
+static void post_status(const struct callback_job *j, const char *status)
+{
+	struct form f = {0};
+	char *body = NULL, sig[64], code[24];
+	long long give_up = now_ms() + G.callback_retry_ms;
+	long wait = 200, http;
+	bool failed = strcmp(status, "failed") == 0 ||
+		      strcmp(status, "undelivered") == 0;
+	size_t i;
+
+	snprintf(code, sizeof(code), "%ld", j->error_code ? j->error_code : 30008);
+	/* the fields Twilio sends, in its order */
+	if (form_add(&f, strdup("SmsSid"), strdup(j->sid)) ||
+	    form_add(&f, strdup("SmsStatus"), strdup(status)) ||
+	    form_add(&f, strdup("MessageStatus"), strdup(status)) ||
+	    form_add(&f, strdup("To"), strdup(j->to)) ||
+	    form_add(&f, strdup("MessageSid"), strdup(j->sid)) ||
+	    form_add(&f, strdup("AccountSid"),
+		     strdup(G.account_sid ? G.account_sid : "AC0")) ||
+	    form_add(&f, strdup("From"), strdup(j->from)) ||
+	    form_add(&f, strdup("ApiVersion"), strdup("2010-04-01")) ||
+	    (failed && form_add(&f, strdup("ErrorCode"), strdup(code))))
+		goto out;
+	for (i = 0; i < f.n; i++)
+		if (form_append(&body, f.name[i], f.value[i]))
+			goto out;
+	if (twilio_sign(G.auth_token ? G.auth_token : "", j->url, &f, sig))
+		goto out;
+	for (;;) {
+		http = post_once(j->url, body, sig);
+		record_callback(j->url, status, j->sid, http);
+		if ((http >= 200 && http <= 299) || now_ms() >= give_up ||
+		    stopping())
+			break;
+		sleep_ms(wait);
+		wait = wait * 2 > 2000 ? 2000 : wait * 2;
+	}
+out:
+	free(body);
+	form_free(&f);
+}
+
+static void *callback_thread(void *arg)
+{
+	struct callback_job *j = arg;
+	int i;
+
+	for (i = 0; i < j->n && !stopping(); i++) {
+		sleep_ms(G.callback_delay_ms);
+		if (!stopping())
+			post_status(j, j->status[i]);
+	}
+	free(j->url);
+	free(j);
+	pthread_mutex_lock(&G.mu);
+	G.callbacks_running--;
+	pthread_mutex_unlock(&G.mu);
+	return NULL;
+}
+
+/* Starts the callbacks of an accepted message. error_code 63016: the
+ * message fails after it was accepted, as a template problem does. */
+static void start_callbacks(const struct form *f, const char *sid,
+			    long error_code)
+{
+	const char *url = form_get(f, "StatusCallback");
+	struct callback_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	int i;
+
+	if (!url || strncmp(url, "http", 4) != 0)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->url = strdup(url))) {
+		free(j);
+		return;
+	}
+	snprintf(j->sid, sizeof(j->sid), "%s", sid);
+	snprintf(j->to, sizeof(j->to), "%s", form_get(f, "To"));
+	snprintf(j->from, sizeof(j->from), "%s", form_get(f, "From"));
+	j->error_code = error_code;
+	pthread_mutex_lock(&G.mu);
+	if (error_code) {
+		j->n = 1;
+		snprintf(j->status[0], sizeof(j->status[0]), "failed");
+	} else {
+		j->n = G.n_statuses;
+		for (i = 0; i < j->n; i++)
+			memcpy(j->status[i], G.statuses[i], sizeof(j->status[i]));
+	}
+	G.callbacks_running++;
+	pthread_mutex_unlock(&G.mu);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (j->n == 0 || pthread_create(&t, &attr, callback_thread, j) != 0) {
+		pthread_mutex_lock(&G.mu);
+		G.callbacks_running--;
+		pthread_mutex_unlock(&G.mu);
+		free(j->url);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* ---- message requests ---- */
+
+/* n= of the StatusCallback's query, or NULL. Returns a new string. */
+static char *notification_of(const char *url)
+{
+	const char *q = url ? strchr(url, '?') : NULL, *p, *end;
+
+	for (p = q; p; p = strchr(p + 1, '&')) {
+		if (strncmp(p + 1, "n=", 2) == 0) {
+			end = strchr(p + 3, '&');
+			return form_decode(p + 3, end ? (size_t)(end - p - 3)
+						      : strlen(p + 3));
+		}
+	}
+	return NULL;
+}
+
+static void record(const struct form *f, bool auth_ok, const char *outcome,
+		   const char *sid)
+{
+	const char *to = form_get(f, "To"), *vars = form_get(f, "ContentVariables");
+	char *nid = notification_of(form_get(f, "StatusCallback"));
+	cJSON *o, *parsed;
+	char *line;
+
+	if (!G.record) {
+		free(nid);
+		return;
+	}
+	o = cJSON_CreateObject();
+	add_str_or_null(o, "to", to);
+	add_str_or_null(o, "from", form_get(f, "From"));
+	add_str_or_null(o, "channel",
+			!to ? NULL
+			    : strncmp(to, "whatsapp:", 9) == 0 ? "whatsapp" : "sms");
+	add_str_or_null(o, "content_sid", form_get(f, "ContentSid"));
+	parsed = vars ? cJSON_Parse(vars) : NULL;
+	if (cJSON_IsObject(parsed)) {
+		cJSON_AddItemToObject(o, "variables", parsed);
+	} else {
+		cJSON_Delete(parsed);
+		add_str_or_null(o, "variables", vars);
+	}
+	add_str_or_null(o, "body", form_get(f, "Body"));
+	add_str_or_null(o, "status_callback", form_get(f, "StatusCallback"));
+	add_str_or_null(o, "notification_id", nid);
+	cJSON_AddBoolToObject(o, "auth_ok", auth_ok);
+	cJSON_AddStringToObject(o, "outcome", outcome);
+	add_str_or_null(o, "sid", sid);
+	cJSON_AddNumberToObject(o, "at", (double)now_ms());
+	line = cJSON_PrintUnformatted(o);
+	if (line) {
+		pthread_mutex_lock(&G.mu);
+		fprintf(G.record, "%s\n", line);
+		fflush(G.record);
+		pthread_mutex_unlock(&G.mu);
+	}
+	free(line);
+	cJSON_Delete(o);
+	free(nid);
+}
+
+/* "Basic base64(sid:token)" against --account-sid/--auth-token. */
+static bool auth_ok(struct MHD_Connection *c, const char *path_account)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned char plain[512];
+	char want[512];
+	size_t in, pad = 0;
+	int n;
+
+	if (G.account_sid && strcmp(path_account, G.account_sid) != 0)
+		return false;
+	if (!G.account_sid || !G.auth_token)
+		return true;
+	if (!h || strncasecmp(h, "Basic ", 6) != 0)
+		return false;
+	h += 6;
+	in = strlen(h);
+	if (in == 0 || in % 4 || in / 4 * 3 >= sizeof(plain))
+		return false;
+	if (h[in - 1] == '=')
+		pad++;
+	if (h[in - 2] == '=')
+		pad++;
+	n = EVP_DecodeBlock(plain, (const unsigned char *)h, (int)in);
+	if (n < 0 || (size_t)n < pad)
+		return false;
+	plain[(size_t)n - pad] = '\0';
+	snprintf(want, sizeof(want), "%s:%s", G.account_sid, G.auth_token);
+	return strlen((char *)plain) == (size_t)n - pad &&
+	       strcmp((char *)plain, want) == 0;
+}
+
+/* E.164 with an optional "whatsapp:" prefix. */
+static bool address_ok(const char *s, bool *whatsapp)
+{
+	size_t i;
+
+	*whatsapp = strncmp(s, "whatsapp:", 9) == 0;
+	if (*whatsapp)
+		s += 9;
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return i >= 9 && i <= 16;
+}
+
+static enum MHD_Result message(struct MHD_Connection *c,
+			       const char *account, const struct request *q)
+{
+	struct form f = {0};
+	struct mode m;
+	char outcome[32], sid[40];
+	const char *to, *from, *vars;
+	bool ok_auth, wa_to, wa_from;
+	unsigned long long n;
+	enum MHD_Result rc;
+	long code = 0;
+	cJSON *parsed;
+
+	pthread_mutex_lock(&G.mu);
+	G.count++;
+	m = G.mode;
+	n = ++G.serial;
+	pthread_mutex_unlock(&G.mu);
+	if (form_parse(q->body ? q->body : "", q->len, &f)) {
+		form_free(&f);
+		return answer_code(c, 21619, NULL);
+	}
+	if (G.delay_ms > 0) /* only this connection's thread sleeps */
+		sleep_ms(G.delay_ms);
+	ok_auth = auth_ok(c, account);
+	if (m.kind == MODE_DROP) {
+		record(&f, ok_auth, "drop", NULL);
+		form_free(&f);
+		return MHD_NO; /* closes the connection without an answer */
+	}
+	to = form_get(&f, "To");
+	from = form_get(&f, "From");
+	vars = form_get(&f, "ContentVariables");
+	/* Twilio's own checks come before anything the mode asks for. */
+	if (!ok_auth)
+		code = 20003;
+	else if (!to)
+		code = 21604;
+	else if (!from)
+		code = 21603;
+	else if (!form_get(&f, "Body") && !form_get(&f, "ContentSid"))
+		code = 21619;
+	else if (!address_ok(to, &wa_to))
+		code = 21211;
+	else if (!address_ok(from, &wa_from) || wa_to != wa_from)
+		code = 21910;
+	if (!code && vars) {
+		parsed = cJSON_Parse(vars);
+		if (!cJSON_IsObject(parsed))
+			code = 21656;
+		cJSON_Delete(parsed);
+	}
+	if (!code && m.kind == MODE_ERROR && m.arg != 63016)
+		code = m.arg;
+	if (code) {
+		snprintf(outcome, sizeof(outcome), "error:%ld", code);
+		record(&f, ok_auth, outcome, NULL);
+		rc = answer_code(c, code, to);
+	} else if (m.kind == MODE_HTTP) {
+		snprintf(outcome, sizeof(outcome), "http:%ld", m.arg);
+		record(&f, ok_auth, outcome, NULL);
+		rc = answer(c, (unsigned)m.arg, "text/plain", "");
+	} else {
+		snprintf(sid, sizeof(sid), "SM%08x%024llx",
+			 (unsigned)getpid(), n);
+		record(&f, ok_auth, "sent", sid);
+		rc = answer_created(c, account, &f, sid);
+		if (rc == MHD_YES)
+			start_callbacks(&f, sid,
+					m.kind == MODE_ERROR ? m.arg : 0);
+	}
+	form_free(&f);
+	return rc;
+}
+
+/* /2010-04-01/Accounts/{sid}/Messages.json: copies {sid} into account. */
+static bool is_message_path(const char *p, char *account, size_t size)
+{
+	static const char pre[] = "/2010-04-01/Accounts/";
+	const char *a, *slash;
+
+	if (strncmp(p, pre, sizeof(pre) - 1) != 0)
+		return false;
+	a = p + sizeof(pre) - 1;
+	slash = strchr(a, '/');
+	if (!slash || slash == a || (size_t)(slash - a) >= size ||
+	    strcmp(slash, "/Messages.json") != 0)
+		return false;
+	memcpy(account, a, (size_t)(slash - a));
+	account[slash - a] = '\0';
+	return true;
+}
+
+static void trimmed(const struct request *q, char *buf, size_t size)
+{
+	size_t n = q->len < size - 1 ? q->len : size - 1;
+
+	if (n)
+		memcpy(buf, q->body, n);
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		n--;
+	buf[n] = '\0';
+}
+
+static enum MHD_Result control(struct MHD_Connection *c, const char *method,
+			       const char *path, const struct request *q)
+{
+	char buf[512], st[MAX_STATUSES][16];
+	struct mode m;
+	int n;
+
+	if (strcmp(path, "/_control/count") == 0 && strcmp(method, "GET") == 0) {
+		pthread_mutex_lock(&G.mu);
+		snprintf(buf, sizeof(buf), "%llu\n", G.count);
+		pthread_mutex_unlock(&G.mu);
+		return answer(c, 200, "text/plain", buf);
+	}
+	if (strcmp(path, "/_control/mode") == 0 && strcmp(method, "POST") == 0) {
+		trimmed(q, buf, sizeof(buf));
+		if (parse_mode(buf, &m) != 0)
+			return answer(c, 400, "text/plain", "bad mode\n");
+		pthread_mutex_lock(&G.mu);
+		G.mode = m;
+		pthread_mutex_unlock(&G.mu);
+		return answer(c, 200, "text/plain", "ok\n");
+	}
+	if (strcmp(path, "/_control/callbacks") == 0 &&
+	    strcmp(method, "POST") == 0) {
+		trimmed(q, buf, sizeof(buf));
+		n = parse_statuses(buf, st);
+		if (n < 0)
+			return answer(c, 400, "text/plain", "bad statuses\n");
+		pthread_mutex_lock(&G.mu);
+		G.n_statuses = n;
+		memcpy(G.statuses, st, sizeof(st));
+		pthread_mutex_unlock(&G.mu);
+		return answer(c, 200, "text/plain", "ok\n");
+	}
+	return answer_code(c, 20404, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct request *q = *con_cls;
+	char account[128];
+
+	(void)cls;
+	(void)version;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		*con_cls = q;
+		return q ? MHD_YES : MHD_NO;
+	}
+	if (*upload_size) {
+		if (q->len + *upload_size > MAX_BODY) {
+			q->too_big = true;
+		} else {
+			char *p = realloc(q->body, q->len + *upload_size);
+
+			if (!p)
+				return MHD_NO;
+			memcpy(p + q->len, upload, *upload_size);
+			q->body = p;
+			q->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big)
+		return answer(c, 413, "text/plain", "too large\n");
+	if (strncmp(url, "/_control/", 10) == 0)
+		return control(c, method, url, q);
+	if (strcmp(method, "POST") == 0 &&
+	    is_message_path(url, account, sizeof(account)))
+		return message(c, account, q);
+	return answer_code(c, 20404, NULL);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *q = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (q) {
+		free(q->body);
+		free(q);
+		*con_cls = NULL;
+	}
+}
+
+/* libmicrohttpd's own messages, minus the one that drop mode causes on
+ * purpose for every request. */
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (!strstr(line, "Application reported internal error"))
+		fputs(line, stderr);
+}
+
+_Noreturn static void usage(void)
+{
+	fprintf(stderr,
+		"usage: fake_twilio [--port N] [--record FILE] "
+		"[--mode ok|error:<code>|http:<status>|drop] [--delay-ms N] "
+		"[--account-sid S] [--auth-token T] [--callback-statuses LIST] "
+		"[--callback-delay-ms N] [--callback-retry-ms N] "
+		"[--callback-record FILE]\n"
+		"       fake_twilio --sign URL TOKEN [NAME=VALUE...]\n");
+	exit(2);
+}
+
+static long number(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage();
+	return v;
+}
+
+static int sign_command(int argc, char **argv)
+{
+	struct form f = {0};
+	char sig[64];
+	const char *eq;
+	int i;
+
+	if (argc < 4)
+		usage();
+	for (i = 4; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		if (!eq ||
+		    form_add(&f, strndup(argv[i], (size_t)(eq - argv[i])),
+			     strdup(eq + 1)))
+			usage();
+	}
+	if (twilio_sign(argv[3], argv[2], &f, sig)) {
+		form_free(&f);
+		return 1;
+	}
+	printf("%s\n", sig);
+	form_free(&f);
+	return 0;
+}
+
+static FILE *open_append(const char *path)
+{
+	FILE *f = fopen(path, "a");
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	sigset_t sigs;
+	long port = 0;
+	int i, sig, running = 0;
+
+	if (argc > 1 && strcmp(argv[1], "--sign") == 0)
+		return sign_command(argc, argv);
+	for (i = 1; i < argc; i += 2) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			usage();
+		if (strcmp(argv[i], "--port") == 0) {
+			port = number(v, 0, 65535);
+		} else if (strcmp(argv[i], "--record") == 0) {
+			G.record = open_append(v);
+		} else if (strcmp(argv[i], "--callback-record") == 0) {
+			G.callback_record = open_append(v);
+		} else if (strcmp(argv[i], "--mode") == 0) {
+			if (parse_mode(v, &G.mode) != 0)
+				usage();
+		} else if (strcmp(argv[i], "--delay-ms") == 0) {
+			G.delay_ms = number(v, 0, 600000);
+		} else if (strcmp(argv[i], "--account-sid") == 0) {
+			G.account_sid = v;
+		} else if (strcmp(argv[i], "--auth-token") == 0) {
+			G.auth_token = v;
+		} else if (strcmp(argv[i], "--callback-statuses") == 0) {
+			G.n_statuses = parse_statuses(v, G.statuses);
+			if (G.n_statuses < 0)
+				usage();
+		} else if (strcmp(argv[i], "--callback-delay-ms") == 0) {
+			G.callback_delay_ms = number(v, 0, 600000);
+		} else if (strcmp(argv[i], "--callback-retry-ms") == 0) {
+			G.callback_retry_ms = number(v, 0, 3600000);
+		} else {
+			usage();
+		}
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 1;
+
+	/* Every thread started from here inherits this mask; main takes the
+	 * signal. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	d = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, NULL,
+		/* first, so that it applies to every later message */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 8192u,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u * 1024u),
+		MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "fake_twilio: cannot listen on port %ld\n",
+			port);
+		return 1;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	printf("listening %u\n", info ? (unsigned)info->port : 0u);
+	fflush(stdout);
+
+	sigwait(&sigs, &sig);
+	MHD_stop_daemon(d);
+	/* Callback threads notice within a sleep and a POST's timeout. */
+	pthread_mutex_lock(&G.mu);
+	G.stopping = true;
+	pthread_mutex_unlock(&G.mu);
+	for (i = 0; i < 300; i++) {
+		pthread_mutex_lock(&G.mu);
+		running = G.callbacks_running;
+		pthread_mutex_unlock(&G.mu);
+		if (running == 0)
+			break;
+		sleep_ms(20);
+	}
+	if (running == 0) {
+		if (G.record)
+			fclose(G.record);
+		if (G.callback_record)
+			fclose(G.callback_record);
+		curl_global_cleanup();
+	}
+	return 0;
+}
