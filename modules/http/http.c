@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "http_module.h"
+#include "http_webhooks.h"
 
 static const char *const requires_list[] = {
 	KERYU_SERVICE_STORAGE, KERYU_SERVICE_ACCOUNTS, KERYU_SERVICE_SUBJECTS,
@@ -69,18 +70,10 @@ static const struct keryu_option options[] = {
 	{.key = "photo_max_bytes", .type = KERYU_OPT_INT, .def = "5242880",
 	 .help = "largest photo accepted, in bytes (larger uploads get 413)",
 	 .min = 1024, .max = 1073741824},
-	{.key = "whatsapp_verify_token", .type = KERYU_OPT_STR, .def = "",
-	 .help = "token Meta sends back when verifying the WhatsApp webhook "
-		 "(GET /webhooks/whatsapp); empty refuses verification with "
-		 "403",
-	 .flags = KERYU_OPT_SECRET},
-	{.key = "whatsapp_app_secret", .type = KERYU_OPT_STR, .def = "",
-	 .help = "Meta app secret that signs WhatsApp webhook posts "
-		 "(X-Hub-Signature-256); empty refuses every post",
-	 .flags = KERYU_OPT_SECRET},
 	{.key = "webhook_max_bytes", .type = KERYU_OPT_INT, .def = "3145728",
-	 .help = "largest WhatsApp webhook post (POST /webhooks/whatsapp, read "
-		 "raw, not as a form), in bytes; Meta sends up to 3 MB",
+	 .help = "largest provider webhook post (POST /webhooks/whatsapp and "
+		 "/webhooks/twilio/status, read raw, not as a form), in bytes; "
+		 "Meta sends up to 3 MB",
 	 .min = 1024, .max = 1073741824},
 	{0},
 };
@@ -145,6 +138,7 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 		free(ctx);
 		return rc;
 	}
+	http_webhooks_log_config(ctx);
 	*state = ctx;
 	return 0;
 }
@@ -177,10 +171,6 @@ static void http_cleanup(void *state)
 	http_pwhash_cleanup(state);
 	sodium_memzero(((struct http_ctx *)state)->secret,
 		       sizeof(((struct http_ctx *)state)->secret));
-	sodium_memzero(((struct http_ctx *)state)->whatsapp_verify_token,
-		       HTTP_SECRET_MAX);
-	sodium_memzero(((struct http_ctx *)state)->whatsapp_app_secret,
-		       HTTP_SECRET_MAX);
 	free(state);
 }
 

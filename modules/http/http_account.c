@@ -532,7 +532,7 @@ static void login_key_make(struct http_ctx *ctx, struct login_key *k,
 }
 
 /* Seconds until key's block ends, 0 when it is not blocked. */
-static int login_blocked(struct http_ctx *ctx, const char *key)
+int http_blocked(struct http_ctx *ctx, const char *key)
 {
 	long long now = (long long)time(NULL);
 	int left = 0;
@@ -551,8 +551,7 @@ static int login_blocked(struct http_ctx *ctx, const char *key)
 	return left;
 }
 
-static void login_block(struct http_ctx *ctx, const char *key,
-			long long until)
+void http_block_set(struct http_ctx *ctx, const char *key, long long until)
 {
 	long long now = (long long)time(NULL);
 	struct http_block *slot = NULL;
@@ -612,7 +611,7 @@ static bool login_failed(struct http_ctx *ctx, struct login_key *keys,
 			ctx->host->log(ctx->m, KERYU_LOG_WARN,
 				       "http.rate_limited",
 				       "what=loginfail kind=%s", keys[i].kind);
-			login_block(ctx, keys[i].key, until);
+			http_block_set(ctx, keys[i].key, until);
 			limited = true;
 		}
 	}
@@ -646,7 +645,7 @@ void http_login(struct http_page *p)
 	login_key_make(ctx, &keys[1], "acctip", LOGIN_FAIL_ACCT_IP, acct_ip);
 	login_key_make(ctx, &keys[2], "acct", LOGIN_FAIL_ACCT, email);
 	for (i = 0; i < 3; i++) {
-		int left = login_blocked(ctx, keys[i].key);
+		int left = http_blocked(ctx, keys[i].key);
 
 		if (left) {
 			ctx->host->log(ctx->m, KERYU_LOG_WARN,

@@ -371,13 +371,49 @@ static void map_link(struct html *h, const struct keryu_alarm_detail *a)
 	html_raw(h, "\">Open in OpenStreetMap</a>");
 }
 
+/* The alarm-level steps of the timeline (subjects.h), in plain words. */
+static const char *alarm_step(const char *status)
+{
+	static const struct {
+		const char *status, *text;
+	} steps[] = {
+		{"ESCALATED", "Alert passed on to the next person"},
+		{"FALLBACK", "Alert sent again on another channel"},
+		{"EXHAUSTED", "Nobody left to alert"},
+		{"ACKNOWLEDGED", "Acknowledged: someone is on their way"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(status, steps[i].status) == 0)
+			return steps[i].text;
+	return NULL;
+}
+
 static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
 {
-	html_raw(h, "<li>");
+	const char *step = alarm_step(t->status);
+
+	html_raw(h, step ? "<li class=\"step\">" : "<li>");
 	http_time(h, t->at, "-");
 	html_raw(h, " <strong>");
-	html_text(h, t->status);
+	html_text(h, step ? step : t->status);
 	html_raw(h, "</strong><br><span class=\"small\">");
+	if (step) {
+		/* who was alerted (ESCALATED, FALLBACK) and why */
+		if (t->channel[0])
+			html_textf(h, "Via %s", t->channel);
+		if (t->recipient_hint[0])
+			html_textf(h, "%sto the number ending %s",
+				   t->channel[0] ? " " : "", t->recipient_hint);
+		if (t->error_text[0]) {
+			if (t->channel[0] || t->recipient_hint[0])
+				html_raw(h, "<br>");
+			html_text(h, t->error_text);
+		}
+		html_raw(h, "</span></li>\n");
+		return;
+	}
 	html_textf(h, "Attempt %d via %s", t->attempt, t->channel);
 	if (t->recipient_hint[0])
 		html_textf(h, " to the number ending %s", t->recipient_hint);
@@ -458,6 +494,11 @@ static void detail_page(struct http_page *p, const char *id,
 		http_notice(h, "The alarm is marked resolved.");
 	else if (strcmp(notice, "already") == 0)
 		http_notice(h, "This alarm was already resolved.");
+	else if (strcmp(notice, "acknowledged") == 0)
+		http_notice(h, "You are on your way: the alert will not be "
+			       "passed on to anyone else.");
+	else if (strcmp(notice, "ack_already") == 0)
+		http_notice(h, "This alarm was already acknowledged.");
 	html_error_summary(h, e);
 	html_raw(h, "<dl>\n");
 	term(h, "Subject");
@@ -475,6 +516,22 @@ static void detail_page(struct http_page *p, const char *id,
 		html_raw(h, "<span class=\"open\">Open</span>");
 	}
 	html_raw(h, "</dd>\n");
+	term(h, "Acknowledged");
+	if (a->acknowledged_at[0]) {
+		html_raw(h, "Someone is on their way, since ");
+		http_time(h, a->acknowledged_at, "");
+	} else {
+		html_raw(h, "Not yet");
+	}
+	html_raw(h, "</dd>\n");
+	if (a->joined_alarm_id[0] && keryu_uuid_valid(a->joined_alarm_id)) {
+		/* a scan within the cooldown of an open alarm: nobody was
+		 * alerted again, the other alarm carries the alerts */
+		term(h, "Joined alarm");
+		snprintf(href, sizeof(href), "/alarms/%s/", a->joined_alarm_id);
+		a_link(h, href, "The open alarm this scan was added to");
+		html_raw(h, "</dd>\n");
+	}
 	term(h, "Notification");
 	html_text(h, a->s.notification_status);
 	html_raw(h, "</dd>\n");
@@ -502,6 +559,14 @@ static void detail_page(struct http_page *p, const char *id,
 	for (i = 0; i < n && i < TIMELINE_MAX; i++)
 		timeline_item(h, &tl[i]);
 	html_raw(h, "</ol>\n");
+	if (!a->s.resolved && !a->acknowledged_at[0] &&
+	    svc->alarm_acknowledge) {
+		html_raw(h, "<h2>On your way?</h2>\n<p>Say so, and the alert "
+			    "will not be passed on to the next person.</p>\n");
+		snprintf(action, sizeof(action), "/alarms/%s/acknowledge", id);
+		html_form_begin(h, action, p->s->row.csrf);
+		html_form_end(h, "I'm on my way");
+	}
 	if (!a->s.resolved) {
 		html_raw(h, "<h2>Resolve</h2>\n");
 		snprintf(action, sizeof(action), "/alarms/%s/resolve", id);
@@ -618,5 +683,84 @@ void http_alarm_resolve(struct http_page *p)
 	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.alarm_resolve",
 			  "custodian=%s alarm=%s", p->s->who.id, id);
 	snprintf(loc, sizeof(loc), "/alarms/%s/?notice=resolved", id);
+	http_redirect(p->r, loc);
+}
+
+/* ---- acknowledging ---- */
+
+int http_alarm_event_publish(struct http_ctx *ctx, const char *alarm_id,
+			     const char *subject_id, const char *state)
+{
+	struct keryu_alarm_event ev;
+	char topic[sizeof(KERYU_TOPIC_ALARM) + KERYU_UUID_LEN];
+	char *json;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	keryu_now_iso(ev.at);
+	snprintf(ev.alarm_id, sizeof(ev.alarm_id), "%s", alarm_id);
+	snprintf(ev.subject_id, sizeof(ev.subject_id), "%s",
+		 subject_id ? subject_id : "");
+	snprintf(ev.state, sizeof(ev.state), "%s", state);
+	json = keryu_alarm_event_encode(&ev);
+	if (!json) {
+		rc = KERYU_ENOMEM;
+	} else {
+		snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_ALARM,
+			 alarm_id);
+		rc = ctx->host->publish(ctx->m, topic, json, strlen(json), 1,
+					false);
+		free(json);
+	}
+	if (rc)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.alarm_event",
+			       "alarm=%s state=%s error=\"%s\"", alarm_id,
+			       state, keryu_strerror(rc));
+	return rc;
+}
+
+void http_alarm_acknowledge(struct http_page *p)
+{
+	const struct keryu_subjects *svc = http_subjects(p);
+	struct keryu_alarm_detail *a;
+	char id[KERYU_UUID_LEN], subject[KERYU_UUID_LEN] = "", loc[96];
+	int rc;
+
+	if (!svc || !http_service_has(p, svc->alarm_get &&
+						 svc->alarm_acknowledge))
+		return;
+	if (!http_uuid_arg(p->arg[0], id)) {
+		http_not_found(p);
+		return;
+	}
+	/* someone else's alarm is a 404, and its subject id is needed for
+	 * the event */
+	a = calloc(1, sizeof(*a));
+	rc = a ? svc->alarm_get(svc->self, p->s->who.id, id, a) : KERYU_ENOMEM;
+	if (!rc)
+		memcpy(subject, a->s.subject_id, sizeof(subject));
+	free(a);
+	if (!rc)
+		rc = svc->alarm_acknowledge(svc->self, p->s->who.id, id);
+	if (rc == KERYU_ENOTFOUND) {
+		http_not_found(p);
+		return;
+	}
+	if (rc == KERYU_ECONFLICT) {
+		snprintf(loc, sizeof(loc), "/alarms/%s/?notice=ack_already", id);
+		http_redirect(p->r, loc);
+		return;
+	}
+	if (rc) {
+		http_service_failed(p, "http.alarm_acknowledge", rc);
+		return;
+	}
+	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.alarm_acknowledge",
+			  "custodian=%s alarm=%s", p->s->who.id, id);
+	http_alarm_event_publish(p->ctx, id,
+				 keryu_uuid_valid(subject) ? subject : "",
+				 "acknowledged");
+	snprintf(loc, sizeof(loc), "/alarms/%s/?notice=acknowledged", id);
 	http_redirect(p->r, loc);
 }

@@ -18,6 +18,12 @@
  * purpose or contact, one custodian may cause at most this many a day. */
 #define CODE_CAP_WINDOW_S 86400
 #define CODE_CAP_MAX 10
+/* How long a code's delivery request may go unanswered before storage
+ * gives up on it. A code cannot be resent (only its HMAC is stored), so
+ * past the lease the notification just becomes FAILED "no_outcome" and
+ * the custodian asks for a new one; 5 minutes covers a channel's own
+ * retries of a transient failure while the code is still worth typing. */
+#define CODE_LEASE_S 300
 
 /* True when custodian_id may be sent one more code; counts it. A failing
  * rate service refuses too (*rc is then its error, else KERYU_ECONFLICT). */
@@ -129,7 +135,8 @@ static int code_send(struct http_ctx *ctx, const char *custodian_id,
 			       issued.notification_id, keryu_strerror(rc));
 		return rc;
 	}
-	rc = st->notification_queued(st->self, issued.notification_id, 1);
+	rc = st->notification_queued(st->self, issued.notification_id, 1,
+				     CODE_LEASE_S);
 	if (rc) /* the request is on its way; only the status lags */
 		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.code_queued",
 			       "notification=%s error=\"%s\"",

@@ -136,20 +136,6 @@ static int copy_name(struct http_ctx *ctx, const char *key, char *out,
 	return 0;
 }
 
-/* Copies a secret option (may be empty) into out. Its value is never
- * logged, only that it is too long. */
-static int copy_secret(struct http_ctx *ctx, const char *key, char *out,
-		       size_t size)
-{
-	const char *v = ctx->host->config(ctx->m, key);
-	size_t n = v ? strlen(v) : 0;
-
-	if (n >= size)
-		return bad(ctx, key, "too long");
-	memcpy(out, v ? v : "", n + 1);
-	return 0;
-}
-
 /* The photo folder and size cap. A max_body too small for the cap is
  * allowed (an admin may want small bodies) but said once: such photos are
  * refused by the server's body limit before the page sees them. */
@@ -242,14 +228,6 @@ int http_config_load(struct http_ctx *ctx)
 	ctx->session_max_s = (int)v;
 
 	rc = load_photos(ctx);
-	if (!rc)
-		rc = copy_secret(ctx, "whatsapp_verify_token",
-				 ctx->whatsapp_verify_token,
-				 sizeof(ctx->whatsapp_verify_token));
-	if (!rc)
-		rc = copy_secret(ctx, "whatsapp_app_secret",
-				 ctx->whatsapp_app_secret,
-				 sizeof(ctx->whatsapp_app_secret));
 	if (rc)
 		return rc;
 

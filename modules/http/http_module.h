@@ -89,10 +89,9 @@ struct http_ctx {
 		long long until; /* epoch seconds */
 	} blocks[HTTP_BLOCKS_MAX];
 
-	/* webhooks (http_webhooks.c); "" refuses what needs them */
-	char whatsapp_verify_token[HTTP_SECRET_MAX];
-	char whatsapp_app_secret[HTTP_SECRET_MAX];
-	/* POST /webhooks/whatsapp's raw body cap (not bound by max_body) */
+	/* webhooks (http_webhooks.c) read their keys with host->global():
+	 * [whatsapp] app_secret, verify_token, [twilio] auth_token; the
+	 * raw body cap of a webhook post (not bound by max_body) */
 	long long webhook_max_bytes;
 
 	struct http_server *server; /* NULL while not started */
@@ -174,6 +173,7 @@ struct http_request {
 	const char *user_agent; /* User-Agent header; NULL when absent */
 	const char *cookie;     /* Cookie header; NULL when absent */
 	const char *content_type; /* NULL when absent */
+	const char *origin;     /* Origin header; NULL when absent */
 	const char *client_ip;  /* text form; NULL when unknown */
 	const struct http_form *query; /* parsed query string; may be NULL */
 	const struct http_form *form;  /* POST body; NULL for other methods */
@@ -379,6 +379,30 @@ void http_code_hash(const struct http_ctx *ctx, const char *code,
 bool http_rate_ok(struct http_ctx *ctx, const char *what, const char *kind,
 		  const char *subject, int window_s, int max,
 		  struct http_response *r);
+
+/* Failure blocks (http_account.c): a key whose failure limit was reached
+ * is kept until its window ends, so a blocked client is refused before
+ * any work. Seconds until key's block ends, 0 when it is not blocked. */
+int http_blocked(struct http_ctx *ctx, const char *key);
+/* Blocks key until the epoch second until (the oldest block gives way
+ * when the table is full). */
+void http_block_set(struct http_ctx *ctx, const char *key, long long until);
+
+/* ---- http_ack.c ---- */
+/* GET/HEAD /ack/<token>: a page with one "I'm on my way" button that
+ * POSTs back to the same address; POST /ack/<token> acknowledges the
+ * alarm of the token's notification (storage->alarm_acknowledge) and
+ * publishes an alarm event "acknowledged". Nothing is changed by a GET:
+ * link previewers and mail scanners fetch links. 404 for a bad token,
+ * 410 for an expired one (each counted as a failure of the client's
+ * address: 429 past the limit), 403 for a POST whose Origin is another
+ * site, 503 when the storage service or secret_key is missing. token is
+ * the raw path segment (may be cut or empty). */
+void http_ack(struct http_ctx *ctx, const struct http_request *req,
+	      const char *token, struct http_response *r);
+/* True when path is "/ack/<segment>" (one segment, no trailing "/");
+ * copies the segment (cut to fit size) into token. */
+bool http_ack_path(const char *path, char *token, size_t size);
 
 /* ---- http_subjects.c, http_subject_form.c, http_photo.c,
  *      http_contacts.c ---- */

@@ -71,6 +71,7 @@ static const struct page_route {
 	{"/alarms/", http_alarms_list, true, false, true},
 	{"/alarms/*/", http_alarm_detail, true, false, true},
 	{"/alarms/*/resolve", http_alarm_resolve, false, true, true},
+	{"/alarms/*/acknowledge", http_alarm_acknowledge, false, true, true},
 };
 
 #define N_PAGE_ROUTES (sizeof(page_routes) / sizeof(page_routes[0]))
@@ -210,9 +211,11 @@ static bool method_is_get(const char *method)
 bool http_route_takes_post(const char *path)
 {
 	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
+	char token[KERYU_ACK_TOKEN_LEN];
 	const struct page_route *rt = find_page(path, arg);
 
-	return rt && rt->post;
+	return (rt && rt->post) ||
+	       (path && http_ack_path(path, token, sizeof(token)));
 }
 
 long long http_route_body_limit(const struct http_ctx *ctx, const char *path)
@@ -311,6 +314,7 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 		struct http_response *r)
 {
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
+	char token[KERYU_ACK_TOKEN_LEN];
 	const struct page_route *rt;
 	enum { NONE, SCAN, SHORT, HEALTH, WA_VERIFY } route = NONE;
 	const char *path = req->path ? req->path : "";
@@ -330,6 +334,11 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (strcmp(path, "/account") == 0) {
 		http_redirect(r, "/account/");
+		return;
+	}
+	if (http_ack_path(path, token, sizeof(token))) {
+		/* public: the token is the capability; GET and POST */
+		http_ack(ctx, req, token, r);
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0)

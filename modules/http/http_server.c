@@ -151,29 +151,49 @@ static unsigned raw_feed(struct conn *cs, const char *data, size_t n,
 	return 0;
 }
 
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value);
+
 static enum MHD_Result answer_raw(struct http_ctx *ctx,
-				  struct MHD_Connection *c, struct conn *cs,
-				  unsigned status)
+				  struct MHD_Connection *c, const char *url,
+				  struct conn *cs, unsigned status)
 {
 	struct http_response r;
+	struct http_form query;
 	enum MHD_Result ret;
+	const char *body = cs->raw_buf ? cs->raw_buf : "";
 
 	http_response_init(&r);
+	http_form_init(&query);
 	r.no_store = true;
 	r.content_type = "text/plain; charset=utf-8";
 	if (status) {
 		r.status = status;
 		html_raw(&r.body, status == 413 ? "Payload too large\n"
 						: "Server error\n");
+	} else if (strcmp(url, HTTP_WEBHOOK_TWILIO) == 0) {
+		if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+					      collect_arg, &query) < 0) {
+			r.status = 500;
+			html_raw(&r.body, "Server error\n");
+		} else {
+			http_webhook_twilio_status(
+				ctx, &query,
+				MHD_lookup_connection_value(
+					c, MHD_HEADER_KIND,
+					"X-Twilio-Signature"),
+				body, cs->raw_len, &r);
+		}
 	} else {
 		http_webhook_whatsapp_post(
 			ctx,
 			MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    "X-Hub-Signature-256"),
-			cs->raw_buf ? cs->raw_buf : "", cs->raw_len, &r);
+			body, cs->raw_len, &r);
 	}
 	ret = queue(c, &r);
 	http_response_free(&r);
+	http_form_free(&query);
 	return ret;
 }
 
@@ -334,6 +354,8 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 							 MHD_HTTP_HEADER_COOKIE);
 		req.content_type = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		req.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							 "Origin");
 		client_ip(ctx, c, ip, sizeof(ip));
 		req.client_ip = ip[0] ? ip : NULL;
 		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
@@ -401,7 +423,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 					  (unsigned long long)
 						  ctx->webhook_max_bytes) {
 				cs->answered = true;
-				return answer_raw(ctx, c, cs, 413);
+				return answer_raw(ctx, c, url, cs, 413);
 			}
 			return MHD_YES; /* MHD calls again with the body */
 		}
@@ -450,7 +472,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return MHD_YES;
 		}
 		cs->answered = true;
-		return answer_raw(ctx, c, cs, cs->status);
+		return answer_raw(ctx, c, url, cs, cs->status);
 	}
 	if (*upload_data_size) {
 		if (!cs->status)

@@ -41,6 +41,14 @@ void http_public_base(const struct http_ctx *ctx, char *out, size_t size);
 void http_alarms_list(struct http_page *p);   /* GET  /alarms/ */
 void http_alarm_detail(struct http_page *p);  /* GET  /alarms/<a>/ */
 void http_alarm_resolve(struct http_page *p); /* POST /alarms/<a>/resolve */
+/* POST /alarms/<a>/acknowledge: "I'm on my way" from the alarm page. */
+void http_alarm_acknowledge(struct http_page *p);
+/* Publishes an alarm event with state ("acknowledged", ...) on
+ * keryu/v1/alarm/<alarm_id>, qos 1; subject_id may be "" (then left out).
+ * Returns 0 or the error (logged: the change is already stored, only
+ * listeners miss it). */
+int http_alarm_event_publish(struct http_ctx *ctx, const char *alarm_id,
+			     const char *subject_id, const char *state);
 
 /* ---- http_dashboard.c ---- */
 void http_dashboard(struct http_page *p);     /* GET  /dashboard/ */

@@ -1,7 +1,10 @@
 /* Provider webhooks. Meta's hub verification: Meta proves the callback
  * URL is ours by sending back the verify token we gave it, and expects its
- * challenge echoed as the raw body. Then Meta's signed status posts, turned
- * into delivery events on the bus for the alarms module. */
+ * challenge echoed as the raw body. Then Meta's and Twilio's signed status
+ * posts, turned into delivery events on the bus for the alarms module.
+ * The keys are [whatsapp] app_secret, verify_token and [twilio]
+ * auth_token, read through host->global(): the channel modules that send
+ * may run in another process, the webhooks arrive here. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +15,28 @@
 
 #include <keryu/events.h>
 
+#include "http_tags_alarms.h"
 #include "http_webhooks.h"
 
 #define CHALLENGE_MAX 64
+
+/* A global key, "" when unset. */
+static const char *key(struct http_ctx *ctx, const char *section,
+		       const char *name)
+{
+	const char *v = ctx->host->global(ctx->m, section, name);
+
+	return v ? v : "";
+}
+
+void http_webhooks_log_config(struct http_ctx *ctx)
+{
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.webhooks",
+		       "whatsapp_verify=%s whatsapp_status=%s twilio_status=%s",
+		       *key(ctx, "whatsapp", "verify_token") ? "on" : "off",
+		       *key(ctx, "whatsapp", "app_secret") ? "on" : "off",
+		       *key(ctx, "twilio", "auth_token") ? "on" : "off");
+}
 
 static bool challenge_ok(const char *s)
 {
@@ -48,15 +70,16 @@ void http_webhook_whatsapp_verify(struct http_ctx *ctx,
 	const char *mode = http_form_get(req->query, "hub.mode");
 	const char *challenge = http_form_get(req->query, "hub.challenge");
 	const char *token = http_form_get(req->query, "hub.verify_token");
+	const char *ours = key(ctx, "whatsapp", "verify_token");
 	const char *why = NULL;
 
-	if (!ctx->whatsapp_verify_token[0])
+	if (!ours[0])
 		why = "verify_token not configured";
 	else if (!mode || strcmp(mode, "subscribe") != 0)
 		why = "bad hub.mode";
 	else if (!challenge_ok(challenge))
 		why = "bad hub.challenge";
-	else if (!token || !token_equal(ctx->whatsapp_verify_token, token))
+	else if (!token || !token_equal(ours, token))
 		why = "verify_token mismatch";
 
 	r->no_store = true;
@@ -82,7 +105,8 @@ void http_webhook_whatsapp_verify(struct http_ctx *ctx,
 bool http_webhook_takes_raw(const char *method, const char *path)
 {
 	return method && path && strcmp(method, "POST") == 0 &&
-	       strcmp(path, "/webhooks/whatsapp") == 0;
+	       (strcmp(path, HTTP_WEBHOOK_WHATSAPP) == 0 ||
+		strcmp(path, HTTP_WEBHOOK_TWILIO) == 0);
 }
 
 /* Meta redelivers a webhook for up to 7 days: the same (message, status)
@@ -151,6 +175,7 @@ static bool status_event(const cJSON *st, struct keryu_delivery_event *ev)
 	keryu_now_iso(ev->at);
 	copy_str(ev->notification_id, sizeof(ev->notification_id), nid, true);
 	ev->attempt = 0;
+	ev->retry_in_ms = -1;
 	copy_str(ev->channel, sizeof(ev->channel), "whatsapp", false);
 	copy_str(ev->status, sizeof(ev->status), status, false);
 	copy_str(ev->provider_message_id, sizeof(ev->provider_message_id), id,
@@ -213,9 +238,11 @@ int http_whatsapp_statuses(const char *body, size_t len,
 	return n;
 }
 
-static void publish_status(const struct keryu_delivery_event *ev, void *arg)
+/* Publishes ev on keryu/v1/delivery/<notification_id> with qos 1.
+ * Returns 0 or the error (logged). */
+static int publish_event(struct http_ctx *ctx, const char *provider,
+			 const struct keryu_delivery_event *ev)
 {
-	struct http_ctx *ctx = arg;
 	char topic[sizeof(KERYU_TOPIC_DELIVERY) + KERYU_UUID_LEN];
 	char *json = keryu_delivery_event_encode(ev);
 	int rc;
@@ -223,8 +250,8 @@ static void publish_status(const struct keryu_delivery_event *ev, void *arg)
 	if (!json) {
 		ctx->host->log(ctx->m, KERYU_LOG_ERROR,
 			       "http.webhook.publish_failed",
-			       "provider=whatsapp error=ENOMEM");
-		return;
+			       "provider=%s error=ENOMEM", provider);
+		return KERYU_ENOMEM;
 	}
 	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_DELIVERY,
 		 ev->notification_id);
@@ -232,41 +259,245 @@ static void publish_status(const struct keryu_delivery_event *ev, void *arg)
 	if (rc != 0)
 		ctx->host->log(ctx->m, KERYU_LOG_ERROR,
 			       "http.webhook.publish_failed",
-			       "provider=whatsapp notification_id=%s status=%s "
-			       "rc=%d",
-			       ev->notification_id, ev->status, rc);
+			       "provider=%s notification_id=%s status=%s rc=%d",
+			       provider, ev->notification_id, ev->status, rc);
 	free(json);
+	return rc;
+}
+
+struct publish_count {
+	struct http_ctx *ctx;
+	int failed;
+};
+
+static void publish_status(const struct keryu_delivery_event *ev, void *arg)
+{
+	struct publish_count *pc = arg;
+
+	if (publish_event(pc->ctx, "whatsapp", ev) != 0)
+		pc->failed++;
+}
+
+static void answer_text(struct http_response *r, unsigned status,
+			const char *text)
+{
+	r->status = status;
+	html_raw(&r->body, text);
 }
 
 void http_webhook_whatsapp_post(struct http_ctx *ctx, const char *signature,
 				const char *body, size_t len,
 				struct http_response *r)
 {
+	struct publish_count pc = {.ctx = ctx, .failed = 0};
 	int n;
 
 	r->no_store = true;
 	r->content_type = "text/plain; charset=utf-8";
-	if (!http_meta_signature_ok(ctx->whatsapp_app_secret, body, len,
-				    signature)) {
+	if (!http_meta_signature_ok(key(ctx, "whatsapp", "app_secret"), body,
+				    len, signature)) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN,
 			       "http.webhook.bad_signature",
 			       "provider=whatsapp status=401 signature=%s "
 			       "bytes=%zu",
 			       signature ? "wrong" : "missing", len);
-		r->status = 401;
-		html_raw(&r->body, "Unauthorized\n");
+		answer_text(r, 401, "Unauthorized\n");
 		return;
 	}
-	n = http_whatsapp_statuses(body, len, publish_status, ctx);
+	n = http_whatsapp_statuses(body, len, publish_status, &pc);
 	if (n < 0) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.webhook.malformed",
 			       "provider=whatsapp status=400 bytes=%zu", len);
-		r->status = 400;
-		html_raw(&r->body, "Bad request\n");
+		answer_text(r, 400, "Bad request\n");
+		return;
+	}
+	if (pc.failed) {
+		/* Meta retries a post it did not get 200 for; the event ids
+		 * are deterministic, so what did get out is a duplicate */
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.webhook.statuses",
+			       "provider=whatsapp published=%d failed=%d "
+			       "status=503",
+			       n - pc.failed, pc.failed);
+		answer_text(r, 503, "Try again later\n");
 		return;
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.webhook.statuses",
 		       "provider=whatsapp published=%d", n);
-	r->status = 200;
-	html_raw(&r->body, "ok");
+	answer_text(r, 200, "ok");
+}
+
+/* ---- POST /webhooks/twilio/status: status callbacks ---- */
+
+const char *http_twilio_status_map(const char *message_status)
+{
+	static const struct {
+		const char *twilio, *ours;
+	} map[] = {
+		{"sent", "sent"},	  {"delivered", "delivered"},
+		{"read", "read"},	  {"undelivered", "failed"},
+		{"failed", "failed"},
+	};
+	size_t i;
+
+	for (i = 0; message_status && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(message_status, map[i].twilio) == 0)
+			return map[i].ours;
+	return NULL;
+}
+
+bool http_twilio_url(const struct http_ctx *ctx, const struct http_form *query,
+		     char *out, size_t size)
+{
+	char enc[1024];
+	size_t i, o;
+
+	http_public_base(ctx, out, size);
+	o = strlen(out);
+	if (o + sizeof(HTTP_WEBHOOK_TWILIO) > size)
+		return false;
+	memcpy(out + o, HTTP_WEBHOOK_TWILIO, sizeof(HTTP_WEBHOOK_TWILIO));
+	o += sizeof(HTTP_WEBHOOK_TWILIO) - 1;
+	for (i = 0; query && i < query->n_fields; i++) {
+		const struct http_field *f = &query->fields[i];
+		char name[256];
+		int n;
+
+		if (!http_url_encode(f->name, name, sizeof(name)) ||
+		    !http_url_encode(f->value, enc, sizeof(enc)))
+			return false;
+		n = snprintf(out + o, size - o, "%c%s=%s", i ? '&' : '?', name,
+			     enc);
+		if (n < 0 || (size_t)n >= size - o)
+			return false;
+		o += (size_t)n;
+	}
+	return true;
+}
+
+static bool is_whatsapp_address(const char *s)
+{
+	return s && strncmp(s, "whatsapp:", 9) == 0;
+}
+
+void http_webhook_twilio_status(struct http_ctx *ctx,
+				const struct http_form *query,
+				const char *signature, const char *body,
+				size_t len, struct http_response *r)
+{
+	struct keryu_delivery_event ev;
+	struct http_form form;
+	const char *nid, *sid, *status, *ours, *code, *from, *to;
+	char url[2048];
+	bool signed_ok;
+	int rc;
+
+	r->no_store = true;
+	r->content_type = "text/plain; charset=utf-8";
+	http_form_init(&form);
+	/* the body is copied so a form of exactly len bytes is parsed, not
+	 * what may follow it in the caller's buffer */
+	{
+		char *copy = malloc(len + 1);
+
+		if (!copy) {
+			answer_text(r, 500, "Server error\n");
+			return;
+		}
+		if (len)
+			memcpy(copy, body, len);
+		copy[len] = '\0';
+		rc = memchr(body ? body : "", 0, len) ? KERYU_EINVAL
+						       : http_form_parse_query(
+								 &form, copy);
+		free(copy);
+	}
+	if (rc == KERYU_ENOMEM) {
+		http_form_free(&form);
+		answer_text(r, 500, "Server error\n");
+		return;
+	}
+	/* Twilio signs the URL it was given ({public_url} + path + query),
+	 * rebuilt here from the decoded query: ours only ever holds
+	 * n=<uuid>, which %-encodes to the same bytes; anything else fails
+	 * the check, which is the safe way to fail */
+	signed_ok = rc == 0 && http_twilio_url(ctx, query, url, sizeof(url)) &&
+		    http_twilio_signature_ok(key(ctx, "twilio", "auth_token"),
+					     url, &form, signature);
+	if (!signed_ok) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN,
+			       "http.webhook.bad_signature",
+			       "provider=twilio status=401 signature=%s "
+			       "bytes=%zu",
+			       !signature ? "missing"
+			       : rc	  ? "unreadable_body"
+					  : "wrong",
+			       len);
+		http_form_free(&form);
+		answer_text(r, 401, "Unauthorized\n");
+		return;
+	}
+	nid = http_form_get(query, "n");
+	sid = http_form_get(&form, "MessageSid");
+	status = http_form_get(&form, "MessageStatus");
+	if (!nid || !keryu_uuid_valid(nid) || !sid || !sid[0] ||
+	    strlen(sid) >= sizeof(ev.provider_message_id) || !status) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.webhook.malformed",
+			       "provider=twilio status=400 reason=%s",
+			       !nid || !keryu_uuid_valid(nid) ? "n"
+			       : !status			 ? "MessageStatus"
+								 : "MessageSid");
+		http_form_free(&form);
+		answer_text(r, 400, "Bad request\n");
+		return;
+	}
+	ours = http_twilio_status_map(status);
+	if (!ours) {
+		/* queued, accepted, sending...: nothing the alarms module
+		 * does not know already */
+		ctx->host->log(ctx->m, KERYU_LOG_DEBUG, "http.webhook.statuses",
+			       "provider=twilio published=0 reason=status");
+		http_form_free(&form);
+		answer_text(r, 200, "ok");
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	/* the same (message, status) from a callback Twilio sends again is
+	 * the same event: "undelivered" and "failed" are one */
+	http_whatsapp_event_id(sid, ours, ev.event_id);
+	keryu_now_iso(ev.at);
+	copy_str(ev.notification_id, sizeof(ev.notification_id), nid, true);
+	ev.attempt = 0;
+	from = http_form_get(&form, "From");
+	to = http_form_get(&form, "To");
+	copy_str(ev.channel, sizeof(ev.channel),
+		 is_whatsapp_address(from) || is_whatsapp_address(to)
+			 ? "twilio"
+			 : "sms",
+		 false);
+	copy_str(ev.status, sizeof(ev.status), ours, false);
+	copy_str(ev.provider_message_id, sizeof(ev.provider_message_id), sid,
+		 false);
+	ev.retry_in_ms = -1;
+	if (strcmp(ours, "failed") == 0) {
+		code = http_form_get(&form, "ErrorCode");
+		if (code)
+			copy_str(ev.error_code, sizeof(ev.error_code), code,
+				 false);
+		copy_str(ev.error_text, sizeof(ev.error_text),
+			 strcmp(status, "undelivered") == 0 ? "undelivered"
+							    : "failed",
+			 false);
+	}
+	http_form_free(&form);
+	if (publish_event(ctx, "twilio", &ev) != 0) {
+		/* Twilio retries on 5xx only when asked to; the id is
+		 * deterministic, so a retry is safe either way */
+		answer_text(r, 503, "Try again later\n");
+		return;
+	}
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.webhook.statuses",
+		       "provider=twilio published=1 notification_id=%s "
+		       "status=%s",
+		       ev.notification_id, ev.status);
+	answer_text(r, 200, "ok");
 }

@@ -42,7 +42,7 @@ class WhatsAppFlow(KeryuTest):
             KERYU_WHATSAPP_API_VERSION="v23.0",
             KERYU_WHATSAPP_PHONE_NUMBER_ID="106540352242922",
             KERYU_WHATSAPP_TOKEN="test-token-123",
-            KERYU_HTTP_WHATSAPP_APP_SECRET=APP_SECRET))
+            KERYU_WHATSAPP_APP_SECRET=APP_SECRET))
 
     def notification(self):
         rows = self.pg.query(

@@ -28,14 +28,32 @@ static int fs_tag_lookup(void *self, const char *qr_uuid,
 	return 0;
 }
 
-static int fs_queued(void *self, const char *id, int attempt)
+static int fs_queued(void *self, const char *id, int attempt, int lease_s)
 {
 	struct fake_storage_state *s = &fake_storage_state;
 
 	(void)self;
 	s->queued++;
 	s->queued_attempt = attempt;
+	s->queued_lease = lease_s;
 	snprintf(s->last_queued, sizeof(s->last_queued), "%s", id);
+	return 0;
+}
+
+static int fs_ack(void *self, const char *id, struct keryu_ack_result *out)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	s->acks++;
+	snprintf(s->last_ack, sizeof(s->last_ack), "%s", id);
+	if (s->ack_rc)
+		return s->ack_rc;
+	if (!s->ack_nid[0] || strcmp(id, s->ack_nid) != 0)
+		return KERYU_ENOTFOUND;
+	*out = s->ack;
+	out->already = s->acked;
+	s->acked = true;
 	return 0;
 }
 
@@ -44,6 +62,7 @@ const struct keryu_storage fake_storage = {
 	.ping = fs_ping,
 	.tag_lookup = fs_tag_lookup,
 	.notification_queued = fs_queued,
+	.alarm_acknowledge = fs_ack,
 };
 
 void fake_storage_reset(const char *qr_uuid, const char *first_name)

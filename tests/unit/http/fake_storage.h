@@ -3,6 +3,9 @@
 #ifndef KERYU_TEST_HTTP_FAKE_STORAGE_H
 #define KERYU_TEST_HTTP_FAKE_STORAGE_H
 
+#include <stdbool.h>
+
+#include <keryu/events.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
 
@@ -13,8 +16,17 @@ struct fake_storage_state {
 	char last_lookup[64];
 	int lookups;
 	int pings;
-	int queued, queued_attempt; /* notification_queued calls */
+	int queued, queued_attempt, queued_lease; /* notification_queued */
 	char last_queued[64];
+	/* alarm_acknowledge: ack_rc is returned when set; otherwise a
+	 * notification named ack_nid is acknowledged once (already after
+	 * that), anything else is ENOTFOUND */
+	int ack_rc;
+	int acks;
+	char ack_nid[KERYU_UUID_LEN];
+	char last_ack[64];
+	struct keryu_ack_result ack; /* what is filled in */
+	bool acked;
 };
 
 extern struct fake_storage_state fake_storage_state;

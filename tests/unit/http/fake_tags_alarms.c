@@ -304,6 +304,27 @@ static int f_alarm_resolve(void *self, const char *custodian, const char *id,
 	return 0;
 }
 
+static int f_alarm_acknowledge(void *self, const char *custodian,
+			       const char *id)
+{
+	struct fta_alarm *a;
+	int rc = enter(custodian);
+
+	(void)self;
+	if (rc)
+		return rc;
+	a = alarm(custodian, id);
+	if (!a)
+		return KERYU_ENOTFOUND;
+	if (a->d.acknowledged_at[0])
+		return KERYU_ECONFLICT;
+	snprintf(a->d.acknowledged_at, sizeof(a->d.acknowledged_at), "%s",
+		 "2026-02-01T09:00:00.000Z");
+	fta.changes++;
+	fta.acks++;
+	return 0;
+}
+
 static int f_dashboard(void *self, const char *custodian,
 		       struct keryu_dashboard *out)
 {
@@ -340,6 +361,7 @@ const struct keryu_subjects fake_subjects_ta = {
 	.alarm_get = f_alarm_get,
 	.alarm_timeline = f_alarm_timeline,
 	.alarm_resolve = f_alarm_resolve,
+	.alarm_acknowledge = f_alarm_acknowledge,
 	.dashboard = f_dashboard,
 };
 

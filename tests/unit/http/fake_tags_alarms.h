@@ -45,7 +45,7 @@ struct fake_tags_alarms_state {
 	int conflicts;     /* tag_create answers ECONFLICT this many times */
 	/* counters */
 	int calls, changes; /* every call; calls that changed a row */
-	int tag_creates, alarm_lists, by_code;
+	int tag_creates, alarm_lists, by_code, acks;
 	char last_code[16];
 	struct keryu_alarm_filter last_filter;
 	char last_custodian[KERYU_UUID_LEN];

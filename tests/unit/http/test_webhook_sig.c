@@ -196,7 +196,7 @@ static int setup_token(const char *token)
 	fake_accounts_reset();
 	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
 	if (token)
-		fake_host_set("whatsapp_verify_token", token);
+		fake_host_set_global("whatsapp", "verify_token", token);
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
 		return -1;
 	ctx = state;

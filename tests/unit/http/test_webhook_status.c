@@ -76,7 +76,7 @@ static int setup(void **st)
 	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
 	fake_accounts_reset();
 	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
-	fake_host_set("whatsapp_app_secret", SECRET);
+	fake_host_set_global("whatsapp", "app_secret", SECRET);
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
 		return -1;
 	ctx = state;
