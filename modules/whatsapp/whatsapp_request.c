@@ -42,29 +42,64 @@ int whatsapp_request_url(const char *api_base, const char *version,
 	return 0;
 }
 
-static cJSON *components(const struct keryu_notify_event *e)
+/* The token at the end of an acknowledgement link: the template's URL
+ * button is "{public_url}/ack/{{1}}", so only the part after the last '/'
+ * is its parameter. NULL when there is none. */
+static const char *ack_token(const char *ack_url)
+{
+	const char *slash = strrchr(ack_url, '/');
+
+	if (!slash || !slash[1])
+		return NULL;
+	return slash + 1;
+}
+
+static bool add_text_param(cJSON *params, const char *text)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (!p || !cJSON_AddItemToArray(params, p)) {
+		cJSON_Delete(p);
+		return false;
+	}
+	return cJSON_AddStringToObject(p, "type", "text") &&
+	       cJSON_AddStringToObject(p, "text", text);
+}
+
+static cJSON *components(const struct keryu_notify_event *e,
+			 const char *token)
 {
 	cJSON *list = cJSON_CreateArray();
-	cJSON *body = cJSON_CreateObject();
-	cJSON *params;
+	cJSON *c, *params;
 	int i;
 
-	if (!list || !body || !cJSON_AddItemToArray(list, body)) {
-		cJSON_Delete(body);
-		goto fail;
-	}
-	if (!cJSON_AddStringToObject(body, "type", "body") ||
-	    !(params = cJSON_AddArrayToObject(body, "parameters")))
-		goto fail;
-	for (i = 0; i < e->param_count; i++) {
-		cJSON *p = cJSON_CreateObject();
-
-		if (!p || !cJSON_AddItemToArray(params, p)) {
-			cJSON_Delete(p);
+	if (!list)
+		return NULL;
+	if (e->param_count > 0) {
+		c = cJSON_CreateObject();
+		if (!c || !cJSON_AddItemToArray(list, c)) {
+			cJSON_Delete(c);
 			goto fail;
 		}
-		if (!cJSON_AddStringToObject(p, "type", "text") ||
-		    !cJSON_AddStringToObject(p, "text", e->params[i]))
+		if (!cJSON_AddStringToObject(c, "type", "body") ||
+		    !(params = cJSON_AddArrayToObject(c, "parameters")))
+			goto fail;
+		for (i = 0; i < e->param_count; i++)
+			if (!add_text_param(params, e->params[i]))
+				goto fail;
+	}
+	if (token) {
+		c = cJSON_CreateObject();
+		if (!c || !cJSON_AddItemToArray(list, c)) {
+			cJSON_Delete(c);
+			goto fail;
+		}
+		/* Meta wants the button index as a string */
+		if (!cJSON_AddStringToObject(c, "type", "button") ||
+		    !cJSON_AddStringToObject(c, "sub_type", "url") ||
+		    !cJSON_AddStringToObject(c, "index", "0") ||
+		    !(params = cJSON_AddArrayToObject(c, "parameters")) ||
+		    !add_text_param(params, token))
 			goto fail;
 	}
 	return list;
@@ -73,8 +108,10 @@ fail:
 	return NULL;
 }
 
-int whatsapp_request_body(const struct keryu_notify_event *e, char **out)
+int whatsapp_request_body(const struct keryu_notify_event *e, bool ack_button,
+			  char **out)
 {
+	const char *token = ack_button ? ack_token(e->ack_url) : NULL;
 	cJSON *o, *tpl, *lang, *comp;
 
 	*out = NULL;
@@ -94,8 +131,8 @@ int whatsapp_request_body(const struct keryu_notify_event *e, char **out)
 		goto fail;
 	/* A template without variables takes no components; sending an empty
 	 * parameter list would make Meta count 0 params against the template. */
-	if (e->param_count > 0) {
-		if (!(comp = components(e)))
+	if (e->param_count > 0 || token) {
+		if (!(comp = components(e, token)))
 			goto fail;
 		if (!cJSON_AddItemToObject(tpl, "components", comp)) {
 			cJSON_Delete(comp);

@@ -3,6 +3,8 @@
 #ifndef WHATSAPP_REQUEST_H
 #define WHATSAPP_REQUEST_H
 
+#include <stdbool.h>
+
 #include <keryu/events.h>
 
 /* Sets *out to "{api_base}/{version}/{phone_number_id}/messages"; trailing
@@ -15,9 +17,14 @@ int whatsapp_request_url(const char *api_base, const char *version,
 
 /* Sets *out to the compact JSON body for e: messaging_product, recipient_type,
  * to, type, biz_opaque_callback_data (the notification id), template {name,
- * language {code}, components [{body, parameters [text...]}]}; components is
- * left out when e has no parameters. The caller frees *out with free().
+ * language {code}, components [{body, parameters [text...]}, {button}]}.
+ * With ack_button and an ack_url, the button component is {type "button",
+ * sub_type "url", index "0", parameters [{type "text", text <the part of
+ * ack_url after its last '/'>}]}, for a template whose URL button is
+ * "{public_url}/ack/{{1}}". components is left out when there is neither
+ * a parameter nor a button. The caller frees *out with free().
  * Returns 0, KERYU_EINVAL (param_count out of range), KERYU_ENOMEM. */
-int whatsapp_request_body(const struct keryu_notify_event *e, char **out);
+int whatsapp_request_body(const struct keryu_notify_event *e, bool ack_button,
+			  char **out);
 
 #endif

@@ -92,20 +92,6 @@ bool whatsapp_code_needs_operator(long code)
 	return whatsapp_classify(code, 0) == WHATSAPP_OPERATOR;
 }
 
-unsigned whatsapp_backoff_ms(unsigned base_ms, int attempt, uint32_t random)
-{
-	uint64_t ceiling = base_ms;
-	int i;
-
-	/* doubling stops at the cap, so nothing overflows */
-	for (i = 1; i < attempt && ceiling < WHATSAPP_BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > WHATSAPP_BACKOFF_CAP_MS)
-		ceiling = WHATSAPP_BACKOFF_CAP_MS;
-	/* scaled, not modulo: UINT32_MAX reaches the ceiling itself */
-	return (unsigned)(ceiling * random / UINT32_MAX);
-}
-
 unsigned whatsapp_pair_backoff_ms(int attempt)
 {
 	uint64_t ms = 4000;
@@ -213,7 +199,8 @@ void whatsapp_response_transport(const char *code, const char *text,
 }
 
 static int unexpected(long http_status, const char *why,
-		      struct keryu_delivery_event *out)
+		      struct keryu_delivery_event *out,
+		      enum whatsapp_verdict *v)
 {
 	char code[32];
 
@@ -222,13 +209,14 @@ static int unexpected(long http_status, const char *why,
 	else
 		snprintf(code, sizeof(code), "http_%ld", http_status);
 	whatsapp_response_transport(code, why, out);
-	set(out->status, sizeof(out->status),
-	    whatsapp_verdict_status(whatsapp_classify_http(http_status)));
+	*v = whatsapp_classify_http(http_status);
+	set(out->status, sizeof(out->status), whatsapp_verdict_status(*v));
 	return KERYU_EINVAL;
 }
 
 static int provider_error(long http_status, const cJSON *err,
-			  struct keryu_delivery_event *out)
+			  struct keryu_delivery_event *out,
+			  enum whatsapp_verdict *v)
 {
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
@@ -241,10 +229,11 @@ static int provider_error(long http_status, const cJSON *err,
 
 	if (!cJSON_IsNumber(code) || code->valuedouble < 0 ||
 	    code->valuedouble > 1e9)
-		return unexpected(http_status, "error object without a code", out);
+		return unexpected(http_status, "error object without a code", out,
+				  v);
 	c = (long)code->valuedouble;
-	set(out->status, sizeof(out->status),
-	    whatsapp_verdict_status(whatsapp_classify(c, http_status)));
+	*v = whatsapp_classify(c, http_status);
+	set(out->status, sizeof(out->status), whatsapp_verdict_status(*v));
 	snprintf(out->error_code, sizeof(out->error_code), "%ld", c);
 	if (cJSON_IsString(msg) && cJSON_IsString(details) &&
 	    *details->valuestring)
@@ -260,8 +249,10 @@ static int provider_error(long http_status, const cJSON *err,
 	return 0;
 }
 
-int whatsapp_response_parse(long http_status, const char *body, size_t len,
-			    struct keryu_delivery_event *out)
+/* *sent is set for a "sent" answer, *v for every other. */
+static int parse(long http_status, const char *body, size_t len,
+		 struct keryu_delivery_event *out, enum whatsapp_verdict *v,
+		 bool *sent)
 {
 	cJSON *o;
 	const cJSON *err, *msgs, *id;
@@ -269,20 +260,21 @@ int whatsapp_response_parse(long http_status, const char *body, size_t len,
 
 	clear_result(out);
 	if (!body || len == 0 || len > MAX_ANSWER)
-		return unexpected(http_status, "empty or oversized answer", out);
+		return unexpected(http_status, "empty or oversized answer", out,
+				  v);
 	o = cJSON_ParseWithLength(body, len);
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return unexpected(http_status, "answer is not a JSON object",
-				  out);
+				  out, v);
 	}
 	/* Meta says to decide on error.code whatever the HTTP status. */
 	err = cJSON_GetObjectItemCaseSensitive(o, "error");
 	if (cJSON_IsObject(err)) {
-		rc = provider_error(http_status, err, out);
+		rc = provider_error(http_status, err, out, v);
 	} else if (http_status < 200 || http_status > 299) {
 		rc = unexpected(http_status, "HTTP error without error object",
-				out);
+				out, v);
 	} else {
 		msgs = cJSON_GetObjectItemCaseSensitive(o, "messages");
 		id = cJSON_GetObjectItemCaseSensitive(
@@ -291,9 +283,10 @@ int whatsapp_response_parse(long http_status, const char *body, size_t len,
 		    !*id->valuestring ||
 		    strlen(id->valuestring) >= sizeof(out->provider_message_id)) {
 			rc = unexpected(http_status,
-					"answer without messages[0].id", out);
+					"answer without messages[0].id", out, v);
 		} else {
 			set(out->status, sizeof(out->status), "sent");
+			*sent = true;
 			set(out->provider_message_id,
 			    sizeof(out->provider_message_id), id->valuestring);
 			rc = 0;
@@ -301,4 +294,46 @@ int whatsapp_response_parse(long http_status, const char *body, size_t len,
 	}
 	cJSON_Delete(o);
 	return rc;
+}
+
+int whatsapp_response_parse(long http_status, const char *body, size_t len,
+			    struct keryu_delivery_event *out)
+{
+	enum whatsapp_verdict v = WHATSAPP_PERMANENT;
+	bool sent = false;
+
+	return parse(http_status, body, len, out, &v, &sent);
+}
+
+void whatsapp_response_answer(long http_status, const char *body, size_t len,
+			      int attempt, struct channel_answer *out)
+{
+	enum whatsapp_verdict v = WHATSAPP_PERMANENT;
+	bool sent = false;
+
+	out->retry_after_ms = 0;
+	parse(http_status, body, len, &out->result, &v, &sent);
+	if (sent) {
+		out->verdict = CHANNEL_SENT;
+		return;
+	}
+	switch (v) {
+	case WHATSAPP_RETRY:
+		out->verdict = CHANNEL_RETRY;
+		break;
+	case WHATSAPP_PAIR_LIMIT:
+		out->verdict = CHANNEL_RETRY_AFTER;
+		out->retry_after_ms = whatsapp_pair_backoff_ms(attempt);
+		break;
+	case WHATSAPP_UNKNOWN:
+		out->verdict = CHANNEL_UNKNOWN;
+		break;
+	case WHATSAPP_OPERATOR:
+		out->verdict = CHANNEL_OPERATOR;
+		break;
+	case WHATSAPP_SPAM_LIMIT: /* Meta says stop: retrying deepens it */
+	case WHATSAPP_PERMANENT:
+		out->verdict = CHANNEL_PERMANENT;
+		break;
+	}
 }

@@ -9,17 +9,19 @@
 
 #include <keryu/events.h>
 
+#include "channel.h"
+
 /* What to do after an attempt that did not end in "sent". The published
  * status follows from it (whatsapp_verdict_status): the classes that are
  * not final publish "error", the final ones "failed". */
 enum whatsapp_verdict {
 	WHATSAPP_PERMANENT = 0, /* another attempt cannot succeed */
-	WHATSAPP_RETRY = 1,     /* may succeed later, with whatsapp_backoff_ms */
+	WHATSAPP_RETRY = 1,     /* may succeed later, on the engine's backoff */
 	WHATSAPP_PAIR_LIMIT,    /* 131056: this recipient too often; retry it
 				 * after whatsapp_pair_backoff_ms, others are
 				 * unaffected */
-	WHATSAPP_SPAM_LIMIT,    /* 131048: stop; at most one more try after a
-				 * long backoff, never the usual schedule */
+	WHATSAPP_SPAM_LIMIT,    /* 131048: stop; final, since every retry
+				 * would deepen the block */
 	WHATSAPP_OPERATOR,      /* permanent until the operator fixes the token
 				 * or permissions: alert them */
 	WHATSAPP_UNKNOWN,       /* the message may have gone out: do not resend
@@ -53,15 +55,9 @@ const char *whatsapp_verdict_status(enum whatsapp_verdict v);
  * WHATSAPP_OPERATOR. */
 bool whatsapp_code_needs_operator(long code);
 
-/* The longest wait either backoff below returns: one hour, in ms. */
-#define WHATSAPP_BACKOFF_CAP_MS 3600000u
-
-/* Full-jitter exponential backoff before attempt+1: a value in
- * [0, min(base_ms * 2^(attempt-1), WHATSAPP_BACKOFF_CAP_MS)], picked by
- * random (0 gives 0, UINT32_MAX the upper bound) so that tests can be
- * deterministic; the caller draws random from a real source. attempt < 1
- * counts as 1. */
-unsigned whatsapp_backoff_ms(unsigned base_ms, int attempt, uint32_t random);
+/* The longest wait whatsapp_pair_backoff_ms returns: one hour, in ms. The
+ * usual retries use the channel engine's channel_backoff_ms. */
+#define WHATSAPP_BACKOFF_CAP_MS CHANNEL_BACKOFF_CAP_MS
 
 /* Wait before retrying a recipient that hit the pair rate limit (131056):
  * 4^attempt seconds, in ms (4000, 16000, 64000...), capped at
@@ -101,5 +97,15 @@ void whatsapp_response_transport(const char *code, const char *text,
  * spaces, dashes, dots or parentheses between its digits ("+1 (650)
  * 555-1234"); "#131026", Graph's way of quoting an error code, is kept. */
 void whatsapp_redact_numbers(const char *src, char *dst, size_t size);
+
+/* The channel engine's parse hook: whatsapp_response_parse's result, and
+ * the verdict that goes with it: "sent" -> CHANNEL_SENT; WHATSAPP_RETRY ->
+ * CHANNEL_RETRY; WHATSAPP_PAIR_LIMIT -> CHANNEL_RETRY_AFTER for
+ * whatsapp_pair_backoff_ms(attempt); WHATSAPP_UNKNOWN -> CHANNEL_UNKNOWN;
+ * WHATSAPP_OPERATOR -> CHANNEL_OPERATOR; WHATSAPP_SPAM_LIMIT and
+ * WHATSAPP_PERMANENT -> CHANNEL_PERMANENT. Fills every field of out it
+ * uses (result.status included, which the engine overwrites). */
+void whatsapp_response_answer(long http_status, const char *body, size_t len,
+			      int attempt, struct channel_answer *out);
 
 #endif

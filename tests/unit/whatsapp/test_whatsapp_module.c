@@ -255,6 +255,17 @@ static void *module_init_timeout(const char *base, const char *token,
 	return st;
 }
 
+/* Initialises the module with what the test has set on the fake host. */
+static void *module_init_keep(const struct fake *f)
+{
+	void *st = NULL;
+
+	(void)f;
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &st), 0);
+	assert_non_null(st);
+	return st;
+}
+
 static void *module_init(const char *base, const char *token, int in_flight)
 {
 	return module_init_timeout(base, token, in_flight, "5000");
@@ -426,6 +437,10 @@ static void transient_error_is_error(void **ctx)
 	result(0, &d);
 	assert_string_equal(d.status, "error");
 	assert_string_equal(d.error_code, "131000");
+	/* the module retries itself, from retry_base_ms (60 s) with full
+	 * jitter; stop dropped the retry, the alarms lease re-drives it */
+	assert_true(d.retry_in_ms >= 1 && d.retry_in_ms <= 60000);
+	assert_int_equal(fake_host_pub_count(), 1);
 }
 
 static void bad_token_is_failed_190(void **ctx)
@@ -453,13 +468,23 @@ static void http_status_without_body(void **ctx)
 	(void)ctx;
 	set_mode(&plain, "http:503");
 	st = module_init(plain.base, TOKEN, 4);
+	deliver(NID, 1, TO);
+	run_to_completion(st);
+	result(0, &d);
+	assert_string_equal(d.status, "error");
+	assert_string_equal(d.error_code, "http_503");
+	assert_true(d.retry_in_ms >= 1);
+
+	/* the last of max_attempts (3): no retry left, final */
+	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 3, TO);
 	run_to_completion(st);
 	set_mode(&plain, "ok");
 	result(0, &d);
-	assert_string_equal(d.status, "error");
+	assert_string_equal(d.status, "failed");
 	assert_string_equal(d.error_code, "http_503");
 	assert_int_equal(d.attempt, 3);
+	assert_int_equal(d.retry_in_ms, -1);
 }
 
 static void dropped_connection_is_network(void **ctx)
@@ -502,12 +527,171 @@ static void timeout_is_unknown_outcome(void **ctx)
 
 	(void)ctx;
 	/* the fake answers after 300 ms */
+	long before = count(&slow);
+
 	st = module_init_timeout(slow.base, TOKEN, 4, "100");
 	deliver(NID, 1, TO);
 	run_to_completion(st);
+	assert_int_equal(fake_host_pub_count(), 1);
 	result(0, &d);
 	assert_string_equal(d.status, "error");
 	assert_string_equal(d.error_code, "timeout");
+	/* unknown outcome: not resent here, left to the lease and webhook */
+	assert_int_equal(d.retry_in_ms, 0);
+	assert_int_equal(count(&slow), before + 1);
+
+	/* on the last attempt: the channel will not try again */
+	st = module_init_timeout(slow.base, TOKEN, 4, "100");
+	deliver(NID, 3, TO);
+	run_to_completion(st);
+	result(0, &d);
+	assert_string_equal(d.status, "error");
+	assert_int_equal(d.retry_in_ms, -1);
+}
+
+/* Waits (up to 20 s) until fake f has seen n message requests in all. */
+static void wait_count(const struct fake *f, long n)
+{
+	int i;
+
+	for (i = 0; i < 2000 && count(f) < n; i++)
+		usleep(10000);
+	assert_int_equal(count(f), n);
+}
+
+/* Module with fast retries: base 20 ms. */
+static void *module_init_fast_retry(const struct fake *f)
+{
+	fake_host_reset(&keryu_module);
+	fake_host_set("api_base", f->base);
+	fake_host_set("phone_number_id", PHONE_ID);
+	fake_host_set("token", TOKEN);
+	fake_host_set("retry_base_ms", "20");
+	return module_init_keep(f);
+}
+
+static void retries_then_sent(void **ctx)
+{
+	struct keryu_delivery_event d;
+	long before = count(&plain);
+	void *st;
+
+	(void)ctx;
+	set_mode(&plain, "seq:error:131000,http:503,ok");
+	st = module_init_fast_retry(&plain);
+	deliver(NID, 1, TO);
+	assert_int_equal(keryu_module.start(st), 0);
+	wait_count(&plain, before + 3);
+	keryu_module.stop(st, 10000);
+	keryu_module.cleanup(st);
+	set_mode(&plain, "ok");
+
+	assert_int_equal(fake_host_pub_count(), 3);
+	result(0, &d);
+	assert_int_equal(d.attempt, 1);
+	assert_string_equal(d.status, "error");
+	assert_string_equal(d.error_code, "131000");
+	assert_true(d.retry_in_ms >= 1 && d.retry_in_ms <= 20);
+	result(1, &d);
+	assert_int_equal(d.attempt, 2);
+	assert_string_equal(d.status, "error");
+	assert_string_equal(d.error_code, "http_503");
+	assert_true(d.retry_in_ms >= 1 && d.retry_in_ms <= 40);
+	result(2, &d);
+	assert_int_equal(d.attempt, 3);
+	assert_string_equal(d.status, "sent");
+	assert_int_equal(d.retry_in_ms, -1);
+	no_secrets_logged();
+}
+
+static void three_transient_then_failed(void **ctx)
+{
+	struct keryu_delivery_event d;
+	long before = count(&plain);
+	void *st;
+
+	(void)ctx;
+	set_mode(&plain, "error:131016");
+	st = module_init_fast_retry(&plain);
+	deliver(NID, 1, TO);
+	assert_int_equal(keryu_module.start(st), 0);
+	wait_count(&plain, before + 3);
+	keryu_module.stop(st, 10000);
+	keryu_module.cleanup(st);
+	set_mode(&plain, "ok");
+
+	assert_int_equal(fake_host_pub_count(), 3);
+	result(2, &d);
+	assert_int_equal(d.attempt, 3);
+	assert_string_equal(d.status, "failed");
+	assert_string_equal(d.error_code, "131016");
+	assert_int_equal(d.retry_in_ms, -1);
+	assert_int_equal(count(&plain), before + 3);
+}
+
+/* 131056: this recipient waits 4^attempt s; the retry hint says so. */
+static void pair_limit_holds_recipient(void **ctx)
+{
+	struct keryu_delivery_event d;
+	void *st;
+
+	(void)ctx;
+	set_mode(&plain, "error:131056");
+	st = module_init(plain.base, TOKEN, 4);
+	deliver(NID, 1, TO);
+	run_to_completion(st);
+	set_mode(&plain, "ok");
+	result(0, &d);
+	assert_string_equal(d.status, "error");
+	assert_string_equal(d.error_code, "131056");
+	assert_int_equal(d.retry_in_ms, 4000);
+}
+
+static void ack_button_on_the_wire(void **ctx)
+{
+	struct keryu_notify_event e;
+	char *json;
+	cJSON *rec;
+	void *st;
+
+	(void)ctx;
+	set_mode(&plain, "ok");
+	fake_host_reset(&keryu_module);
+	fake_host_set("api_base", plain.base);
+	fake_host_set("phone_number_id", PHONE_ID);
+	fake_host_set("token", TOKEN);
+	fake_host_set("ack_button", "true");
+	st = module_init_keep(&plain);
+	memset(&e, 0, sizeof(e));
+	keryu_uuid_new(e.event_id);
+	keryu_now_iso(e.at);
+	snprintf(e.notification_id, sizeof(e.notification_id), NID);
+	e.attempt = 1;
+	snprintf(e.channel, sizeof(e.channel), "whatsapp");
+	snprintf(e.to, sizeof(e.to), TO);
+	snprintf(e.template_name, sizeof(e.template_name), "qr_template_on_m");
+	snprintf(e.language, sizeof(e.language), "en_US");
+	snprintf(e.ack_url, sizeof(e.ack_url),
+		 "https://k.example/ack/" NID ".1798200000.mac");
+	json = keryu_notify_event_encode(&e);
+	assert_int_equal(fake_host_deliver("keryu/v1/notify/whatsapp", json),
+			 1);
+	free(json);
+	run_to_completion(st);
+	rec = last_message(&plain);
+	assert_non_null(rec);
+	assert_string_equal(
+		jstr(rec, "body"),
+		"{\"messaging_product\":\"whatsapp\","
+		"\"recipient_type\":\"individual\","
+		"\"to\":\"" TO "\",\"type\":\"template\","
+		"\"biz_opaque_callback_data\":\"" NID "\","
+		"\"template\":{\"name\":\"qr_template_on_m\","
+		"\"language\":{\"code\":\"en_US\"},"
+		"\"components\":[{\"type\":\"button\",\"sub_type\":\"url\","
+		"\"index\":\"0\",\"parameters\":[{\"type\":\"text\","
+		"\"text\":\"" NID ".1798200000.mac\"}]}]}}");
+	cJSON_Delete(rec);
 }
 
 static void malformed_and_invalid_requests(void **ctx)
@@ -722,6 +906,10 @@ int main(void)
 		cmocka_unit_test(dropped_connection_is_network),
 		cmocka_unit_test(refused_connection_is_network),
 		cmocka_unit_test(timeout_is_unknown_outcome),
+		cmocka_unit_test(retries_then_sent),
+		cmocka_unit_test(three_transient_then_failed),
+		cmocka_unit_test(pair_limit_holds_recipient),
+		cmocka_unit_test(ack_button_on_the_wire),
 		cmocka_unit_test(malformed_and_invalid_requests),
 		cmocka_unit_test(duplicate_request_sends_once),
 		cmocka_unit_test(requests_run_concurrently),

@@ -43,7 +43,7 @@ static void body_exact(void **ctx)
 
 	(void)ctx;
 	fill_event(&e);
-	assert_int_equal(whatsapp_request_body(&e, &body), 0);
+	assert_int_equal(whatsapp_request_body(&e, false, &body), 0);
 	assert_string_equal(
 		body,
 		"{\"messaging_product\":\"whatsapp\","
@@ -66,7 +66,7 @@ static void body_without_params(void **ctx)
 	(void)ctx;
 	fill_event(&e);
 	e.param_count = 0;
-	assert_int_equal(whatsapp_request_body(&e, &body), 0);
+	assert_int_equal(whatsapp_request_body(&e, false, &body), 0);
 	assert_string_equal(
 		body,
 		"{\"messaging_product\":\"whatsapp\","
@@ -86,10 +86,71 @@ static void body_bad_count(void **ctx)
 	(void)ctx;
 	fill_event(&e);
 	e.param_count = KERYU_NOTIFY_MAX_PARAMS + 1;
-	assert_int_equal(whatsapp_request_body(&e, &body), KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_body(&e, false, &body), KERYU_EINVAL);
 	assert_null(body);
 	e.param_count = -1;
-	assert_int_equal(whatsapp_request_body(&e, &body), KERYU_EINVAL);
+	assert_int_equal(whatsapp_request_body(&e, false, &body), KERYU_EINVAL);
+}
+
+#define ACK_TOKEN NID ".1798200000.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
+
+/* ack_button: the token after the last '/' of ack_url as the URL button's
+ * parameter (the template's button URL is {public_url}/ack/{{1}}). */
+static void body_with_ack_button(void **ctx)
+{
+	struct keryu_notify_event e;
+	char *body = NULL;
+	const char *head =
+		"{\"messaging_product\":\"whatsapp\","
+		"\"recipient_type\":\"individual\","
+		"\"to\":\"+16505551234\",\"type\":\"template\","
+		"\"biz_opaque_callback_data\":\"" NID "\","
+		"\"template\":{\"name\":\"qr_template_on_m\","
+		"\"language\":{\"code\":\"en_US\"}";
+	char want[2048];
+
+	(void)ctx;
+	fill_event(&e);
+	snprintf(e.ack_url, sizeof(e.ack_url),
+		 "https://keryu.example/ack/" ACK_TOKEN);
+	assert_int_equal(whatsapp_request_body(&e, true, &body), 0);
+	snprintf(want, sizeof(want),
+		 "%s,\"components\":[{\"type\":\"body\",\"parameters\":["
+		 "{\"type\":\"text\",\"text\":\"Ana María \\\"Ani\\\"\"},"
+		 "{\"type\":\"text\",\"text\":\"2026-11-25 12:34 UTC\"}]},"
+		 "{\"type\":\"button\",\"sub_type\":\"url\",\"index\":\"0\","
+		 "\"parameters\":[{\"type\":\"text\",\"text\":\"" ACK_TOKEN
+		 "\"}]}]}}",
+		 head);
+	assert_string_equal(body, want);
+	free(body);
+
+	/* the button alone, for a template without body variables */
+	e.param_count = 0;
+	assert_int_equal(whatsapp_request_body(&e, true, &body), 0);
+	snprintf(want, sizeof(want),
+		 "%s,\"components\":[{\"type\":\"button\",\"sub_type\":\"url\","
+		 "\"index\":\"0\",\"parameters\":[{\"type\":\"text\",\"text\":\""
+		 ACK_TOKEN "\"}]}]}}",
+		 head);
+	assert_string_equal(body, want);
+	free(body);
+
+	/* ack_button off: the link is not sent */
+	assert_int_equal(whatsapp_request_body(&e, false, &body), 0);
+	snprintf(want, sizeof(want), "%s}}", head);
+	assert_string_equal(body, want);
+	free(body);
+
+	/* no link, or a link without a token: no button */
+	e.ack_url[0] = '\0';
+	assert_int_equal(whatsapp_request_body(&e, true, &body), 0);
+	assert_string_equal(body, want);
+	free(body);
+	snprintf(e.ack_url, sizeof(e.ack_url), "https://keryu.example/ack/");
+	assert_int_equal(whatsapp_request_body(&e, true, &body), 0);
+	assert_string_equal(body, want);
+	free(body);
 }
 
 static void url_building(void **ctx)
@@ -529,43 +590,71 @@ static void classification_without_error_object(void **ctx)
 	assert_string_equal(r.status, "error");
 }
 
-static void backoff_bounds(void **ctx)
+/* What the channel engine is told for every code of providers.md's Meta
+ * table, and for answers without one. */
+static void answer_verdicts(void **ctx)
 {
-	static const unsigned bases[] = {1, 10, 1000, 60000,
-					 WHATSAPP_BACKOFF_CAP_MS, 4000000000u};
-	size_t b;
-	int a;
+	static const struct {
+		long code, http;
+		enum channel_verdict want;
+	} t[] = {
+		{190, 401, CHANNEL_OPERATOR},    {0, 401, CHANNEL_OPERATOR},
+		{10, 403, CHANNEL_OPERATOR},     {200, 403, CHANNEL_OPERATOR},
+		{250, 403, CHANNEL_OPERATOR},    {299, 403, CHANNEL_OPERATOR},
+		{368, 403, CHANNEL_OPERATOR},    {131031, 403, CHANNEL_OPERATOR},
+		{4, 400, CHANNEL_RETRY},         {80007, 400, CHANNEL_RETRY},
+		{130429, 400, CHANNEL_RETRY},    {131000, 500, CHANNEL_RETRY},
+		{131016, 500, CHANNEL_RETRY},    {131057, 500, CHANNEL_RETRY},
+		{2, 503, CHANNEL_RETRY},
+		{131056, 400, CHANNEL_RETRY_AFTER},
+		{131048, 400, CHANNEL_PERMANENT},
+		{100, 400, CHANNEL_PERMANENT},   {131026, 400, CHANNEL_PERMANENT},
+		{131047, 400, CHANNEL_PERMANENT}, {132000, 400, CHANNEL_PERMANENT},
+		{132001, 404, CHANNEL_PERMANENT}, {132015, 400, CHANNEL_PERMANENT},
+		{132016, 400, CHANNEL_PERMANENT},
+		{999999, 400, CHANNEL_PERMANENT}, {999999, 429, CHANNEL_RETRY},
+		{999999, 500, CHANNEL_RETRY},
+	};
+	struct channel_answer a;
+	char body[128];
+	size_t i;
 
 	(void)ctx;
-	for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
-		for (a = 1; a <= 20; a++) {
-			uint64_t want = (uint64_t)bases[b] << (a - 1);
-			unsigned mid;
-
-			if (want > WHATSAPP_BACKOFF_CAP_MS)
-				want = WHATSAPP_BACKOFF_CAP_MS;
-			assert_int_equal(whatsapp_backoff_ms(bases[b], a, 0), 0);
-			assert_int_equal(
-				whatsapp_backoff_ms(bases[b], a, UINT32_MAX),
-				want);
-			mid = whatsapp_backoff_ms(bases[b], a, 0x80000000u);
-			assert_true(mid <= want);
-			assert_true(mid + 1 >= want / 2);
-		}
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"error\":{\"message\":\"x\",\"code\":%ld}}",
+			 t[i].code);
+		memset(&a, 0, sizeof(a));
+		whatsapp_response_answer(t[i].http, body, strlen(body), 1, &a);
+		if (a.verdict != t[i].want)
+			fail_msg("code %ld http %ld: verdict %d, want %d",
+				 t[i].code, t[i].http, (int)a.verdict,
+				 (int)t[i].want);
+		assert_int_equal(strtol(a.result.error_code, NULL, 10),
+				 t[i].code);
 	}
-	/* the schedule from 60 s: 60, 120, 240 s... up to the hour */
-	assert_int_equal(whatsapp_backoff_ms(60000, 1, UINT32_MAX), 60000);
-	assert_int_equal(whatsapp_backoff_ms(60000, 2, UINT32_MAX), 120000);
-	assert_int_equal(whatsapp_backoff_ms(60000, 3, UINT32_MAX), 240000);
-	assert_int_equal(whatsapp_backoff_ms(60000, 6, UINT32_MAX), 1920000);
-	assert_int_equal(whatsapp_backoff_ms(60000, 7, UINT32_MAX),
-			 WHATSAPP_BACKOFF_CAP_MS);
-	assert_int_equal(whatsapp_backoff_ms(60000, 1000000, UINT32_MAX),
-			 WHATSAPP_BACKOFF_CAP_MS);
-	/* attempts below 1 count as 1; a zero base never waits */
-	assert_int_equal(whatsapp_backoff_ms(60000, 0, UINT32_MAX), 60000);
-	assert_int_equal(whatsapp_backoff_ms(60000, -5, UINT32_MAX), 60000);
-	assert_int_equal(whatsapp_backoff_ms(0, 20, UINT32_MAX), 0);
+	/* 131056 holds the recipient 4^attempt s */
+	whatsapp_response_answer(400, "{\"error\":{\"code\":131056}}", 26, 1,
+				 &a);
+	assert_int_equal(a.verdict, CHANNEL_RETRY_AFTER);
+	assert_int_equal(a.retry_after_ms, 4000);
+	whatsapp_response_answer(400, "{\"error\":{\"code\":131056}}", 26, 2,
+				 &a);
+	assert_int_equal(a.retry_after_ms, 16000);
+
+	whatsapp_response_answer(
+		200, "{\"messages\":[{\"id\":\"wamid.X\"}]}", 32, 1, &a);
+	assert_int_equal(a.verdict, CHANNEL_SENT);
+	assert_string_equal(a.result.provider_message_id, "wamid.X");
+	whatsapp_response_answer(503, "", 0, 1, &a);
+	assert_int_equal(a.verdict, CHANNEL_RETRY);
+	assert_string_equal(a.result.error_code, "http_503");
+	whatsapp_response_answer(404, "<html>", 6, 1, &a);
+	assert_int_equal(a.verdict, CHANNEL_PERMANENT);
+	/* a 2xx we cannot read: it may have been accepted */
+	whatsapp_response_answer(200, "{}", 2, 1, &a);
+	assert_int_equal(a.verdict, CHANNEL_UNKNOWN);
+	assert_string_equal(a.result.error_code, "bad_response");
 }
 
 static void pair_backoff(void **ctx)
@@ -589,6 +678,7 @@ int main(void)
 		cmocka_unit_test(body_exact),
 		cmocka_unit_test(body_without_params),
 		cmocka_unit_test(body_bad_count),
+		cmocka_unit_test(body_with_ack_button),
 		cmocka_unit_test(url_building),
 		cmocka_unit_test(response_success),
 		cmocka_unit_test(response_error_example),
@@ -603,7 +693,7 @@ int main(void)
 		cmocka_unit_test(classification),
 		cmocka_unit_test(verdict_status),
 		cmocka_unit_test(classification_without_error_object),
-		cmocka_unit_test(backoff_bounds),
+		cmocka_unit_test(answer_verdicts),
 		cmocka_unit_test(pair_backoff),
 	};
 
