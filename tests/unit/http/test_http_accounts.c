@@ -385,6 +385,8 @@ static void signup_then_verify(void **st)
 	assert_int_equal(strlen(ev.params[0]), 6);
 	assert_int_equal(strspn(ev.params[0], "0123456789"), 6);
 	assert_int_equal(fake_storage_state.queued, 1);
+	assert_int_equal(fake_storage_state.queued_attempt, 1);
+	assert_int_equal(fake_storage_state.queued_lease, 300);
 	assert_string_equal(fake_storage_state.last_queued, ev.notification_id);
 	memcpy(code, ev.params[0], 7);
 	/* never in a log line */

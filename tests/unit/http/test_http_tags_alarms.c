@@ -832,6 +832,146 @@ static void alarm_resolve_bad_notes(void **st)
 	assert_int_equal(fta.changes, 1);
 }
 
+static void alarm_steps_and_ack_shown(void **st)
+{
+	struct fta_alarm *a = fta_add_alarm(cust_a, SUBJ_A2,
+					    "aaaaaaaa-2222-4000-8000-000000000009",
+					    "2026-01-15T08:31:00.000Z");
+	struct fta_alarm *main_alarm = &fta.alarms[0];
+	struct keryu_timeline_entry *t;
+
+	(void)st;
+	/* alarm-level steps on A's alarm */
+	t = &main_alarm->tl[main_alarm->n_tl++];
+	snprintf(t->at, sizeof(t->at), "%s", "2026-01-15T08:32:01.000Z");
+	snprintf(t->status, sizeof(t->status), "%s", "ESCALATED");
+	snprintf(t->channel, sizeof(t->channel), "%s", "whatsapp");
+	snprintf(t->recipient_hint, sizeof(t->recipient_hint), "%s", "5678");
+	snprintf(t->error_text, sizeof(t->error_text), "%s",
+		 "not delivered in 120 s " EVIL);
+	t = &main_alarm->tl[main_alarm->n_tl++];
+	snprintf(t->at, sizeof(t->at), "%s", "2026-01-15T08:33:01.000Z");
+	snprintf(t->status, sizeof(t->status), "%s", "EXHAUSTED");
+	send("GET", "/alarms/" ALARM_A "/", NULL);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(body(), "Alert passed on to the next person"));
+	assert_non_null(strstr(body(), "Via whatsapp to the number ending "
+					"5678<br>not delivered in 120 s "
+					EVIL_ESCAPED));
+	assert_non_null(strstr(body(), "Nobody left to alert"));
+	assert_null(strstr(body(), "<strong>ESCALATED</strong>"));
+	assert_null(strstr(body(), "<script>"));
+	/* not acknowledged: said so, with the button (CSRF token in it) */
+	assert_non_null(strstr(body(), "<dt>Acknowledged</dt><dd>Not yet"));
+	assert_non_null(strstr(body(), "action=\"/alarms/" ALARM_A
+					"/acknowledge\""));
+	assert_non_null(strstr(body(), "name=\"csrf\" value=\"" CSRF_A "\""));
+	assert_non_null(strstr(body(), "I&#39;m on my way</button>"));
+	assert_null(strstr(body(), "Joined alarm"));
+
+	/* a joined scan links the open alarm it joined */
+	snprintf(a->d.joined_alarm_id, sizeof(a->d.joined_alarm_id), "%s",
+		 ALARM_A);
+	snprintf(a->d.acknowledged_at, sizeof(a->d.acknowledged_at), "%s",
+		 "2026-01-15T08:40:00.000Z");
+	send("GET", "/alarms/aaaaaaaa-2222-4000-8000-000000000009/", NULL);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(body(), "<dt>Joined alarm</dt><dd><a href=\""
+					"/alarms/" ALARM_A "/\">"));
+	assert_non_null(strstr(body(), "Someone is on their way, since "));
+	assert_non_null(strstr(body(), "2026-01-15 08:40 UTC"));
+	assert_null(strstr(body(), "/acknowledge\""));
+}
+
+static void alarm_acknowledge(void **st)
+{
+	const struct fta_alarm *a = fta_alarm(ALARM_A);
+	struct keryu_alarm_event ev;
+	const struct fake_pub *p;
+
+	(void)st;
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 303);
+	assert_string_equal(resp.location,
+			    "/alarms/" ALARM_A "/?notice=acknowledged");
+	assert_int_equal(fta.acks, 1);
+	assert_true(a->d.acknowledged_at[0] != '\0');
+	assert_int_equal(fake_host_pub_count(), 1);
+	p = fake_host_pub(0);
+	assert_string_equal(p->topic, "keryu/v1/alarm/" ALARM_A);
+	assert_int_equal(keryu_alarm_event_decode(p->payload, p->len, &ev), 0);
+	assert_string_equal(ev.alarm_id, ALARM_A);
+	assert_string_equal(ev.subject_id, SUBJ_A);
+	assert_string_equal(ev.state, "acknowledged");
+	assert_true(fake_host_log_contains("http.alarm_acknowledge"));
+
+	send("GET", resp.location, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(body(), "You are on your way"));
+	assert_null(strstr(body(), "/acknowledge\""));
+	assert_non_null(strstr(body(), "/resolve\"")); /* still resolvable */
+
+	/* twice: said so, nothing more published */
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 303);
+	assert_string_equal(resp.location,
+			    "/alarms/" ALARM_A "/?notice=ack_already");
+	send("GET", resp.location, NULL);
+	assert_non_null(strstr(body(), "already acknowledged"));
+	assert_int_equal(fta.acks, 1);
+	assert_int_equal(fake_host_pub_count(), 1);
+}
+
+static void alarm_acknowledge_needs_csrf(void **st)
+{
+	(void)st;
+	csrf_now = CSRF_B; /* a real token, of another session */
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 403);
+	csrf_now = "";
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 403);
+	/* a visitor has no session, so no CSRF token either */
+	as_visitor();
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 403);
+	as_a();
+	send("GET", "/alarms/" ALARM_A "/acknowledge", NULL);
+	assert_int_equal(resp.status, 405);
+	assert_int_equal(fta.acks, 0);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_string_equal(fta_alarm(ALARM_A)->d.acknowledged_at, "");
+}
+
+static void alarm_acknowledge_foreign_404(void **st)
+{
+	(void)st;
+	as_b();
+	send("POST", "/alarms/" ALARM_A "/acknowledge", NULL);
+	is_404();
+	send("POST", "/alarms/nope/acknowledge", NULL);
+	is_404();
+	send("POST", "/alarms/cccccccc-2222-4000-8000-000000000001/acknowledge",
+	     NULL);
+	is_404();
+	assert_int_equal(fta.acks, 0);
+	assert_int_equal(fta.changes, 0);
+	assert_int_equal(fake_host_pub_count(), 0);
+	/* B's own works */
+	send("POST", "/alarms/" ALARM_B "/acknowledge", NULL);
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(fta.acks, 1);
+}
+
+static void resolved_alarm_no_ack_button(void **st)
+{
+	(void)st;
+	fta.alarms[0].d.s.resolved = true;
+	send("GET", "/alarms/" ALARM_A "/", NULL);
+	assert_int_equal(resp.status, 200);
+	assert_null(strstr(body(), "/acknowledge\""));
+}
+
 static void alarms_foreign_ids_are_404(void **st)
 {
 	(void)st;
@@ -935,6 +1075,11 @@ int main(void)
 		T(alarm_resolve),
 		T(alarm_resolve_bad_notes),
 		T(alarms_foreign_ids_are_404),
+		T(alarm_steps_and_ack_shown),
+		T(alarm_acknowledge),
+		T(alarm_acknowledge_needs_csrf),
+		T(alarm_acknowledge_foreign_404),
+		T(resolved_alarm_no_ack_button),
 		T(service_down_is_503),
 		T(dashboard),
 #undef T
