@@ -253,6 +253,10 @@ static int tw_init(keryu_mod *m, const struct keryu_host *host, void **state)
 		rc = config_error(st, "account_sid", "must not hold ':'");
 		goto fail;
 	}
+	if (!*host->config(m, "auth_token")) {
+		rc = config_error(st, "auth_token", "must not be empty");
+		goto fail;
+	}
 	if (asprintf(&userpwd, "%s:%s", host->config(m, "account_sid"),
 		     host->config(m, "auth_token")) < 0) {
 		userpwd = NULL;
