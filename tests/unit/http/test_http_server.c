@@ -10,12 +10,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <keryu/events.h>
 #include <keryu/module.h>
 
 #include "fake_accounts.h"
@@ -588,6 +593,152 @@ static void body_limits(void **st)
 	assert_int_equal(fake_accounts_state.session_gets, 1);
 }
 
+/* Provider webhooks and the acknowledgement link: their keys come from
+ * other sections ([twilio], [kernel]) through host->global(). */
+#define TW_TOKEN "twilio-token-over-http"
+#define TW_N "11111111-2222-4333-8444-555555555555"
+
+static int setup_webhooks(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_storage_reset(QR, "Ana");
+	snprintf(fake_storage_state.ack_nid, sizeof(fake_storage_state.ack_nid),
+		 "%s", TW_N);
+	snprintf(fake_storage_state.ack.alarm_id,
+		 sizeof(fake_storage_state.ack.alarm_id), "%s",
+		 "cccccccc-2222-4000-8000-000000000001");
+	snprintf(fake_storage_state.ack.subject_first_name,
+		 sizeof(fake_storage_state.ack.subject_first_name), "%s",
+		 "Ana");
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	fake_host_set("port", "0");
+	fake_host_set("threads", "2");
+	fake_host_set("public_url", "https://keryu.example");
+	fake_host_set("webhook_max_bytes", "2048");
+	fake_host_set_global("twilio", "auth_token", TW_TOKEN);
+	fake_host_set_global("kernel", "secret_key", "server-test-secret");
+	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+		return -1;
+	ctx = state;
+	if (keryu_module.start(ctx) != 0 || http_server_port(ctx) == 0)
+		return -1;
+	return 0;
+}
+
+/* POST path with body and up to two extra header lines. */
+static void post_with(const char *path, const char *body, const char *h1,
+		      const char *h2, struct reply *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[512];
+
+	assert_non_null(c);
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+		 (unsigned)http_server_port(ctx), path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (h1)
+		hdrs = curl_slist_append(hdrs, h1);
+	if (h2)
+		hdrs = curl_slist_append(hdrs, h2);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+
+static void twilio_status_over_http(void **st)
+{
+	static const char signed_text[] =
+		"https://keryu.example/webhooks/twilio/status?n=" TW_N
+		"MessageSidSM0123MessageStatusdeliveredTowhatsapp:+16505551234";
+	static const char body[] = "To=whatsapp%3A%2B16505551234&MessageStatus="
+				   "delivered&MessageSid=SM0123";
+	unsigned char mac[20];
+	unsigned int len = 0;
+	char sig[64], hdr[128], big[3000];
+	struct keryu_delivery_event ev;
+	struct reply r;
+
+	(void)st;
+	assert_non_null(HMAC(EVP_sha1(), TW_TOKEN, (int)strlen(TW_TOKEN),
+			     (const unsigned char *)signed_text,
+			     strlen(signed_text), mac, &len));
+	EVP_EncodeBlock((unsigned char *)sig, mac, 20);
+	snprintf(hdr, sizeof(hdr), "X-Twilio-Signature: %s", sig);
+	post_with("/webhooks/twilio/status?n=" TW_N, body, hdr, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ok");
+	assert_security_headers(&r);
+	assert_int_equal(fake_host_pub_count(), 1);
+	assert_string_equal(fake_host_pub(0)->topic,
+			    "keryu/v1/delivery/" TW_N);
+	assert_int_equal(keryu_delivery_event_decode(fake_host_pub(0)->payload,
+						     fake_host_pub(0)->len,
+						     &ev),
+			 0);
+	assert_string_equal(ev.channel, "twilio");
+	assert_string_equal(ev.status, "delivered");
+
+	/* unsigned, or signed for another notification: refused */
+	post_with("/webhooks/twilio/status?n=" TW_N, body, NULL, NULL, &r);
+	assert_int_equal(r.status, 401);
+	post_with("/webhooks/twilio/status?n="
+		  "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+		  body, hdr, NULL, &r);
+	assert_int_equal(r.status, 401);
+	/* over webhook_max_bytes: 413 before it is read */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	post_with("/webhooks/twilio/status?n=" TW_N, big, hdr, NULL, &r);
+	assert_int_equal(r.status, 413);
+	assert_int_equal(fake_host_pub_count(), 1);
+}
+
+static void ack_over_http(void **st)
+{
+	char tok[KERYU_ACK_TOKEN_LEN], path[256];
+	struct reply r;
+
+	(void)st;
+	assert_int_equal(keryu_ack_token_make("server-test-secret", TW_N,
+					      (long long)time(NULL) + 600, tok),
+			 0);
+	snprintf(path, sizeof(path), "/ack/%s", tok);
+	request(NULL, path, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+	assert_non_null(strstr(r.body, "on my way</button>"));
+	assert_int_equal(fake_storage_state.acks, 0);
+	/* another site's form: refused; the button's own post (an empty
+	 * form, Origin "null" under no-referrer): acknowledged */
+	post_with(path, "", "Origin: https://evil.example",
+		  "Content-Type: application/x-www-form-urlencoded", &r);
+	assert_int_equal(r.status, 403);
+	assert_int_equal(fake_storage_state.acks, 0);
+	post_with(path, "", "Origin: null",
+		  "Content-Type: application/x-www-form-urlencoded", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "Thank you"));
+	assert_int_equal(fake_storage_state.acks, 1);
+	assert_int_equal(fake_host_pub_count(), 1);
+	assert_string_equal(fake_host_pub(0)->topic,
+			    "keryu/v1/alarm/cccccccc-2222-4000-8000-000000000001");
+}
+
 static void client_ip_behind_proxy(void **st)
 {
 	char out[80];
@@ -688,6 +839,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(body_limits, setup_limits,
 						teardown),
 		cmocka_unit_test_setup(client_ip_behind_proxy, setup_plain),
+		cmocka_unit_test_setup_teardown(twilio_status_over_http,
+						setup_webhooks, teardown),
+		cmocka_unit_test_setup_teardown(ack_over_http, setup_webhooks,
+						teardown),
 	};
 	int rc;
 
