@@ -1,5 +1,6 @@
 /* The "subjects" service's alarms and dashboard (keryu/subjects.h): what
- * the custodian's pages read about alarms, and marking one resolved.
+ * the custodian's pages read about alarms, and marking one resolved or
+ * acknowledged.
  * Alarms are made by scans (storage_alarms.c); scoping is by a join to
  * subjects on the custodian. */
 #include <limits.h>
@@ -155,7 +156,9 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 			     "coalesce(a.latitude, 0), coalesce(a.longitude, 0), "
 			     "coalesce(a.accuracy_m, 0), "
 			     "coalesce(" STORAGE_ISO_UTC("a.resolved_at") ", ''), "
-			     "coalesce(a.resolution_notes, '') "
+			     "coalesce(a.resolution_notes, ''), "
+			     "coalesce(" STORAGE_ISO_UTC("a.acknowledged_at")
+			     ", ''), coalesce(a.joined_alarm_id::text, '') "
 			     "FROM alarms a JOIN subjects s "
 			     "ON s.id = a.subject_id "
 			     "WHERE s.custodian_id = $1::uuid "
@@ -179,6 +182,10 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 			  PQgetvalue(r, 0, 12));
 	storage_copy_text(d->resolution_notes, sizeof(d->resolution_notes),
 			  PQgetvalue(r, 0, 13));
+	storage_copy_text(d->acknowledged_at, sizeof(d->acknowledged_at),
+			  PQgetvalue(r, 0, 14));
+	storage_copy_text(d->joined_alarm_id, sizeof(d->joined_alarm_id),
+			  PQgetvalue(r, 0, 15));
 	PQclear(r);
 	return 0;
 }
@@ -211,23 +218,34 @@ static int timeline_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc, i, rows;
 
 	/* The alarm row comes first (LEFT JOINs), so that an alarm without
-	 * events is an empty timeline and another custodian's is no row.
-	 * Only the last four digits of the recipient leave the database. */
+	 * steps is an empty timeline and another custodian's is no row.
+	 * Notification events and alarm-level steps (ESCALATED, FALLBACK,
+	 * EXHAUSTED, ACKNOWLEDGED: status is the kind, error_text the
+	 * detail) are merged by time; at one instant an alarm-level step
+	 * comes first, as it caused what follows. Only the last four digits
+	 * of the recipient leave the database. */
 	rc = storage_db_exec(
 		p, c, "alarm.timeline",
-		"SELECT " STORAGE_ISO_UTC("e.at") ", n.id::text, n.channel, "
-		"right(regexp_replace(n.recipient, '[^0-9]', '', 'g'), 4), "
-		"e.status, e.attempt, coalesce(e.provider_message_id, ''), "
+		"SELECT " STORAGE_ISO_UTC("e.at") ", coalesce(n.id::text, ''), "
+		"coalesce(n.channel, ''), "
+		"coalesce(right(regexp_replace(n.recipient, '[^0-9]', '', 'g'), "
+		"4), ''), e.status, e.attempt, "
+		"coalesce(e.provider_message_id, ''), "
 		"coalesce(e.error_code, ''), coalesce(e.error_text, '') "
 		"FROM alarms a JOIN subjects s ON s.id = a.subject_id "
-		"LEFT JOIN LATERAL (SELECT e.*, n.id AS nid "
+		"LEFT JOIN LATERAL (SELECT * FROM ("
+		"  SELECT e.at, 1 AS src, e.id, e.notification_id AS nid, "
+		"  e.status, e.attempt, e.provider_message_id, e.error_code, "
+		"  e.error_text "
 		"  FROM notifications n JOIN notification_events e "
-		"  ON e.notification_id = n.id "
-		"  WHERE n.alarm_id = a.id ORDER BY e.at, e.id "
-		"  LIMIT $3::int) e ON true "
+		"  ON e.notification_id = n.id WHERE n.alarm_id = a.id "
+		"  UNION ALL "
+		"  SELECT x.at, 0, x.id, x.notification_id, x.kind, 0, NULL, "
+		"  NULL, x.detail FROM alarm_events x WHERE x.alarm_id = a.id"
+		"  ) u ORDER BY u.at, u.src, u.id LIMIT $3::int) e ON true "
 		"LEFT JOIN notifications n ON n.id = e.nid "
 		"WHERE s.custodian_id = $1::uuid AND a.id = $2::uuid "
-		"ORDER BY e.at, e.id",
+		"ORDER BY e.at, e.src, e.id",
 		3, tc->v, &r);
 	if (rc)
 		return rc;
@@ -240,8 +258,8 @@ static int timeline_work(struct storage_pool *p, PGconn *c, void *arg)
 	for (i = 0; i < rows; i++) {
 		struct keryu_timeline_entry *t = &tc->out[tc->n];
 
-		if (PQgetisnull(r, i, 1))
-			continue;
+		if (PQgetisnull(r, i, 0))
+			continue; /* the alarm alone: no steps yet */
 		memset(t, 0, sizeof(*t));
 		storage_copy_text(t->at, sizeof(t->at), PQgetvalue(r, i, 0));
 		storage_copy_text(t->notification_id, sizeof(t->notification_id),
@@ -342,6 +360,73 @@ int storage_alarm_resolve(void *self, const char *custodian_id,
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 					  "storage.alarm_resolved",
 					  "custodian_id=%s alarm_id=%s",
+					  custodian_id, id);
+	return rc;
+}
+
+/* ---- acknowledge from the alarm page ---- */
+
+static int ack_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	const char *const *v = arg; /* custodian, alarm */
+	PGresult *r;
+	int rc, rows;
+
+	rc = storage_db_begin(p, c);
+	if (rc)
+		return rc;
+	rc = storage_db_exec(p, c, "alarm.ack_page",
+			     "UPDATE alarms a SET acknowledged_at = now(), "
+			     "acknowledged_via = 'page' "
+			     "FROM subjects s WHERE s.id = a.subject_id "
+			     "AND s.custodian_id = $1::uuid AND a.id = $2::uuid "
+			     "AND a.acknowledged_at IS NULL RETURNING 1",
+			     2, v, &r);
+	if (rc)
+		goto fail;
+	rows = PQntuples(r);
+	PQclear(r);
+	if (rows == 1) {
+		rc = storage_alarm_event(p, c, v[1], "ACKNOWLEDGED", NULL,
+					 "page");
+		if (!rc)
+			rc = storage_db_commit(p, c);
+		if (rc)
+			goto fail;
+		return 0;
+	}
+	/* nothing updated: not the custodian's, or already acknowledged */
+	rc = storage_db_exec(p, c, "alarm.acked",
+			     "SELECT 1 FROM alarms a JOIN subjects s "
+			     "ON s.id = a.subject_id "
+			     "WHERE s.custodian_id = $1::uuid "
+			     "AND a.id = $2::uuid",
+			     2, v, &r);
+	if (rc)
+		goto fail;
+	rows = PQntuples(r);
+	PQclear(r);
+	rc = rows == 1 ? KERYU_ECONFLICT : KERYU_ENOTFOUND;
+fail:
+	storage_db_rollback(p, c);
+	return rc;
+}
+
+int storage_alarm_acknowledge_page(void *self, const char *custodian_id,
+				   const char *id)
+{
+	struct storage_pool *p = self;
+	const char *v[] = {custodian_id, id};
+	int rc;
+
+	if (!keryu_uuid_valid(custodian_id) || !keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(p, "alarm_acknowledge", ack_work, (void *)v);
+	if (!rc)
+		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
+					  "storage.alarm_acknowledged",
+					  "custodian_id=%s alarm_id=%s via=page "
+					  "already=no",
 					  custodian_id, id);
 	return rc;
 }

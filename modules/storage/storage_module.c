@@ -80,6 +80,7 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->alarm_get = storage_alarm_get;
 	s->alarm_timeline = storage_alarm_timeline;
 	s->alarm_resolve = storage_alarm_resolve;
+	s->alarm_acknowledge = storage_alarm_acknowledge_page;
 	s->dashboard = storage_dashboard;
 	s->subject_set_public = storage_subject_set_public;
 }
@@ -120,6 +121,8 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.alarm_from_scan = storage_alarm_from_scan;
 	s->iface.notification_queued = storage_notification_queued;
 	s->iface.notification_result = storage_notification_result;
+	s->iface.notify_due = storage_notify_due;
+	s->iface.alarm_acknowledge = storage_alarm_acknowledge;
 	fill_accounts(&s->accounts, s->pool);
 	fill_subjects(&s->subjects, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);

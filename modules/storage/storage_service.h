@@ -13,6 +13,8 @@
 #include <keryu/storage.h>
 #include <keryu/subjects.h>
 
+#include "storage_pool.h"
+
 /* The ISO-8601 UTC form every Keryu payload uses, for a timestamptz column
  * (NULL stays NULL). */
 #define STORAGE_ISO_UTC(col)                                                   \
@@ -23,12 +25,19 @@ int storage_ping(void *self);
 int storage_tag_lookup(void *self, const char *qr_uuid,
 		       struct keryu_tag_info *out);
 int storage_alarm_from_scan(void *self, const struct keryu_scan_event *ev,
-			    const char *channel,
+			    const struct keryu_alarm_policy *pol,
 			    struct keryu_alarm_created *out);
 int storage_notification_queued(void *self, const char *notification_id,
-				int attempt);
+				int attempt, int lease_s);
 int storage_notification_result(void *self,
-				const struct keryu_delivery_event *ev);
+				const struct keryu_delivery_event *ev,
+				int lease_s);
+/* storage_due.c */
+int storage_notify_due(void *self, const struct keryu_alarm_policy *pol,
+		       struct keryu_notify_job *jobs, size_t max, size_t *n);
+/* by a signed link (storage_alarms.c) */
+int storage_alarm_acknowledge(void *self, const char *notification_id,
+			      struct keryu_ack_result *out);
 
 /* accounts: custodians, sessions, rate limits (storage_accounts.c) */
 int storage_custodian_create(void *self, const char *email, const char *name,
@@ -118,6 +127,9 @@ int storage_alarm_timeline(void *self, const char *custodian_id,
 			   size_t *n);
 int storage_alarm_resolve(void *self, const char *custodian_id,
 			  const char *id, const char *notes);
+/* subjects->alarm_acknowledge: from the alarm page */
+int storage_alarm_acknowledge_page(void *self, const char *custodian_id,
+				   const char *id);
 int storage_dashboard(void *self, const char *custodian_id,
 		      struct keryu_dashboard *out);
 
@@ -137,6 +149,43 @@ bool storage_date_valid(const char *s);
 /* True for exactly 64 lower-case hex digits: the form of every _hash
  * argument of keryu/accounts.h. */
 bool storage_hash_valid(const char *s);
+
+/* ---- delivery internals shared by the files above ---- */
+
+/* True for a policy storage can act on: a channel that can be a topic
+ * level ([a-z0-9_-], 1..31 bytes), fallback NULL, "" or the same, no
+ * negative times, lease_s >= 1. */
+bool storage_policy_valid(const struct keryu_alarm_policy *pol);
+/* True for a channel name as above. */
+bool storage_channel_valid(const char *ch);
+
+/* Who an alarm alerts next (storage_due.c). */
+struct storage_recipient {
+	char custodian_id[KERYU_UUID_LEN]; /* the subject's custodian */
+	char contact_id[KERYU_UUID_LEN];   /* "" for the custodian */
+	char phone[32];
+	char channel[32];
+};
+/* The alarm's next recipient inside the caller's transaction: the
+ * custodian on channel when they can be reached there (active, verified
+ * phone, WhatsApp opt-in for WhatsApp channels), then the subject's
+ * verified contacts by position, skipping every phone the alarm already
+ * has a notification for. *found false when nobody is left. Returns 0 or
+ * a storage_db_exec() error. */
+int storage_next_recipient(struct storage_pool *p, PGconn *c,
+			   const char *alarm_id, const char *channel,
+			   struct storage_recipient *out, bool *found);
+/* Appends an alarm-level step to the alarm's timeline (kind ESCALATED,
+ * FALLBACK, EXHAUSTED or ACKNOWLEDGED; notification_id and detail may be
+ * NULL or ""). */
+int storage_alarm_event(struct storage_pool *p, PGconn *c,
+			const char *alarm_id, const char *kind,
+			const char *notification_id, const char *detail);
+/* Recomputes the alarm's one-line summary (notification_status and the
+ * rest) from all its notifications: the best status wins, FAILED only
+ * when every one failed (storage_notifications.c). */
+int storage_alarm_summarise(struct storage_pool *p, PGconn *c,
+			    const char *alarm_id);
 
 /* Copies src into dst (size bytes with the NUL), cutting on a UTF-8
  * character boundary when it must cut. NULL src copies "". */

@@ -63,6 +63,21 @@ static struct {
 
 /* ---- helpers ---- */
 
+
+/* The policy these tests pass: the custodian's channel, nothing else. One
+ * per thread, as the racing tests call it from several. */
+static const struct keryu_alarm_policy *pol(const char *channel)
+{
+	static _Thread_local struct keryu_alarm_policy p;
+
+	memset(&p, 0, sizeof(p));
+	p.channel = channel;
+	p.fallback_channel = "";
+	p.lease_s = 60;
+	p.max_redrives = 3;
+	return &p;
+}
+
 static PGresult *sqlv(const char *sql, int n, const char *const *v)
 {
 	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
@@ -263,13 +278,13 @@ static void test_upgrade_from_001(void **unused)
 	keryu_uuid_new(ev.event_id);
 	keryu_now_iso(ev.at);
 	snprintf(ev.qr_uuid, sizeof(ev.qr_uuid), OLD_TAG);
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, "whatsapp",
+	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, pol("whatsapp"),
 					       &out),
 			 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
 	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1),
+						   out.notification_id, 1, 60),
 			 0);
 	memset(&dv, 0, sizeof(dv));
 	keryu_uuid_new(dv.event_id);
@@ -279,7 +294,7 @@ static void test_upgrade_from_001(void **unused)
 	snprintf(dv.status, sizeof(dv.status), "delivered");
 	snprintf(dv.channel, sizeof(dv.channel), "whatsapp");
 	dv.attempt = 1;
-	assert_int_equal(T.st->notification_result(T.st->self, &dv), 0);
+	assert_int_equal(T.st->notification_result(T.st->self, &dv, 60), 0);
 	assert_string_equal(scalar(buf, sizeof(buf),
 				   "SELECT n.purpose || '|' || n.status || '|' "
 				   "|| a.notification_status "
@@ -955,7 +970,7 @@ static void test_code_notification_delivery(void **unused)
 	(void)unused;
 	issue(&T.a, KERYU_CODE_PHONE, NULL, 300, 5, &out);
 	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1),
+						   out.notification_id, 1, 60),
 			 0);
 	memset(&dv, 0, sizeof(dv));
 	keryu_uuid_new(dv.event_id);
@@ -967,7 +982,7 @@ static void test_code_notification_delivery(void **unused)
 	snprintf(dv.provider_message_id, sizeof(dv.provider_message_id),
 		 "wamid.CODE");
 	dv.attempt = 1;
-	assert_int_equal(T.st->notification_result(T.st->self, &dv), 0);
+	assert_int_equal(T.st->notification_result(T.st->self, &dv, 60), 0);
 	assert_int_equal(count("SELECT count(*) FROM notifications "
 			       "WHERE id = $1::uuid AND status = 'SENT' "
 			       "AND alarm_id IS NULL",

@@ -50,6 +50,20 @@ static struct {
 
 /* ---- helpers ---- */
 
+/* The policy these tests pass: the custodian's channel, nothing else. One
+ * per thread, as the racing tests call it from several. */
+static const struct keryu_alarm_policy *pol(const char *channel)
+{
+	static _Thread_local struct keryu_alarm_policy p;
+
+	memset(&p, 0, sizeof(p));
+	p.channel = channel;
+	p.fallback_channel = "";
+	p.lease_s = 60;
+	p.max_redrives = 3;
+	return &p;
+}
+
 /* postgresql://u@h:p/dbname?x=y -> the same URL naming db instead. */
 static PGresult *sqlv(const char *sql, int n, const char *const *v)
 {
@@ -133,7 +147,7 @@ static void new_notification(char nid[KERYU_UUID_LEN])
 	struct keryu_alarm_created out;
 
 	scan_event(&ev, TAG_ON, "2026-03-04T05:06:07.000Z");
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, "whatsapp",
+	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, pol("whatsapp"),
 					       &out),
 			 0);
 	assert_true(out.created);
@@ -338,7 +352,7 @@ static void test_alarm_from_scan(void **unused)
 	ev.lat = -33.4489;
 	ev.lng = -70.6693;
 	ev.accuracy_m = 12.5;
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
@@ -377,7 +391,7 @@ static void test_alarm_from_scan(void **unused)
 			    "t");
 
 	/* the same event again: nothing new, the first alarm reported */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
 					     &again),
 			 0);
 	assert_false(again.created);
@@ -400,7 +414,7 @@ static void test_alarm_from_scan(void **unused)
 
 	/* an older replayed scan does not move last_used back */
 	scan_event(&ev, TAG_ON, "2025-01-01T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_string_equal(scalar(buf, sizeof(buf),
@@ -412,7 +426,7 @@ static void test_alarm_from_scan(void **unused)
 
 	/* a tag deactivated since it was printed still raises the alarm */
 	scan_event(&ev, TAG_OFF, "2026-01-02T03:05:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
 	assert_logs_clean();
@@ -420,8 +434,8 @@ static void test_alarm_from_scan(void **unused)
 
 /* notification_pending: true while the notification waits to be handed to
  * the bus, so that a scan redelivered after a crash between the commit and
- * the publish still sends it; false once QUEUED, and for another channel's
- * notification or none. */
+ * the publish still sends it; false once QUEUED, and when there is
+ * none. */
 static void test_alarm_pending_flag(void **unused)
 {
 	const struct keryu_storage *st = T.st;
@@ -431,36 +445,39 @@ static void test_alarm_pending_flag(void **unused)
 
 	(void)unused;
 	scan_event(&ev, TAG_ON, "2026-01-04T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_true(out.notification_pending);
 
 	/* seen again before anything was queued: still pending */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
 					     &again),
 			 0);
 	assert_false(again.created);
 	assert_true(again.notification_pending);
 	assert_string_equal(again.notification_id, out.notification_id);
 	assert_string_equal(again.recipient, PHONE);
-	/* asked for on another channel: not that caller's to send */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &again), 0);
+	/* the policy's channel does not matter once the alarm exists: its
+	 * step-0 notification is what is reported */
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &again),
+			 0);
 	assert_false(again.created);
-	assert_false(again.notification_pending);
+	assert_true(again.notification_pending);
+	assert_string_equal(again.channel, "whatsapp");
 
 	/* handed to the bus: a redelivered scan sends nothing */
 	assert_int_equal(st->notification_queued(st->self, out.notification_id,
-						 1),
+						 1, 60),
 			 0);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
 					     &again),
 			 0);
 	assert_false(again.created);
 	assert_false(again.notification_pending);
 	delivery(&d, out.notification_id, "delivered", 1, "wamid.pending");
-	assert_int_equal(st->notification_result(st->self, &d), 0);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp",
+	assert_int_equal(st->notification_result(st->self, &d, 60), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
 					     &again),
 			 0);
 	assert_false(again.notification_pending);
@@ -472,11 +489,11 @@ static void test_alarm_pending_flag(void **unused)
 	/* nobody to notify: nothing pending, new or seen */
 	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
 	scan_event(&ev, TAG_ON, "2026-01-04T00:00:01Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_false(out.notification_pending);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_false(out.notification_pending);
 	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true", 0, NULL));
@@ -493,7 +510,7 @@ static void test_alarm_nobody_to_notify(void **unused)
 	(void)unused;
 	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
@@ -502,17 +519,17 @@ static void test_alarm_nobody_to_notify(void **unused)
 	/* the log channel messages nobody, so opting out of WhatsApp does
 	 * not silence it */
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:01Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
 	assert_true(keryu_uuid_valid(out.notification_id));
 	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true, "
 		     "is_active = false",
 		     0, NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:02Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_string_equal(out.notification_id, "");
 	/* seen again: still reported without a notification */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
 	assert_false(out.created);
 	assert_string_equal(out.notification_id, "");
 	PQclear(sqlv("UPDATE custodians SET is_active = true", 0, NULL));
@@ -521,7 +538,7 @@ static void test_alarm_nobody_to_notify(void **unused)
 	PQclear(sqlv("UPDATE custodians SET phone_verified_at = NULL", 0,
 		     NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:03Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "log", &out), 0);
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
 	assert_string_equal(out.notification_id, "");
@@ -539,37 +556,37 @@ static void test_alarm_bad_input(void **unused)
 
 	(void)unused;
 	scan_event(&ev, TAG_UNKNOWN, "2026-01-02T03:04:05Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_ENOTFOUND);
 	assert_false(out.created);
 
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
 	snprintf(ev.event_id, sizeof(ev.event_id), "nope");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	scan_event(&ev, "6f1b1d3e-0000-4000-8000-0000000000zz", "2026-01-02");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol(""), &out),
 			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, NULL, &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol(NULL), &out),
 			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "what'sapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("what'sapp"), &out),
 			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, NULL, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, NULL, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	/* rejected by PostgreSQL, mid-transaction: still nothing written */
 	scan_event(&ev, TAG_ON, "not a time");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
 	ev.has_location = true;
 	ev.lat = 91;
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, "whatsapp", &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
 			 KERYU_EINVAL);
 	assert_int_equal(count("SELECT count(*) FROM alarms", NULL), alarms);
 	/* the connection that saw the errors is still fine */
@@ -588,12 +605,12 @@ static void test_result_forward_only(void **unused)
 	(void)unused;
 	new_notification(nid);
 	v[0] = nid;
-	assert_int_equal(st->notification_queued(st->self, nid, 1), 0);
+	assert_int_equal(st->notification_queued(st->self, nid, 1, 60), 0);
 	assert_string_equal(status_of(nid), "QUEUED");
 	assert_string_equal(alarm_field(nid, "notification_status"), "QUEUED");
 
 	delivery(&ev, nid, "sent", 1, "wamid.ABC");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "SENT");
 	assert_string_equal(scalar(buf, sizeof(buf),
 				   "SELECT (sent_at IS NOT NULL)::text || "
@@ -606,7 +623,7 @@ static void test_result_forward_only(void **unused)
 			    "wamid.ABC");
 
 	delivery(&ev, nid, "delivered", 0, "wamid.ABC");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "DELIVERED");
 	assert_string_equal(alarm_field(nid, "notification_status"),
 			    "DELIVERED");
@@ -616,7 +633,7 @@ static void test_result_forward_only(void **unused)
 	events = count("SELECT count(*) FROM notification_events "
 		       "WHERE notification_id = $1::uuid",
 		       nid);
-	assert_int_equal(st->notification_result(st->self, &dup), 0);
+	assert_int_equal(st->notification_result(st->self, &dup, 60), 0);
 	assert_string_equal(status_of(nid), "DELIVERED");
 	assert_int_equal(count("SELECT count(*) FROM notification_events "
 			       "WHERE notification_id = $1::uuid",
@@ -625,7 +642,7 @@ static void test_result_forward_only(void **unused)
 
 	/* late "sent" after "delivered": stays delivered */
 	delivery(&ev, nid, "sent", 2, "wamid.OTHER");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "DELIVERED");
 	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
 			    "wamid.ABC");
@@ -636,7 +653,7 @@ static void test_result_forward_only(void **unused)
 			    "1");
 
 	delivery(&ev, nid, "read", 0, "");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "READ");
 	assert_string_equal(alarm_field(nid, "notification_status"), "READ");
 	assert_string_equal(scalar(buf, sizeof(buf),
@@ -658,12 +675,12 @@ static void test_result_failed_is_final(void **unused)
 	(void)unused;
 	new_notification(nid);
 	v[0] = nid;
-	assert_int_equal(st->notification_queued(st->self, nid, 1), 0);
-	assert_int_equal(st->notification_queued(st->self, nid, 2), 0);
+	assert_int_equal(st->notification_queued(st->self, nid, 1, 60), 0);
+	assert_int_equal(st->notification_queued(st->self, nid, 2, 60), 0);
 	delivery(&ev, nid, "failed", 2, "");
 	snprintf(ev.error_code, sizeof(ev.error_code), "131026");
 	snprintf(ev.error_text, sizeof(ev.error_text), "Message undeliverable");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "FAILED");
 	assert_string_equal(scalar(buf, sizeof(buf),
 				   "SELECT last_error_code || '|' || last_error "
@@ -679,14 +696,14 @@ static void test_result_failed_is_final(void **unused)
 	assert_string_equal(alarm_field(nid, "notification_sent"), "f");
 
 	delivery(&ev, nid, "delivered", 0, "wamid.LATE");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "FAILED");
 	delivery(&ev, nid, "error", 3, "");
-	assert_int_equal(st->notification_result(st->self, &ev), 0);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "FAILED");
 	assert_string_equal(alarm_field(nid, "notification_status"), "FAILED");
 	/* queued again (a confused re-drive) cannot revive it either */
-	assert_int_equal(st->notification_queued(st->self, nid, 3), 0);
+	assert_int_equal(st->notification_queued(st->self, nid, 3, 60), 0);
 	assert_string_equal(status_of(nid), "FAILED");
 	assert_logs_clean();
 }
@@ -702,29 +719,29 @@ static void test_result_bad_input(void **unused)
 	new_notification(nid);
 	keryu_uuid_new(unknown);
 	delivery(&ev, unknown, "sent", 1, "");
-	assert_int_equal(st->notification_result(st->self, &ev),
+	assert_int_equal(st->notification_result(st->self, &ev, 60),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(st->notification_queued(st->self, unknown, 1),
+	assert_int_equal(st->notification_queued(st->self, unknown, 1, 60),
 			 KERYU_ENOTFOUND);
 
 	delivery(&ev, nid, "bogus", 1, "");
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
 	delivery(&ev, nid, "SENT", 1, ""); /* the bus speaks lower case */
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
 	delivery(&ev, "12345", "sent", 1, "");
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
 	delivery(&ev, nid, "sent", 1, "");
 	snprintf(ev.event_id, sizeof(ev.event_id), "x");
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
 	delivery(&ev, nid, "sent", -1, "");
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
 	delivery(&ev, nid, "sent", 1, "");
 	snprintf(ev.at, sizeof(ev.at), "yesterday-ish");
-	assert_int_equal(st->notification_result(st->self, &ev), KERYU_EINVAL);
-	assert_int_equal(st->notification_result(st->self, NULL), KERYU_EINVAL);
-	assert_int_equal(st->notification_queued(st->self, "nope", 1),
+	assert_int_equal(st->notification_result(st->self, &ev, 60), KERYU_EINVAL);
+	assert_int_equal(st->notification_result(st->self, NULL, 60), KERYU_EINVAL);
+	assert_int_equal(st->notification_queued(st->self, "nope", 1, 60),
 			 KERYU_EINVAL);
-	assert_int_equal(st->notification_queued(st->self, nid, 0),
+	assert_int_equal(st->notification_queued(st->self, nid, 0, 60),
 			 KERYU_EINVAL);
 	assert_string_equal(status_of(nid), "PENDING");
 	assert_int_equal(count("SELECT count(*) FROM notification_events",
@@ -742,7 +759,7 @@ static void *scan_racer(void *arg)
 {
 	struct scan_race *r = arg;
 
-	r->rc = T.st->alarm_from_scan(T.st->self, r->ev, "whatsapp", &r->out);
+	r->rc = T.st->alarm_from_scan(T.st->self, r->ev, pol("whatsapp"), &r->out);
 	return NULL;
 }
 
@@ -796,7 +813,7 @@ static void *result_racer(void *arg)
 {
 	struct result_race *r = arg;
 
-	r->rc = T.st->notification_result(T.st->self, &r->ev);
+	r->rc = T.st->notification_result(T.st->self, &r->ev, 60);
 	return NULL;
 }
 
