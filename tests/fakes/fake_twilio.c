@@ -5,6 +5,7 @@
  * does.
  *
  *   fake_twilio [--port N] [--record FILE] [--mode MODE] [--delay-ms N]
+ *               [--timeout-hold-ms N]
  *               [--account-sid AC...] [--auth-token T]
  *               [--callback-statuses LIST] [--callback-delay-ms N]
  *               [--callback-retry-ms N] [--callback-record FILE]
@@ -17,14 +18,22 @@
  *                  "variables" (the ContentVariables object, or the raw
  *                  text when it is not JSON),"body","status_callback",
  *                  "notification_id" (n= of the StatusCallback),"auth_ok",
- *                  "outcome":"sent"|"error:<code>"|"http:<status>"|"drop",
- *                  "sid" (when sent),"at":<ms since the epoch>}
- *                 (absent fields are null)
- * --mode MODE     ok (default) | error:<code> (HTTP status and error object
+ *                  "outcome":"sent"|"timeout"|"error:<code>"|
+ *                  "http:<status>"|"drop", "sid" (when it went out),
+ *                  "sent" (true when it went out: sent, timeout),
+ *                  "at":<ms since the epoch>}, written once answered (a
+ *                  timeout after its hold); absent fields are null
+ * --mode MODE     one step, or "seq:<step>,<step>,..." where a step is
+ *                 ok (default) | error:<code> (HTTP status and error object
  *                 of providers.md's table; 63016 is accepted with 201 and
  *                 then fails in the callback, as Twilio does) |
  *                 http:<status> (empty body) | drop (close the connection
- *                 without answering)
+ *                 without answering; nothing sent) | timeout (hold the
+ *                 request --timeout-hold-ms, default 3000, then treat it
+ *                 as sent: sid, record, callbacks). Each notification (n=
+ *                 of the StatusCallback; requests without one share a
+ *                 cursor) walks the sequence on its own; after the last
+ *                 step the last step repeats.
  * --delay-ms N    answer message requests after N ms (only that
  *                 connection's thread waits)
  * --account-sid S the account in the path and the Basic auth user; with
@@ -45,8 +54,12 @@
  *
  * Only POST /2010-04-01/Accounts/{sid}/Messages.json is a message;
  * anything else is a 404 Twilio error, except the control endpoints:
- *   POST /_control/mode       body "error:21211" etc. switches the mode
+ *   POST /_control/mode       body "error:21211", "seq:..." etc. switches
+ *                             the mode and restarts every cursor
  *   POST /_control/callbacks  body "delivered,sent" etc. sets the statuses
+ *   GET  /_control/callbacks  {"running":n,"posted":n,"failed_posts":n,
+ *                             "given_up":n}: running = messages whose
+ *                             callbacks are not all posted or given up
  *   GET  /_control/count      message requests received, as text
  *
  * One thread per connection (libmicrohttpd's thread-per-connection mode),
@@ -77,11 +90,26 @@
 #define MAX_FIELDS 64
 #define MAX_STATUSES 16
 
-enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP };
+enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP, MODE_TIMEOUT };
 
-struct mode {
+struct step {
 	enum mode_kind kind;
 	long arg; /* error code or HTTP status */
+};
+
+#define MAX_STEPS 32
+#define MAX_CURSORS 4096
+
+/* One step, or a sequence each notification walks on its own. */
+struct mode {
+	int n;
+	struct step step[MAX_STEPS];
+};
+
+/* Where a notification (n= of its StatusCallback) is in the sequence. */
+struct cursor {
+	char nid[64];
+	int next;
 };
 
 struct request {
@@ -110,6 +138,10 @@ struct callback_job {
 static struct {
 	pthread_mutex_t mu;
 	struct mode mode;
+	struct cursor cursor[MAX_CURSORS];
+	size_t n_cursors;
+	long timeout_hold_ms;
+	unsigned long long posted, failed_posts, given_up;
 	unsigned long long count;  /* message requests received */
 	unsigned long long serial; /* message sid source */
 	FILE *record, *callback_record;
@@ -123,6 +155,8 @@ static struct {
 	bool stopping;
 } G = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.mode = {1, {{MODE_OK, 0}}},
+	.timeout_hold_ms = 3000,
 	.n_statuses = 2,
 	.statuses = {"sent", "delivered"},
 	.callback_delay_ms = 100,
@@ -337,18 +371,23 @@ static int form_append(char **s, const char *name, const char *value)
 
 /* ---- modes and answers ---- */
 
-/* Parses "ok", "drop", "error:<code>", "http:<status>". Returns 0 or -1. */
-static int parse_mode(const char *s, struct mode *out)
+/* Parses "ok", "drop", "timeout", "error:<code>", "http:<status>".
+ * Returns 0 or -1. */
+static int parse_step(const char *s, struct step *out)
 {
 	char *end;
 	long v;
 
 	if (strcmp(s, "ok") == 0) {
-		*out = (struct mode){MODE_OK, 0};
+		*out = (struct step){MODE_OK, 0};
 		return 0;
 	}
 	if (strcmp(s, "drop") == 0) {
-		*out = (struct mode){MODE_DROP, 0};
+		*out = (struct step){MODE_DROP, 0};
+		return 0;
+	}
+	if (strcmp(s, "timeout") == 0) {
+		*out = (struct step){MODE_TIMEOUT, 0};
 		return 0;
 	}
 	if (strncmp(s, "error:", 6) == 0 || strncmp(s, "http:", 5) == 0) {
@@ -362,10 +401,57 @@ static int parse_mode(const char *s, struct mode *out)
 		if (errno || *end || (!err && (v < 100 || v > 599)) ||
 		    v > 100000000)
 			return -1;
-		*out = (struct mode){err ? MODE_ERROR : MODE_HTTP, v};
+		*out = (struct step){err ? MODE_ERROR : MODE_HTTP, v};
 		return 0;
 	}
 	return -1;
+}
+
+/* One step, or "seq:<step>,<step>,...". Returns 0 or -1. */
+static int parse_mode(const char *s, struct mode *out)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	out->n = 0;
+	if (strncmp(s, "seq:", 4) != 0) {
+		out->n = 1;
+		return parse_step(s, &out->step[0]);
+	}
+	snprintf(buf, sizeof(buf), "%s", s + 4);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		if (out->n == MAX_STEPS ||
+		    parse_step(tok, &out->step[out->n++]) != 0)
+			return -1;
+	return out->n > 0 ? 0 : -1;
+}
+
+/* The step for this request of notification nid (NULL: requests without
+ * one share a cursor); after the last step the last step repeats. Takes
+ * G.mu. */
+static struct step next_step(const char *nid)
+{
+	struct cursor *c = NULL;
+	struct step st;
+	size_t i;
+
+	nid = nid ? nid : "";
+	pthread_mutex_lock(&G.mu);
+	for (i = 0; i < G.n_cursors; i++)
+		if (strcmp(G.cursor[i].nid, nid) == 0) {
+			c = &G.cursor[i];
+			break;
+		}
+	if (!c && G.n_cursors < MAX_CURSORS) {
+		c = &G.cursor[G.n_cursors++];
+		snprintf(c->nid, sizeof(c->nid), "%s", nid);
+		c->next = 0;
+	}
+	st = G.mode.step[c && c->next < G.mode.n ? c->next : G.mode.n - 1];
+	if (c)
+		c->next++;
+	pthread_mutex_unlock(&G.mu);
+	return st;
 }
 
 /* Parses "sent,delivered" or "none" into statuses. Returns the count or
@@ -589,6 +675,14 @@ static void post_status(const struct callback_job *j, const char *status)
 	for (;;) {
 		http = post_once(j->url, body, sig);
 		record_callback(j->url, status, j->sid, http);
+		pthread_mutex_lock(&G.mu);
+		if (http >= 200 && http <= 299)
+			G.posted++;
+		else
+			G.failed_posts++;
+		if (!(http >= 200 && http <= 299) && now_ms() >= give_up)
+			G.given_up++;
+		pthread_mutex_unlock(&G.mu);
 		if ((http >= 200 && http <= 299) || now_ms() >= give_up ||
 		    stopping())
 			break;
@@ -712,6 +806,7 @@ static void record(const struct form *f, bool auth_ok, const char *outcome,
 	cJSON_AddBoolToObject(o, "auth_ok", auth_ok);
 	cJSON_AddStringToObject(o, "outcome", outcome);
 	add_str_or_null(o, "sid", sid);
+	cJSON_AddBoolToObject(o, "sent", sid != NULL);
 	cJSON_AddNumberToObject(o, "at", (double)now_ms());
 	line = cJSON_PrintUnformatted(o);
 	if (line) {
@@ -778,7 +873,8 @@ static enum MHD_Result message(struct MHD_Connection *c,
 			       const char *account, const struct request *q)
 {
 	struct form f = {0};
-	struct mode m;
+	struct step m;
+	char *nid;
 	char outcome[32], sid[40];
 	const char *to, *from, *vars;
 	bool ok_auth, wa_to, wa_from;
@@ -789,13 +885,15 @@ static enum MHD_Result message(struct MHD_Connection *c,
 
 	pthread_mutex_lock(&G.mu);
 	G.count++;
-	m = G.mode;
 	n = ++G.serial;
 	pthread_mutex_unlock(&G.mu);
 	if (form_parse(q->body ? q->body : "", q->len, &f)) {
 		form_free(&f);
 		return answer_code(c, 21619, NULL);
 	}
+	nid = notification_of(form_get(&f, "StatusCallback"));
+	m = next_step(nid);
+	free(nid);
 	if (G.delay_ms > 0) /* only this connection's thread sleeps */
 		sleep_ms(G.delay_ms);
 	ok_auth = auth_ok(c, account);
@@ -839,11 +937,13 @@ static enum MHD_Result message(struct MHD_Connection *c,
 	} else {
 		snprintf(sid, sizeof(sid), "SM%08x%024llx",
 			 (unsigned)getpid(), n);
-		record(&f, ok_auth, "sent", sid);
+		if (m.kind == MODE_TIMEOUT) /* the client gives up meanwhile */
+			sleep_ms(G.timeout_hold_ms);
+		record(&f, ok_auth, m.kind == MODE_TIMEOUT ? "timeout" : "sent",
+		       sid);
 		rc = answer_created(c, account, &f, sid);
-		if (rc == MHD_YES)
-			start_callbacks(&f, sid,
-					m.kind == MODE_ERROR ? m.arg : 0);
+		/* it went out even when the client is gone */
+		start_callbacks(&f, sid, m.kind == MODE_ERROR ? m.arg : 0);
 	}
 	form_free(&f);
 	return rc;
@@ -897,8 +997,20 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method,
 			return answer(c, 400, "text/plain", "bad mode\n");
 		pthread_mutex_lock(&G.mu);
 		G.mode = m;
+		G.n_cursors = 0;
 		pthread_mutex_unlock(&G.mu);
 		return answer(c, 200, "text/plain", "ok\n");
+	}
+	if (strcmp(path, "/_control/callbacks") == 0 &&
+	    strcmp(method, "GET") == 0) {
+		pthread_mutex_lock(&G.mu);
+		snprintf(buf, sizeof(buf),
+			 "{\"running\":%d,\"posted\":%llu,\"failed_posts\":%llu,"
+			 "\"given_up\":%llu}\n",
+			 G.callbacks_running, G.posted, G.failed_posts,
+			 G.given_up);
+		pthread_mutex_unlock(&G.mu);
+		return answer(c, 200, "application/json", buf);
 	}
 	if (strcmp(path, "/_control/callbacks") == 0 &&
 	    strcmp(method, "POST") == 0) {
@@ -987,7 +1099,8 @@ _Noreturn static void usage(void)
 {
 	fprintf(stderr,
 		"usage: fake_twilio [--port N] [--record FILE] "
-		"[--mode ok|error:<code>|http:<status>|drop] [--delay-ms N] "
+		"[--mode ok|error:<code>|http:<status>|drop|timeout|seq:...] "
+		"[--delay-ms N] [--timeout-hold-ms N] "
 		"[--account-sid S] [--auth-token T] [--callback-statuses LIST] "
 		"[--callback-delay-ms N] [--callback-retry-ms N] "
 		"[--callback-record FILE]\n"
@@ -1070,6 +1183,8 @@ int main(int argc, char **argv)
 				usage();
 		} else if (strcmp(argv[i], "--delay-ms") == 0) {
 			G.delay_ms = number(v, 0, 600000);
+		} else if (strcmp(argv[i], "--timeout-hold-ms") == 0) {
+			G.timeout_hold_ms = number(v, 0, 600000);
 		} else if (strcmp(argv[i], "--account-sid") == 0) {
 			G.account_sid = v;
 		} else if (strcmp(argv[i], "--auth-token") == 0) {

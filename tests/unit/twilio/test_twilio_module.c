@@ -487,6 +487,35 @@ static void transient_until_exhausted(void **ctx)
 	}
 }
 
+/* 20429 twice, then accepted: three attempts, the last one sent. */
+static void transient_then_sent(void **ctx)
+{
+	struct keryu_delivery_event d;
+	long before;
+	void *st;
+	int i;
+
+	(void)ctx;
+	set_mode(&plain, "seq:error:20429,http:503,ok");
+	before = count(&plain);
+	configure(&plain);
+	st = init_ok();
+	deliver("twilio", NID1, 1, "qr_template_on_m", NULL);
+	assert_int_equal(keryu_module.start(st), 0);
+	wait_count(&plain, before + 3);
+	finish(st);
+	set_mode(&plain, "ok");
+	assert_int_equal(fake_host_pub_count(), 3);
+	for (i = 0; i < 3; i++) {
+		result((size_t)i, "twilio", &d);
+		assert_int_equal(d.attempt, i + 1);
+		assert_string_equal(d.status, i < 2 ? "error" : "sent");
+	}
+	result(1, "twilio", &d);
+	assert_string_equal(d.error_code, "http_503");
+	assert_true(d.retry_in_ms >= 1);
+}
+
 /* Wrong credentials: 20003 from the fake, final, logged as an error. */
 static void bad_credentials(void **ctx)
 {
@@ -605,6 +634,7 @@ int main(void)
 		cmocka_unit_test(sends_both_channels),
 		cmocka_unit_test(permanent_error),
 		cmocka_unit_test(transient_until_exhausted),
+		cmocka_unit_test(transient_then_sent),
 		cmocka_unit_test(bad_credentials),
 		cmocka_unit_test(timeout_is_unknown),
 		cmocka_unit_test(template_sid_from_request),
