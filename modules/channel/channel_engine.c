@@ -594,10 +594,11 @@ static void finish(struct channel *c, struct job *j, CURLcode rc)
 	}
 }
 
-static void collect(struct channel *c)
+/* Settles every finished transfer; returns how many. */
+static int collect(struct channel *c)
 {
 	CURLMsg *msg;
-	int left;
+	int left, n = 0;
 
 	while ((msg = curl_multi_info_read(c->multi, &left))) {
 		char *priv = NULL;
@@ -613,7 +614,9 @@ static void collect(struct channel *c)
 		curl_multi_remove_handle(c->multi, j->easy);
 		list_remove(&c->active, j);
 		finish(c, j, rc);
+		n++;
 	}
+	return n;
 }
 
 /* The next job that may go: one that waited for a token, a retry that is
@@ -735,7 +738,9 @@ static void *worker(void *arg)
 		}
 		wait = launch_due(c, stopping, deadline);
 		curl_multi_perform(c->multi, &running);
-		collect(c);
+		/* a finished transfer frees a slot: fill it before sleeping */
+		if (collect(c) > 0)
+			wait = 0;
 		if (stopping) {
 			now = now_ms();
 			if (now >= deadline)
