@@ -201,6 +201,21 @@ static void bad_signature_refused(void **st)
 	assert_int_equal(fake_host_pub_count(), 0);
 }
 
+/* A status that did not reach the bus is asked for again: Meta retries a
+ * post not answered 200, and the deterministic ids make the ones that did
+ * get out duplicates. */
+static void publish_failure_503(void **st)
+{
+	char sig[80];
+
+	(void)st;
+	fake_host_set_publish_result(KERYU_EIO);
+	sign(batch, strlen(batch), sig);
+	post(batch, sig);
+	assert_int_equal(resp.status, 503);
+	assert_true(fake_host_log_contains("http.webhook.publish_failed"));
+}
+
 static void malformed_json(void **st)
 {
 	static const char *const bodies[] = {
@@ -274,6 +289,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_signature_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(malformed_json, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(publish_failure_503, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(nothing_ours, setup, teardown),
 		cmocka_unit_test(parse_alone),

@@ -183,7 +183,7 @@ static void delivered_published(void **st)
 	char id[KERYU_UUID_LEN];
 
 	(void)st;
-	POST("MessageSid=" SID, "MessageStatus=delivered",
+	POST(("MessageSid=" SID), "MessageStatus=delivered",
 	     "To=whatsapp:+16505551234", "From=whatsapp:+15551234567",
 	     "AccountSid=AC0123456789abcdef0123456789abcdef",
 	     "ApiVersion=2010-04-01", "ChannelPrefix=whatsapp",
@@ -238,11 +238,11 @@ static void status_mapping(void **st)
 static void in_between_statuses_publish_nothing(void **st)
 {
 	(void)st;
-	POST("MessageSid=" SID, "MessageStatus=queued", "To=+16505551234");
+	POST(("MessageSid=" SID), "MessageStatus=queued", "To=+16505551234");
 	assert_int_equal(resp.status, 200);
-	POST("MessageSid=" SID, "MessageStatus=sending", "To=+16505551234");
+	POST(("MessageSid=" SID), "MessageStatus=sending", "To=+16505551234");
 	assert_int_equal(resp.status, 200);
-	POST("MessageSid=" SID, "MessageStatus=accepted", "To=+16505551234");
+	POST(("MessageSid=" SID), "MessageStatus=accepted", "To=+16505551234");
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(fake_host_pub_count(), 0);
 }
@@ -252,7 +252,7 @@ static void failed_carries_code_sms_channel(void **st)
 	struct keryu_delivery_event ev, ev2;
 
 	(void)st;
-	POST("MessageSid=" SID, "MessageStatus=undelivered", "ErrorCode=30003",
+	POST(("MessageSid=" SID), "MessageStatus=undelivered", "ErrorCode=30003",
 	     "To=+16505551234", "From=+15551234567");
 	assert_int_equal(resp.status, 200);
 	decode_pub(0, &ev);
@@ -262,7 +262,7 @@ static void failed_carries_code_sms_channel(void **st)
 	assert_string_equal(ev.error_text, "undelivered");
 	/* "failed" after "undelivered" for the same message is the same
 	 * event: a duplicate for the alarms module */
-	POST("MessageSid=" SID, "MessageStatus=failed", "ErrorCode=30003",
+	POST(("MessageSid=" SID), "MessageStatus=failed", "ErrorCode=30003",
 	     "To=+16505551234", "From=+15551234567");
 	decode_pub(1, &ev2);
 	assert_string_equal(ev.event_id, ev2.event_id);
@@ -281,9 +281,9 @@ static void retry_is_duplicate(void **st)
 	struct keryu_delivery_event a, b, c;
 
 	(void)st;
-	POST("MessageSid=" SID, "MessageStatus=read", "To=whatsapp:+1650555");
-	POST("MessageSid=" SID, "MessageStatus=read", "To=whatsapp:+1650555");
-	POST("MessageSid=" SID, "MessageStatus=sent", "To=whatsapp:+1650555");
+	POST(("MessageSid=" SID), "MessageStatus=read", "To=whatsapp:+1650555");
+	POST(("MessageSid=" SID), "MessageStatus=read", "To=whatsapp:+1650555");
+	POST(("MessageSid=" SID), "MessageStatus=sent", "To=whatsapp:+1650555");
 	assert_int_equal(fake_host_pub_count(), 3);
 	decode_pub(0, &a);
 	decode_pub(1, &b);
@@ -294,7 +294,7 @@ static void retry_is_duplicate(void **st)
 
 static void bad_signature_refused(void **st)
 {
-	static const char *const pairs[] = {"MessageSid=" SID,
+	static const char *const pairs[] = {("MessageSid=" SID),
 					    "MessageStatus=delivered",
 					    "To=+16505551234"};
 
@@ -351,7 +351,7 @@ static void bad_signature_refused(void **st)
 
 static void no_token_refuses_everything(void **st)
 {
-	static const char *const pairs[] = {"MessageSid=" SID,
+	static const char *const pairs[] = {("MessageSid=" SID),
 					    "MessageStatus=delivered"};
 
 	(void)st;
@@ -364,7 +364,7 @@ static void no_token_refuses_everything(void **st)
 
 static void bad_query_or_fields_400(void **st)
 {
-	static const char *const ok[] = {"MessageSid=" SID,
+	static const char *const ok[] = {("MessageSid=" SID),
 					 "MessageStatus=delivered"};
 	static const char *const no_sid[] = {"MessageStatus=delivered"};
 	static const char *const no_status[] = {"MessageSid=" SID};
@@ -405,7 +405,7 @@ static void publish_failure_503(void **st)
 {
 	(void)st;
 	fake_host_set_publish_result(KERYU_EIO);
-	POST("MessageSid=" SID, "MessageStatus=delivered", "To=+1650555");
+	POST(("MessageSid=" SID), "MessageStatus=delivered", "To=+1650555");
 	assert_int_equal(resp.status, 503);
 	assert_true(fake_host_log_contains("http.webhook.publish_failed"));
 }
