@@ -393,6 +393,8 @@ void http_webhook_twilio_status(struct http_ctx *ctx,
 
 	r->no_store = true;
 	r->content_type = "text/plain; charset=utf-8";
+	if (!body)
+		len = 0;
 	http_form_init(&form);
 	/* the body is copied so a form of exactly len bytes is parsed, not
 	 * what may follow it in the caller's buffer */
@@ -406,7 +408,7 @@ void http_webhook_twilio_status(struct http_ctx *ctx,
 		if (len)
 			memcpy(copy, body, len);
 		copy[len] = '\0';
-		rc = memchr(body ? body : "", 0, len) ? KERYU_EINVAL
+		rc = len && memchr(body, 0, len) ? KERYU_EINVAL
 						       : http_form_parse_query(
 								 &form, copy);
 		free(copy);
@@ -426,14 +428,15 @@ void http_webhook_twilio_status(struct http_ctx *ctx,
 	if (!signed_ok) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN,
 			       "http.webhook.bad_signature",
-			       "provider=twilio status=401 signature=%s "
+			       "provider=twilio status=403 signature=%s "
 			       "bytes=%zu",
 			       !signature ? "missing"
 			       : rc	  ? "unreadable_body"
 					  : "wrong",
 			       len);
 		http_form_free(&form);
-		answer_text(r, 401, "Unauthorized\n");
+		/* 403 as the admin guide says: Twilio does not retry it */
+		answer_text(r, 403, "Forbidden\n");
 		return;
 	}
 	nid = http_form_get(query, "n");

@@ -90,7 +90,7 @@ bool http_twilio_url(const struct http_ctx *ctx, const struct http_form *query,
 		     char *out, size_t size);
 /* POST /webhooks/twilio/status?n=<notification id>, with its raw
  * form-encoded body and X-Twilio-Signature header (NULL when absent).
- * 401 for a missing or wrong signature (or no [twilio] auth_token, or a
+ * 403 for a missing or wrong signature (or no [twilio] auth_token, or a
  * body that is not a form), 400 when n is not a UUID or MessageSid or
  * MessageStatus is missing, each publishing nothing. A status
  * http_twilio_status_map() knows is published as a delivery event

@@ -695,11 +695,11 @@ static void twilio_status_over_http(void **st)
 
 	/* unsigned, or signed for another notification: refused */
 	post_with("/webhooks/twilio/status?n=" TW_N, body, NULL, NULL, &r);
-	assert_int_equal(r.status, 401);
+	assert_int_equal(r.status, 403);
 	post_with("/webhooks/twilio/status?n="
 		  "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
 		  body, hdr, NULL, &r);
-	assert_int_equal(r.status, 401);
+	assert_int_equal(r.status, 403);
 	/* over webhook_max_bytes: 413 before it is read */
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

@@ -301,15 +301,15 @@ static void bad_signature_refused(void **st)
 	(void)st;
 	/* missing */
 	post_qs("n=" N1, pairs, 3, NULL);
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	/* over another URL: the request's own host, another notification */
 	post_qs("n=" N1, pairs, 3,
 		"http://127.0.0.1:8000/webhooks/twilio/status?n=" N1);
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	post_qs("n=" N1, pairs, 3,
 		PUBLIC "/webhooks/twilio/status?n="
 		       "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	/* a field changed after signing */
 	{
 		struct http_form q;
@@ -325,7 +325,7 @@ static void bad_signature_refused(void **st)
 		http_webhook_twilio_status(ctx, &q, sig, body, strlen(body),
 					   &resp);
 		http_form_free(&q);
-		assert_int_equal(resp.status, 401);
+		assert_int_equal(resp.status, 403);
 		/* the same body, fields in another order: still signed */
 		{
 			const char body2[] = "To=%2B16505551234&MessageStatus="
@@ -356,9 +356,9 @@ static void no_token_refuses_everything(void **st)
 
 	(void)st;
 	post_qs("n=" N1, pairs, 2, "");
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	post_qs("n=" N1, pairs, 2, NULL);
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	assert_int_equal(fake_host_pub_count(), 0);
 }
 
@@ -397,7 +397,7 @@ static void unreadable_body_refused(void **st)
 	http_webhook_twilio_status(ctx, &q, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 				   body, strlen(body), &resp);
 	http_form_free(&q);
-	assert_int_equal(resp.status, 401);
+	assert_int_equal(resp.status, 403);
 	assert_int_equal(fake_host_pub_count(), 0);
 }
 
