@@ -379,6 +379,30 @@ static bool is_whatsapp_address(const char *s)
 	return s && strncmp(s, "whatsapp:", 9) == 0;
 }
 
+/* Parses len bytes of a form-encoded body into form. The bytes are copied
+ * so that exactly len of them are read, whatever follows in the caller's
+ * buffer. Returns 0, KERYU_EINVAL (a NUL or a bad %-escape), or
+ * KERYU_ENOMEM. */
+static int parse_form(const char *body, size_t len, struct http_form *form)
+{
+	char *copy;
+	int rc;
+
+	if (!body)
+		len = 0;
+	if (len && memchr(body, 0, len))
+		return KERYU_EINVAL;
+	copy = malloc(len + 1);
+	if (!copy)
+		return KERYU_ENOMEM;
+	if (len)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	rc = http_form_parse_query(form, copy);
+	free(copy);
+	return rc;
+}
+
 void http_webhook_twilio_status(struct http_ctx *ctx,
 				const struct http_form *query,
 				const char *signature, const char *body,
@@ -393,26 +417,8 @@ void http_webhook_twilio_status(struct http_ctx *ctx,
 
 	r->no_store = true;
 	r->content_type = "text/plain; charset=utf-8";
-	if (!body)
-		len = 0;
 	http_form_init(&form);
-	/* the body is copied so a form of exactly len bytes is parsed, not
-	 * what may follow it in the caller's buffer */
-	{
-		char *copy = malloc(len + 1);
-
-		if (!copy) {
-			answer_text(r, 500, "Server error\n");
-			return;
-		}
-		if (len)
-			memcpy(copy, body, len);
-		copy[len] = '\0';
-		rc = len && memchr(body, 0, len) ? KERYU_EINVAL
-						       : http_form_parse_query(
-								 &form, copy);
-		free(copy);
-	}
+	rc = parse_form(body, len, &form);
 	if (rc == KERYU_ENOMEM) {
 		http_form_free(&form);
 		answer_text(r, 500, "Server error\n");
