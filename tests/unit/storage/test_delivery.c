@@ -1164,6 +1164,27 @@ static void *due_racer(void *arg)
 	return NULL;
 }
 
+/* The same, on a policy that escalates after 60 s unacknowledged. */
+static void *due_racer_ack(void *arg)
+{
+	struct racer *r = arg;
+	struct keryu_alarm_policy p = policy();
+	struct keryu_notify_job jobs[3];
+	size_t n, i;
+	int idle = 0;
+
+	p.ack_timeout_s = 60;
+	while (idle < 3 && r->n < RACE_ALARMS * 2) {
+		r->rc = T.st->notify_due(T.st->self, &p, jobs, 3, &n);
+		if (r->rc)
+			return NULL;
+		for (i = 0; i < n && r->n < RACE_ALARMS * 2; i++)
+			r->got[r->n++] = jobs[i];
+		idle = n ? 0 : idle + 1;
+	}
+	return NULL;
+}
+
 static void test_due_concurrency(void **unused)
 {
 	struct keryu_alarm_policy p = policy();
@@ -1214,6 +1235,98 @@ static void test_due_concurrency(void **unused)
 			 RACE_ALARMS);
 	fprintf(stderr, "integration.storage_delivery: race split %zu/%zu\n",
 		r[0].n, r[1].n);
+	quiesce();
+}
+
+/* Escalation claimed by two instances at once: every alarm escalates
+ * exactly once; and delivery results racing notify_due's claims neither
+ * deadlock nor get lost (the alarm row is always locked first). */
+struct result_racer {
+	char nids[RACE_ALARMS][KERYU_UUID_LEN];
+	int n;
+	int rc;
+};
+
+static void *results_racer(void *arg)
+{
+	struct result_racer *rr = arg;
+	struct keryu_delivery_event ev;
+	int i;
+
+	for (i = 0; i < rr->n && !rr->rc; i++) {
+		memset(&ev, 0, sizeof(ev));
+		keryu_uuid_new(ev.event_id);
+		snprintf(ev.notification_id, sizeof(ev.notification_id), "%s",
+			 rr->nids[i]);
+		snprintf(ev.status, sizeof(ev.status), "delivered");
+		ev.retry_in_ms = -1;
+		rr->rc = T.st->notification_result(T.st->self, &ev, 60);
+	}
+	return NULL;
+}
+
+static void test_due_races(void **unused)
+{
+	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_created out;
+	static struct racer r[2];
+	static struct result_racer rr;
+	pthread_t th[3];
+	struct world w;
+	int k;
+
+	(void)unused;
+	quiesce();
+	seed(&w, true, 1, 0);
+	memset(&rr, 0, sizeof(rr));
+	for (k = 0; k < RACE_ALARMS; k++) {
+		scan(&w, &p, &out);
+		snprintf(rr.nids[rr.n++], KERYU_UUID_LEN, "%s",
+			 out.notification_id);
+	}
+	/* every alarm past its acknowledgement deadline, every lease out */
+	sql1("UPDATE alarms SET step_started_at = now() - interval '1 hour' "
+	     "WHERE subject_id = $1::uuid",
+	     w.subject);
+	sql1("UPDATE notifications n SET lease_until = now() - interval '1 s' "
+	     "FROM alarms a WHERE a.id = n.alarm_id "
+	     "AND a.subject_id = $1::uuid",
+	     w.subject);
+	memset(r, 0, sizeof(r));
+	for (k = 0; k < 2; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, due_racer_ack,
+						&r[k]),
+				 0);
+	assert_int_equal(pthread_create(&th[2], NULL, results_racer, &rr), 0);
+	for (k = 0; k < 3; k++)
+		pthread_join(th[k], NULL);
+	assert_int_equal(r[0].rc, 0);
+	assert_int_equal(r[1].rc, 0);
+	assert_int_equal(rr.rc, 0);
+	/* one escalation per alarm, to the one contact */
+	assert_int_equal(count("SELECT count(*) FROM alarm_events e "
+			       "JOIN alarms a ON a.id = e.alarm_id "
+			       "WHERE a.subject_id = $1::uuid "
+			       "AND e.kind = 'ESCALATED'",
+			       w.subject),
+			 RACE_ALARMS);
+	assert_int_equal(count("SELECT count(*) FROM notifications n "
+			       "JOIN alarms a ON a.id = n.alarm_id "
+			       "WHERE a.subject_id = $1::uuid AND n.step = 1",
+			       w.subject),
+			 RACE_ALARMS);
+	/* every result landed, whatever notify_due did meanwhile */
+	assert_int_equal(count("SELECT count(*) FROM notifications n "
+			       "JOIN alarms a ON a.id = n.alarm_id "
+			       "WHERE a.subject_id = $1::uuid AND n.step = 0 "
+			       "AND n.status = 'DELIVERED'",
+			       w.subject),
+			 RACE_ALARMS);
+	assert_int_equal(count("SELECT count(*) FROM alarms "
+			       "WHERE subject_id = $1::uuid "
+			       "AND notification_status <> 'DELIVERED'",
+			       w.subject),
+			 0);
 	quiesce();
 }
 
@@ -1272,6 +1385,7 @@ int main(void)
 		cmocka_unit_test(test_acknowledge),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_due_concurrency),
+		cmocka_unit_test(test_due_races),
 		cmocka_unit_test(test_subject_delete),
 	};
 	const char *url = getenv("KERYU_TEST_DATABASE_URL");
