@@ -258,31 +258,189 @@ class Process:
         return self.proc.returncode
 
 
-class FakeWhatsApp:
-    """tests/fakes/fake_whatsapp on a free port, recording every request."""
+def _start_fake(exe, args, what):
+    """Starts a fake provider that prints "listening <port>"; returns
+    (Popen, port)."""
+    proc = subprocess.Popen([os.path.join(BUILD, "bin", exe), *args],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.match(r"listening (\d+)", line)
+    if not m:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError(f"{what} did not start: {line!r}")
+    return proc, int(m.group(1))
 
-    def __init__(self, workdir, *args):
+
+def _read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class FakeWhatsApp:
+    """tests/fakes/fake_whatsapp on a free port, recording every request.
+
+    Extra positional args go to the fake as they are; the keyword
+    arguments are the same flags (see the top of fake_whatsapp.c):
+      mode="seq:error:131000,error:131000,ok"  (ok | error:<code> |
+          http:<status> | drop | timeout, or seq:<step>,... walked per
+          notification id; the last step repeats)
+      delay_ms, token, timeout_hold_ms,
+      webhook_url + app_secret (signed status webhooks after each send),
+      webhook_statuses="sent,delivered,read" (or a list), webhook_delay_ms.
+    Record lines (requests()) carry method, path, headers, body, at, and for
+    message requests notification_id, to, template, ack_param, outcome
+    ("ok", "error:131000", "http:503", "drop", "timeout"), sent (true for
+    ok and timeout: the message went out), wamid, answered_at."""
+
+    def __init__(self, workdir, *args, mode=None, delay_ms=None, token=None,
+                 timeout_hold_ms=None, webhook_url=None, app_secret=None,
+                 webhook_statuses=None, webhook_delay_ms=None):
         self.record = os.path.join(workdir, f"fake-wa-{uuid.uuid4().hex[:6]}.jsonl")
-        self.proc = subprocess.Popen(
-            [os.path.join(BUILD, "bin", "fake_whatsapp"), "--port", "0",
-             "--record", self.record, *args],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.match(r"listening (\d+)", line)
-        if not m:
-            raise AssertionError(f"fake_whatsapp did not start: {line!r}")
-        self.port = int(m.group(1))
+        flags = []
+        if isinstance(webhook_statuses, (list, tuple)):
+            webhook_statuses = ",".join(webhook_statuses)
+        for flag, value in (("--mode", mode), ("--delay-ms", delay_ms),
+                            ("--token", token), ("--timeout-hold-ms", timeout_hold_ms),
+                            ("--webhook-url", webhook_url), ("--app-secret", app_secret),
+                            ("--webhook-statuses", webhook_statuses),
+                            ("--webhook-delay-ms", webhook_delay_ms)):
+            if value is not None:
+                flags += [flag, str(value)]
+        self.proc, self.port = _start_fake(
+            "fake_whatsapp", ["--port", "0", "--record", self.record, *flags, *args],
+            "fake_whatsapp")
         self.base = f"http://127.0.0.1:{self.port}"
 
     def requests(self):
-        if not os.path.exists(self.record):
-            return []
-        with open(self.record) as f:
-            return [json.loads(l) for l in f if l.strip()]
+        """Every recorded request (message or not), in answer order."""
+        return _read_jsonl(self.record)
+
+    def messages(self, notification_id=None):
+        """Recorded message requests, optionally for one notification."""
+        return [r for r in self.requests() if "outcome" in r and
+                (notification_id is None or r["notification_id"] == notification_id)]
+
+    def sends(self, notification_id=None):
+        """Message requests that went out (outcome ok or timeout)."""
+        return [r for r in self.messages(notification_id) if r["sent"]]
+
+    def sends_per_notification(self):
+        """{notification id: number of sends that went out}."""
+        counts = {}
+        for r in self.sends():
+            counts[r["notification_id"]] = counts.get(r["notification_id"], 0) + 1
+        return counts
+
+    def count(self):
+        """Message requests received so far (including ones still held)."""
+        return int(self._control("GET", "/_control/count").strip())
+
+    def set_mode(self, mode):
+        """Switches the mode and restarts every notification's cursor."""
+        self._control("POST", "/_control/mode", mode.encode())
+
+    def webhook(self, wamid, status, error_code=None, notification_id=None):
+        """Queues one signed status webhook for a wamid this fake gave (or any
+        wamid when notification_id is given). Needs webhook_url."""
+        body = {"wamid": wamid, "status": status}
+        if error_code is not None:
+            body["error_code"] = int(error_code)
+        if notification_id is not None:
+            body["notification_id"] = notification_id
+        self._control("POST", "/_control/webhook", json.dumps(body).encode())
+
+    def webhook_stats(self):
+        """{"queued", "posted", "given_up", "failed_posts"} status counts."""
+        return json.loads(self._control("GET", "/_control/webhooks"))
+
+    def wait_webhooks(self, timeout=15):
+        """Waits until every queued status was accepted (or given up)."""
+        return wait_for(lambda: (lambda s: s if s["queued"] == 0 else None)(
+            self.webhook_stats()), timeout, what="the fake's webhooks to be posted")
+
+    def _control(self, method, path, data=None):
+        status, _, body = http_get(self.base + path, method=method, data=data)
+        if status != 200:
+            raise AssertionError(f"fake_whatsapp {path}: {status} {body!r}")
+        return body.decode()
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(5)
+        _stop(self.proc)
+
+
+class FakeTwilio:
+    """tests/fakes/fake_twilio on a free port, recording every request.
+
+    TODO: written before tests/fakes/fake_twilio.c landed: it assumes the
+    fake_whatsapp conventions (--port 0 prints "listening <port>",
+    --record FILE of JSON lines); extra positional args go to the fake as
+    they are. Check its flags once it lands."""
+
+    def __init__(self, workdir, *args):
+        self.record = os.path.join(workdir, f"fake-tw-{uuid.uuid4().hex[:6]}.jsonl")
+        self.proc, self.port = _start_fake(
+            "fake_twilio", ["--port", "0", "--record", self.record, *args], "fake_twilio")
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        return _read_jsonl(self.record)
+
+    def stop(self):
+        _stop(self.proc)
+
+
+class TestChan:
+    """Settings for the test-only channel module tests/channels/testchan
+    (the build's lib/keryu/testchan.so; add "testchan" to --modules).
+
+    outcome: "delivered" (sent then delivered), "sent", "silent" (no
+    result at all), "failed:<code>" (final) or "error:<code>" (retry_in_ms
+    -1). Every request it gets is recorded: requests() returns dicts with
+    event_id, notification_id, attempt, channel, to, template, language,
+    params, ack_url.
+
+        chan = TestChan(self.work, outcome="sent")
+        self.keryud("--modules", "storage,qr,http,alarms,testchan",
+                    env=self.env(KERYU_ALARMS_CHANNEL="testchan", **chan.env()))
+    """
+
+    __test__ = False  # not a test case, whatever its name says
+
+    def __init__(self, workdir, outcome="delivered", channel=None, group=None):
+        self.record = os.path.join(workdir, f"testchan-{uuid.uuid4().hex[:6]}.jsonl")
+        self.outcome = outcome
+        self.channel = channel
+        self.group = group
+
+    def env(self):
+        """KERYU_TESTCHAN_* variables for KeryuTest.env(**...)."""
+        e = {"KERYU_TESTCHAN_RECORD": self.record, "KERYU_TESTCHAN_OUTCOME": self.outcome}
+        if self.channel is not None:
+            e["KERYU_TESTCHAN_CHANNEL"] = self.channel
+        if self.group is not None:
+            e["KERYU_TESTCHAN_GROUP"] = self.group
+        return e
+
+    def requests(self, notification_id=None):
+        return [r for r in _read_jsonl(self.record)
+                if notification_id is None or r["notification_id"] == notification_id]
+
+    def attempts(self, notification_id):
+        """The attempt numbers requested for a notification, in order."""
+        return [r["attempt"] for r in self.requests(notification_id)]
 
 
 class KeryuTest(unittest.TestCase):
