@@ -287,6 +287,8 @@ def _stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+    if proc.stdout:
+        proc.stdout.close()
 
 
 class FakeWhatsApp:
