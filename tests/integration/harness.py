@@ -384,21 +384,96 @@ class FakeWhatsApp:
 
 
 class FakeTwilio:
-    """tests/fakes/fake_twilio on a free port, recording every request.
+    """tests/fakes/fake_twilio on a free port, recording every message
+    request and every status callback it posts.
 
-    TODO: written before tests/fakes/fake_twilio.c landed: it assumes the
-    fake_whatsapp conventions (--port 0 prints "listening <port>",
-    --record FILE of JSON lines); extra positional args go to the fake as
-    they are. Check its flags once it lands."""
+    Extra positional args go to the fake as they are; the keyword
+    arguments are the same flags (see the top of fake_twilio.c):
+      mode="seq:error:20429,ok"  (ok | error:<code> | http:<status> | drop |
+          timeout, or seq:<step>,... walked per notification: the n= of the
+          request's StatusCallback; the last step repeats)
+      delay_ms, timeout_hold_ms, account_sid + auth_token (Basic auth, and
+      the key of the callbacks' X-Twilio-Signature),
+      callback_statuses="sent,delivered" (or a list; "none" posts nothing),
+      callback_delay_ms, callback_retry_ms.
+    Callbacks go to each request's StatusCallback URL.
+    requests() lines: to, from, channel ("whatsapp"|"sms"), content_sid,
+    variables, body, status_callback, notification_id, auth_ok, outcome
+    ("sent", "timeout", "error:<code>", "http:<status>", "drop"), sid,
+    sent (true for sent and timeout), at. callbacks() lines: url, status,
+    sid, http (0: no answer), at."""
 
-    def __init__(self, workdir, *args):
-        self.record = os.path.join(workdir, f"fake-tw-{uuid.uuid4().hex[:6]}.jsonl")
+    def __init__(self, workdir, *args, mode=None, delay_ms=None, timeout_hold_ms=None,
+                 account_sid=None, auth_token=None, callback_statuses=None,
+                 callback_delay_ms=None, callback_retry_ms=None):
+        tag = uuid.uuid4().hex[:6]
+        self.record = os.path.join(workdir, f"fake-tw-{tag}.jsonl")
+        self.callback_record = os.path.join(workdir, f"fake-tw-callbacks-{tag}.jsonl")
+        if isinstance(callback_statuses, (list, tuple)):
+            callback_statuses = ",".join(callback_statuses)
+        flags = []
+        for flag, value in (("--mode", mode), ("--delay-ms", delay_ms),
+                            ("--timeout-hold-ms", timeout_hold_ms),
+                            ("--account-sid", account_sid), ("--auth-token", auth_token),
+                            ("--callback-statuses", callback_statuses),
+                            ("--callback-delay-ms", callback_delay_ms),
+                            ("--callback-retry-ms", callback_retry_ms)):
+            if value is not None:
+                flags += [flag, str(value)]
         self.proc, self.port = _start_fake(
-            "fake_twilio", ["--port", "0", "--record", self.record, *args], "fake_twilio")
+            "fake_twilio", ["--port", "0", "--record", self.record,
+                            "--callback-record", self.callback_record, *flags, *args],
+            "fake_twilio")
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def requests(self):
-        return _read_jsonl(self.record)
+    def requests(self, notification_id=None):
+        """Recorded message requests, optionally for one notification."""
+        return [r for r in _read_jsonl(self.record)
+                if notification_id is None or r.get("notification_id") == notification_id]
+
+    def sends(self, notification_id=None):
+        """Message requests that went out (outcome sent or timeout)."""
+        return [r for r in self.requests(notification_id) if r.get("sent")]
+
+    def sends_per_notification(self):
+        """{notification id: number of sends that went out}."""
+        counts = {}
+        for r in self.sends():
+            counts[r["notification_id"]] = counts.get(r["notification_id"], 0) + 1
+        return counts
+
+    def callbacks(self):
+        """Every status callback POST made so far (one line per try)."""
+        return _read_jsonl(self.callback_record)
+
+    def count(self):
+        """Message requests received so far (including ones still held)."""
+        return int(self._control("GET", "/_control/count").strip())
+
+    def set_mode(self, mode):
+        """Switches the mode and restarts every notification's cursor."""
+        self._control("POST", "/_control/mode", mode.encode())
+
+    def set_callbacks(self, statuses):
+        """Statuses posted after each later send ("none" for nothing)."""
+        if isinstance(statuses, (list, tuple)):
+            statuses = ",".join(statuses)
+        self._control("POST", "/_control/callbacks", statuses.encode())
+
+    def callback_stats(self):
+        """{"running", "posted", "failed_posts", "given_up"}."""
+        return json.loads(self._control("GET", "/_control/callbacks"))
+
+    def wait_callbacks(self, timeout=15):
+        """Waits until every message's callbacks were posted (or given up)."""
+        return wait_for(lambda: (lambda s: s if s["running"] == 0 else None)(
+            self.callback_stats()), timeout, what="the fake's callbacks to be posted")
+
+    def _control(self, method, path, data=None):
+        status, _, body = http_get(self.base + path, method=method, data=data)
+        if status != 200:
+            raise AssertionError(f"fake_twilio {path}: {status} {body!r}")
+        return body.decode()
 
     def stop(self):
         _stop(self.proc)
