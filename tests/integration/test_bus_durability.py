@@ -14,6 +14,11 @@ class BusDurability(KeryuTest):
         self.migrate()
         self.tag = self.seed()
 
+    def env(self, **extra):
+        # every scan here is a separate alarm with its own notification,
+        # not one joining the last within the cooldown
+        return super().env(**{"KERYU_ALARMS_COOLDOWN_S": "0", **extra})
+
     def alarms(self):
         return int(self.pg.scalar("SELECT count(*) FROM alarms"))
 
