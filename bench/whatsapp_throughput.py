@@ -30,7 +30,7 @@ from harness import BUILD, SCRATCH, FakeWhatsApp, Process, free_port, wait_for  
 
 N = int(os.environ.get("BENCH_WA_N", "5000"))
 RATE_N = int(os.environ.get("BENCH_WA_RATE_N", "800"))
-IN_FLIGHT = 64
+IN_FLIGHT = 200
 DELAY_MS = 100
 TO = "+16505551234"
 

@@ -123,12 +123,18 @@ static void ack_url(struct alarms_ctx *ctx, const char *notification_id,
 {
 	char token[KERYU_ACK_TOKEN_LEN];
 	long long exp = (long long)time(NULL) + ctx->ack_link_ttl_s;
+	size_t nb, nt;
 
 	out[0] = '\0';
 	if (!ctx->ack_base[0] || !ctx->secret[0] ||
 	    keryu_ack_token_make(ctx->secret, notification_id, exp, token))
 		return;
-	snprintf(out, size, "%s%s", ctx->ack_base, token);
+	nb = strlen(ctx->ack_base);
+	nt = strlen(token);
+	if (nb + nt >= size)
+		return; /* a public_url too long to leave room for the token */
+	memcpy(out, ctx->ack_base, nb);
+	memcpy(out + nb, token, nt + 1);
 }
 
 int alarms_publish_job(struct alarms_ctx *ctx,

@@ -140,9 +140,14 @@ struct channel_config {
 	unsigned retry_base_ms;  /* ceiling of the first retry's wait, >= 1 */
 	int max_attempts;        /* total attempts, 1..100 */
 	double rate_per_s;       /* sends per second, 0 = no limit */
+	/* Requests waiting beyond those on the wire (each a few KiB while
+	 * it waits); 0 = 4 x max_in_flight. */
+	size_t queue_max;
 	/* How long channel_on_notify waits for room in a full queue before
 	 * dropping the request (it is then neither remembered nor answered:
-	 * a redelivery or the alarms lease sends it). 0 = no wait. */
+	 * a redelivery or the alarms lease sends it). 0 = no wait. Keep it 0
+	 * for a bus callback: while it waits, the module's bus thread sends
+	 * nothing, results and keepalives included. */
 	int submit_wait_ms;
 };
 

@@ -822,9 +822,8 @@ int channel_new(const struct channel_config *cfg,
 	c->retry_base_ms = cfg->retry_base_ms;
 	c->max_attempts = cfg->max_attempts;
 	c->submit_wait_ms = cfg->submit_wait_ms;
-	/* Enough to absorb a burst while max_in_flight are on the wire;
-	 * beyond it the bus thread waits (back-pressure into the broker). */
-	c->cap = (size_t)cfg->max_in_flight * 4u;
+	c->cap = cfg->queue_max ? cfg->queue_max
+				: (size_t)cfg->max_in_flight * 4u;
 	/* A tenth of a second of burst: the rate holds over any window a
 	 * provider is likely to measure, and an idle engine still starts at
 	 * once. */

@@ -61,6 +61,9 @@ static const struct keryu_option options[] = {
 	 "WhatsApp: pass the acknowledgement link as the template variable "
 	 "after the parameters ({{3}} for alerts)",
 	 0, 0, 0},
+	{"queue_max", KERYU_OPT_INT, "10000",
+	 "requests held in memory waiting for a slot; beyond it a request is "
+	 "dropped and sent again when its lease runs out", 0, 1, 1000000},
 	{"retry_base_ms", KERYU_OPT_INT, "60000",
 	 "ceiling of the first retry's wait (full-jitter exponential backoff)",
 	 0, 1, 3600000},
@@ -165,7 +168,9 @@ static int open_channel(struct tw_state *st, struct tw_channel *ch,
 	struct channel_provider p = {tw_build, tw_parse, ch};
 	int rc;
 
-	cfg.submit_wait_ms = (int)cfg.timeout_ms;
+	cfg.queue_max = (size_t)h->config_int(m, "queue_max");
+	/* never hold the bus thread: it also carries our results out */
+	cfg.submit_wait_ms = 0;
 	rc = channel_new(&cfg, &p, &ch->engine);
 	if (rc == 0)
 		rc = channel_subscribe(ch->engine, h->config(m, "group"), name);

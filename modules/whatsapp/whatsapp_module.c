@@ -50,6 +50,9 @@ static const struct keryu_option options[] = {
 	 "time allowed to connect to the API", 0, 10, 600000},
 	{"max_in_flight", KERYU_OPT_INT, "64",
 	 "requests on the wire at once per worker", 0, 1, 4096},
+	{"queue_max", KERYU_OPT_INT, "10000",
+	 "requests held in memory waiting for a slot; beyond it a request is "
+	 "dropped and sent again when its lease runs out", 0, 1, 1000000},
 	{"retry_base_ms", KERYU_OPT_INT, "60000",
 	 "first retry waits up to this long (full jitter), doubling per "
 	 "attempt",
@@ -164,8 +167,9 @@ static int wa_init(keryu_mod *m, const struct keryu_host *host, void **state)
 	cfg.retry_base_ms = (unsigned)host->config_int(m, "retry_base_ms");
 	cfg.max_attempts = (int)host->config_int(m, "max_attempts");
 	cfg.rate_per_s = (double)host->config_int(m, "rate_per_s");
-	/* a full queue holds the bus thread at most one request's time */
-	cfg.submit_wait_ms = (int)cfg.timeout_ms;
+	cfg.queue_max = (size_t)host->config_int(m, "queue_max");
+	/* never hold the bus thread: it also carries our results out */
+	cfg.submit_wait_ms = 0;
 	prov.build = wa_build;
 	prov.parse = wa_parse;
 	prov.arg = st;
