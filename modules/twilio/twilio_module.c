@@ -57,6 +57,12 @@ static const struct keryu_option options[] = {
 	 "SMS text; {{1}}, {{2}}... are the notification's parameters; the "
 	 "acknowledgement link is added on a line of its own",
 	 0, 0, 0},
+	{"sms_code_template", KERYU_OPT_STR, "keryu_verify_code",
+	 "SMS: requests naming this template carry a one-time code (it is "
+	 "[http] verify_template) and get sms_code_text", 0, 0, 0},
+	{"sms_code_text", KERYU_OPT_STR,
+	 "Your Keryu code is {{1}}. Do not share it.",
+	 "SMS text of one-time codes; {{1}} is the code", 0, 0, 0},
 	{"ack_variable", KERYU_OPT_BOOL, "false",
 	 "WhatsApp: pass the acknowledgement link as the template variable "
 	 "after the parameters ({{3}} for alerts)",
@@ -279,6 +285,8 @@ static int tw_init(keryu_mod *m, const struct keryu_host *host, void **state)
 		.kind = TWILIO_SMS,
 		.from = sms_from,
 		.sms_text = host->config(m, "sms_text"),
+		.code_template = host->config(m, "sms_code_template"),
+		.code_text = host->config(m, "sms_code_text"),
 		.public_url = public_url,
 	};
 	if (*wa_name &&

@@ -191,11 +191,21 @@ out:
 	return s;
 }
 
-/* sms_text with "{{n}}" (n = 1..KERYU_NOTIFY_MAX_PARAMS) replaced. */
+/* The SMS text for e: code_text for one-time codes, else sms_text. */
+static const char *sms_template(const struct twilio_request_cfg *cfg,
+				const struct keryu_notify_event *e)
+{
+	if (cfg->code_template && *cfg->code_template && cfg->code_text &&
+	    *cfg->code_text && strcmp(e->template_name, cfg->code_template) == 0)
+		return cfg->code_text;
+	return cfg->sms_text;
+}
+
+/* The SMS text with "{{n}}" (n = 1..KERYU_NOTIFY_MAX_PARAMS) replaced. */
 static void sms_text(struct buf *b, const struct twilio_request_cfg *cfg,
 		     const struct keryu_notify_event *e)
 {
-	const char *p = cfg->sms_text, *open;
+	const char *p = sms_template(cfg, e), *open;
 	int n;
 
 	while ((open = strstr(p, "{{"))) {

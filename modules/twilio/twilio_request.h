@@ -22,6 +22,10 @@ struct twilio_request_cfg {
 				    itself a Content SID uses that instead */
 	const char *sms_text;    /* SMS: text, {{1}}..{{8}} replaced by the
 				    notification's parameters */
+	const char *code_template; /* SMS: a notification naming this
+				      template (a one-time code) uses
+				      code_text instead; NULL or "": none */
+	const char *code_text;
 	bool ack_variable;       /* WhatsApp: the ack link is the template
 				    variable after the parameters */
 	const char *public_url;  /* Keryu's public base URL for the

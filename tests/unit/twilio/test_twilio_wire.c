@@ -217,6 +217,23 @@ static void sms_body_exact(void **ctx)
 		      "%26+co%0Ahttps%3A%2F%2Fk.example%2Fack%2Ft"
 		      "&StatusCallback=" CB);
 	free(body);
+
+	/* a one-time code gets its own text, not the alarm's */
+	e.ack_url[0] = '\0';
+	e.param_count = 1;
+	snprintf(e.params[0], sizeof(e.params[0]), "123456");
+	snprintf(e.template_name, sizeof(e.template_name), "keryu_verify_code");
+	cfg.code_template = "keryu_verify_code";
+	cfg.code_text = "Your Keryu code is {{1}}.";
+	assert_int_equal(twilio_request_body(&cfg, &e, &body), 0);
+	assert_string_equal(body, "To=%2B18551234567&From=%2B15557654321"
+				  "&Body=Your+Keryu+code+is+123456."
+				  "&StatusCallback=" CB);
+	free(body);
+	snprintf(e.template_name, sizeof(e.template_name), "qr_template_on_m");
+	assert_int_equal(twilio_request_body(&cfg, &e, &body), 0);
+	assert_non_null(strstr(body, "&Body=%3A+123456&")); /* sms_text */
+	free(body);
 }
 
 static void body_refusals(void **ctx)
