@@ -129,6 +129,8 @@ pid_file $dir/mosquitto.pid
 persistence true
 persistence_location $dir/data/
 autosave_interval 30
+# a channel worker that is away keeps its share of a burst queued here
+max_queued_messages 100000
 log_dest file $dir/mosquitto.log
 log_type error
 log_type warning
