@@ -300,8 +300,25 @@ static int apply_result(struct storage_pool *p, PGconn *c, struct result *res,
 		return rc;
 	res->applied = PQntuples(r) == 1;
 	PQclear(r);
-	if (!res->applied || !alarm_id[0])
-		return 0; /* backwards, final, or a code notification */
+	if (!res->applied) {
+		/* The status stays, but the attempt happened: a provider
+		 * webhook's "sent" can overtake the channel's own result of
+		 * the attempt that sent it. */
+		const char *va[] = {ev->notification_id, res->attempt,
+				    ev->provider_message_id};
+
+		return storage_db_exec(
+			p, c, "notification.result_attempt",
+			"UPDATE notifications SET "
+			"attempts = greatest(attempts, $2::int), "
+			"provider_message_id = coalesce(provider_message_id, "
+			"  nullif($3::text, '')), updated_at = now() "
+			"WHERE id = $1::uuid AND ($2::int > attempts "
+			"  OR (provider_message_id IS NULL AND $3::text <> ''))",
+			3, va, NULL);
+	}
+	if (!alarm_id[0])
+		return 0; /* a code notification */
 	return storage_alarm_summarise(p, c, alarm_id);
 }
 

@@ -662,6 +662,9 @@ static void test_ranks(void **unused)
 	/* backward moves change nothing: ERROR after SENT, QUEUED */
 	result(nid, "error", 3, 1000, NULL, NULL);
 	assert_string_equal(nfield(nid, "status"), "SENT");
+	/* ...but the attempt is counted: a webhook's "sent" can overtake
+	 * the channel's own result of the attempt that sent it */
+	assert_string_equal(nfield(nid, "attempts"), "3");
 	assert_int_equal(T.st->notification_queued(T.st->self, nid, 4, 60), 0);
 	assert_string_equal(nfield(nid, "status"), "SENT");
 	result(nid, "delivered", 0, -1, NULL, NULL);

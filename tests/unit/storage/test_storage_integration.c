@@ -646,11 +646,12 @@ static void test_result_forward_only(void **unused)
 	assert_string_equal(status_of(nid), "DELIVERED");
 	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
 			    "wamid.ABC");
+	/* the status stays, the attempt is counted */
 	assert_string_equal(scalar(buf, sizeof(buf),
 				   "SELECT attempts FROM notifications "
 				   "WHERE id = $1::uuid",
 				   1, v),
-			    "1");
+			    "2");
 
 	delivery(&ev, nid, "read", 0, "");
 	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
