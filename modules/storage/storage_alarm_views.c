@@ -370,27 +370,36 @@ static int ack_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* custodian, alarm */
 	PGresult *r;
-	int rc, rows;
+	int rc, rows, i;
 
 	rc = storage_db_begin(p, c);
 	if (rc)
 		return rc;
+	/* A joined scan's page offers the button too, but its alarm never
+	 * escalates: the open alarm it joined does. Both are acknowledged,
+	 * or escalation would go on after "I'm on my way". */
 	rc = storage_db_exec(p, c, "alarm.ack_page",
 			     "UPDATE alarms a SET acknowledged_at = now(), "
 			     "acknowledged_via = 'page' "
-			     "FROM subjects s WHERE s.id = a.subject_id "
-			     "AND s.custodian_id = $1::uuid AND a.id = $2::uuid "
-			     "AND a.acknowledged_at IS NULL RETURNING 1",
+			     "FROM alarms t JOIN subjects s "
+			     "ON s.id = t.subject_id "
+			     "WHERE s.custodian_id = $1::uuid "
+			     "AND t.id = $2::uuid "
+			     "AND a.id IN (t.id, t.joined_alarm_id) "
+			     "AND a.acknowledged_at IS NULL "
+			     "RETURNING a.id::text",
 			     2, v, &r);
 	if (rc)
 		goto fail;
 	rows = PQntuples(r);
+	for (i = 0; i < rows && !rc; i++)
+		rc = storage_alarm_event(p, c, PQgetvalue(r, i, 0),
+					 "ACKNOWLEDGED", NULL, "page");
 	PQclear(r);
-	if (rows == 1) {
-		rc = storage_alarm_event(p, c, v[1], "ACKNOWLEDGED", NULL,
-					 "page");
-		if (!rc)
-			rc = storage_db_commit(p, c);
+	if (rc)
+		goto fail;
+	if (rows > 0) {
+		rc = storage_db_commit(p, c);
 		if (rc)
 			goto fail;
 		return 0;

@@ -1074,6 +1074,37 @@ static void test_acknowledge(void **unused)
 			 0);
 	assert_true(ack.already);
 
+	/* on a joined scan's page: the open alarm it joined is the one
+	 * that escalates, so it is acknowledged too */
+	quiesce();
+	p.cooldown_s = 600;
+	scan(&w, &p, &out);
+	scan(&w, &p, &other);
+	assert_true(other.joined);
+	assert_string_equal(other.joined_alarm_id, out.alarm_id);
+	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self,
+						 stranger.custodian,
+						 other.alarm_id),
+			 KERYU_ENOTFOUND);
+	assert_string_equal(afield(out.alarm_id, "acknowledged_via"), "");
+	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
+						 other.alarm_id),
+			 0);
+	assert_string_equal(afield(other.alarm_id, "acknowledged_via"),
+			    "page");
+	assert_string_equal(afield(out.alarm_id, "acknowledged_via"), "page");
+	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
+						 other.alarm_id),
+			 KERYU_ECONFLICT);
+	age_step(out.alarm_id, 3600);
+	sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	timeline(&w, out.alarm_id, tl, 16, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(tl[0].status, "ACKNOWLEDGED");
+	assert_string_equal(tl[0].error_text, "page");
+	p.cooldown_s = 0;
+
 	/* unknown and malformed */
 	keryu_uuid_new(unknown);
 	assert_int_equal(T.st->alarm_acknowledge(T.st->self, unknown, &ack),
