@@ -94,6 +94,22 @@ static int load(struct alarms_ctx *ctx, const char *key, char *dst,
 	return 0;
 }
 
+/* Storage refuses a policy whose channels are not what a contact's channel
+ * may be (lower-case letters, digits, '_' and '-'): every scan would then
+ * fail, unrecorded. Said at init instead. "" (no fallback) is fine. */
+static int check_channel(struct alarms_ctx *ctx, const char *key,
+			 const char *ch)
+{
+	size_t n = strlen(ch);
+
+	if (strspn(ch, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n)
+		return 0;
+	ctx->host->log(ctx->m, KERYU_LOG_ERROR, "alarms.config",
+		       "key=%s error=\"only a-z, 0-9, _ and - are allowed\"",
+		       key);
+	return KERYU_EINVAL;
+}
+
 static int load_policy(struct alarms_ctx *ctx)
 {
 	const struct keryu_host *h = ctx->host;
@@ -208,6 +224,11 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 	if (!rc && *host->config(m, "fallback_channel"))
 		rc = load(ctx, "fallback_channel", ctx->fallback_channel,
 			  sizeof(ctx->fallback_channel), true);
+	if (!rc)
+		rc = check_channel(ctx, "channel", ctx->channel);
+	if (!rc)
+		rc = check_channel(ctx, "fallback_channel",
+				   ctx->fallback_channel);
 	if (!rc)
 		rc = load_policy(ctx);
 	if (!rc)

@@ -303,6 +303,24 @@ static void group_option_names_the_share(void **st)
 	fake_host_set("group", "#");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
+	/* channels storage would refuse in every policy: refused at init,
+	 * not by every scan */
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("channel", "WhatsApp");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
+			 KERYU_EINVAL);
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("fallback_channel", "sms.text");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
+			 KERYU_EINVAL);
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_set("channel", "my_chan-2");
+	fake_host_set("fallback_channel", "sms");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
+	keryu_module.cleanup(state);
 	fake_host_reset(NULL);
 }
 
