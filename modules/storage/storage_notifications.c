@@ -291,6 +291,11 @@ static int apply_result(struct storage_pool *p, PGconn *c, struct result *res,
 		"FROM (SELECT coalesce(nullif($7::text, '')::timestamptz, "
 		"  now()) AS at) t "
 		"WHERE id = $1::uuid AND status <> 'FAILED' "
+		/* a provider's late "failed" about an earlier attempt's
+		 * message must not undo the attempt that got through */
+		"AND NOT ($2::text = 'FAILED' AND $3::int = 0 "
+		"  AND $4::text <> '' AND provider_message_id IS NOT NULL "
+		"  AND provider_message_id <> $4::text) "
 		"AND (" RANK("status") " < " RANK("$2::text") " "
 		"  OR (" RANK("status") " = 1 AND " RANK("$2::text") " = 1 "
 		"  AND $3::int >= attempts)) "

@@ -684,6 +684,50 @@ static void test_ranks(void **unused)
 	assert_logs_clean();
 }
 
+/* A provider's "failed" about an earlier attempt's message (attempt 1
+ * timed out, attempt 2 got through) does not undo the later success; one
+ * about the message we hold does. */
+static void test_late_failure_of_older_message(void **unused)
+{
+	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_created out;
+	struct keryu_delivery_event ev;
+	struct world w;
+	const char *nid;
+
+	(void)unused;
+	quiesce();
+	seed(&w, true, 0, 0);
+	scan(&w, &p, &out);
+	nid = out.notification_id;
+	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 60), 0);
+	result(nid, "sent", 2, -1, NULL, &ev);
+	keryu_uuid_new(ev.event_id);
+	snprintf(ev.status, sizeof(ev.status), "sent");
+	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
+		 "wamid.SECOND");
+	ev.attempt = 2;
+	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
+	assert_string_equal(nfield(nid, "provider_message_id"), "wamid.SECOND");
+
+	keryu_uuid_new(ev.event_id);
+	snprintf(ev.status, sizeof(ev.status), "failed");
+	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
+		 "wamid.FIRST");
+	snprintf(ev.error_code, sizeof(ev.error_code), "131026");
+	ev.attempt = 0;
+	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
+	assert_string_equal(nfield(nid, "status"), "SENT");
+
+	keryu_uuid_new(ev.event_id);
+	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
+		 "wamid.SECOND");
+	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
+	assert_string_equal(nfield(nid, "status"), "FAILED");
+	quiesce();
+	assert_logs_clean();
+}
+
 /* The alarm's summary shows the best status of its notifications; FAILED
  * only when every one failed. */
 static void test_summary(void **unused)
@@ -1412,6 +1456,7 @@ int main(void)
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_cooldown_join),
 		cmocka_unit_test(test_ranks),
+		cmocka_unit_test(test_late_failure_of_older_message),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_lease_redrive),
 		cmocka_unit_test(test_fallback_then_escalation),
