@@ -17,7 +17,10 @@
  *     that delays only that recipient;
  *   - idempotency: a request whose event_id this engine took on before, or
  *     whose (notification_id, attempt) is queued, in flight or scheduled
- *     for retry here, sends nothing;
+ *     for retry here, sends nothing; one whose attempt was settled here
+ *     recently (the last 2048 attempts) sends nothing either, and that
+ *     attempt's result is published again (a re-drive means the alarms
+ *     module never recorded it);
  *   - one result per attempt, published with keryu_delivery_publish on
  *     keryu/v1/delivery/<notification_id> (see "Results" below).
  *
@@ -182,7 +185,8 @@ void channel_on_notify(void *arg, const char *topic, const void *payload,
 /* Takes a copy of req on. Returns 0 when it was queued, or when it is a
  * duplicate (*duplicate then true, if not NULL): its event_id was taken on
  * before, or its (notification_id, attempt) is queued, in flight or
- * scheduled for retry; nothing is sent for a duplicate. Failure returns
+ * scheduled for retry, or was settled recently (its result is then
+ * published again); nothing is sent for a duplicate. Failure returns
  * (nothing queued, nothing remembered, nothing published):
  * KERYU_ECONFLICT (stopping), KERYU_ETIMEDOUT (queue still full after
  * wait_ms), KERYU_ENOMEM. */

@@ -36,6 +36,9 @@
 /* Recipients on hold (pair rate limit) remembered at once; the one whose
  * hold ends first makes room. */
 #define HOLD_MAX 512
+/* Results of recently settled attempts, answered again (not re-sent) when
+ * the alarms module re-drives one whose result it never recorded. */
+#define SETTLED_MAX 2048
 
 struct job {
 	struct job *next, *prev; /* the list it is in */
@@ -60,6 +63,16 @@ struct hold {
 	uint64_t until_ms;
 };
 
+/* What was published for one attempt; the envelope is made anew. */
+struct settled {
+	char notification_id[KERYU_UUID_LEN];
+	int attempt; /* 0: an empty slot */
+	char status[16];
+	char provider_message_id[128];
+	char error_code[32];
+	int retry_in_ms;
+};
+
 struct channel {
 	pthread_mutex_t mu;
 	pthread_cond_t room; /* the queue shrank, or stopping */
@@ -73,6 +86,8 @@ struct channel {
 	struct job *keys[KEY_BUCKETS];      /* guarded by mu */
 	char seen[SEEN_MAX][KERYU_UUID_LEN]; /* guarded by mu */
 	size_t seen_next;
+	struct settled *settled; /* SETTLED_MAX, a ring, guarded by mu */
+	size_t settled_next;
 	struct channel_stats stats; /* guarded by mu; in_flight and
 				     * scheduled copied by the worker */
 
@@ -237,6 +252,38 @@ static bool seen_before(const struct channel *c, const char *event_id)
 		    strcmp(c->seen[i], event_id) == 0)
 			return true;
 	return false;
+}
+
+static const struct settled *settled_find(const struct channel *c,
+					  const char *id, int attempt)
+{
+	size_t i;
+
+	for (i = 0; i < SETTLED_MAX; i++)
+		if (c->settled[i].attempt == attempt &&
+		    c->settled[i].notification_id[0] == id[0] &&
+		    strcmp(c->settled[i].notification_id, id) == 0)
+			return &c->settled[i];
+	return NULL;
+}
+
+static void settled_add(struct channel *c, const struct keryu_notify_event *req,
+			const struct keryu_delivery_event *res)
+{
+	struct settled *s = &c->settled[c->settled_next];
+
+	c->settled_next = (c->settled_next + 1) % SETTLED_MAX;
+	memcpy(s->notification_id, req->notification_id, KERYU_UUID_LEN);
+	s->attempt = req->attempt;
+	snprintf(s->status, sizeof(s->status), "%s", res->status);
+	/* a longer id is not kept: better none than a wrong one */
+	if (strlen(res->provider_message_id) < sizeof(s->provider_message_id))
+		memcpy(s->provider_message_id, res->provider_message_id,
+		       strlen(res->provider_message_id) + 1);
+	else
+		s->provider_message_id[0] = '\0';
+	snprintf(s->error_code, sizeof(s->error_code), "%s", res->error_code);
+	s->retry_in_ms = res->retry_in_ms;
 }
 
 /* ---- jobs ---- */
@@ -441,6 +488,7 @@ static void settle(struct channel *c, struct job *j,
 		c->stats.retried++;
 	else
 		c->stats.failed++;
+	settled_add(c, &j->req, &res);
 	key_remove(c, j);
 	if (again) {
 		j->req.attempt++;
@@ -836,7 +884,8 @@ int channel_new(const struct channel_config *cfg,
 		&fail);
 	c->userpwd = dup_or_null(cfg->userpwd, &fail);
 	c->headers = calloc(n + 1, sizeof(*c->headers));
-	if (!c->headers)
+	c->settled = calloc(SETTLED_MAX, sizeof(*c->settled));
+	if (!c->headers || !c->settled)
 		fail = true;
 	for (i = 0; !fail && i < n; i++)
 		c->headers[i] = dup_or_null(cfg->headers[i], &fail);
@@ -880,9 +929,27 @@ int channel_start(struct channel *c)
 	return 0;
 }
 
+/* Publishes a settled attempt's result again for req. Returns 0: a failed
+ * publish is logged and left to the next re-drive. */
+static int republish(struct channel *c, const struct keryu_notify_event *req,
+		     struct keryu_delivery_event *res)
+{
+	char ev[96];
+	int rc = keryu_delivery_publish(c->host, c->m, req, res);
+
+	snprintf(ev, sizeof(ev), "%s.answered_again", c->name);
+	c->host->log(c->m, rc ? KERYU_LOG_ERROR : KERYU_LOG_INFO, ev,
+		     "notification=%s attempt=%d status=%s err=%s",
+		     req->notification_id, req->attempt, res->status,
+		     keryu_strerror(rc));
+	return 0;
+}
+
 int channel_submit(struct channel *c, const struct keryu_notify_event *req,
 		   int wait_ms, bool *duplicate)
 {
+	const struct settled *done;
+	struct keryu_delivery_event again = {0};
 	struct job *j;
 	struct timespec until;
 	int rc = 0;
@@ -909,6 +976,23 @@ int channel_submit(struct channel *c, const struct keryu_notify_event *req,
 		if (duplicate)
 			*duplicate = true;
 		return 0;
+	}
+	if ((done = settled_find(c, req->notification_id, req->attempt))) {
+		/* answered here already: the alarms module re-drove it because
+		 * our result never reached it; say it again, send nothing */
+		snprintf(again.status, sizeof(again.status), "%s", done->status);
+		snprintf(again.provider_message_id,
+			 sizeof(again.provider_message_id), "%s",
+			 done->provider_message_id);
+		snprintf(again.error_code, sizeof(again.error_code), "%s",
+			 done->error_code);
+		again.retry_in_ms = done->retry_in_ms;
+		c->stats.duplicates++;
+		pthread_mutex_unlock(&c->mu);
+		free(j);
+		if (duplicate)
+			*duplicate = true;
+		return republish(c, req, &again);
 	}
 	while (!c->stopping && c->queue.n >= c->cap && rc == 0)
 		if (pthread_cond_timedwait(&c->room, &c->mu, &until) ==
@@ -1033,6 +1117,7 @@ void channel_free(struct channel *c)
 		memset(c->userpwd, 0, strlen(c->userpwd));
 		free(c->userpwd);
 	}
+	free(c->settled);
 	free(c->name);
 	free(c->url);
 	free(c->content_type);

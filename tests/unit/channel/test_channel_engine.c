@@ -536,6 +536,41 @@ static void duplicates_send_nothing(void **ctx)
 	assert_int_equal(fake_host_pub_count(), 2);
 }
 
+/* The alarms module re-drives an attempt this engine already settled (the
+ * result never reached it): nothing is sent again, the result is
+ * published again, with a new event id. */
+static void settled_attempt_answered_again(void **ctx)
+{
+	struct keryu_delivery_event first, again;
+	struct keryu_notify_event e;
+	struct channel *c = engine(4, 0, 10, 3);
+	bool dup = false;
+
+	(void)ctx;
+	submit(c, N1, 1, A, "ok");
+	assert_int_equal(channel_start(c), 0);
+	wait_results(c, 1);
+	request(&e, N1, 1, A, "ok"); /* re-driven: new event, same attempt */
+	assert_int_equal(channel_submit(c, &e, 0, &dup), 0);
+	assert_true(dup);
+	request(&e, N1, 2, A, "ok"); /* the next attempt is sent */
+	assert_int_equal(channel_submit(c, &e, 0, &dup), 0);
+	assert_false(dup);
+	wait_results(c, 2);
+	finish(c);
+	assert_int_equal(server_requests(), 2);
+	assert_int_equal(fake_host_pub_count(), 3);
+	result(0, &first);
+	result(1, &again);
+	assert_string_equal(again.status, "sent");
+	assert_int_equal(again.attempt, 1);
+	assert_string_equal(again.provider_message_id,
+			    first.provider_message_id);
+	assert_string_not_equal(again.event_id, first.event_id);
+	assert_true(fake_host_log_contains("testchan.answered_again "
+					   "notification=" N1 " attempt=1"));
+}
+
 /* A per-recipient hold delays that recipient only, new requests to it
  * included. */
 static void recipient_hold(void **ctx)
@@ -739,6 +774,7 @@ int main(void)
 		cmocka_unit_test(permanent_and_operator),
 		cmocka_unit_test(timeout_is_unknown),
 		cmocka_unit_test(duplicates_send_nothing),
+		cmocka_unit_test(settled_attempt_answered_again),
 		cmocka_unit_test(recipient_hold),
 		cmocka_unit_test(rate_is_held),
 		cmocka_unit_test(in_flight_window),
