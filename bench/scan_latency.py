@@ -41,6 +41,11 @@ class Bench(KeryuTest):
         k = self.keryud("--modules", "storage,qr,http,alarms,whatsapp", env=self.env(
             KERYU_ALARMS_CHANNEL="whatsapp", KERYU_WHATSAPP_API_BASE=fake.base,
             KERYU_WHATSAPP_PHONE_NUMBER_ID="1065", KERYU_WHATSAPP_TOKEN="t",
+            # every scan here must alert: none joins the one before
+            KERYU_ALARMS_COOLDOWN_S="0",
+            # back-to-back scans run faster than the 80/s cap: the cap
+            # would be measured, not the path
+            KERYU_WHATSAPP_RATE_PER_S="0",
             ))
         time.sleep(1.0)
         idle = rss_kib(k.proc.pid)
