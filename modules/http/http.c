@@ -57,6 +57,12 @@ static const struct keryu_option options[] = {
 		 "the code"},
 	{.key = "verify_language", .type = KERYU_OPT_STR, .def = "en_US",
 	 .help = "language of the one-time code template"},
+	{.key = "contact_channels", .type = KERYU_OPT_STR,
+	 .def = "whatsapp,sms,twilio,log",
+	 .help = "comma-separated channels a custodian may choose for an "
+		 "emergency contact and its fallback, in the order offered; "
+		 "each is the name of a module subscribed to "
+		 "keryu/v1/notify/<name> (a-z, 0-9, _ and -)"},
 	{.key = "session_idle_s", .type = KERYU_OPT_INT, .def = "86400",
 	 .help = "a session unused this many seconds is logged out",
 	 .min = 60, .max = 31536000},

@@ -136,6 +136,89 @@ static int copy_name(struct http_ctx *ctx, const char *key, char *out,
 	return 0;
 }
 
+/* Channels with a label of their own; any other is shown by name. */
+static const char *const channel_labels[] = {
+	"whatsapp", "WhatsApp",		 "sms", "SMS",
+	"twilio",   "WhatsApp (Twilio)", "log", "Log only (testing)",
+	NULL,
+};
+
+const char *http_channel_label(const char *name)
+{
+	const char *const *o;
+
+	for (o = channel_labels; o[0]; o += 2)
+		if (strcmp(name, o[0]) == 0)
+			return o[1];
+	return name;
+}
+
+bool http_channel_offered(const struct http_ctx *ctx, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < ctx->n_contact_channels; i++)
+		if (strcmp(name, ctx->contact_channel[i]) == 0)
+			return true;
+	return false;
+}
+
+/* "whatsapp, sms" -> the names and both select lists. A name is what a
+ * contact's channel may be (storage and the schema check the same: it
+ * goes into keryu/v1/notify/<name>); whether a module serves it is not
+ * checked here, as that module may run in another process. */
+static int load_channels(struct http_ctx *ctx, const char *list)
+{
+	const char *key = "contact_channels", *p = list;
+	size_t i, o = 0, f = 0;
+
+	ctx->n_contact_channels = 0;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *dst;
+
+		while (n && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n) {
+			if (ctx->n_contact_channels == HTTP_CHANNELS_MAX)
+				return bad(ctx, key, "at most 16 channels");
+			dst = ctx->contact_channel[ctx->n_contact_channels];
+			if (n >= sizeof(ctx->contact_channel[0]) ||
+			    strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_-") <
+				    n)
+				return bad(ctx, key,
+					   "each channel must be 1 to 31 of "
+					   "a-z, 0-9, _ and -");
+			memcpy(dst, p, n);
+			dst[n] = '\0';
+			if (http_channel_offered(ctx, dst))
+				return bad(ctx, key, "a channel is listed twice");
+			ctx->n_contact_channels++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	if (ctx->n_contact_channels == 0)
+		return bad(ctx, key, "must name at least one channel");
+	ctx->fallback_opts[f++] = "";
+	ctx->fallback_opts[f++] = "None";
+	for (i = 0; i < ctx->n_contact_channels; i++) {
+		const char *name = ctx->contact_channel[i];
+
+		ctx->channel_opts[o++] = name;
+		ctx->channel_opts[o++] = http_channel_label(name);
+		ctx->fallback_opts[f++] = name;
+		ctx->fallback_opts[f++] = http_channel_label(name);
+	}
+	ctx->channel_opts[o] = NULL;
+	ctx->fallback_opts[f] = NULL;
+	return 0;
+}
+
 /* The photo folder and size cap. A max_body too small for the cap is
  * allowed (an admin may want small bodies) but said once: such photos are
  * refused by the server's body limit before the page sees them. */
@@ -215,6 +298,8 @@ int http_config_load(struct http_ctx *ctx)
 	if (!rc)
 		rc = copy_name(ctx, "verify_language", ctx->verify_language,
 			       sizeof(ctx->verify_language), false);
+	if (!rc)
+		rc = load_channels(ctx, h->config(ctx->m, "contact_channels"));
 	if (rc)
 		return rc;
 

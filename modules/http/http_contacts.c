@@ -2,7 +2,8 @@
  * deletable), then the others in the order the custodian sets. A new
  * contact's phone gets a one-time code, sent exactly as the custodian's
  * own (http_code.c), and is used for alerts only once that code is
- * entered here. */
+ * entered here. The channels offered for a contact and its fallback are
+ * [http] contact_channels (http_config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,31 +14,6 @@
 #include "http_subjects.h"
 
 #define CODE_WINDOW_S 900
-
-static const char *const channels[] = {
-	"whatsapp", "WhatsApp", "sms", "SMS", "twilio", "Twilio (SMS)",
-	"log", "Log only (for testing)", NULL,
-};
-
-static bool channel_valid(const char *c)
-{
-	const char *const *o;
-
-	for (o = channels; o[0]; o += 2)
-		if (strcmp(c, o[0]) == 0)
-			return true;
-	return false;
-}
-
-static const char *channel_name(const char *c)
-{
-	const char *const *o;
-
-	for (o = channels; o[0]; o += 2)
-		if (strcmp(c, o[0]) == 0)
-			return o[1];
-	return c;
-}
 
 /* The subject (p->arg[0]) and its contacts; with want_contact, also the
  * index of contact p->arg[1] among them. False after answering (404 when
@@ -129,7 +105,11 @@ static void contacts_page(struct http_page *p, const struct contacts *c,
 		html_raw(h, "</strong><br><span class=\"small\">");
 		html_text(h, k->phone);
 		html_text(h, " · ");
-		html_text(h, channel_name(k->channel));
+		html_text(h, http_channel_label(k->channel));
+		if (k->fallback_channel[0]) {
+			html_text(h, " · if that fails: ");
+			html_text(h, http_channel_label(k->fallback_channel));
+		}
 		html_text(h, k->verified ? " · verified" : " · not verified "
 							     "yet: not alerted");
 		html_raw(h, "</span><br>\n");
@@ -185,9 +165,19 @@ static void contacts_page(struct http_page *p, const struct contacts *c,
 				       .value = http_is_post(p)
 							? http_field(p,
 								     "channel")
-							: "whatsapp",
+							: p->ctx->contact_channel[0],
 				       .error = html_errors_for(e, "channel"),
-				       .options = channels});
+				       .options = p->ctx->channel_opts});
+		http_select(h, &(struct http_select){
+				       .name = "fallback_channel",
+				       .label = "Fallback channel",
+				       .hint = "Tried when the first one cannot "
+					       "deliver the alert.",
+				       .value = http_field(p,
+							   "fallback_channel"),
+				       .error = html_errors_for(
+					       e, "fallback_channel"),
+				       .options = p->ctx->fallback_opts});
 		html_form_end(h, "Add contact");
 	}
 	snprintf(action, sizeof(action), "/subjects/%s/", c->s.id);
@@ -224,6 +214,7 @@ void http_contact_new(struct http_page *p)
 	struct keryu_contact k;
 	enum http_text_problem t;
 	const char *why, *channel = http_field(p, "channel");
+	const char *fallback = http_field(p, "fallback_channel");
 	char id[KERYU_UUID_LEN], loc[160];
 	int rc;
 
@@ -247,10 +238,22 @@ void http_contact_new(struct http_page *p)
 	else if ((why = http_phone_normalise(http_field(p, "phone"),
 					     k.phone)) != NULL)
 		html_errors_add(&e, "phone", why);
-	if (!channel_valid(channel))
+	/* only what [http] contact_channels offers, whatever was posted */
+	if (!http_channel_offered(p->ctx, channel))
 		html_errors_add(&e, "channel", "Choose how to alert them.");
 	else
 		snprintf(k.channel, sizeof(k.channel), "%s", channel);
+	if (fallback[0] && !http_channel_offered(p->ctx, fallback))
+		html_errors_add(&e, "fallback_channel",
+				"Choose a fallback channel from the list, or "
+				"None.");
+	else if (fallback[0] && strcmp(fallback, channel) == 0)
+		html_errors_add(&e, "fallback_channel",
+				"Choose a fallback channel other than the "
+				"first one, or None.");
+	else
+		snprintf(k.fallback_channel, sizeof(k.fallback_channel), "%s",
+			 fallback);
 	if (c->n >= KERYU_CONTACTS_MAX)
 		html_errors_add(&e, NULL, "This subject has the most contacts "
 					  "allowed.");

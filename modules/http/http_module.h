@@ -22,6 +22,7 @@
 #define HTTP_MAX_ALLOWED_HOSTS 32
 #define HTTP_HOST_NAME_MAX 256
 #define HTTP_MAX_PROXIES 16
+#define HTTP_CHANNELS_MAX 16 /* names in [http] contact_channels */
 
 struct http_server; /* the libmicrohttpd side, http_server.c */
 struct MHD_Connection;
@@ -63,6 +64,15 @@ struct http_ctx {
 	char verify_channel[32];
 	char verify_template[128];
 	char verify_language[16];
+
+	/* [http] contact_channels: what the contact form offers, in order.
+	 * Each is a name that can be a topic level; the *_opts arrays are
+	 * http_select's value, label, ..., NULL (fallback_opts starts with
+	 * "", "None") and point into contact_channel and static labels */
+	char contact_channel[HTTP_CHANNELS_MAX][32];
+	size_t n_contact_channels;
+	const char *channel_opts[2 * HTTP_CHANNELS_MAX + 1];
+	const char *fallback_opts[2 * HTTP_CHANNELS_MAX + 3];
 
 	/* subjects, contacts, tags and alarms pages; NULL (those pages
 	 * answer 503) only when the service is missing */
@@ -196,6 +206,11 @@ struct http_response {
 /* Reads and checks the module's options into ctx. Returns 0 or
  * KERYU_EINVAL after logging the offending key. */
 int http_config_load(struct http_ctx *ctx);
+/* The label shown for a channel name: built in for whatsapp, sms, twilio
+ * and log, else the name itself (not copied: lives as long as name). */
+const char *http_channel_label(const char *name);
+/* True when name is one of [http] contact_channels. */
+bool http_channel_offered(const struct http_ctx *ctx, const char *name);
 
 /* ---- http_router.c ---- */
 void http_response_init(struct http_response *r);

@@ -1,7 +1,10 @@
 /* The "subjects" service's emergency contacts (keryu/subjects.h). A
  * contact belongs to a subject; scoping is by a join to subjects on the
  * custodian. Writes lock the subject row first, so that two pages changing
- * one subject's contacts take turns and positions stay 1..n. */
+ * one subject's contacts take turns and positions stay 1..n. A channel is
+ * any name that can be a topic level (storage_channel_valid, as the
+ * schema's check): which ones a custodian is offered is the http module's
+ * choice, and a channel is whatever module subscribes to its topic. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +12,6 @@
 
 #include "storage_pool.h"
 #include "storage_service.h"
-
-static bool channel_valid(const char *s)
-{
-	return s && (strcmp(s, "whatsapp") == 0 || strcmp(s, "twilio") == 0 ||
-		     strcmp(s, "sms") == 0 || strcmp(s, "log") == 0);
-}
 
 /* Numbers the subject's contacts 1..n in their current order. Rows from
  * before this service (position 0 by default) are ordered by age. */
@@ -51,7 +48,8 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	rc = storage_db_exec(p, c, "contact.list",
 			     "SELECT k.id::text, s.id::text, k.name, "
 			     "k.phone_e164, k.channel, k.position, "
-			     "k.verified_at IS NOT NULL "
+			     "k.verified_at IS NOT NULL, "
+			     "coalesce(k.fallback_channel, '') "
 			     "FROM subjects s "
 			     "LEFT JOIN LATERAL (SELECT * FROM contacts "
 			     "  WHERE subject_id = s.id "
@@ -85,6 +83,9 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 				  PQgetvalue(r, i, 4));
 		k->position = atoi(PQgetvalue(r, i, 5));
 		k->verified = strcmp(PQgetvalue(r, i, 6), "t") == 0;
+		storage_copy_text(k->fallback_channel,
+				  sizeof(k->fallback_channel),
+				  PQgetvalue(r, i, 7));
 		lc->n++;
 	}
 	PQclear(r);
@@ -119,7 +120,8 @@ int storage_contact_list(void *self, const char *custodian_id,
 /* ---- add ---- */
 
 struct add_call {
-	const char *v[5]; /* custodian, subject, name, phone, channel */
+	/* custodian, subject, name, phone, channel, fallback (NULL: none) */
+	const char *v[6];
 	char id[KERYU_UUID_LEN];
 };
 
@@ -185,11 +187,12 @@ static int add_work(struct storage_pool *p, PGconn *c, void *arg)
 		rc = storage_db_exec(
 			p, c, "contact.add",
 			"INSERT INTO contacts (subject_id, name, phone_e164, "
-			"channel, position) "
-			"SELECT $1::uuid, $2, $3, $4, coalesce(max(position), 0) "
-			"+ 1 FROM contacts WHERE subject_id = $1::uuid "
+			"channel, fallback_channel, position) "
+			"SELECT $1::uuid, $2, $3, $4, $5, "
+			"coalesce(max(position), 0) + 1 "
+			"FROM contacts WHERE subject_id = $1::uuid "
 			"RETURNING id::text",
-			4, ac->v + 1, &r);
+			5, ac->v + 1, &r);
 	if (!rc && PQntuples(r) == 1)
 		storage_copy_text(ac->id, sizeof(ac->id), PQgetvalue(r, 0, 0));
 	else if (!rc)
@@ -217,8 +220,14 @@ int storage_contact_add(void *self, const char *custodian_id,
 	    !in || !memchr(in->name, '\0', sizeof(in->name)) ||
 	    !memchr(in->phone, '\0', sizeof(in->phone)) ||
 	    !memchr(in->channel, '\0', sizeof(in->channel)) ||
+	    !memchr(in->fallback_channel, '\0',
+		    sizeof(in->fallback_channel)) ||
 	    !storage_line_valid(in->name, sizeof(in->name) - 1) ||
-	    !keryu_e164_valid(in->phone) || !channel_valid(in->channel))
+	    !keryu_e164_valid(in->phone) ||
+	    !storage_channel_valid(in->channel) ||
+	    (in->fallback_channel[0] &&
+	     (!storage_channel_valid(in->fallback_channel) ||
+	      strcmp(in->fallback_channel, in->channel) == 0)))
 		return KERYU_EINVAL;
 	memset(&ac, 0, sizeof(ac));
 	ac.v[0] = custodian_id;
@@ -226,6 +235,7 @@ int storage_contact_add(void *self, const char *custodian_id,
 	ac.v[2] = in->name;
 	ac.v[3] = in->phone;
 	ac.v[4] = in->channel;
+	ac.v[5] = in->fallback_channel[0] ? in->fallback_channel : NULL;
 	rc = storage_pool_run(p, "contact_add", add_work, &ac);
 	if (rc)
 		return rc;
@@ -233,8 +243,10 @@ int storage_contact_add(void *self, const char *custodian_id,
 	storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 				  "storage.contact_added",
 				  "custodian_id=%s subject_id=%s contact_id=%s "
-				  "channel=%s",
-				  custodian_id, subject_id, ac.id, in->channel);
+				  "channel=%s fallback_channel=%s",
+				  custodian_id, subject_id, ac.id, in->channel,
+				  in->fallback_channel[0] ? in->fallback_channel
+							  : "-");
 	return 0;
 }
 

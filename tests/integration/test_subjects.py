@@ -283,14 +283,30 @@ class Subjects(KeryuTest):
         self.assertEqual(status, 303)
         self.assertIsNotNone(self.pg.scalar("SELECT verified_at FROM contacts"))
 
-        for name, phone, channel in (("Dan", "+16505550002", "sms"),
-                                     ("Eve", "+16505550003", "log")):
+        # a fallback the same as the channel, or not offered: refused
+        for fallback in ("sms", "email"):
+            status, _, page = b.submit(contacts, contacts + "new", {
+                "name": "Dan", "phone": "+16505550002", "channel": "sms",
+                "fallback_channel": fallback})
+            self.assertEqual(status, 400)
+            self.assertIn("Choose a fallback channel", page)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM contacts"), "1")
+        for name, phone, channel, fallback in (
+                ("Dan", "+16505550002", "sms", "whatsapp"),
+                ("Eve", "+16505550003", "log", "")):
             status, _, _ = b.submit(contacts, contacts + "new",
-                                    {"name": name, "phone": phone, "channel": channel})
+                                    {"name": name, "phone": phone, "channel": channel,
+                                     "fallback_channel": fallback})
             self.assertEqual(status, 303)
         order = lambda: [r[0] for r in self.pg.query(
             "SELECT name FROM contacts ORDER BY position")]
         self.assertEqual(order(), ["Carl", "Dan", "Eve"])
+        # stored as the channel tried when the first fails for good; none is NULL
+        self.assertEqual(self.pg.query(
+            "SELECT name, channel, fallback_channel FROM contacts ORDER BY position"),
+            [["Carl", "whatsapp", None], ["Dan", "sms", "whatsapp"], ["Eve", "log", None]])
+        status, _, page = b.get(contacts)
+        self.assertIn("+16505550002 · SMS · if that fails: WhatsApp", page)
         eve = self.pg.scalar("SELECT id FROM contacts WHERE name = 'Eve'")
         status, _, _ = b.post(f"{contacts}{eve}/up", {}, contacts)
         self.assertEqual(status, 303)

@@ -83,8 +83,13 @@ struct keryu_contact {
 	char subject_id[KERYU_UUID_LEN];
 	char name[101];
 	char phone[32];   /* E.164 */
-	char channel[16]; /* whatsapp, twilio, sms, log */
-	int position;     /* 1 first; the custodian is always before 1 */
+	/* a channel is any module subscribed to keryu/v1/notify/<name>:
+	 * 1..31 of a-z, 0-9, _ and - (whatsapp, twilio, sms, log, ...) */
+	char channel[32];
+	/* tried when channel fails permanently; "" for none, else a name
+	 * as above that differs from channel */
+	char fallback_channel[32];
+	int position; /* 1 first; the custodian is always before 1 */
 	bool verified;
 };
 
@@ -184,12 +189,17 @@ struct keryu_subjects {
 				 char old_out[80]);
 
 	/* ---- emergency contacts ---- */
-	/* By position. */
+	/* By position, each with its fallback_channel ("" for none). */
 	int (*contact_list)(void *self, const char *custodian_id,
 			    const char *subject_id, struct keryu_contact *out,
 			    size_t max, size_t *n);
-	/* Appends a contact (unverified) after the others; fills id_out.
-	 * ECONFLICT when the subject already has KERYU_CONTACTS_MAX. */
+	/* Appends a contact (unverified) after the others, with in's name,
+	 * phone, channel and fallback_channel; fills id_out ("" on failure).
+	 * EINVAL for a bad field (a channel not of the form above, or a
+	 * fallback equal to the channel), ENOTFOUND when the subject is not
+	 * the custodian's, ECONFLICT when it already has KERYU_CONTACTS_MAX;
+	 * nothing is written on failure. Which channels a custodian may pick
+	 * is the caller's policy (http's contact_channels). */
 	int (*contact_add)(void *self, const char *custodian_id,
 			   const char *subject_id,
 			   const struct keryu_contact *in,

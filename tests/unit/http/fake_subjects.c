@@ -277,7 +277,10 @@ static int fs_contact_add(void *self, const char *custodian,
 	f = subj(custodian, subject_id);
 	if (!f)
 		return KERYU_ENOTFOUND;
-	if (!keryu_e164_valid(in->phone) || !in->name[0])
+	/* like storage: any channel name, a fallback that is not the
+	 * channel itself ("" for none) */
+	if (!keryu_e164_valid(in->phone) || !in->name[0] || !in->channel[0] ||
+	    strcmp(in->fallback_channel, in->channel) == 0)
 		return KERYU_EINVAL;
 	n = fake_subjects_contacts(f->s.id, all, FS_CONTACTS);
 	if (n >= KERYU_CONTACTS_MAX)

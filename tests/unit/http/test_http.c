@@ -436,6 +436,30 @@ static void bad_config_refused(void **st)
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
 
+	/* contact_channels: names that can be a topic level, at least one,
+	 * none twice; the error names the key */
+	{
+		static const char *const bad[] = {
+			"whatsapp,Email!", "sms,a/b",	 "", " , ",
+			"sms,sms",	   "log,sms+text", "whatsapp,SMS",
+			"x,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			fake_host_reset(&keryu_module);
+			fake_host_add_service(KERYU_SERVICE_STORAGE,
+					      &fake_storage);
+			fake_host_add_service(KERYU_SERVICE_ACCOUNTS,
+					      &fake_accounts);
+			fake_host_set("contact_channels", bad[i]);
+			assert_int_equal(keryu_module.init(fake_mod(),
+							   fake_host(), &state),
+					 KERYU_EINVAL);
+			assert_true(fake_host_log_contains(
+				"key=contact_channels"));
+		}
+	}
+
 	fake_host_reset(&keryu_module); /* no storage service */
 	assert_int_not_equal(
 		keryu_module.init(fake_mod(), fake_host(), &state), 0);

@@ -100,6 +100,8 @@ static void session(const char *token, const char *custodian_id,
 			 0);
 }
 
+static const char *contact_channels; /* [http] contact_channels or NULL */
+
 static int setup(void **st)
 {
 	void *state = NULL;
@@ -120,6 +122,8 @@ static int setup(void **st)
 	assert_non_null(mkdtemp(photo_dir));
 	fake_host_set("photo_dir", photo_dir);
 	fake_host_set("photo_max_bytes", "4096");
+	if (contact_channels)
+		fake_host_set("contact_channels", contact_channels);
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
 		return -1;
 	ctx = state;
@@ -133,6 +137,17 @@ static int setup(void **st)
 	contact_checks = 0;
 	http_response_init(&resp);
 	return 0;
+}
+
+/* The channels an installation offers: its own test channel first. */
+static int setup_own_channels(void **st)
+{
+	int rc;
+
+	contact_channels = " testchan , log";
+	rc = setup(st);
+	contact_channels = NULL;
+	return rc;
 }
 
 static int teardown(void **st)
@@ -704,6 +719,19 @@ static void contacts_add_verify_reorder_delete(void **st)
 	assert_int_equal(resp.status, 200);
 	assert_non_null(strstr(body(), "Ana A</strong> (you)"));
 	assert_non_null(strstr(body(), "+16505551234"));
+	/* the default [http] contact_channels, first one chosen; the
+	 * fallback starts at None */
+	assert_non_null(strstr(body(),
+			       "<option value=\"whatsapp\" selected>WhatsApp"
+			       "</option>\n<option value=\"sms\">SMS</option>"
+			       "\n<option value=\"twilio\">WhatsApp (Twilio)"
+			       "</option>\n<option value=\"log\">Log only "
+			       "(testing)</option>\n</select>"));
+	assert_non_null(strstr(body(), "name=\"fallback_channel\""));
+	assert_non_null(strstr(body(), "Fallback channel"));
+	assert_non_null(strstr(body(),
+			       "<option value=\"\" selected>None</option>\n"
+			       "<option value=\"whatsapp\">WhatsApp</option>"));
 
 	/* bad input: every error, nothing added */
 	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
@@ -722,11 +750,14 @@ static void contacts_add_verify_reorder_delete(void **st)
 	assert_int_equal(fake_accounts_state.code_issues, 0);
 
 	/* added with the signup's normalisation; a code goes out for it */
-	post(url, "name=Carl+C&phone=%2B44+(20)+7946-0000&channel=whatsapp");
+	post(url, "name=Carl+C&phone=%2B44+(20)+7946-0000&channel=whatsapp"
+		  "&fallback_channel=sms");
 	assert_int_equal(resp.status, 303);
 	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
 	snprintf(cid, sizeof(cid), "%s", list[0].id);
 	assert_string_equal(list[0].phone, "+442079460000");
+	assert_string_equal(list[0].channel, "whatsapp");
+	assert_string_equal(list[0].fallback_channel, "sms");
 	assert_false(list[0].verified);
 	assert_string_equal(last_code_contact, cid);
 	snprintf(url, sizeof(url), "/subjects/%s/contacts/%s/verify?sent=1", id,
@@ -764,6 +795,13 @@ static void contacts_add_verify_reorder_delete(void **st)
 	assert_int_equal(resp.status, 303);
 	assert_int_equal(fake_subjects_contacts(id, list, 8), 3);
 	assert_string_equal(list[2].name, "Eve");
+	assert_string_equal(list[2].fallback_channel, "");
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/", id);
+	get(url);
+	assert_non_null(strstr(body(), "+442079460000 · WhatsApp · if that "
+				       "fails: SMS · verified"));
+	assert_non_null(strstr(body(), "+16505550002 · Log only (testing) · "
+				       "not verified"));
 	snprintf(url, sizeof(url), "/subjects/%s/contacts/%s/up", id,
 		 list[2].id);
 	post(url, "");
@@ -880,6 +918,109 @@ static void contact_codes_capped_per_custodian(void **st)
 	post(url, "name=Vic&phone=%2B442079460000&channel=whatsapp");
 	assert_non_null(strstr(resp.location, "verify?sent=1"));
 	assert_int_equal(fake_accounts_state.code_issues, 11);
+}
+
+/* A channel that is not offered, or a fallback that is the channel
+ * itself or not offered: a form error next to the field, the form
+ * refilled, nothing added and no code sent. */
+static void contact_channel_choices_checked(void **st)
+{
+	static const struct {
+		const char *fields, *field, *error;
+	} bad[] = {
+		{"channel=email", "channel", "Choose how to alert them."},
+		{"channel=", "channel", "Choose how to alert them."},
+		{"channel=WhatsApp", "channel", "Choose how to alert them."},
+		{"channel=sms&fallback_channel=sms", "fallback_channel",
+		 "other than the first one, or None."},
+		{"channel=sms&fallback_channel=pigeon", "fallback_channel",
+		 "from the list, or None."},
+		{"channel=sms&fallback_channel=a%2Fb", "fallback_channel",
+		 "from the list, or None."},
+	};
+	struct keryu_contact list[8];
+	char url[200], form[256];
+	const char *id, *sel;
+	size_t i, pubs;
+
+	(void)st;
+	id = create();
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+	pubs = fake_host_pub_count();
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(form, sizeof(form),
+			 "name=Carl&phone=%%2B16505550001&%s", bad[i].fields);
+		post(url, form);
+		assert_int_equal(resp.status, 400);
+		assert_non_null(strstr(body(), bad[i].error));
+		/* next to its own field */
+		snprintf(form, sizeof(form), "f-%s-error\"", bad[i].field);
+		assert_non_null(strstr(body(), form));
+		assert_non_null(strstr(body(), "value=\"Carl\""));
+	}
+	/* the form keeps what was chosen when it is offered */
+	post(url, "name=Carl&phone=%2B16505550001&channel=twilio"
+		  "&fallback_channel=twilio");
+	sel = strstr(body(), "<option value=\"twilio\" selected>");
+	assert_non_null(sel); /* the channel */
+	assert_non_null(strstr(sel + 1, "<option value=\"twilio\" "
+					"selected>")); /* the fallback */
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 0);
+	assert_int_equal(fake_subjects_state.contact_adds, 0);
+	assert_int_equal(fake_accounts_state.code_issues, 0);
+	assert_int_equal(fake_host_pub_count(), pubs);
+
+	/* no fallback field at all (an older form) is None */
+	post(url, "name=Carl&phone=%2B16505550001&channel=twilio");
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+	assert_string_equal(list[0].channel, "twilio");
+	assert_string_equal(list[0].fallback_channel, "");
+}
+
+/* [http] contact_channels decides what is offered: an installation's own
+ * channel (shown by its name) and nothing else. */
+static void contact_channels_come_from_config(void **st)
+{
+	struct keryu_contact list[8];
+	char url[200];
+	const char *id;
+
+	(void)st;
+	assert_int_equal(ctx->n_contact_channels, 2);
+	id = create();
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/", id);
+	get(url);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(body(),
+			       "<option value=\"testchan\" selected>testchan"
+			       "</option>\n<option value=\"log\">Log only "
+			       "(testing)</option>\n</select>"));
+	assert_non_null(strstr(body(),
+			       "<option value=\"\" selected>None</option>\n"
+			       "<option value=\"testchan\">testchan</option>"));
+	assert_null(strstr(body(), "whatsapp"));
+	assert_null(strstr(body(), "WhatsApp (Twilio)"));
+
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/new", id);
+	post(url, "name=Carl&phone=%2B16505550001&channel=whatsapp");
+	assert_int_equal(resp.status, 400);
+	assert_non_null(strstr(body(), "Choose how to alert them."));
+	post(url, "name=Carl&phone=%2B16505550001&channel=log"
+		  "&fallback_channel=sms");
+	assert_int_equal(resp.status, 400);
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 0);
+
+	post(url, "name=Carl&phone=%2B16505550001&channel=testchan"
+		  "&fallback_channel=log");
+	assert_int_equal(resp.status, 303);
+	assert_int_equal(fake_subjects_contacts(id, list, 8), 1);
+	assert_string_equal(list[0].channel, "testchan");
+	assert_string_equal(list[0].fallback_channel, "log");
+	snprintf(url, sizeof(url), "/subjects/%s/contacts/", id);
+	get(url);
+	assert_non_null(strstr(body(), "+16505550001 · testchan · if that "
+				       "fails: Log only (testing)"));
 }
 
 /* ---- another custodian's ids ---- */
@@ -1011,6 +1152,11 @@ int main(void)
 			contact_codes_capped_per_custodian, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			foreign_ids_are_404_by_get_and_post, setup, teardown),
+		cmocka_unit_test_setup_teardown(contact_channel_choices_checked,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			contact_channels_come_from_config, setup_own_channels,
+			teardown),
 		cmocka_unit_test_setup_teardown(service_missing_is_503, setup,
 						teardown),
 	};

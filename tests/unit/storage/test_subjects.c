@@ -941,7 +941,7 @@ static void test_contacts(void **unused)
 			 KERYU_ENOTFOUND);
 
 	/* validation: EINVAL, nothing written */
-	for (i = 0; i < 12; i++) {
+	for (i = 0; i < 20; i++) {
 		contact_fill(&k, "Ok", "+34600000009", "whatsapp");
 		switch (i) {
 		case 0: k.name[0] = '\0'; break;
@@ -952,10 +952,33 @@ static void test_contacts(void **unused)
 		case 5: snprintf(k.phone, sizeof(k.phone), "+0600000009"); break;
 		case 6: snprintf(k.phone, sizeof(k.phone), "+346"); break;
 		case 7: snprintf(k.phone, sizeof(k.phone), "+34 600 000 009"); break;
-		case 8: snprintf(k.channel, sizeof(k.channel), "email"); break;
+		/* any name that can be a topic level is a channel; these
+		 * cannot */
+		case 8: snprintf(k.channel, sizeof(k.channel), "Email!"); break;
 		case 9: k.channel[0] = '\0'; break;
 		case 10: snprintf(k.channel, sizeof(k.channel), "WhatsApp"); break;
 		case 11: memset(k.name, 'x', sizeof(k.name)); break;
+		case 12: snprintf(k.channel, sizeof(k.channel), "a/b"); break;
+		case 13: snprintf(k.channel, sizeof(k.channel), "sms.text"); break;
+		case 14: memset(k.channel, 'x', sizeof(k.channel)); break;
+		case 15: snprintf(k.channel, sizeof(k.channel), " sms"); break;
+		/* a fallback: the same rule, and not the channel itself */
+		case 16:
+			snprintf(k.fallback_channel,
+				 sizeof(k.fallback_channel), "whatsapp");
+			break;
+		case 17:
+			snprintf(k.fallback_channel,
+				 sizeof(k.fallback_channel), "a/b");
+			break;
+		case 18:
+			snprintf(k.fallback_channel,
+				 sizeof(k.fallback_channel), "SMS");
+			break;
+		case 19:
+			memset(k.fallback_channel, 's',
+			       sizeof(k.fallback_channel));
+			break;
 		}
 		assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a,
 						 &k, id),
@@ -967,6 +990,35 @@ static void test_contacts(void **unused)
 			 KERYU_ENOTFOUND);
 	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, NULL, id),
 			 KERYU_EINVAL);
+	snapshot(snap2);
+	assert_string_equal(snap, snap2);
+
+	/* storage does not keep a list of channels (the http module decides
+	 * what is offered): "email" is a channel name like any other. A
+	 * fallback is stored and read back; "" is stored as NULL. */
+	contact_fill(&k, "Prima", "+34600000005", "email");
+	snprintf(k.fallback_channel, sizeof(k.fallback_channel), "sms");
+	assert_int_equal(sj->contact_add(sj->self, CUST_A, T.subj_a, &k, id),
+			 0);
+	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a, list, 8,
+					  &n),
+			 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(list[4].id, id);
+	assert_string_equal(list[4].channel, "email");
+	assert_string_equal(list[4].fallback_channel, "sms");
+	assert_string_equal(list[0].fallback_channel, "");
+	assert_string_equal(scalar(buf, sizeof(buf),
+				   "SELECT fallback_channel FROM contacts "
+				   "WHERE id = $1::uuid",
+				   id),
+			    "sms");
+	assert_int_equal(count("SELECT count(*) FROM contacts "
+			       "WHERE subject_id = $1::uuid "
+			       "AND fallback_channel IS NULL",
+			       T.subj_a),
+			 4);
+	assert_int_equal(sj->contact_delete(sj->self, CUST_A, id), 0);
 	snapshot(snap2);
 	assert_string_equal(snap, snap2);
 
