@@ -65,19 +65,13 @@
  * One thread per connection (libmicrohttpd's thread-per-connection mode),
  * one detached thread per accepted message for its callbacks. SIGINT or
  * SIGTERM stops it. */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -86,37 +80,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "fake_common.h"
+
 #define MAX_BODY (1u << 20)
 #define MAX_FIELDS 64
 #define MAX_STATUSES 16
-
-enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP, MODE_TIMEOUT };
-
-struct step {
-	enum mode_kind kind;
-	long arg; /* error code or HTTP status */
-};
-
-#define MAX_STEPS 32
-#define MAX_CURSORS 4096
-
-/* One step, or a sequence each notification walks on its own. */
-struct mode {
-	int n;
-	struct step step[MAX_STEPS];
-};
-
-/* Where a notification (n= of its StatusCallback) is in the sequence. */
-struct cursor {
-	char nid[64];
-	int next;
-};
-
-struct request {
-	char *body;
-	size_t len;
-	bool too_big;
-};
 
 /* A decoded form: names and values are NUL-terminated copies. */
 struct form {
@@ -137,26 +105,17 @@ struct callback_job {
 
 static struct {
 	pthread_mutex_t mu;
-	struct mode mode;
-	struct cursor cursor[MAX_CURSORS];
-	size_t n_cursors;
-	long timeout_hold_ms;
 	unsigned long long posted, failed_posts, given_up;
-	unsigned long long count;  /* message requests received */
 	unsigned long long serial; /* message sid source */
-	FILE *record, *callback_record;
-	long delay_ms;
+	FILE *callback_record;
 	const char *account_sid, *auth_token;
 	/* callbacks, under mu */
 	int n_statuses;
 	char statuses[MAX_STATUSES][16];
 	long callback_delay_ms, callback_retry_ms;
 	int callbacks_running;
-	bool stopping;
 } G = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.mode = {1, {{MODE_OK, 0}}},
-	.timeout_hold_ms = 3000,
 	.n_statuses = 2,
 	.statuses = {"sent", "delivered"},
 	.callback_delay_ms = 100,
@@ -184,32 +143,6 @@ static const struct {
 	{20500, 500, "Internal Server Error"},
 	{20503, 503, "Service Unavailable"},
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static bool stopping(void)
-{
-	bool s;
-
-	pthread_mutex_lock(&G.mu);
-	s = G.stopping;
-	pthread_mutex_unlock(&G.mu);
-	return s;
-}
 
 /* ---- the signature (providers.md) ---- */
 
@@ -371,89 +304,6 @@ static int form_append(char **s, const char *name, const char *value)
 
 /* ---- modes and answers ---- */
 
-/* Parses "ok", "drop", "timeout", "error:<code>", "http:<status>".
- * Returns 0 or -1. */
-static int parse_step(const char *s, struct step *out)
-{
-	char *end;
-	long v;
-
-	if (strcmp(s, "ok") == 0) {
-		*out = (struct step){MODE_OK, 0};
-		return 0;
-	}
-	if (strcmp(s, "drop") == 0) {
-		*out = (struct step){MODE_DROP, 0};
-		return 0;
-	}
-	if (strcmp(s, "timeout") == 0) {
-		*out = (struct step){MODE_TIMEOUT, 0};
-		return 0;
-	}
-	if (strncmp(s, "error:", 6) == 0 || strncmp(s, "http:", 5) == 0) {
-		bool err = s[0] == 'e';
-		const char *num = s + (err ? 6 : 5);
-
-		if (!isdigit((unsigned char)*num))
-			return -1;
-		errno = 0;
-		v = strtol(num, &end, 10);
-		if (errno || *end || (!err && (v < 100 || v > 599)) ||
-		    v > 100000000)
-			return -1;
-		*out = (struct step){err ? MODE_ERROR : MODE_HTTP, v};
-		return 0;
-	}
-	return -1;
-}
-
-/* One step, or "seq:<step>,<step>,...". Returns 0 or -1. */
-static int parse_mode(const char *s, struct mode *out)
-{
-	char buf[1024], *tok, *save = NULL;
-
-	out->n = 0;
-	if (strncmp(s, "seq:", 4) != 0) {
-		out->n = 1;
-		return parse_step(s, &out->step[0]);
-	}
-	snprintf(buf, sizeof(buf), "%s", s + 4);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save))
-		if (out->n == MAX_STEPS ||
-		    parse_step(tok, &out->step[out->n++]) != 0)
-			return -1;
-	return out->n > 0 ? 0 : -1;
-}
-
-/* The step for this request of notification nid (NULL: requests without
- * one share a cursor); after the last step the last step repeats. Takes
- * G.mu. */
-static struct step next_step(const char *nid)
-{
-	struct cursor *c = NULL;
-	struct step st;
-	size_t i;
-
-	nid = nid ? nid : "";
-	pthread_mutex_lock(&G.mu);
-	for (i = 0; i < G.n_cursors; i++)
-		if (strcmp(G.cursor[i].nid, nid) == 0) {
-			c = &G.cursor[i];
-			break;
-		}
-	if (!c && G.n_cursors < MAX_CURSORS) {
-		c = &G.cursor[G.n_cursors++];
-		snprintf(c->nid, sizeof(c->nid), "%s", nid);
-		c->next = 0;
-	}
-	st = G.mode.step[c && c->next < G.mode.n ? c->next : G.mode.n - 1];
-	if (c)
-		c->next++;
-	pthread_mutex_unlock(&G.mu);
-	return st;
-}
-
 /* Parses "sent,delivered" or "none" into statuses. Returns the count or
  * -1. */
 static int parse_statuses(const char *s, char out[MAX_STATUSES][16])
@@ -478,36 +328,6 @@ static int parse_statuses(const char *s, char out[MAX_STATUSES][16])
 		snprintf(out[n++], 16, "%s", tok);
 	}
 	return n;
-}
-
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
-			      const char *type, const char *body)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result rc;
-
-	if (!r)
-		return MHD_NO;
-	if (*body)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-static enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
-				   cJSON *o)
-{
-	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-	enum MHD_Result rc;
-
-	cJSON_Delete(o);
-	if (!s)
-		return MHD_NO;
-	rc = answer(c, status, "application/json", s);
-	free(s);
-	return rc;
 }
 
 /* Twilio's error object; to (may be NULL) is quoted in 21211's message,
@@ -537,15 +357,7 @@ static enum MHD_Result answer_code(struct MHD_Connection *c, long code,
 	cJSON_AddStringToObject(o, "message", text);
 	cJSON_AddStringToObject(o, "more_info", info);
 	cJSON_AddNumberToObject(o, "status", http);
-	return answer_json(c, http, o);
-}
-
-static void add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
+	return fake_answer_json(c, http, o);
 }
 
 /* The message resource Twilio answers a create with (201). */
@@ -560,36 +372,28 @@ static enum MHD_Result answer_created(struct MHD_Connection *c,
 		 account, sid);
 	cJSON_AddStringToObject(o, "account_sid", account);
 	cJSON_AddStringToObject(o, "api_version", "2010-04-01");
-	add_str_or_null(o, "body", form_get(f, "Body"));
+	fake_json_str(o, "body", form_get(f, "Body"));
 	cJSON_AddStringToObject(o, "direction", "outbound-api");
 	cJSON_AddNullToObject(o, "error_code");
 	cJSON_AddNullToObject(o, "error_message");
-	add_str_or_null(o, "from", form_get(f, "From"));
+	fake_json_str(o, "from", form_get(f, "From"));
 	cJSON_AddNullToObject(o, "messaging_service_sid");
 	cJSON_AddStringToObject(o, "num_media", "0");
 	cJSON_AddStringToObject(o, "num_segments", "1");
 	cJSON_AddNullToObject(o, "price");
 	cJSON_AddStringToObject(o, "sid", sid);
 	cJSON_AddStringToObject(o, "status", "queued");
-	add_str_or_null(o, "to", form_get(f, "To"));
+	fake_json_str(o, "to", form_get(f, "To"));
 	cJSON_AddStringToObject(o, "uri", uri);
-	return answer_json(c, 201, o);
+	return fake_answer_json(c, 201, o);
 }
 
 /* ---- callbacks ---- */
-
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
 
 static void record_callback(const char *url, const char *status,
 			    const char *sid, long http)
 {
 	cJSON *o;
-	char *line;
 
 	if (!G.callback_record)
 		return;
@@ -598,22 +402,15 @@ static void record_callback(const char *url, const char *status,
 	cJSON_AddStringToObject(o, "status", status);
 	cJSON_AddStringToObject(o, "sid", sid);
 	cJSON_AddNumberToObject(o, "http", (double)http);
-	cJSON_AddNumberToObject(o, "at", (double)now_ms());
-	line = cJSON_PrintUnformatted(o);
+	cJSON_AddNumberToObject(o, "at", (double)fake_now_ms());
+	fake_write_json(G.callback_record, o);
 	cJSON_Delete(o);
-	if (!line)
-		return;
-	pthread_mutex_lock(&G.mu);
-	fprintf(G.callback_record, "%s\n", line);
-	fflush(G.callback_record);
-	pthread_mutex_unlock(&G.mu);
-	free(line);
 }
 
 /* One POST; returns the HTTP status, 0 when there was no answer. */
 static long post_once(const char *url, const char *body, const char *sig)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = fake_curl("TwilioProxy/1.1", 2000L, 5000L);
 	struct curl_slist *h = NULL, *h2;
 	char header[128];
 	long status = 0;
@@ -627,16 +424,7 @@ static long post_once(const char *url, const char *body, const char *sig)
 	       : NULL;
 	if (h2) {
 		h = h2;
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "TwilioProxy/1.1");
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-		if (curl_easy_perform(c) == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		status = fake_post(c, url, h, body);
 	}
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
@@ -648,7 +436,7 @@ static void post_status(const struct callback_job *j, const char *status)
 {
 	struct form f = {0};
 	char *body = NULL, sig[64], code[24];
-	long long give_up = now_ms() + G.callback_retry_ms;
+	long long give_up = fake_now_ms() + G.callback_retry_ms;
 	long wait = 200, http;
 	bool failed = strcmp(status, "failed") == 0 ||
 		      strcmp(status, "undelivered") == 0;
@@ -680,13 +468,13 @@ static void post_status(const struct callback_job *j, const char *status)
 			G.posted++;
 		else
 			G.failed_posts++;
-		if (!(http >= 200 && http <= 299) && now_ms() >= give_up)
+		if (!(http >= 200 && http <= 299) && fake_now_ms() >= give_up)
 			G.given_up++;
 		pthread_mutex_unlock(&G.mu);
-		if ((http >= 200 && http <= 299) || now_ms() >= give_up ||
-		    stopping())
+		if ((http >= 200 && http <= 299) || fake_now_ms() >= give_up ||
+		    fake_stopping())
 			break;
-		sleep_ms(wait);
+		fake_sleep_ms(wait);
 		wait = wait * 2 > 2000 ? 2000 : wait * 2;
 	}
 out:
@@ -699,9 +487,9 @@ static void *callback_thread(void *arg)
 	struct callback_job *j = arg;
 	int i;
 
-	for (i = 0; i < j->n && !stopping(); i++) {
-		sleep_ms(G.callback_delay_ms);
-		if (!stopping())
+	for (i = 0; i < j->n && !fake_stopping(); i++) {
+		fake_sleep_ms(G.callback_delay_ms);
+		if (!fake_stopping())
 			post_status(j, j->status[i]);
 	}
 	free(j->url);
@@ -780,42 +568,34 @@ static void record(const struct form *f, bool auth_ok, const char *outcome,
 	const char *to = form_get(f, "To"), *vars = form_get(f, "ContentVariables");
 	char *nid = notification_of(form_get(f, "StatusCallback"));
 	cJSON *o, *parsed;
-	char *line;
 
-	if (!G.record) {
+	if (!fake_record_file()) {
 		free(nid);
 		return;
 	}
 	o = cJSON_CreateObject();
-	add_str_or_null(o, "to", to);
-	add_str_or_null(o, "from", form_get(f, "From"));
-	add_str_or_null(o, "channel",
+	fake_json_str(o, "to", to);
+	fake_json_str(o, "from", form_get(f, "From"));
+	fake_json_str(o, "channel",
 			!to ? NULL
 			    : strncmp(to, "whatsapp:", 9) == 0 ? "whatsapp" : "sms");
-	add_str_or_null(o, "content_sid", form_get(f, "ContentSid"));
+	fake_json_str(o, "content_sid", form_get(f, "ContentSid"));
 	parsed = vars ? cJSON_Parse(vars) : NULL;
 	if (cJSON_IsObject(parsed)) {
 		cJSON_AddItemToObject(o, "variables", parsed);
 	} else {
 		cJSON_Delete(parsed);
-		add_str_or_null(o, "variables", vars);
+		fake_json_str(o, "variables", vars);
 	}
-	add_str_or_null(o, "body", form_get(f, "Body"));
-	add_str_or_null(o, "status_callback", form_get(f, "StatusCallback"));
-	add_str_or_null(o, "notification_id", nid);
+	fake_json_str(o, "body", form_get(f, "Body"));
+	fake_json_str(o, "status_callback", form_get(f, "StatusCallback"));
+	fake_json_str(o, "notification_id", nid);
 	cJSON_AddBoolToObject(o, "auth_ok", auth_ok);
 	cJSON_AddStringToObject(o, "outcome", outcome);
-	add_str_or_null(o, "sid", sid);
+	fake_json_str(o, "sid", sid);
 	cJSON_AddBoolToObject(o, "sent", sid != NULL);
-	cJSON_AddNumberToObject(o, "at", (double)now_ms());
-	line = cJSON_PrintUnformatted(o);
-	if (line) {
-		pthread_mutex_lock(&G.mu);
-		fprintf(G.record, "%s\n", line);
-		fflush(G.record);
-		pthread_mutex_unlock(&G.mu);
-	}
-	free(line);
+	cJSON_AddNumberToObject(o, "at", (double)fake_now_ms());
+	fake_write_json(fake_record_file(), o);
 	cJSON_Delete(o);
 	free(nid);
 }
@@ -870,10 +650,10 @@ static bool address_ok(const char *s, bool *whatsapp)
 }
 
 static enum MHD_Result message(struct MHD_Connection *c,
-			       const char *account, const struct request *q)
+			       const char *account, const struct fake_request *q)
 {
 	struct form f = {0};
-	struct step m;
+	struct fake_step m;
 	char *nid;
 	char outcome[32], sid[40];
 	const char *to, *from, *vars;
@@ -883,8 +663,8 @@ static enum MHD_Result message(struct MHD_Connection *c,
 	long code = 0;
 	cJSON *parsed;
 
+	fake_count_message();
 	pthread_mutex_lock(&G.mu);
-	G.count++;
 	n = ++G.serial;
 	pthread_mutex_unlock(&G.mu);
 	if (form_parse(q->body ? q->body : "", q->len, &f)) {
@@ -892,12 +672,12 @@ static enum MHD_Result message(struct MHD_Connection *c,
 		return answer_code(c, 21619, NULL);
 	}
 	nid = notification_of(form_get(&f, "StatusCallback"));
-	m = next_step(nid);
+	m = fake_next_step(nid);
 	free(nid);
-	if (G.delay_ms > 0) /* only this connection's thread sleeps */
-		sleep_ms(G.delay_ms);
+	if (fake_delay_ms() > 0) /* only this connection's thread sleeps */
+		fake_sleep_ms(fake_delay_ms());
 	ok_auth = auth_ok(c, account);
-	if (m.kind == MODE_DROP) {
+	if (m.kind == FAKE_DROP) {
 		record(&f, ok_auth, "drop", NULL);
 		form_free(&f);
 		return MHD_NO; /* closes the connection without an answer */
@@ -924,26 +704,26 @@ static enum MHD_Result message(struct MHD_Connection *c,
 			code = 21656;
 		cJSON_Delete(parsed);
 	}
-	if (!code && m.kind == MODE_ERROR && m.arg != 63016)
+	if (!code && m.kind == FAKE_ERROR && m.arg != 63016)
 		code = m.arg;
 	if (code) {
 		snprintf(outcome, sizeof(outcome), "error:%ld", code);
 		record(&f, ok_auth, outcome, NULL);
 		rc = answer_code(c, code, to);
-	} else if (m.kind == MODE_HTTP) {
+	} else if (m.kind == FAKE_HTTP) {
 		snprintf(outcome, sizeof(outcome), "http:%ld", m.arg);
 		record(&f, ok_auth, outcome, NULL);
-		rc = answer(c, (unsigned)m.arg, "text/plain", "");
+		rc = fake_answer(c, (unsigned)m.arg, "text/plain", "");
 	} else {
 		snprintf(sid, sizeof(sid), "SM%08x%024llx",
 			 (unsigned)getpid(), n);
-		if (m.kind == MODE_TIMEOUT) /* the client gives up meanwhile */
-			sleep_ms(G.timeout_hold_ms);
-		record(&f, ok_auth, m.kind == MODE_TIMEOUT ? "timeout" : "sent",
+		if (m.kind == FAKE_TIMEOUT) /* the client gives up meanwhile */
+			fake_sleep_ms(fake_hold_ms());
+		record(&f, ok_auth, m.kind == FAKE_TIMEOUT ? "timeout" : "sent",
 		       sid);
 		rc = answer_created(c, account, &f, sid);
 		/* it went out even when the client is gone */
-		start_callbacks(&f, sid, m.kind == MODE_ERROR ? m.arg : 0);
+		start_callbacks(&f, sid, m.kind == FAKE_ERROR ? m.arg : 0);
 	}
 	form_free(&f);
 	return rc;
@@ -967,40 +747,15 @@ static bool is_message_path(const char *p, char *account, size_t size)
 	return true;
 }
 
-static void trimmed(const struct request *q, char *buf, size_t size)
-{
-	size_t n = q->len < size - 1 ? q->len : size - 1;
-
-	if (n)
-		memcpy(buf, q->body, n);
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		n--;
-	buf[n] = '\0';
-}
-
 static enum MHD_Result control(struct MHD_Connection *c, const char *method,
-			       const char *path, const struct request *q)
+			       const char *path, const struct fake_request *q)
 {
 	char buf[512], st[MAX_STATUSES][16];
-	struct mode m;
+	enum MHD_Result rc;
 	int n;
 
-	if (strcmp(path, "/_control/count") == 0 && strcmp(method, "GET") == 0) {
-		pthread_mutex_lock(&G.mu);
-		snprintf(buf, sizeof(buf), "%llu\n", G.count);
-		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "text/plain", buf);
-	}
-	if (strcmp(path, "/_control/mode") == 0 && strcmp(method, "POST") == 0) {
-		trimmed(q, buf, sizeof(buf));
-		if (parse_mode(buf, &m) != 0)
-			return answer(c, 400, "text/plain", "bad mode\n");
-		pthread_mutex_lock(&G.mu);
-		G.mode = m;
-		G.n_cursors = 0;
-		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "text/plain", "ok\n");
-	}
+	if (fake_control(c, method, path, q, &rc))
+		return rc;
 	if (strcmp(path, "/_control/callbacks") == 0 &&
 	    strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&G.mu);
@@ -1010,89 +765,37 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method,
 			 G.callbacks_running, G.posted, G.failed_posts,
 			 G.given_up);
 		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "application/json", buf);
+		return fake_answer(c, 200, "application/json", buf);
 	}
 	if (strcmp(path, "/_control/callbacks") == 0 &&
 	    strcmp(method, "POST") == 0) {
-		trimmed(q, buf, sizeof(buf));
+		fake_body_text(q, buf, sizeof(buf));
 		n = parse_statuses(buf, st);
 		if (n < 0)
-			return answer(c, 400, "text/plain", "bad statuses\n");
+			return fake_answer(c, 400, "text/plain", "bad statuses\n");
 		pthread_mutex_lock(&G.mu);
 		G.n_statuses = n;
 		memcpy(G.statuses, st, sizeof(st));
 		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "text/plain", "ok\n");
+		return fake_answer(c, 200, "text/plain", "ok\n");
 	}
 	return answer_code(c, 20404, NULL);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(struct MHD_Connection *c,
+				  const char *method, const char *url,
+				  const struct fake_request *q)
 {
-	struct request *q = *con_cls;
 	char account[128];
 
-	(void)cls;
-	(void)version;
-	if (!q) {
-		q = calloc(1, sizeof(*q));
-		*con_cls = q;
-		return q ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		if (q->len + *upload_size > MAX_BODY) {
-			q->too_big = true;
-		} else {
-			char *p = realloc(q->body, q->len + *upload_size);
-
-			if (!p)
-				return MHD_NO;
-			memcpy(p + q->len, upload, *upload_size);
-			q->body = p;
-			q->len += *upload_size;
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
 	if (q->too_big)
-		return answer(c, 413, "text/plain", "too large\n");
+		return fake_answer(c, 413, "text/plain", "too large\n");
 	if (strncmp(url, "/_control/", 10) == 0)
 		return control(c, method, url, q);
 	if (strcmp(method, "POST") == 0 &&
 	    is_message_path(url, account, sizeof(account)))
 		return message(c, account, q);
 	return answer_code(c, 20404, NULL);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct request *q = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)toe;
-	if (q) {
-		free(q->body);
-		free(q);
-		*con_cls = NULL;
-	}
-}
-
-/* libmicrohttpd's own messages, minus the one that drop mode causes on
- * purpose for every request. */
-__attribute__((format(printf, 2, 0))) static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (!strstr(line, "Application reported internal error"))
-		fputs(line, stderr);
 }
 
 _Noreturn static void usage(void)
@@ -1106,18 +809,6 @@ _Noreturn static void usage(void)
 		"[--callback-record FILE]\n"
 		"       fake_twilio --sign URL TOKEN [NAME=VALUE...]\n");
 	exit(2);
-}
-
-static long number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		usage();
-	return v;
 }
 
 static int sign_command(int argc, char **argv)
@@ -1145,26 +836,11 @@ static int sign_command(int argc, char **argv)
 	return 0;
 }
 
-static FILE *open_append(const char *path)
-{
-	FILE *f = fopen(path, "a");
-
-	if (!f) {
-		perror(path);
-		exit(1);
-	}
-	return f;
-}
-
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
-	sigset_t sigs;
-	long port = 0;
-	int i, sig, running = 0;
+	int i, rc, running = 0;
 
+	fake_init("fake_twilio", usage);
 	if (argc > 1 && strcmp(argv[1], "--sign") == 0)
 		return sign_command(argc, argv);
 	for (i = 1; i < argc; i += 2) {
@@ -1172,19 +848,10 @@ int main(int argc, char **argv)
 
 		if (!v)
 			usage();
-		if (strcmp(argv[i], "--port") == 0) {
-			port = number(v, 0, 65535);
-		} else if (strcmp(argv[i], "--record") == 0) {
-			G.record = open_append(v);
+		if (fake_option(argv[i], v)) {
+			continue;
 		} else if (strcmp(argv[i], "--callback-record") == 0) {
-			G.callback_record = open_append(v);
-		} else if (strcmp(argv[i], "--mode") == 0) {
-			if (parse_mode(v, &G.mode) != 0)
-				usage();
-		} else if (strcmp(argv[i], "--delay-ms") == 0) {
-			G.delay_ms = number(v, 0, 600000);
-		} else if (strcmp(argv[i], "--timeout-hold-ms") == 0) {
-			G.timeout_hold_ms = number(v, 0, 600000);
+			G.callback_record = fake_open_append(v);
 		} else if (strcmp(argv[i], "--account-sid") == 0) {
 			G.account_sid = v;
 		} else if (strcmp(argv[i], "--auth-token") == 0) {
@@ -1194,9 +861,9 @@ int main(int argc, char **argv)
 			if (G.n_statuses < 0)
 				usage();
 		} else if (strcmp(argv[i], "--callback-delay-ms") == 0) {
-			G.callback_delay_ms = number(v, 0, 600000);
+			G.callback_delay_ms = fake_number(v, 0, 600000);
 		} else if (strcmp(argv[i], "--callback-retry-ms") == 0) {
-			G.callback_retry_ms = number(v, 0, 3600000);
+			G.callback_retry_ms = fake_number(v, 0, 3600000);
 		} else {
 			usage();
 		}
@@ -1204,54 +871,20 @@ int main(int argc, char **argv)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 
-	/* Every thread started from here inherits this mask; main takes the
-	 * signal. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	addr.sin_port = htons((uint16_t)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, NULL,
-		/* first, so that it applies to every later message */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 8192u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u * 1024u),
-		MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "fake_twilio: cannot listen on port %ld\n",
-			port);
-		return 1;
-	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("listening %u\n", info ? (unsigned)info->port : 0u);
-	fflush(stdout);
-
-	sigwait(&sigs, &sig);
-	MHD_stop_daemon(d);
+	rc = fake_serve(MAX_BODY, on_request);
+	if (rc)
+		return rc;
 	/* Callback threads notice within a sleep and a POST's timeout. */
-	pthread_mutex_lock(&G.mu);
-	G.stopping = true;
-	pthread_mutex_unlock(&G.mu);
 	for (i = 0; i < 300; i++) {
 		pthread_mutex_lock(&G.mu);
 		running = G.callbacks_running;
 		pthread_mutex_unlock(&G.mu);
 		if (running == 0)
 			break;
-		sleep_ms(20);
+		usleep(20 * 1000);
 	}
 	if (running == 0) {
-		if (G.record)
-			fclose(G.record);
+		fake_cleanup();
 		if (G.callback_record)
 			fclose(G.callback_record);
 		curl_global_cleanup();

@@ -65,16 +65,9 @@
  * thread, so 1,000 requests/s with a 100 ms delay is ~100 sleeping
  * threads. Webhooks go out from a few sender threads of their own.
  * SIGINT or SIGTERM stops it. */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,31 +79,13 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "fake_common.h"
+
 #define MAX_BODY (4u << 20)
-#define MAX_STEPS 64
 #define MAX_STATUSES 4
-#define NOTE_BUCKETS 4096u
 #define HOOK_WORKERS 4
 #define HOOK_RETRY_MS 250
 #define HOOK_GIVE_UP_MS 60000
-
-enum mode_kind { MODE_OK, MODE_ERROR, MODE_HTTP, MODE_DROP, MODE_TIMEOUT };
-
-struct mode {
-	enum mode_kind kind;
-	long arg; /* error code or HTTP status */
-};
-
-struct script {
-	size_t n; /* >= 1 */
-	struct mode steps[MAX_STEPS];
-};
-
-struct request {
-	char *body;
-	size_t len;
-	bool too_big;
-};
 
 /* What a message request was answered with, for the record. */
 struct outcome {
@@ -119,13 +94,6 @@ struct outcome {
 	char wamid[128];                  /* "" when none */
 	bool sent;
 	long long at;
-};
-
-/* Per-notification state: where it is in the script. */
-struct note {
-	struct note *next;
-	unsigned long long cursor;
-	char id[];
 };
 
 /* A message that went out: enough to send a status for it later. */
@@ -148,15 +116,9 @@ struct hook {
 
 static struct {
 	pthread_mutex_t mu;
-	struct script script;
-	unsigned long long count;  /* message requests received */
 	unsigned long long serial; /* wamid / fbtrace source */
-	struct note *notes[NOTE_BUCKETS];
 	struct sent *sent; /* newest first */
-	FILE *record;
-	long delay_ms, hold_ms;
 	const char *token;
-	atomic_bool stopping;
 
 	/* webhooks */
 	const char *hook_url, *app_secret;
@@ -169,7 +131,7 @@ static struct {
 		hooks_failed_posts;
 	pthread_t workers[HOOK_WORKERS];
 	int nworkers;
-} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .hold_ms = 3000};
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* providers.md's error table: code -> HTTP status and title. */
 static const struct {
@@ -201,44 +163,6 @@ static const struct {
 	{131031, 403, "Business Account locked"},
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleeps ms in slices, returning early once we are stopping, so that
- * MHD_stop_daemon does not wait out a long hold. */
-static void nap(long ms)
-{
-	long long end = mono_ms() + ms;
-	long long left;
-
-	while (!atomic_load(&G.stopping) && (left = end - mono_ms()) > 0)
-		usleep((useconds_t)(left < 50 ? left : 50) * 1000u);
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-
-	if (!d) {
-		fputs("fake_whatsapp: out of memory\n", stderr);
-		abort();
-	}
-	return d;
-}
-
 static const char *title_of(long code, unsigned *http)
 {
 	size_t i;
@@ -254,137 +178,6 @@ static const char *title_of(long code, unsigned *http)
 	}
 	*http = 400;
 	return "Unknown error";
-}
-
-/* Parses one step: "ok", "drop", "timeout", "error:<code>",
- * "http:<status>", of len bytes. Returns 0 or -1. */
-static int parse_step(const char *s, size_t len, struct mode *out)
-{
-	char buf[32], *end;
-	long v;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (strcmp(buf, "ok") == 0) {
-		*out = (struct mode){MODE_OK, 0};
-		return 0;
-	}
-	if (strcmp(buf, "drop") == 0) {
-		*out = (struct mode){MODE_DROP, 0};
-		return 0;
-	}
-	if (strcmp(buf, "timeout") == 0) {
-		*out = (struct mode){MODE_TIMEOUT, 0};
-		return 0;
-	}
-	if (strncmp(buf, "error:", 6) == 0 || strncmp(buf, "http:", 5) == 0) {
-		bool err = buf[0] == 'e';
-		const char *num = buf + (err ? 6 : 5);
-
-		if (!isdigit((unsigned char)*num))
-			return -1;
-		errno = 0;
-		v = strtol(num, &end, 10);
-		if (errno || *end || (!err && (v < 100 || v > 599)) ||
-		    v > 100000000)
-			return -1;
-		*out = (struct mode){err ? MODE_ERROR : MODE_HTTP, v};
-		return 0;
-	}
-	return -1;
-}
-
-/* Parses a step or "seq:<step>,<step>,...". Returns 0 or -1. */
-static int parse_mode(const char *s, struct script *out)
-{
-	const char *p, *comma;
-
-	out->n = 0;
-	if (strncmp(s, "seq:", 4) != 0)
-		return parse_step(s, strlen(s), &out->steps[out->n++]);
-	for (p = s + 4;; p = comma + 1) {
-		comma = strchr(p, ',');
-		if (out->n == MAX_STEPS ||
-		    parse_step(p, comma ? (size_t)(comma - p) : strlen(p),
-			       &out->steps[out->n++]) != 0)
-			return -1;
-		if (!comma)
-			return 0;
-	}
-}
-
-static void step_text(const struct mode *m, char *out, size_t size)
-{
-	switch (m->kind) {
-	case MODE_ERROR: snprintf(out, size, "error:%ld", m->arg); break;
-	case MODE_HTTP: snprintf(out, size, "http:%ld", m->arg); break;
-	case MODE_DROP: snprintf(out, size, "drop"); break;
-	case MODE_TIMEOUT: snprintf(out, size, "timeout"); break;
-	default: snprintf(out, size, "ok"); break;
-	}
-}
-
-static unsigned hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % NOTE_BUCKETS;
-}
-
-/* The step for this request of notification nid; advances its cursor.
- * Called with G.mu held. */
-static struct mode next_step(const char *nid)
-{
-	struct note **head = &G.notes[hash(nid)], *n;
-	size_t len = strlen(nid);
-	unsigned long long i;
-
-	for (n = *head; n && strcmp(n->id, nid) != 0; n = n->next)
-		;
-	if (!n) {
-		n = calloc(1, sizeof(*n) + len + 1);
-		if (!n)
-			abort();
-		memcpy(n->id, nid, len + 1);
-		n->next = *head;
-		*head = n;
-	}
-	i = n->cursor++;
-	return G.script.steps[i < G.script.n ? i : G.script.n - 1];
-}
-
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
-			      const char *type, const char *body)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result rc;
-
-	if (!r)
-		return MHD_NO;
-	if (*body)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-static enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
-				   cJSON *o)
-{
-	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-	enum MHD_Result rc;
-
-	cJSON_Delete(o);
-	if (!s)
-		return MHD_NO;
-	rc = answer(c, status, "application/json", s);
-	free(s);
-	return rc;
 }
 
 /* The Graph API's error object. */
@@ -409,7 +202,7 @@ static enum MHD_Result answer_error(struct MHD_Connection *c, long code,
 	cJSON_AddStringToObject(d, "messaging_product", "whatsapp");
 	cJSON_AddStringToObject(d, "details", title);
 	cJSON_AddStringToObject(e, "fbtrace_id", trace);
-	return answer_json(c, http, o);
+	return fake_answer_json(c, http, o);
 }
 
 static enum MHD_Result answer_code(struct MHD_Connection *c, long code)
@@ -507,7 +300,7 @@ static enum MHD_Result answer_sent(struct MHD_Connection *c, const char *to,
 	msg = cJSON_CreateObject();
 	cJSON_AddItemToArray(msgs, msg);
 	cJSON_AddStringToObject(msg, "id", wamid);
-	return answer_json(c, 200, o);
+	return fake_answer_json(c, 200, o);
 }
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
@@ -526,23 +319,15 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-static void add_str_or_null(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 /* One line per request; out is NULL for requests that are not messages. */
 static void record(struct MHD_Connection *c, const char *method,
-		   const char *path, const struct request *q,
+		   const char *path, const struct fake_request *q,
 		   const struct outcome *out, long long at)
 {
 	cJSON *o;
-	char *line, *body;
+	char *body;
 
-	if (!G.record)
+	if (!fake_record_file())
 		return;
 	body = malloc(q->len + 1);
 	if (!body)
@@ -558,23 +343,16 @@ static void record(struct MHD_Connection *c, const char *method,
 	cJSON_AddStringToObject(o, "body", body);
 	cJSON_AddNumberToObject(o, "at", (double)at);
 	if (out) {
-		add_str_or_null(o, "notification_id", out->nid);
-		add_str_or_null(o, "to", out->to);
-		add_str_or_null(o, "template", out->tpl);
-		add_str_or_null(o, "ack_param", out->ack);
+		fake_json_str(o, "notification_id", out->nid);
+		fake_json_str(o, "to", out->to);
+		fake_json_str(o, "template", out->tpl);
+		fake_json_str(o, "ack_param", out->ack);
 		cJSON_AddStringToObject(o, "outcome", out->text);
 		cJSON_AddBoolToObject(o, "sent", out->sent);
-		add_str_or_null(o, "wamid", out->wamid[0] ? out->wamid : NULL);
-		cJSON_AddNumberToObject(o, "answered_at", (double)now_ms());
+		fake_json_str(o, "wamid", out->wamid[0] ? out->wamid : NULL);
+		cJSON_AddNumberToObject(o, "answered_at", (double)fake_now_ms());
 	}
-	line = cJSON_PrintUnformatted(o);
-	if (line) {
-		pthread_mutex_lock(&G.mu);
-		fprintf(G.record, "%s\n", line);
-		fflush(G.record);
-		pthread_mutex_unlock(&G.mu);
-	}
-	free(line);
+	fake_write_json(fake_record_file(), o);
 	cJSON_Delete(o);
 	free(body);
 }
@@ -606,14 +384,14 @@ static void hook_queue(const char *nid, const char *wamid,
 
 	if (!h)
 		abort();
-	h->nid = xstrdup(nid);
-	h->wamid = xstrdup(wamid);
-	h->recipient = xstrdup(recipient);
-	h->phone_id = xstrdup(phone_id);
+	h->nid = fake_strdup(nid);
+	h->wamid = fake_strdup(wamid);
+	h->recipient = fake_strdup(recipient);
+	h->phone_id = fake_strdup(phone_id);
 	memcpy(h->statuses, statuses, sizeof(h->statuses[0]) * (size_t)n);
 	h->n = n;
 	h->error_code = error_code;
-	h->due = mono_ms() + G.hook_delay_ms;
+	h->due = fake_mono_ms() + G.hook_delay_ms;
 	pthread_mutex_lock(&G.mu);
 	h->next = G.hooks;
 	G.hooks = h;
@@ -654,7 +432,7 @@ static char *hook_body(const struct hook *h)
 	cJSON_AddStringToObject(meta, "phone_number_id", h->phone_id);
 	st = cJSON_CreateObject();
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(value, "statuses"), st);
-	snprintf(ts, sizeof(ts), "%lld", now_ms() / 1000);
+	snprintf(ts, sizeof(ts), "%lld", fake_now_ms() / 1000);
 	cJSON_AddStringToObject(st, "id", h->wamid);
 	cJSON_AddStringToObject(st, "status", status);
 	cJSON_AddStringToObject(st, "timestamp", ts);
@@ -689,7 +467,7 @@ static long hook_post(CURL *curl, const char *body)
 	char hex[2 * sizeof(mac) + 1], sig[sizeof(hex) + 32];
 	crypto_auth_hmacsha256_state hs;
 	struct curl_slist *hdr = NULL;
-	long code = 0;
+	long code;
 
 	crypto_auth_hmacsha256_init(&hs, (const unsigned char *)G.app_secret,
 				    strlen(G.app_secret));
@@ -701,22 +479,9 @@ static long hook_post(CURL *curl, const char *body)
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	hdr = curl_slist_append(hdr, sig);
 	hdr = curl_slist_append(hdr, "Expect:");
-	curl_easy_setopt(curl, CURLOPT_URL, G.hook_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	if (curl_easy_perform(curl) == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	code = fake_post(curl, G.hook_url, hdr, body);
 	curl_slist_free_all(hdr);
 	return code;
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
 }
 
 /* Takes the earliest due hook off the list, waiting for one. Returns NULL
@@ -727,7 +492,7 @@ static struct hook *hook_take(void)
 	struct timespec ts;
 	long long due;
 
-	while (!atomic_load(&G.stopping)) {
+	while (!fake_stopping()) {
 		best = NULL;
 		for (pp = &G.hooks; *pp; pp = &(*pp)->next)
 			if (!best || (*pp)->due < (*best)->due)
@@ -737,7 +502,7 @@ static struct hook *hook_take(void)
 			continue;
 		}
 		due = (*best)->due;
-		if (due <= mono_ms()) {
+		if (due <= fake_mono_ms()) {
 			struct hook *h = *best;
 
 			*best = h->next;
@@ -755,7 +520,7 @@ static struct hook *hook_take(void)
  * statuses arrive in order; different messages go out in parallel. */
 static void *hook_worker(void *arg)
 {
-	CURL *curl = curl_easy_init();
+	CURL *curl = fake_curl("facebookexternalua", 1000L, 2000L);
 	struct hook *h;
 	char *body;
 	long code;
@@ -763,16 +528,11 @@ static void *hook_worker(void *arg)
 	(void)arg;
 	if (!curl)
 		abort();
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "facebookexternalua");
 	pthread_mutex_lock(&G.mu);
 	while ((h = hook_take()) != NULL) {
 		pthread_mutex_unlock(&G.mu);
 		if (!h->first_try)
-			h->first_try = mono_ms();
+			h->first_try = fake_mono_ms();
 		body = hook_body(h);
 		code = body ? hook_post(curl, body) : 0;
 		free(body);
@@ -781,14 +541,14 @@ static void *hook_worker(void *arg)
 			G.hooks_posted++;
 			G.hooks_queued--;
 			h->first_try = 0;
-			h->due = mono_ms() + G.hook_delay_ms;
+			h->due = fake_mono_ms() + G.hook_delay_ms;
 			if (++h->idx == h->n) {
 				hook_free(h);
 				continue;
 			}
 		} else {
 			G.hooks_failed_posts++;
-			if (mono_ms() - h->first_try >= HOOK_GIVE_UP_MS) {
+			if (fake_mono_ms() - h->first_try >= HOOK_GIVE_UP_MS) {
 				unsigned long long left =
 					(unsigned long long)(h->n - h->idx);
 
@@ -797,7 +557,7 @@ static void *hook_worker(void *arg)
 				hook_free(h);
 				continue;
 			}
-			h->due = mono_ms() + HOOK_RETRY_MS;
+			h->due = fake_mono_ms() + HOOK_RETRY_MS;
 		}
 		h->next = G.hooks;
 		G.hooks = h;
@@ -815,9 +575,9 @@ static void remember_sent(const char *wamid, const char *nid, const char *to,
 	if (!s)
 		abort();
 	snprintf(s->wamid, sizeof(s->wamid), "%s", wamid);
-	s->nid = xstrdup(nid);
-	s->recipient = xstrdup(to);
-	s->phone_id = xstrdup(phone_id);
+	s->nid = fake_strdup(nid);
+	s->recipient = fake_strdup(to);
+	s->phone_id = fake_strdup(phone_id);
 	pthread_mutex_lock(&G.mu);
 	s->next = G.sent;
 	G.sent = s;
@@ -838,7 +598,7 @@ static bool valid_status(const char *s)
 
 /* POST /_control/webhook: one status for a wamid. */
 static enum MHD_Result control_webhook(struct MHD_Connection *c,
-				       const struct request *q)
+				       const struct fake_request *q)
 {
 	cJSON *in = cJSON_ParseWithLength(q->body ? q->body : "", q->len);
 	const char *wamid = jstr(in, "wamid"), *status = jstr(in, "status");
@@ -851,25 +611,25 @@ static enum MHD_Result control_webhook(struct MHD_Connection *c,
 
 	if (!G.hook_url) {
 		cJSON_Delete(in);
-		return answer(c, 400, "text/plain", "no --webhook-url\n");
+		return fake_answer(c, 400, "text/plain", "no --webhook-url\n");
 	}
 	if (!wamid || !*wamid || !status || !valid_status(status) ||
 	    (code && !cJSON_IsNumber(code))) {
 		cJSON_Delete(in);
-		return answer(c, 400, "text/plain", "bad webhook request\n");
+		return fake_answer(c, 400, "text/plain", "bad webhook request\n");
 	}
 	pthread_mutex_lock(&G.mu);
 	for (s = G.sent; s && strcmp(s->wamid, wamid) != 0; s = s->next)
 		;
 	if (s) {
-		snid = xstrdup(s->nid);
-		rcpt = xstrdup(s->recipient);
-		phone = xstrdup(s->phone_id);
+		snid = fake_strdup(s->nid);
+		rcpt = fake_strdup(s->recipient);
+		phone = fake_strdup(s->phone_id);
 	}
 	pthread_mutex_unlock(&G.mu);
 	if (!s && !nid) {
 		cJSON_Delete(in);
-		return answer(c, 404, "text/plain", "unknown wamid\n");
+		return fake_answer(c, 404, "text/plain", "unknown wamid\n");
 	}
 	snprintf(st[0], sizeof(st[0]), "%s", status);
 	hook_queue(nid ? nid : snid, wamid, rcpt ? rcpt : "16505551234",
@@ -879,24 +639,18 @@ static enum MHD_Result control_webhook(struct MHD_Connection *c,
 	free(rcpt);
 	free(phone);
 	cJSON_Delete(in);
-	rc = answer(c, 200, "text/plain", "ok\n");
+	rc = fake_answer(c, 200, "text/plain", "ok\n");
 	return rc;
 }
 
 static enum MHD_Result control(struct MHD_Connection *c, const char *method,
-			       const char *path, const struct request *q)
+			       const char *path, const struct fake_request *q)
 {
 	char buf[1024];
-	struct script m;
-	struct note *n;
-	size_t len, i;
+	enum MHD_Result rc;
 
-	if (strcmp(path, "/_control/count") == 0 && strcmp(method, "GET") == 0) {
-		pthread_mutex_lock(&G.mu);
-		snprintf(buf, sizeof(buf), "%llu\n", G.count);
-		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "text/plain", buf);
-	}
+	if (fake_control(c, method, path, q, &rc))
+		return rc;
 	if (strcmp(path, "/_control/webhooks") == 0 &&
 	    strcmp(method, "GET") == 0) {
 		pthread_mutex_lock(&G.mu);
@@ -906,40 +660,23 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method,
 			 G.hooks_queued, G.hooks_posted, G.hooks_given_up,
 			 G.hooks_failed_posts);
 		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "application/json", buf);
+		return fake_answer(c, 200, "application/json", buf);
 	}
 	if (strcmp(path, "/_control/webhook") == 0 &&
 	    strcmp(method, "POST") == 0)
 		return control_webhook(c, q);
-	if (strcmp(path, "/_control/mode") == 0 && strcmp(method, "POST") == 0) {
-		len = q->len < sizeof(buf) - 1 ? q->len : sizeof(buf) - 1;
-		if (len)
-			memcpy(buf, q->body, len);
-		while (len > 0 && isspace((unsigned char)buf[len - 1]))
-			len--;
-		buf[len] = '\0';
-		if (parse_mode(buf, &m) != 0)
-			return answer(c, 400, "text/plain", "bad mode\n");
-		pthread_mutex_lock(&G.mu);
-		G.script = m;
-		for (i = 0; i < NOTE_BUCKETS; i++)
-			for (n = G.notes[i]; n; n = n->next)
-				n->cursor = 0;
-		pthread_mutex_unlock(&G.mu);
-		return answer(c, 200, "text/plain", "ok\n");
-	}
 	return answer_error(c, 100, 404, "Unknown control path");
 }
 
 static enum MHD_Result message(struct MHD_Connection *c, const char *method,
-			       const char *url, const struct request *q,
+			       const char *url, const struct fake_request *q,
 			       const char *phone_id, long long at)
 {
 	cJSON *in = cJSON_ParseWithLength(q->body ? q->body : "", q->len);
 	struct outcome out = {.at = at};
 	const char *auth;
 	char want[512];
-	struct mode m;
+	struct fake_step m;
 	enum MHD_Result rc;
 
 	if (cJSON_IsObject(in)) {
@@ -951,17 +688,15 @@ static enum MHD_Result message(struct MHD_Connection *c, const char *method,
 		out.tpl = jstr(tpl, "name");
 		out.ack = ack_param(in);
 	}
-	pthread_mutex_lock(&G.mu);
-	G.count++;
-	m = next_step(out.nid ? out.nid : "");
-	pthread_mutex_unlock(&G.mu);
+	fake_count_message();
+	m = fake_next_step(out.nid);
 	/* only this connection's thread sleeps */
-	if (m.kind == MODE_TIMEOUT)
-		nap(G.hold_ms);
-	else if (G.delay_ms > 0)
-		nap(G.delay_ms);
-	if (m.kind == MODE_DROP) {
-		step_text(&m, out.text, sizeof(out.text));
+	if (m.kind == FAKE_TIMEOUT)
+		fake_sleep_ms(fake_hold_ms());
+	else if (fake_delay_ms() > 0)
+		fake_sleep_ms(fake_delay_ms());
+	if (m.kind == FAKE_DROP) {
+		fake_step_text(&m, out.text, sizeof(out.text));
 		record(c, method, url, q, &out, at);
 		cJSON_Delete(in);
 		return MHD_NO; /* closes the connection without an answer */
@@ -971,19 +706,19 @@ static enum MHD_Result message(struct MHD_Connection *c, const char *method,
 						   MHD_HTTP_HEADER_AUTHORIZATION);
 		snprintf(want, sizeof(want), "Bearer %s", G.token);
 		if (!auth || strcmp(auth, want) != 0)
-			m = (struct mode){MODE_ERROR, 190};
+			m = (struct fake_step){FAKE_ERROR, 190};
 	}
-	if ((m.kind == MODE_OK || m.kind == MODE_TIMEOUT) && !well_formed(in))
-		m = (struct mode){MODE_ERROR, 100};
-	step_text(&m, out.text, sizeof(out.text));
+	if ((m.kind == FAKE_OK || m.kind == FAKE_TIMEOUT) && !well_formed(in))
+		m = (struct fake_step){FAKE_ERROR, 100};
+	fake_step_text(&m, out.text, sizeof(out.text));
 	switch (m.kind) {
-	case MODE_ERROR:
+	case FAKE_ERROR:
 		record(c, method, url, q, &out, at);
 		rc = answer_code(c, m.arg);
 		break;
-	case MODE_HTTP:
+	case FAKE_HTTP:
 		record(c, method, url, q, &out, at);
-		rc = answer(c, (unsigned)m.arg, "text/plain", "");
+		rc = fake_answer(c, (unsigned)m.arg, "text/plain", "");
 		break;
 	default: {
 		unsigned long long n;
@@ -1008,40 +743,15 @@ static enum MHD_Result message(struct MHD_Connection *c, const char *method,
 	return rc;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+static enum MHD_Result on_request(struct MHD_Connection *c,
+				  const char *method, const char *url,
+				  const struct fake_request *q)
 {
-	struct request *q = *con_cls;
 	char phone_id[128];
-	long long at;
+	long long at = fake_now_ms();
 
-	(void)cls;
-	(void)version;
-	if (!q) {
-		q = calloc(1, sizeof(*q));
-		*con_cls = q;
-		return q ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		if (q->len + *upload_size > MAX_BODY) {
-			q->too_big = true;
-		} else {
-			char *p = realloc(q->body, q->len + *upload_size);
-
-			if (!p)
-				return MHD_NO;
-			memcpy(p + q->len, upload, *upload_size);
-			q->body = p;
-			q->len += *upload_size;
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	at = now_ms();
 	if (strncmp(url, "/_control/", 10) == 0)
-		return q->too_big ? answer(c, 413, "text/plain", "too big\n")
+		return q->too_big ? fake_answer(c, 413, "text/plain", "too big\n")
 				  : control(c, method, url, q);
 	if (q->too_big) {
 		record(c, method, url, q, NULL, at);
@@ -1052,36 +762,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return message(c, method, url, q, phone_id, at);
 	record(c, method, url, q, NULL, at);
 	return answer_error(c, 100, 404, "Unknown path");
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct request *q = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)toe;
-	if (q) {
-		free(q->body);
-		free(q);
-		*con_cls = NULL;
-	}
-}
-
-/* libmicrohttpd's own messages, minus the ones that drop and timeout cause
- * on purpose. */
-__attribute__((format(printf, 2, 0))) static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (!strstr(line, "Application reported internal error") &&
-	    !strstr(line, "Failed to send data") &&
-	    !strstr(line, "Connection reset"))
-		fputs(line, stderr);
 }
 
 _Noreturn static void usage(void)
@@ -1095,18 +775,6 @@ _Noreturn static void usage(void)
 		"[--webhook-statuses sent,delivered[,read]]\n"
 		"  [--webhook-delay-ms N]\n");
 	exit(2);
-}
-
-static long number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		usage();
-	return v;
 }
 
 static void parse_statuses(const char *s)
@@ -1134,36 +802,18 @@ static void parse_statuses(const char *s)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
 	pthread_condattr_t ca;
-	sigset_t sigs;
-	long port = 0;
-	int i, sig;
+	int i, rc;
 
-	G.script.n = 1; /* ok */
+	fake_init("fake_whatsapp", usage);
 	parse_statuses("sent,delivered");
 	for (i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
 			usage();
-		if (strcmp(argv[i], "--port") == 0) {
-			port = number(v, 0, 65535);
-		} else if (strcmp(argv[i], "--record") == 0) {
-			G.record = fopen(v, "a");
-			if (!G.record) {
-				perror(v);
-				return 1;
-			}
-		} else if (strcmp(argv[i], "--mode") == 0) {
-			if (parse_mode(v, &G.script) != 0)
-				usage();
-		} else if (strcmp(argv[i], "--delay-ms") == 0) {
-			G.delay_ms = number(v, 0, 600000);
-		} else if (strcmp(argv[i], "--timeout-hold-ms") == 0) {
-			G.hold_ms = number(v, 0, 600000);
+		if (fake_option(argv[i], v)) {
+			continue;
 		} else if (strcmp(argv[i], "--token") == 0) {
 			G.token = v;
 		} else if (strcmp(argv[i], "--webhook-url") == 0) {
@@ -1173,7 +823,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--webhook-statuses") == 0) {
 			parse_statuses(v);
 		} else if (strcmp(argv[i], "--webhook-delay-ms") == 0) {
-			G.hook_delay_ms = number(v, 0, 600000);
+			G.hook_delay_ms = fake_number(v, 0, 600000);
 		} else {
 			usage();
 		}
@@ -1187,13 +837,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* Every thread MHD starts inherits this mask; main takes the signal. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	/* before the sender threads, so that they inherit the mask */
+	fake_block_signals();
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&G.hook_cv, &ca);
@@ -1206,32 +851,9 @@ int main(int argc, char **argv)
 				return 1;
 			}
 
-	addr.sin_port = htons((uint16_t)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, NULL,
-		/* first, so that it applies to every later message */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 8192u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u * 1024u),
-		MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "fake_whatsapp: cannot listen on port %ld\n",
-			port);
-		return 1;
-	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("listening %u\n", info ? (unsigned)info->port : 0u);
-	fflush(stdout);
-
-	sigwait(&sigs, &sig);
-	atomic_store(&G.stopping, true);
-	MHD_stop_daemon(d);
+	rc = fake_serve(MAX_BODY, on_request);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&G.mu);
 	pthread_cond_broadcast(&G.hook_cv);
 	pthread_mutex_unlock(&G.mu);
@@ -1252,15 +874,7 @@ int main(int argc, char **argv)
 		free(s->phone_id);
 		free(s);
 	}
-	for (i = 0; i < (int)NOTE_BUCKETS; i++)
-		while (G.notes[i]) {
-			struct note *n = G.notes[i];
-
-			G.notes[i] = n->next;
-			free(n);
-		}
+	fake_cleanup();
 	curl_global_cleanup();
-	if (G.record)
-		fclose(G.record);
 	return 0;
 }
