@@ -1,20 +1,58 @@
 /* The connection pool: a fixed array of slots guarded by one mutex, with a
  * condition variable for callers waiting for a free slot. Connections are
- * opened at start-up; one that broke is reset when next checked out. */
+ * opened at start-up; one that broke is reset when next checked out.
+ *
+ * Each connection prepares a parameterised statement the first time it
+ * runs it and executes the prepared one afterwards: the server then parses
+ * and plans it once per connection instead of once per call (a scan's
+ * transaction is a dozen statements). Statements are told apart by their
+ * text, never by the caller's name for them. */
 #include "storage_pool.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Statements prepared on one connection, named "k<index>". */
+#define PREPARED_MAX 256
+
+struct prepared {
+	uint64_t hash;
+	char *sql;
+};
+
 struct slot {
 	PGconn *conn; /* NULL until opened */
 	bool busy;
+	/* owned by whoever has the slot checked out */
+	struct prepared *prepared; /* PREPARED_MAX, allocated on first use */
+	int n_prepared;
+	bool stale; /* a prepared plan no longer fits the schema */
 };
+
+/* The slot this thread has checked out, for storage_db_exec. */
+static _Thread_local struct slot *current;
+
+/* The server forgot every prepared statement: a new session. */
+static void forget_prepared(struct slot *s)
+{
+	int i;
+
+	for (i = 0; i < s->n_prepared; i++)
+		free(s->prepared[i].sql);
+	s->n_prepared = 0;
+}
+
+static void reset(struct slot *s)
+{
+	forget_prepared(s);
+	PQreset(s->conn);
+}
 
 struct storage_pool {
 	const struct keryu_host *host;
@@ -199,8 +237,11 @@ void storage_pool_free(struct storage_pool *p)
 
 	if (!p)
 		return;
-	for (i = 0; i < p->size; i++)
+	for (i = 0; i < p->size; i++) {
+		forget_prepared(&p->slots[i]);
+		free(p->slots[i].prepared);
 		PQfinish(p->slots[i].conn);
+	}
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p->slots);
@@ -249,7 +290,7 @@ static bool ready(struct storage_pool *p, struct slot *s)
 		if (!s->conn)
 			return false;
 	} else if (PQstatus(s->conn) == CONNECTION_BAD) {
-		PQreset(s->conn);
+		reset(s);
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		log_connect_error(p, s->conn, KERYU_LOG_WARN,
@@ -271,12 +312,13 @@ int storage_pool_run(struct storage_pool *p, const char *what,
 		checkin(p, s);
 		return KERYU_EIO;
 	}
+	current = s;
 	rc = fn(p, s->conn, arg);
 	/* A connection that died under us (server restart, network) is the
 	 * one failure worth one more try: the work was rolled back with it,
 	 * or was idempotent if its commit got through. */
 	if (rc == KERYU_EIO && PQstatus(s->conn) == CONNECTION_BAD) {
-		PQreset(s->conn);
+		reset(s);
 		if (PQstatus(s->conn) == CONNECTION_OK) {
 			p->host->log(p->m, KERYU_LOG_INFO,
 				     "storage.reconnected", "what=%s", what);
@@ -290,6 +332,15 @@ int storage_pool_run(struct storage_pool *p, const char *what,
 	if (PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		storage_db_rollback(p, s->conn);
+	/* The schema changed under a prepared statement (a column's type,
+	 * say, in a rolling upgrade): a new session prepares afresh. */
+	if (s->stale) {
+		s->stale = false;
+		p->host->log(p->m, KERYU_LOG_INFO, "storage.replan",
+			     "what=%s", what);
+		reset(s);
+	}
+	current = NULL;
 	checkin(p, s);
 	return rc;
 }
@@ -297,6 +348,61 @@ int storage_pool_run(struct storage_pool *p, const char *what,
 static bool sqlstate_class(const char *state, const char *cls)
 {
 	return state && strncmp(state, cls, 2) == 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Runs sql prepared on c when c is this thread's checked-out connection
+ * and the statement has parameters (BEGIN, COMMIT and migration scripts
+ * stay simple queries); once PREPARED_MAX statements are prepared, or when
+ * preparing fails, it runs unprepared. */
+static PGresult *exec_prepared(PGconn *c, const char *sql, int nparams,
+			       const char *const *params)
+{
+	struct slot *s = current;
+	uint64_t h;
+	char name[16];
+	PGresult *r;
+	int i;
+
+	if (nparams == 0 || !s || s->conn != c)
+		return PQexecParams(c, sql, nparams, NULL, params, NULL, NULL,
+				    0);
+	h = fnv1a(sql);
+	for (i = 0; i < s->n_prepared; i++)
+		if (s->prepared[i].hash == h &&
+		    strcmp(s->prepared[i].sql, sql) == 0)
+			break;
+	snprintf(name, sizeof(name), "k%d", i);
+	if (i == s->n_prepared) {
+		if (!s->prepared)
+			s->prepared = calloc(PREPARED_MAX, sizeof(*s->prepared));
+		if (!s->prepared || i == PREPARED_MAX ||
+		    !(s->prepared[i].sql = strdup(sql)))
+			return PQexecParams(c, sql, nparams, NULL, params, NULL,
+					    NULL, 0);
+		r = PQprepare(c, name, sql, nparams, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			/* in a failed transaction, say: the unprepared run
+			 * reports the real error */
+			PQclear(r);
+			free(s->prepared[i].sql);
+			s->prepared[i].sql = NULL;
+			return PQexecParams(c, sql, nparams, NULL, params, NULL,
+					    NULL, 0);
+		}
+		PQclear(r);
+		s->prepared[i].hash = h;
+		s->n_prepared++;
+	}
+	return PQexecPrepared(c, name, nparams, params, NULL, NULL, 0);
 }
 
 int storage_db_exec(struct storage_pool *p, PGconn *c, const char *what,
@@ -310,7 +416,7 @@ int storage_db_exec(struct storage_pool *p, PGconn *c, const char *what,
 
 	if (res)
 		*res = NULL;
-	r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	r = exec_prepared(c, sql, nparams, params);
 	st = PQresultStatus(r);
 	if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
 		if (res)
@@ -320,6 +426,10 @@ int storage_db_exec(struct storage_pool *p, PGconn *c, const char *what,
 		return 0;
 	}
 	state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	/* "cached plan must not change result type" */
+	if (current && current->conn == c && state &&
+	    strcmp(state, "0A000") == 0)
+		current->stale = true;
 	if (PQstatus(c) == CONNECTION_BAD || sqlstate_class(state, "08") ||
 	    sqlstate_class(state, "57") || sqlstate_class(state, "53"))
 		rc = KERYU_EIO;

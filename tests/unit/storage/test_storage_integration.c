@@ -864,6 +864,12 @@ static void test_reconnect(void **unused)
 	assert_string_equal(t.first_name, "Ana");
 	assert_true(fake_host_log_contains("storage.reconnected"));
 	assert_int_equal(T.st->ping(T.st->self), 0);
+	/* the new sessions prepare their statements again: a statement the
+	 * old ones had prepared runs on every connection of the pool */
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(T.st->tag_lookup(T.st->self, TAG_ON, &t), 0);
+		assert_string_equal(t.first_name, "Ana");
+	}
 }
 
 static void test_unreachable(void **unused)
