@@ -154,6 +154,42 @@ struct channel_config {
 	int submit_wait_ms;
 };
 
+/* The engine's settings as module options. A module that runs engines
+ * puts these entries in its options table (the keys and ranges are the
+ * engine's; defaults and help that differ between modules are
+ * arguments) and fills its channel_config with channel_config_read. */
+#define CHANNEL_OPT_TIMEOUT_MS                                              \
+	{"timeout_ms", KERYU_OPT_INT, "10000",                              \
+	 "total time allowed for one HTTP request", 0, 100, 600000}
+#define CHANNEL_OPT_CONNECT_TIMEOUT_MS                                      \
+	{"connect_timeout_ms", KERYU_OPT_INT, "3000",                       \
+	 "time allowed to connect to the API", 0, 10, 600000}
+#define CHANNEL_OPT_MAX_IN_FLIGHT(def, help)                                \
+	{"max_in_flight", KERYU_OPT_INT, def, help, 0, 1, 4096}
+#define CHANNEL_OPT_QUEUE_MAX                                               \
+	{"queue_max", KERYU_OPT_INT, "10000",                               \
+	 "requests held in memory waiting for a slot; beyond it a request is " \
+	 "dropped and sent again when its lease runs out", 0, 1, 1000000}
+#define CHANNEL_OPT_RETRY_BASE_MS(help)                                     \
+	{"retry_base_ms", KERYU_OPT_INT, "60000", help, 0, 1, 3600000}
+#define CHANNEL_OPT_MAX_ATTEMPTS(help)                                      \
+	{"max_attempts", KERYU_OPT_INT, "3", help, 0, 1, 100}
+#define CHANNEL_OPT_RATE_PER_S(help)                                        \
+	{"rate_per_s", KERYU_OPT_INT, "80", help, 0, 0, 100000}
+/* Read by the module itself, for channel_subscribe. */
+#define CHANNEL_OPT_GROUP(def)                                              \
+	{"group", KERYU_OPT_STR, def,                                       \
+	 "shared subscription group that splits requests between workers", 0, \
+	 0, 0}
+
+/* Sets cfg's host and m, the settings above (timeout_ms, connect_timeout_ms,
+ * max_in_flight, queue_max, retry_base_ms, max_attempts, rate_per_s) from
+ * m's config, and submit_wait_ms to 0 (never hold the bus thread: it also
+ * carries the results out). Leaves the other fields alone. Cannot fail:
+ * the kernel has checked the values against the ranges above. */
+void channel_config_read(const struct keryu_host *host, keryu_mod *m,
+			 struct channel_config *cfg);
+
 struct channel;
 
 /* Sets *out to an engine that is not running yet. cfg and provider are

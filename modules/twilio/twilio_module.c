@@ -67,25 +67,17 @@ static const struct keryu_option options[] = {
 	 "WhatsApp: pass the acknowledgement link as the template variable "
 	 "after the parameters ({{3}} for alerts)",
 	 0, 0, 0},
-	{"queue_max", KERYU_OPT_INT, "10000",
-	 "requests held in memory waiting for a slot; beyond it a request is "
-	 "dropped and sent again when its lease runs out", 0, 1, 1000000},
-	{"retry_base_ms", KERYU_OPT_INT, "60000",
-	 "ceiling of the first retry's wait (full-jitter exponential backoff)",
-	 0, 1, 3600000},
-	{"max_attempts", KERYU_OPT_INT, "3",
-	 "attempts per notification in total, the first included", 0, 1, 100},
-	{"rate_per_s", KERYU_OPT_INT, "80",
-	 "sends per second per channel; 0 = no limit", 0, 0, 100000},
-	{"max_in_flight", KERYU_OPT_INT, "32",
-	 "requests on the wire at once per channel", 0, 1, 4096},
-	{"timeout_ms", KERYU_OPT_INT, "10000",
-	 "total time allowed for one HTTP request", 0, 100, 600000},
-	{"connect_timeout_ms", KERYU_OPT_INT, "3000",
-	 "time allowed to connect to the API", 0, 10, 600000},
-	{"group", KERYU_OPT_STR, "twilio",
-	 "shared subscription group that splits requests between workers", 0,
-	 0, 0},
+	CHANNEL_OPT_QUEUE_MAX,
+	CHANNEL_OPT_RETRY_BASE_MS("ceiling of the first retry's wait "
+				  "(full-jitter exponential backoff)"),
+	CHANNEL_OPT_MAX_ATTEMPTS(
+		"attempts per notification in total, the first included"),
+	CHANNEL_OPT_RATE_PER_S("sends per second per channel; 0 = no limit"),
+	CHANNEL_OPT_MAX_IN_FLIGHT("32",
+				  "requests on the wire at once per channel"),
+	CHANNEL_OPT_TIMEOUT_MS,
+	CHANNEL_OPT_CONNECT_TIMEOUT_MS,
+	CHANNEL_OPT_GROUP("twilio"),
 	{0},
 };
 
@@ -158,25 +150,15 @@ static int open_channel(struct tw_state *st, struct tw_channel *ch,
 	const struct keryu_host *h = st->host;
 	keryu_mod *m = st->m;
 	struct channel_config cfg = {
-		.host = h,
-		.m = m,
 		.name = log_name,
 		.url = url,
 		.content_type = "application/x-www-form-urlencoded",
 		.userpwd = userpwd,
-		.timeout_ms = (long)h->config_int(m, "timeout_ms"),
-		.connect_timeout_ms = (long)h->config_int(m, "connect_timeout_ms"),
-		.max_in_flight = (int)h->config_int(m, "max_in_flight"),
-		.retry_base_ms = (unsigned)h->config_int(m, "retry_base_ms"),
-		.max_attempts = (int)h->config_int(m, "max_attempts"),
-		.rate_per_s = (double)h->config_int(m, "rate_per_s"),
 	};
 	struct channel_provider p = {tw_build, tw_parse, ch};
 	int rc;
 
-	cfg.queue_max = (size_t)h->config_int(m, "queue_max");
-	/* never hold the bus thread: it also carries our results out */
-	cfg.submit_wait_ms = 0;
+	channel_config_read(h, m, &cfg);
 	rc = channel_new(&cfg, &p, &ch->engine);
 	if (rc == 0)
 		rc = channel_subscribe(ch->engine, h->config(m, "group"), name);

@@ -44,31 +44,22 @@ static const struct keryu_option options[] = {
 	 "token Meta echoes when verifying the webhook URL (checked by the "
 	 "http module)",
 	 KERYU_OPT_SECRET, 0, 0},
-	{"timeout_ms", KERYU_OPT_INT, "10000",
-	 "total time allowed for one HTTP request", 0, 100, 600000},
-	{"connect_timeout_ms", KERYU_OPT_INT, "3000",
-	 "time allowed to connect to the API", 0, 10, 600000},
-	{"max_in_flight", KERYU_OPT_INT, "64",
-	 "requests on the wire at once per worker", 0, 1, 4096},
-	{"queue_max", KERYU_OPT_INT, "10000",
-	 "requests held in memory waiting for a slot; beyond it a request is "
-	 "dropped and sent again when its lease runs out", 0, 1, 1000000},
-	{"retry_base_ms", KERYU_OPT_INT, "60000",
-	 "first retry waits up to this long (full jitter), doubling per "
-	 "attempt",
-	 0, 1, 3600000},
-	{"max_attempts", KERYU_OPT_INT, "3",
-	 "attempts per notification in total, retries included", 0, 1, 100},
-	{"rate_per_s", KERYU_OPT_INT, "80",
-	 "messages per second at most for this phone number id (0: no limit)",
-	 0, 0, 100000},
+	CHANNEL_OPT_TIMEOUT_MS,
+	CHANNEL_OPT_CONNECT_TIMEOUT_MS,
+	CHANNEL_OPT_MAX_IN_FLIGHT("64",
+				  "requests on the wire at once per worker"),
+	CHANNEL_OPT_QUEUE_MAX,
+	CHANNEL_OPT_RETRY_BASE_MS("first retry waits up to this long (full "
+				  "jitter), doubling per attempt"),
+	CHANNEL_OPT_MAX_ATTEMPTS(
+		"attempts per notification in total, retries included"),
+	CHANNEL_OPT_RATE_PER_S("messages per second at most for this phone "
+			       "number id (0: no limit)"),
 	{"ack_button", KERYU_OPT_BOOL, "false",
 	 "the template has a URL button {public_url}/ack/{{1}}: fill it with "
 	 "the acknowledgement token",
 	 0, 0, 0},
-	{"group", KERYU_OPT_STR, "whatsapp",
-	 "shared subscription group that splits requests between workers", 0,
-	 0, 0},
+	CHANNEL_OPT_GROUP("whatsapp"),
 	{0},
 };
 
@@ -155,21 +146,11 @@ static int wa_init(keryu_mod *m, const struct keryu_host *host, void **state)
 		goto fail;
 	}
 	headers[0] = auth;
-	cfg.host = host;
-	cfg.m = m;
+	channel_config_read(host, m, &cfg);
 	cfg.name = "whatsapp";
 	cfg.url = url;
 	cfg.content_type = "application/json";
 	cfg.headers = headers;
-	cfg.timeout_ms = (long)host->config_int(m, "timeout_ms");
-	cfg.connect_timeout_ms = (long)host->config_int(m, "connect_timeout_ms");
-	cfg.max_in_flight = (int)host->config_int(m, "max_in_flight");
-	cfg.retry_base_ms = (unsigned)host->config_int(m, "retry_base_ms");
-	cfg.max_attempts = (int)host->config_int(m, "max_attempts");
-	cfg.rate_per_s = (double)host->config_int(m, "rate_per_s");
-	cfg.queue_max = (size_t)host->config_int(m, "queue_max");
-	/* never hold the bus thread: it also carries our results out */
-	cfg.submit_wait_ms = 0;
 	prov.build = wa_build;
 	prov.parse = wa_parse;
 	prov.arg = st;
