@@ -14,10 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +24,7 @@
 #include <keryu/module.h>
 
 #include "fake_host.h"
+#include "fake_proc.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -40,15 +37,8 @@ extern const struct keryu_module keryu_module;
 #define NID1 "3f1c2b9e-8d7a-4c6b-9e5f-0a1b2c3d4e5f"
 #define NID2 "4f1c2b9e-8d7a-4c6b-9e5f-0a1b2c3d4e5f"
 
-struct fake {
-	pid_t pid;
-	int port;
-	char record[64];
-	char base[64];
-};
-
-static struct fake plain; /* answers at once */
-static struct fake slow;  /* --delay-ms 1500 */
+static struct fake_proc plain; /* answers at once */
+static struct fake_proc slow;  /* --delay-ms 1500 */
 
 static const char *fake_bin(void)
 {
@@ -57,53 +47,13 @@ static const char *fake_bin(void)
 	return env && *env ? env : FAKE_TWILIO_BIN;
 }
 
-static int fake_start(struct fake *f, const char *delay_ms)
+static int fake_start(struct fake_proc *f, const char *delay_ms)
 {
-	int fds[2], fd, n;
-	char line[64] = "";
-	FILE *in;
+	const char *const args[] = {"--account-sid", ACCOUNT, "--auth-token",
+				    TOKEN, "--callback-statuses", "none",
+				    "--delay-ms", delay_ms, NULL};
 
-	snprintf(f->record, sizeof(f->record), "/tmp/fake_tw_XXXXXX");
-	fd = mkstemp(f->record);
-	if (fd < 0 || pipe(fds) != 0)
-		return -1;
-	close(fd);
-	f->pid = fork();
-	if (f->pid < 0)
-		return -1;
-	if (f->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(fake_bin(), "fake_twilio", "--port", "0", "--record",
-		      f->record, "--account-sid", ACCOUNT, "--auth-token", TOKEN,
-		      "--callback-statuses", "none", "--delay-ms", delay_ms,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	in = fdopen(fds[0], "r");
-	if (!in || !fgets(line, sizeof(line), in) ||
-	    sscanf(line, "listening %d", &n) != 1) {
-		fprintf(stderr, "fake_twilio (%s) did not start\n", fake_bin());
-		return -1;
-	}
-	fclose(in);
-	f->port = n;
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", n);
-	return 0;
-}
-
-static void fake_stop(struct fake *f)
-{
-	if (f->pid > 0) {
-		kill(f->pid, SIGTERM);
-		waitpid(f->pid, NULL, 0);
-		f->pid = 0;
-	}
-	if (f->record[0])
-		unlink(f->record);
+	return fake_proc_start(f, fake_bin(), args);
 }
 
 static int setup(void **ctx)
@@ -118,72 +68,21 @@ static int setup(void **ctx)
 static int teardown(void **ctx)
 {
 	(void)ctx;
-	fake_stop(&plain);
-	fake_stop(&slow);
+	fake_proc_stop(&plain);
+	fake_proc_stop(&slow);
 	fake_host_reset(NULL);
 	curl_global_cleanup();
 	return 0;
 }
 
-static size_t keep(char *p, size_t s, size_t n, void *arg)
-{
-	char *buf = arg;
-	size_t have = strlen(buf), len = s * n;
-
-	if (have + len < 256) {
-		memcpy(buf + have, p, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-static long control(const struct fake *f, const char *path, const char *post,
-		    char out[256])
-{
-	CURL *c = curl_easy_init();
-	char url[128];
-	long status = 0;
-
-	out[0] = '\0';
-	snprintf(url, sizeof(url), "%s%s", f->base, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (post)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	return status;
-}
-
-static void set_mode(const struct fake *f, const char *mode)
-{
-	char out[256];
-
-	assert_int_equal(control(f, "/_control/mode", mode, out), 200);
-}
-
-static long count(const struct fake *f)
-{
-	char out[256];
-
-	assert_int_equal(control(f, "/_control/count", NULL, out), 200);
-	return strtol(out, NULL, 10);
-}
-
 /* Waits (up to 5 s) until the fake has received n message requests. */
-static void wait_count(const struct fake *f, long n)
+static void wait_count(const struct fake_proc *f, long n)
 {
-	int i;
-
-	for (i = 0; i < 500 && count(f) < n; i++)
-		usleep(10000);
-	assert_int_equal(count(f), n);
+	fake_proc_wait_count(f, n, 5000);
 }
 
 /* Every line the fake recorded, as a JSON array (caller frees). */
-static cJSON *recorded(const struct fake *f)
+static cJSON *recorded(const struct fake_proc *f)
 {
 	FILE *in = fopen(f->record, "r");
 	cJSON *all = cJSON_CreateArray();
@@ -198,7 +97,7 @@ static cJSON *recorded(const struct fake *f)
 	return all;
 }
 
-static void truncate_record(const struct fake *f)
+static void truncate_record(const struct fake_proc *f)
 {
 	FILE *o = fopen(f->record, "w");
 
@@ -240,7 +139,7 @@ static void deliver(const char *channel, const char *nid, int attempt,
 	free(json);
 }
 
-static void configure(const struct fake *f)
+static void configure(const struct fake_proc *f)
 {
 	fake_host_reset(&keryu_module);
 	fake_host_set("api_base", f->base);
@@ -364,7 +263,7 @@ static void sends_both_channels(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	truncate_record(&plain);
 	configure(&plain);
 	fake_host_set("ack_variable", "true");
@@ -427,11 +326,11 @@ static void sends_both_channels(void **ctx)
 static void permanent_error(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "error:21211");
+	fake_proc_set_mode(&plain, "error:21211");
 	configure(&plain);
 	st = init_ok();
 	deliver("twilio", NID1, 1, "qr_template_on_m", NULL);
@@ -439,8 +338,8 @@ static void permanent_error(void **ctx)
 	wait_count(&plain, before + 1);
 	usleep(200000); /* a retry, if there were one, would be due */
 	finish(st);
-	set_mode(&plain, "ok");
-	assert_int_equal(count(&plain), before + 1);
+	fake_proc_set_mode(&plain, "ok");
+	assert_int_equal(fake_proc_count(&plain), before + 1);
 	assert_int_equal(fake_host_pub_count(), 1);
 	result(0, "twilio", &d);
 	assert_string_equal(d.status, "failed");
@@ -461,8 +360,8 @@ static void transient_until_exhausted(void **ctx)
 	int i;
 
 	(void)ctx;
-	set_mode(&plain, "error:20429");
-	before = count(&plain);
+	fake_proc_set_mode(&plain, "error:20429");
+	before = fake_proc_count(&plain);
 	configure(&plain);
 	st = init_ok();
 	deliver("sms", NID2, 1, "qr_template_on_m", NULL);
@@ -470,8 +369,8 @@ static void transient_until_exhausted(void **ctx)
 	wait_count(&plain, before + 3);
 	usleep(200000); /* the third answer is read */
 	finish(st);
-	set_mode(&plain, "ok");
-	assert_int_equal(count(&plain), before + 3);
+	fake_proc_set_mode(&plain, "ok");
+	assert_int_equal(fake_proc_count(&plain), before + 3);
 	assert_int_equal(fake_host_pub_count(), 3);
 	for (i = 0; i < 3; i++) {
 		result((size_t)i, "sms", &d);
@@ -496,15 +395,15 @@ static void transient_then_sent(void **ctx)
 	int i;
 
 	(void)ctx;
-	set_mode(&plain, "seq:error:20429,http:503,ok");
-	before = count(&plain);
+	fake_proc_set_mode(&plain, "seq:error:20429,http:503,ok");
+	before = fake_proc_count(&plain);
 	configure(&plain);
 	st = init_ok();
 	deliver("twilio", NID1, 1, "qr_template_on_m", NULL);
 	assert_int_equal(keryu_module.start(st), 0);
 	wait_count(&plain, before + 3);
 	finish(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	assert_int_equal(fake_host_pub_count(), 3);
 	for (i = 0; i < 3; i++) {
 		result((size_t)i, "twilio", &d);
@@ -520,7 +419,7 @@ static void transient_then_sent(void **ctx)
 static void bad_credentials(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
@@ -554,7 +453,7 @@ static void timeout_is_unknown(void **ctx)
 	wait_count(&slow, 1);
 	usleep(800000);
 	finish(st);
-	assert_int_equal(count(&slow), 1);
+	assert_int_equal(fake_proc_count(&slow), 1);
 	assert_int_equal(fake_host_pub_count(), 1);
 	result(0, "twilio", &d);
 	assert_string_equal(d.status, "error");
@@ -567,12 +466,12 @@ static void timeout_is_unknown(void **ctx)
 static void template_sid_from_request(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	cJSON *all;
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	truncate_record(&plain);
 	configure(&plain);
 	fake_host_set("content_sid", "");
@@ -604,12 +503,12 @@ static void template_sid_from_request(void **ctx)
 /* Without [http] public_url there is no StatusCallback (and a warning). */
 static void no_public_url(void **ctx)
 {
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	cJSON *all;
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	truncate_record(&plain);
 	configure(&plain);
 	fake_host_set_global("http", "public_url", "");

@@ -14,10 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +24,7 @@
 #include <keryu/module.h>
 
 #include "fake_host.h"
+#include "fake_proc.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -36,15 +33,8 @@ extern const struct keryu_module keryu_module;
 #define TO "+16505551234"
 #define NID "3f1c2b9e-8d7a-4c6b-9e5f-0a1b2c3d4e5f"
 
-struct fake {
-	pid_t pid;
-	int port;
-	char record[64];
-	char base[64]; /* http://127.0.0.1:<port>/ (with a trailing slash) */
-};
-
-static struct fake plain; /* --token TOKEN, answers at once */
-static struct fake slow;  /* --delay-ms 300, no token check */
+static struct fake_proc plain; /* --token TOKEN, answers at once */
+static struct fake_proc slow;  /* --delay-ms 300, no token check */
 
 static const char *fake_bin(void)
 {
@@ -53,52 +43,12 @@ static const char *fake_bin(void)
 	return env && *env ? env : FAKE_WHATSAPP_BIN;
 }
 
-static int fake_start(struct fake *f, const char *extra1, const char *extra2)
+static int fake_start(struct fake_proc *f, const char *extra1,
+		      const char *extra2)
 {
-	int fds[2], fd, n;
-	char line[64] = "";
-	FILE *in;
+	const char *const args[] = {extra1, extra2, NULL};
 
-	snprintf(f->record, sizeof(f->record), "/tmp/fake_wa_XXXXXX");
-	fd = mkstemp(f->record);
-	if (fd < 0 || pipe(fds) != 0)
-		return -1;
-	close(fd);
-	f->pid = fork();
-	if (f->pid < 0)
-		return -1;
-	if (f->pid == 0) {
-		/* never outlive the test, even when it crashes */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(fake_bin(), "fake_whatsapp", "--port", "0", "--record",
-		      f->record, extra1, extra2, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	in = fdopen(fds[0], "r");
-	if (!in || !fgets(line, sizeof(line), in) ||
-	    sscanf(line, "listening %d", &n) != 1) {
-		fprintf(stderr, "fake_whatsapp (%s) did not start\n", fake_bin());
-		return -1;
-	}
-	fclose(in);
-	f->port = n;
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d/", n);
-	return 0;
-}
-
-static void fake_stop(struct fake *f)
-{
-	if (f->pid > 0) {
-		kill(f->pid, SIGTERM);
-		waitpid(f->pid, NULL, 0);
-		f->pid = 0;
-	}
-	if (f->record[0])
-		unlink(f->record);
+	return fake_proc_start(f, fake_bin(), args);
 }
 
 static int setup(void **ctx)
@@ -114,63 +64,15 @@ static int setup(void **ctx)
 static int teardown(void **ctx)
 {
 	(void)ctx;
-	fake_stop(&plain);
-	fake_stop(&slow);
+	fake_proc_stop(&plain);
+	fake_proc_stop(&slow);
 	fake_host_reset(NULL);
 	curl_global_cleanup();
 	return 0;
 }
 
-static size_t keep(char *p, size_t s, size_t n, void *arg)
-{
-	char *buf = arg;
-	size_t have = strlen(buf), len = s * n;
-
-	if (have + len < 256) {
-		memcpy(buf + have, p, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-/* A control request to a fake; returns the HTTP status. */
-static long control(const struct fake *f, const char *path, const char *post,
-		    char out[256])
-{
-	CURL *c = curl_easy_init();
-	char url[128];
-	long status = 0;
-
-	out[0] = '\0';
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (post)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	return status;
-}
-
-static void set_mode(const struct fake *f, const char *mode)
-{
-	char out[256];
-
-	assert_int_equal(control(f, "/_control/mode", mode, out), 200);
-}
-
-static long count(const struct fake *f)
-{
-	char out[256];
-
-	assert_int_equal(control(f, "/_control/count", NULL, out), 200);
-	return strtol(out, NULL, 10);
-}
-
 /* The last request the fake recorded on a messages path (caller frees). */
-static cJSON *last_message(const struct fake *f)
+static cJSON *last_message(const struct fake_proc *f)
 {
 	FILE *in = fopen(f->record, "r");
 	char *line = NULL;
@@ -258,7 +160,7 @@ static void *module_init_timeout(const char *base, const char *token,
 }
 
 /* Initialises the module with what the test has set on the fake host. */
-static void *module_init_keep(const struct fake *f)
+static void *module_init_keep(const struct fake_proc *f)
 {
 	void *st = NULL;
 
@@ -356,11 +258,11 @@ static void sends_and_publishes_sent(void **ctx)
 	struct keryu_delivery_event d;
 	const cJSON *headers;
 	cJSON *rec;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 2, TO);
 	run_to_completion(st);
@@ -377,7 +279,7 @@ static void sends_and_publishes_sent(void **ctx)
 		"info whatsapp.sent notification=" NID " attempt=2 ms="));
 	no_secrets_logged();
 
-	assert_int_equal(count(&plain), before + 1);
+	assert_int_equal(fake_proc_count(&plain), before + 1);
 	rec = last_message(&plain);
 	assert_non_null(rec);
 	assert_string_equal(jstr(rec, "method"), "POST");
@@ -407,11 +309,11 @@ static void provider_error_is_failed(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "error:131026");
+	fake_proc_set_mode(&plain, "error:131026");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 1, TO);
 	run_to_completion(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 
 	assert_int_equal(fake_host_pub_count(), 1);
 	result(0, &d);
@@ -431,11 +333,11 @@ static void transient_error_is_error(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "error:131000");
+	fake_proc_set_mode(&plain, "error:131000");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 1, TO);
 	run_to_completion(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	result(0, &d);
 	assert_string_equal(d.status, "error");
 	assert_string_equal(d.error_code, "131000");
@@ -468,7 +370,7 @@ static void http_status_without_body(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "http:503");
+	fake_proc_set_mode(&plain, "http:503");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 1, TO);
 	run_to_completion(st);
@@ -481,7 +383,7 @@ static void http_status_without_body(void **ctx)
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 3, TO);
 	run_to_completion(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	result(0, &d);
 	assert_string_equal(d.status, "failed");
 	assert_string_equal(d.error_code, "http_503");
@@ -495,11 +397,11 @@ static void dropped_connection_is_network(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "drop");
+	fake_proc_set_mode(&plain, "drop");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 1, TO);
 	run_to_completion(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	result(0, &d);
 	assert_string_equal(d.status, "error");
 	assert_string_equal(d.error_code, "network");
@@ -529,7 +431,7 @@ static void timeout_is_unknown_outcome(void **ctx)
 
 	(void)ctx;
 	/* the fake answers after 300 ms */
-	long before = count(&slow);
+	long before = fake_proc_count(&slow);
 
 	st = module_init_timeout(slow.base, TOKEN, 4, "100");
 	deliver(NID, 1, TO);
@@ -540,7 +442,7 @@ static void timeout_is_unknown_outcome(void **ctx)
 	assert_string_equal(d.error_code, "timeout");
 	/* unknown outcome: not resent here, left to the lease and webhook */
 	assert_int_equal(d.retry_in_ms, 0);
-	assert_int_equal(count(&slow), before + 1);
+	assert_int_equal(fake_proc_count(&slow), before + 1);
 
 	/* on the last attempt: the channel will not try again */
 	st = module_init_timeout(slow.base, TOKEN, 4, "100");
@@ -552,17 +454,13 @@ static void timeout_is_unknown_outcome(void **ctx)
 }
 
 /* Waits (up to 20 s) until fake f has seen n message requests in all. */
-static void wait_count(const struct fake *f, long n)
+static void wait_count(const struct fake_proc *f, long n)
 {
-	int i;
-
-	for (i = 0; i < 2000 && count(f) < n; i++)
-		usleep(10000);
-	assert_int_equal(count(f), n);
+	fake_proc_wait_count(f, n, 20000);
 }
 
 /* Module with fast retries: base 20 ms. */
-static void *module_init_fast_retry(const struct fake *f)
+static void *module_init_fast_retry(const struct fake_proc *f)
 {
 	fake_host_reset(&keryu_module);
 	fake_host_set("api_base", f->base);
@@ -575,18 +473,18 @@ static void *module_init_fast_retry(const struct fake *f)
 static void retries_then_sent(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "seq:error:131000,http:503,ok");
+	fake_proc_set_mode(&plain, "seq:error:131000,http:503,ok");
 	st = module_init_fast_retry(&plain);
 	deliver(NID, 1, TO);
 	assert_int_equal(keryu_module.start(st), 0);
 	wait_count(&plain, before + 3);
 	keryu_module.stop(st, 10000);
 	keryu_module.cleanup(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 
 	assert_int_equal(fake_host_pub_count(), 3);
 	result(0, &d);
@@ -609,18 +507,18 @@ static void retries_then_sent(void **ctx)
 static void three_transient_then_failed(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "error:131016");
+	fake_proc_set_mode(&plain, "error:131016");
 	st = module_init_fast_retry(&plain);
 	deliver(NID, 1, TO);
 	assert_int_equal(keryu_module.start(st), 0);
 	wait_count(&plain, before + 3);
 	keryu_module.stop(st, 10000);
 	keryu_module.cleanup(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 
 	assert_int_equal(fake_host_pub_count(), 3);
 	result(2, &d);
@@ -628,7 +526,7 @@ static void three_transient_then_failed(void **ctx)
 	assert_string_equal(d.status, "failed");
 	assert_string_equal(d.error_code, "131016");
 	assert_int_equal(d.retry_in_ms, -1);
-	assert_int_equal(count(&plain), before + 3);
+	assert_int_equal(fake_proc_count(&plain), before + 3);
 }
 
 /* 131056: this recipient waits 4^attempt s; the retry hint says so. */
@@ -638,11 +536,11 @@ static void pair_limit_holds_recipient(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "error:131056");
+	fake_proc_set_mode(&plain, "error:131056");
 	st = module_init(plain.base, TOKEN, 4);
 	deliver(NID, 1, TO);
 	run_to_completion(st);
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	result(0, &d);
 	assert_string_equal(d.status, "error");
 	assert_string_equal(d.error_code, "131056");
@@ -657,7 +555,7 @@ static void ack_button_on_the_wire(void **ctx)
 	void *st;
 
 	(void)ctx;
-	set_mode(&plain, "ok");
+	fake_proc_set_mode(&plain, "ok");
 	fake_host_reset(&keryu_module);
 	fake_host_set("api_base", plain.base);
 	fake_host_set("phone_number_id", PHONE_ID);
@@ -699,7 +597,7 @@ static void ack_button_on_the_wire(void **ctx)
 static void malformed_and_invalid_requests(void **ctx)
 {
 	struct keryu_delivery_event d;
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	char *json;
 	void *st;
 
@@ -719,13 +617,13 @@ static void malformed_and_invalid_requests(void **ctx)
 	result(0, &d);
 	assert_string_equal(d.status, "failed");
 	assert_string_equal(d.error_code, "invalid_request");
-	assert_int_equal(count(&plain), before);
+	assert_int_equal(fake_proc_count(&plain), before);
 }
 
 static void duplicate_request_sends_once(void **ctx)
 {
 	char *json = notify_json(NID, 1, TO);
-	long before = count(&plain);
+	long before = fake_proc_count(&plain);
 	void *st;
 
 	(void)ctx;
@@ -735,7 +633,7 @@ static void duplicate_request_sends_once(void **ctx)
 	run_to_completion(st);
 	free(json);
 	assert_int_equal(fake_host_pub_count(), 1);
-	assert_int_equal(count(&plain), before + 1);
+	assert_int_equal(fake_proc_count(&plain), before + 1);
 }
 
 static double now_s(void)
