@@ -156,6 +156,8 @@ def keryud(work, broker, fake, rate, log):
         "KERYU_WHATSAPP_TOKEN": "bench-token",
         "KERYU_WHATSAPP_MAX_IN_FLIGHT": str(IN_FLIGHT),
         "KERYU_WHATSAPP_RATE_PER_S": str(rate),
+        # the whole burst waits in memory: this measures the engine
+        "KERYU_WHATSAPP_QUEUE_MAX": str(N + 1000),
     })
     p = Process([os.path.join(BUILD, "bin", "keryud"), "--modules", "whatsapp"], env,
                 os.path.join(work, log))

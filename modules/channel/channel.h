@@ -167,9 +167,10 @@ struct channel_config {
 #define CHANNEL_OPT_MAX_IN_FLIGHT(def, help)                                \
 	{"max_in_flight", KERYU_OPT_INT, def, help, 0, 1, 4096}
 #define CHANNEL_OPT_QUEUE_MAX                                               \
-	{"queue_max", KERYU_OPT_INT, "10000",                               \
-	 "requests held in memory waiting for a slot; beyond it a request is " \
-	 "dropped and sent again when its lease runs out", 0, 1, 1000000}
+	{"queue_max", KERYU_OPT_INT, "4000",                                \
+	 "requests held in memory waiting for a slot (4000 are 50 s at 80/s, "\
+	 "under the alarms lease); beyond it a request is dropped and sent "  \
+	 "again when its lease runs out", 0, 1, 1000000}
 #define CHANNEL_OPT_RETRY_BASE_MS(help)                                     \
 	{"retry_base_ms", KERYU_OPT_INT, "60000", help, 0, 1, 3600000}
 #define CHANNEL_OPT_MAX_ATTEMPTS(help)                                      \
