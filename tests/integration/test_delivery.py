@@ -36,6 +36,7 @@ class Delivery(KeryuTest):
             KERYU_WHATSAPP_PHONE_NUMBER_ID=PHONE_ID,
             KERYU_WHATSAPP_TOKEN="test-token-123",
             KERYU_WHATSAPP_APP_SECRET=APP_SECRET,
+            KERYU_WHATSAPP_VERIFY_TOKEN="verify-me-7",
             KERYU_WHATSAPP_RETRY_BASE_MS="50",
             KERYU_WHATSAPP_TIMEOUT_MS="1000",
         )
@@ -165,6 +166,12 @@ class Delivery(KeryuTest):
             return http_get(url, method="POST", data=body, headers={
                 "Content-Type": "application/json",
                 "X-Hub-Signature-256": signature(body, secret)})[0]
+
+        # Meta's hub verification, with [whatsapp] verify_token
+        hub = f"{url}?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=1158201444"
+        status, _, body = http_get(hub % "verify-me-7")
+        self.assertEqual((status, body), (200, b"1158201444"))
+        self.assertEqual(http_get(hub % "wrong")[0], 403)
 
         self.assertEqual(post("read", secret="wrong"), 401)
         self.assertEqual(post("read"), 200)
