@@ -1,5 +1,7 @@
-/* Signed acknowledgement tokens (events.h): the alarms module makes them,
- * the http module checks them, both with [kernel] secret_key. */
+/* Signed tokens (events.h), all with [kernel] secret_key: acknowledgement
+ * links (the alarms module makes them, the http module checks them) and
+ * finder tokens (the http module makes and checks them). One shape,
+ * "<id>.<expiry>.<mac>"; what the mac covers says what the token is for. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +43,18 @@ static void b64url(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-/* mac_out: MAC_B64_LEN + 1 bytes. nid must already be lower case. */
-static int mac(const char *secret, const char *nid, long long exp,
-	       char *mac_out)
+/* mac_out: MAC_B64_LEN + 1 bytes, over "<prefix>.<id>[.<bound>].<exp>";
+ * id (and bound) must already be lower case. */
+static int mac(const char *secret, const char *prefix, const char *id,
+	       const char *bound, long long exp, char *mac_out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	char msg[128];
-	int n = snprintf(msg, sizeof(msg), "keryu-ack.v1.%s.%lld", nid, exp);
+	char msg[192];
+	int n = bound ? snprintf(msg, sizeof(msg), "%s.%s.%s.%lld", prefix, id,
+				 bound, exp)
+		      : snprintf(msg, sizeof(msg), "%s.%s.%lld", prefix, id,
+				 exp);
 
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return KERYU_EINVAL;
@@ -60,36 +66,46 @@ static int mac(const char *secret, const char *nid, long long exp,
 	return 0;
 }
 
-int keryu_ack_token_make(const char *secret, const char *notification_id,
-			 long long expires_unix, char out[KERYU_ACK_TOKEN_LEN])
+static void lower(const char *in, char out[KERYU_UUID_LEN])
 {
-	char nid[KERYU_UUID_LEN], m[MAC_B64_LEN + 1];
+	for (size_t i = 0; i < KERYU_UUID_LEN; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+}
+
+static int token_make(const char *secret, const char *prefix, const char *id,
+		      const char *bound, long long expires_unix,
+		      char out[KERYU_ACK_TOKEN_LEN])
+{
+	char lid[KERYU_UUID_LEN], lb[KERYU_UUID_LEN], m[MAC_B64_LEN + 1];
 	int rc;
 
 	out[0] = '\0';
-	if (!secret || !*secret || !keryu_uuid_valid(notification_id) ||
-	    expires_unix < 0)
+	if (!secret || !*secret || !keryu_uuid_valid(id) ||
+	    (bound && !keryu_uuid_valid(bound)) || expires_unix < 0)
 		return KERYU_EINVAL;
-	for (size_t i = 0; i < KERYU_UUID_LEN; i++)
-		nid[i] = (char)tolower((unsigned char)notification_id[i]);
-	rc = mac(secret, nid, expires_unix, m);
+	lower(id, lid);
+	if (bound)
+		lower(bound, lb);
+	rc = mac(secret, prefix, lid, bound ? lb : NULL, expires_unix, m);
 	if (rc)
 		return rc;
-	snprintf(out, KERYU_ACK_TOKEN_LEN, "%s.%lld.%s", nid, expires_unix, m);
+	snprintf(out, KERYU_ACK_TOKEN_LEN, "%s.%lld.%s", lid, expires_unix, m);
 	return 0;
 }
 
-int keryu_ack_token_check(const char *secret, const char *token,
-			  long long now_unix,
-			  char notification_id[KERYU_UUID_LEN])
+static int token_check(const char *secret, const char *prefix,
+		       const char *token, const char *bound, long long now_unix,
+		       char id_out[KERYU_UUID_LEN])
 {
-	char nid[KERYU_UUID_LEN], want[MAC_B64_LEN + 1];
+	char nid[KERYU_UUID_LEN], lb[KERYU_UUID_LEN], want[MAC_B64_LEN + 1];
 	const char *dot1, *dot2;
 	long long exp = 0;
 	size_t i;
 
-	notification_id[0] = '\0';
-	if (!secret || !*secret || !token || strlen(token) >= KERYU_ACK_TOKEN_LEN)
+	id_out[0] = '\0';
+	if (!secret || !*secret || !token ||
+	    strlen(token) >= KERYU_ACK_TOKEN_LEN ||
+	    (bound && !keryu_uuid_valid(bound)))
 		return KERYU_EINVAL;
 	dot1 = strchr(token, '.');
 	dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
@@ -111,12 +127,53 @@ int keryu_ack_token_check(const char *secret, const char *token,
 	}
 	if (dot2 - dot1 > 2 && dot1[1] == '0')
 		return KERYU_EINVAL; /* no leading zeros: one spelling */
-	if (mac(secret, nid, exp, want))
+	if (bound)
+		lower(bound, lb);
+	if (mac(secret, prefix, nid, bound ? lb : NULL, exp, want))
 		return KERYU_EINVAL;
 	if (CRYPTO_memcmp(want, dot2 + 1, MAC_B64_LEN) != 0)
 		return KERYU_EINVAL;
 	if (now_unix > exp)
 		return KERYU_ETIMEDOUT;
-	memcpy(notification_id, nid, KERYU_UUID_LEN);
+	memcpy(id_out, nid, KERYU_UUID_LEN);
 	return 0;
+}
+
+int keryu_ack_token_make(const char *secret, const char *notification_id,
+			 long long expires_unix, char out[KERYU_ACK_TOKEN_LEN])
+{
+	return token_make(secret, "keryu-ack.v1", notification_id, NULL,
+			  expires_unix, out);
+}
+
+int keryu_ack_token_check(const char *secret, const char *token,
+			  long long now_unix,
+			  char notification_id[KERYU_UUID_LEN])
+{
+	return token_check(secret, "keryu-ack.v1", token, NULL, now_unix,
+			   notification_id);
+}
+
+int keryu_finder_token_make(const char *secret, const char *event_id,
+			    const char *qr_uuid, long long expires_unix,
+			    char out[KERYU_ACK_TOKEN_LEN])
+{
+	if (!qr_uuid) {
+		out[0] = '\0';
+		return KERYU_EINVAL;
+	}
+	return token_make(secret, "keryu-finder.v1", event_id, qr_uuid,
+			  expires_unix, out);
+}
+
+int keryu_finder_token_check(const char *secret, const char *token,
+			     const char *qr_uuid, long long now_unix,
+			     char event_id[KERYU_UUID_LEN])
+{
+	if (!qr_uuid) {
+		event_id[0] = '\0';
+		return KERYU_EINVAL;
+	}
+	return token_check(secret, "keryu-finder.v1", token, qr_uuid,
+			   now_unix, event_id);
 }

@@ -45,6 +45,11 @@ static const struct field alarm_fields[] = {
 	STR(struct keryu_alarm_event, state, false),
 };
 
+static const struct field report_fields[] = {
+	UUID(struct keryu_report_event, alarm_id, false),
+	STR(struct keryu_report_event, kind, false),
+};
+
 static const struct field notify_fields[] = {
 	UUID(struct keryu_notify_event, notification_id, false),
 	INT(struct keryu_notify_event, attempt),
@@ -261,6 +266,28 @@ int keryu_alarm_event_decode(const char *json, size_t len,
 	if (!o)
 		return KERYU_EINVAL;
 	rc = decode_fields(o, out, alarm_fields, N(alarm_fields));
+	cJSON_Delete(o);
+	return rc;
+}
+
+char *keryu_report_event_encode(const struct keryu_report_event *e)
+{
+	return print_and_free(encode_fields(e, report_fields, N(report_fields)));
+}
+
+int keryu_report_event_decode(const char *json, size_t len,
+			      struct keryu_report_event *out)
+{
+	cJSON *o = parse(json, len);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!o)
+		return KERYU_EINVAL;
+	rc = decode_fields(o, out, report_fields, N(report_fields));
+	if (rc == 0 && strcmp(out->kind, "location") != 0 &&
+	    strcmp(out->kind, "report") != 0)
+		rc = KERYU_EINVAL;
 	cJSON_Delete(o);
 	return rc;
 }

@@ -239,6 +239,23 @@ void http_page_end(struct html *h);
 void http_page_error(struct http_response *r, unsigned status,
 		     const char *heading, const char *text);
 
+/* ---- http_finder.c (issue 5: the finder's side) ---- */
+/* Fills out with a finder token for the scan event_id of tag qr, valid
+ * [http] finder_token_ttl_s; "" when there is no secret. */
+void http_finder_token(struct http_ctx *ctx, const char *event_id,
+		       const char *qr, char out[KERYU_ACK_TOKEN_LEN]);
+/* The scan page's rate limits, per client address and per tag ([http]
+ * scan_limit_per_ip, scan_limit_per_tag, per scan_limit_window_s). True
+ * when this scan may go on; false when r was filled with a 429 page in
+ * lang with Retry-After: nothing is published then. */
+bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
+		       const char *qr, const char *lang,
+		       struct http_response *r);
+/* Hex SHA-256 of a secret-derived salt and the client address (the scan
+ * event's ip_hash); "" when the address is unknown. */
+void http_ip_hash(struct http_ctx *ctx, const struct http_request *req,
+		  char out[65]);
+
 /* ---- http_scan.c ---- */
 /* GET /subjects/qr/<segment>/scan/: segment is the raw path segment.
  * HEAD gets the page a GET whose alert went out would get, and publishes

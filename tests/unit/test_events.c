@@ -307,6 +307,57 @@ static void ack_tokens(void **st)
 			 KERYU_EINVAL);
 }
 
+/* A finder token is good for its own tag's URL only, and is not an ack
+ * token (nor the other way round). */
+static void finder_tokens(void **st)
+{
+	char tok[KERYU_ACK_TOKEN_LEN], id[KERYU_UUID_LEN];
+
+	(void)st;
+	assert_int_equal(keryu_finder_token_make("s", ID1, ID2, 2000000000LL,
+						 tok),
+			 0);
+	assert_int_equal(keryu_finder_token_check("s", tok, ID2, 1999999999LL,
+						  id),
+			 0);
+	assert_string_equal(id, ID1);
+	assert_int_equal(keryu_finder_token_check("s", tok, ID1, 0, id),
+			 KERYU_EINVAL); /* another tag */
+	assert_int_equal(keryu_finder_token_check("s", tok, ID2, 2000000001LL,
+						  id),
+			 KERYU_ETIMEDOUT);
+	assert_int_equal(keryu_ack_token_check("s", tok, 0, id), KERYU_EINVAL);
+	assert_int_equal(keryu_ack_token_make("s", ID1, 2000000000LL, tok), 0);
+	assert_int_equal(keryu_finder_token_check("s", tok, ID2, 0, id),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_finder_token_make("s", ID1, "nope", 1, tok),
+			 KERYU_EINVAL);
+	assert_int_equal(keryu_finder_token_check("s", tok, NULL, 0, id),
+			 KERYU_EINVAL);
+}
+
+static void report_round_trip(void **st)
+{
+	struct keryu_report_event in = {0}, out;
+	char *json;
+
+	(void)st;
+	strcpy(in.event_id, ID1);
+	strcpy(in.at, AT);
+	strcpy(in.alarm_id, ID2);
+	strcpy(in.kind, "location");
+	json = keryu_report_event_encode(&in);
+	assert_int_equal(keryu_report_event_decode(json, strlen(json), &out), 0);
+	assert_string_equal(out.alarm_id, ID2);
+	assert_string_equal(out.kind, "location");
+	free(json);
+	strcpy(in.kind, "gossip");
+	json = keryu_report_event_encode(&in);
+	assert_int_equal(keryu_report_event_decode(json, strlen(json), &out),
+			 KERYU_EINVAL);
+	free(json);
+}
+
 static void alarm_round_trip(void **st)
 {
 	struct keryu_alarm_event in = {0}, out;
@@ -603,6 +654,8 @@ int main(void)
 		cmocka_unit_test(delivery_retry_hint),
 		cmocka_unit_test(notify_ack_url),
 		cmocka_unit_test(ack_tokens),
+		cmocka_unit_test(finder_tokens),
+		cmocka_unit_test(report_round_trip),
 		cmocka_unit_test(alarm_round_trip),
 		cmocka_unit_test(helpers),
 		cmocka_unit_test(delivery_publish_stamps_and_publishes),

@@ -23,6 +23,7 @@
 #define KERYU_TOPIC_NOTIFY "keryu/v1/notify/"     /* + channel */
 #define KERYU_TOPIC_DELIVERY "keryu/v1/delivery/" /* + notification id */
 #define KERYU_TOPIC_SYSTEM "keryu/v1/system/"     /* + instance/module */
+#define KERYU_TOPIC_REPORT "keryu/v1/report/"     /* + alarm id */
 
 /* keryu/v1/scan/{qr_uuid}: http -> alarms */
 struct keryu_scan_event {
@@ -86,6 +87,20 @@ struct keryu_delivery_event {
 	int retry_in_ms;
 };
 
+/* keryu/v1/report/{alarm_id}: http -> alarms. The finder shared a
+ * location or sent a report; the details are in PostgreSQL (this carries
+ * ids only), and the alarms module sends the follow-up. */
+struct keryu_report_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char alarm_id[KERYU_UUID_LEN];
+	char kind[16]; /* "location" or "report" */
+};
+
+char *keryu_report_event_encode(const struct keryu_report_event *e);
+int keryu_report_event_decode(const char *json, size_t len,
+			      struct keryu_report_event *out);
+
 char *keryu_scan_event_encode(const struct keryu_scan_event *e);
 int keryu_scan_event_decode(const char *json, size_t len,
 			    struct keryu_scan_event *out);
@@ -126,6 +141,19 @@ int keryu_ack_token_make(const char *secret, const char *notification_id,
 int keryu_ack_token_check(const char *secret, const char *token,
 			  long long now_unix,
 			  char notification_id[KERYU_UUID_LEN]);
+
+/* Finder tokens, put in the scan page so that only who scanned the tag
+ * can post a location or a report for that scan: the same shape as ack
+ * tokens, "<scan event_id>.<expiry>.<mac>", with the mac over
+ * "keryu-finder.v1.<event_id>.<qr_uuid>.<expiry>": a token is good for
+ * one tag's URL only. Returns as keryu_ack_token_make / _check; check
+ * fills event_id. */
+int keryu_finder_token_make(const char *secret, const char *event_id,
+			    const char *qr_uuid, long long expires_unix,
+			    char out[KERYU_ACK_TOKEN_LEN]);
+int keryu_finder_token_check(const char *secret, const char *token,
+			     const char *qr_uuid, long long now_unix,
+			     char event_id[KERYU_UUID_LEN]);
 
 /* True when s can be one level of an MQTT topic or a shared-subscription
  * group: 1..63 bytes, none of '/', '+', '#'. */

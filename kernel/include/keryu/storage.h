@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <keryu/events.h>
+#include <keryu/subjects.h>
 
 #define KERYU_SERVICE_STORAGE "storage"
 
@@ -28,6 +29,55 @@ struct keryu_tag_info {
 	char custodian_id[KERYU_UUID_LEN];
 	char subject_name[101]; /* full name */
 	char first_name[101];   /* first word of the name */
+};
+
+/* What the public scan page may show of a tag's subject: storage applies
+ * the custodian's choice (enum keryu_public_field), so a field not chosen
+ * is "" here and can never reach the page. */
+struct keryu_public_subject {
+	char qr_uuid[KERYU_UUID_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	unsigned public_fields; /* enum keryu_public_field bits */
+	bool missing;		/* lost mode: the custodian reported them
+				 * missing */
+	char first_name[101];	/* always: the page needs a name to say */
+	char full_name[101];
+	char photo[80]; /* file name, as keryu_subject.photo */
+	char care_instructions[KERYU_TEXT_MAX];
+	char medical_conditions[KERYU_TEXT_MAX];
+	char allergies[KERYU_TEXT_MAX];
+	char medications[KERYU_TEXT_MAX];
+	char doctor_name[101];
+	char doctor_phone[129];
+	char custodian_phone[32]; /* E.164 */
+};
+
+/* A finder's post, bound to one scan by its finder token. */
+enum keryu_finder_kind {
+	KERYU_FINDER_LOCATION = 1,
+	KERYU_FINDER_REPORT = 2,
+};
+
+struct keryu_finder_post {
+	enum keryu_finder_kind kind;
+	char scan_event_id[KERYU_UUID_LEN];
+	char qr_uuid[KERYU_UUID_LEN];
+	double lat, lng, accuracy_m; /* LOCATION */
+	char situation[16];	     /* REPORT: injured, lost, contact, test */
+	char text[501];		     /* REPORT: optional, <= 500 bytes */
+};
+
+/* What the finder's page shows about the alert it raised. */
+struct keryu_finder_status {
+	char alarm_id[KERYU_UUID_LEN];
+	/* the best status among the alarm's notifications (PENDING, QUEUED,
+	 * ERROR, SENT, DELIVERED, READ; FAILED only when all failed); "" when
+	 * nobody could be notified */
+	char status[16];
+	char acknowledged_at[KERYU_TIME_LEN]; /* "" until someone is on
+					       * their way */
+	bool has_location, has_report;
+	bool is_test; /* reported as "just testing" */
 };
 
 /* How the alarms module routes, escalates and re-drives alarms. Passed on
@@ -54,6 +104,12 @@ struct keryu_alarm_policy {
 
 /* One delivery request for the alarms module to publish. */
 struct keryu_notify_job {
+	/* "alert" (the alarm itself), or a follow-up to someone already
+	 * alerted: "location" (detail: "<lat>,<lng>", accuracy
+	 * appended as ",<m>" when known), "report" (detail: "<situation>"
+	 * or "<situation>: <text>") */
+	char kind[16];
+	char detail[600];
 	char notification_id[KERYU_UUID_LEN];
 	char alarm_id[KERYU_UUID_LEN];
 	char channel[32];
@@ -174,6 +230,47 @@ struct keryu_storage {
 	 * notification or one that belongs to no alarm. */
 	int (*alarm_acknowledge)(void *self, const char *notification_id,
 				 struct keryu_ack_result *out);
+
+	/* ---- the finder's side (issue 5) ---- */
+
+	/* The public view of an active tag of an active subject, with only
+	 * the fields the custodian made public. ENOTFOUND as tag_lookup. */
+	int (*tag_public)(void *self, const char *qr_uuid,
+			  struct keryu_public_subject *out);
+
+	/* Attaches a finder's location or report to the alarm of
+	 * post->scan_event_id, which must be a scan of post->qr_uuid;
+	 * fills alarm_id. A report with situation "test" marks the alarm a
+	 * test (escalation stops). Each kind is accepted once per alarm
+	 * (ECONFLICT the second time: a replay changes nothing). ENOTFOUND
+	 * when there is no such scan of that tag (yet: the alarm is written
+	 * a few ms after the page), EINVAL for a bad post (coordinates out
+	 * of range, unknown situation, text over 500 bytes or not UTF-8). */
+	int (*finder_attach)(void *self, const struct keryu_finder_post *post,
+			     char alarm_id[KERYU_UUID_LEN]);
+
+	/* The alert's state for the finder of scan_event_id (a scan of
+	 * qr_uuid); a scan that joined an open alarm reports that alarm's
+	 * state. ENOTFOUND as finder_attach. */
+	int (*finder_status)(void *self, const char *scan_event_id,
+			     const char *qr_uuid,
+			     struct keryu_finder_status *out);
+
+	/* Creates, for each person already alerted about alarm_id (any
+	 * notification of it not FAILED, one per recipient and channel), a
+	 * follow-up notification of kind "location" or "report" carrying
+	 * the finder's data, QUEUED with a lease of lease_s (notify_due
+	 * re-drives follow-ups like alerts but never escalates on them), and
+	 * fills jobs (at most max) with them. Idempotent: a kind already
+	 * followed up for a recipient is not again. */
+	int (*followups)(void *self, const char *alarm_id, const char *kind,
+			 int lease_s, struct keryu_notify_job *jobs, size_t max,
+			 size_t *n);
+
+	/* Retention: clears the finder data (location, ip_hash, user agent,
+	 * report text) of alarms scanned more than days ago, in batches;
+	 * sets *rows to how many alarms it cleared. */
+	int (*purge_finder_data)(void *self, int days, long *rows);
 
 	void *reserved[16];
 };

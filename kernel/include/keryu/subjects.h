@@ -63,6 +63,7 @@ struct keryu_subject {
 	char photo[80]; /* file name under the photo folder, "" for none */
 	unsigned public_fields; /* enum keryu_public_field bits */
 	bool is_active;
+	bool missing; /* lost mode: reported missing by the custodian */
 	char created_at[KERYU_TIME_LEN];
 	char updated_at[KERYU_TIME_LEN];
 };
@@ -255,6 +256,11 @@ struct keryu_subjects {
 	int (*dashboard)(void *self, const char *custodian_id,
 			 struct keryu_dashboard *out);
 
+	/* Lost mode: marks the subject missing (every scan then alerts,
+	 * with no cooldown, and the scan page asks the finder to stay with
+	 * them and share their location) or found again. */
+	int (*subject_set_missing)(void *self, const char *custodian_id,
+				   const char *id, bool missing);
 	/* Sets only the subject's public fields (enum keryu_public_field
 	 * bits), so a concurrent edit of its other fields is not undone.
 	 * EINVAL for bits outside KERYU_PUB_ALL. */
