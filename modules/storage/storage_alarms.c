@@ -18,6 +18,7 @@ struct scan {
 struct tag_row {
 	char subject_id[KERYU_UUID_LEN];
 	char subject_name[101];
+	bool missing; /* lost mode: every scan alerts */
 };
 
 /* Any tag ever issued, active or not: a tag deactivated after it was
@@ -34,7 +35,7 @@ static int read_tag(struct storage_pool *p, PGconn *c, const struct scan *s,
 	int rc;
 
 	rc = storage_db_exec(p, c, "alarm.tag",
-			     "SELECT s.id::text, s.name "
+			     "SELECT s.id::text, s.name, s.missing "
 			     "FROM subject_qr_codes q "
 			     "JOIN subjects s ON s.id = q.subject_id "
 			     "WHERE q.uuid = $1::uuid "
@@ -50,6 +51,7 @@ static int read_tag(struct storage_pool *p, PGconn *c, const struct scan *s,
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(t->subject_name, sizeof(t->subject_name),
 			  PQgetvalue(r, 0, 1));
+	t->missing = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	PQclear(r);
 	return 0;
 }
@@ -73,7 +75,7 @@ static int read_existing(struct storage_pool *p, PGconn *c, struct scan *s,
 		"coalesce(n.channel, ''), coalesce(n.status = 'PENDING', false) "
 		"FROM alarms a JOIN subjects s ON s.id = a.subject_id "
 		"LEFT JOIN LATERAL (SELECT id, recipient, status, channel "
-		"  FROM notifications WHERE alarm_id = a.id "
+		"  FROM notifications WHERE alarm_id = a.id AND kind = 'alert' "
 		"  ORDER BY step, created_at, id LIMIT 1) n ON true "
 		"WHERE a.event_id = $1::uuid",
 		1, v, &r);
@@ -109,7 +111,8 @@ static int read_existing(struct storage_pool *p, PGconn *c, struct scan *s,
 
 /* The subject's newest open alarm that is not itself a joined scan and
  * was scanned within the cooldown of this scan (either side: a replayed
- * older scan joins too). joined is "" when there is none. */
+ * older scan joins too). joined is "" when there is none, and always for
+ * a subject reported missing: then every scan alerts. */
 static int find_open(struct storage_pool *p, PGconn *c, struct scan *s,
 		     const struct tag_row *t, char joined[KERYU_UUID_LEN])
 {
@@ -118,7 +121,7 @@ static int find_open(struct storage_pool *p, PGconn *c, struct scan *s,
 	int rc;
 
 	joined[0] = '\0';
-	if (s->pol->cooldown_s <= 0)
+	if (s->pol->cooldown_s <= 0 || t->missing)
 		return 0;
 	rc = storage_db_exec(
 		p, c, "alarm.open",

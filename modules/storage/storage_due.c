@@ -115,9 +115,10 @@ struct alarm_ref {
 	const char *scanned_at;
 };
 
-static int add_job(struct due *d, const char *nid, const struct alarm_ref *a,
-		   const char *channel, const char *recipient, int attempt,
-		   int step)
+static int add_job_kind(struct due *d, const char *nid,
+			const struct alarm_ref *a, const char *channel,
+			const char *recipient, int attempt, int step,
+			const char *kind, const char *detail)
 {
 	struct keryu_notify_job *j;
 
@@ -132,9 +133,20 @@ static int add_job(struct due *d, const char *nid, const struct alarm_ref *a,
 	storage_copy_text(j->subject_name, sizeof(j->subject_name),
 			  a->subject_name);
 	storage_copy_text(j->scanned_at, sizeof(j->scanned_at), a->scanned_at);
+	storage_copy_text(j->kind, sizeof(j->kind), kind);
+	storage_copy_text(j->detail, sizeof(j->detail), detail);
 	j->attempt = attempt;
 	j->step = step;
 	return 0;
+}
+
+/* A job for the alarm itself (kind "alert"). */
+static int add_job(struct due *d, const char *nid, const struct alarm_ref *a,
+		   const char *channel, const char *recipient, int attempt,
+		   int step)
+{
+	return add_job_kind(d, nid, a, channel, recipient, attempt, step,
+			    "alert", "");
 }
 
 static bool changed(const struct due *d, const char *alarm_id)
@@ -204,7 +216,7 @@ static int insert_queued(struct due *d, PGconn *c, const char *alarm_id,
 		"  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, "
 		"  $7::uuid, 'QUEUED', 1, now(), "
 		"  now() + $8::int * interval '1 second') "
-		"  ON CONFLICT (alarm_id, recipient, channel) "
+		"  ON CONFLICT (alarm_id, recipient, channel, kind) "
 		"  WHERE alarm_id IS NOT NULL DO NOTHING RETURNING id), "
 		"e AS (INSERT INTO notification_events (notification_id, "
 		"  status, attempt) SELECT id, 'QUEUED', 1 FROM n) "
@@ -371,7 +383,8 @@ static int lease_work(struct storage_pool *p, PGconn *c, void *arg)
 			"SELECT n.id::text, n.status, n.attempts, n.redrives, "
 			"coalesce(n.retry_hint, false), n.alarm_id::text, "
 			"n.channel, n.recipient, n.step, s.name, "
-			STORAGE_ISO_UTC("a.scanned_at") " "
+			STORAGE_ISO_UTC("a.scanned_at") ", n.kind, "
+			"coalesce(n.detail, '') "
 			"FROM notifications n JOIN alarms a ON a.id = n.alarm_id "
 			"JOIN subjects s ON s.id = a.subject_id "
 			"WHERE n.status IN ('PENDING', 'QUEUED', 'ERROR') "
@@ -407,11 +420,16 @@ static int lease_work(struct storage_pool *p, PGconn *c, void *arg)
 			int attempt = error ? attempts + 1
 					    : (attempts > 1 ? attempts : 1);
 
+			/* follow-ups are re-driven like alerts, with their
+			 * own kind and data */
 			rc = redrive_one(d, c, nid, attempt);
 			if (!rc)
-				rc = add_job(d, nid, &a, PQgetvalue(r, i, 6),
-					     PQgetvalue(r, i, 7), attempt,
-					     atoi(PQgetvalue(r, i, 8)));
+				rc = add_job_kind(d, nid, &a,
+						  PQgetvalue(r, i, 6),
+						  PQgetvalue(r, i, 7), attempt,
+						  atoi(PQgetvalue(r, i, 8)),
+						  PQgetvalue(r, i, 11),
+						  PQgetvalue(r, i, 12));
 		}
 		if (!rc)
 			rc = storage_alarm_summarise(d->p, c, a.id);
@@ -567,7 +585,7 @@ static int failed_work(struct storage_pool *p, PGconn *c, void *arg)
 		"JOIN custodians c ON c.id = n.custodian_id "
 		"LEFT JOIN contacts k ON k.id = n.contact_id "
 		"WHERE n.status = 'FAILED' AND NOT n.followed_up "
-		"AND n.alarm_id IS NOT NULL "
+		"AND n.alarm_id IS NOT NULL AND n.kind = 'alert' "
 		"ORDER BY n.failed_at, n.id LIMIT $1::int "
 		"FOR NO KEY UPDATE OF n, a SKIP LOCKED",
 		1, v, &r);
@@ -606,7 +624,7 @@ static int deadline_work(struct storage_pool *p, PGconn *c, void *arg)
 #define UNDELIVERED                                                            \
 	"($1::int > 0 AND a.step_started_at + $1::int * interval '1 second' " \
 	"<= now() AND NOT EXISTS (SELECT 1 FROM notifications n "             \
-	"WHERE n.alarm_id = a.id AND n.step = a.step "                        \
+	"WHERE n.alarm_id = a.id AND n.step = a.step AND n.kind = 'alert' "   \
 	"AND n.status IN ('DELIVERED', 'READ')))"
 	rc = storage_db_exec(
 		d->p, c, "due.deadlines",

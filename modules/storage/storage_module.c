@@ -83,6 +83,7 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->alarm_acknowledge = storage_alarm_acknowledge_page;
 	s->dashboard = storage_dashboard;
 	s->subject_set_public = storage_subject_set_public;
+	s->subject_set_missing = storage_subject_set_missing;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,
@@ -123,6 +124,11 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.notification_result = storage_notification_result;
 	s->iface.notify_due = storage_notify_due;
 	s->iface.alarm_acknowledge = storage_alarm_acknowledge;
+	s->iface.tag_public = storage_tag_public;
+	s->iface.finder_attach = storage_finder_attach;
+	s->iface.finder_status = storage_finder_status;
+	s->iface.followups = storage_followups;
+	s->iface.purge_finder_data = storage_purge_finder_data;
 	fill_accounts(&s->accounts, s->pool);
 	fill_subjects(&s->subjects, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);

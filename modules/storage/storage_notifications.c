@@ -51,14 +51,15 @@ int storage_alarm_summarise(struct storage_pool *p, PGconn *c,
 		"  a.last_attempt) "
 		"FROM (SELECT status, provider_message_id, last_error_code, "
 		"  last_error FROM notifications WHERE alarm_id = $1::uuid "
-		"  ORDER BY " SUMMARY_RANK("status") " DESC, updated_at DESC, "
+		"  AND kind = 'alert' ORDER BY " SUMMARY_RANK("status") " DESC, updated_at DESC, "
 		"  id LIMIT 1) b, "
 		"(SELECT coalesce(bool_or(status IN ('SENT', 'DELIVERED', "
 		"  'READ')), false) AS any_sent, "
 		"  coalesce(max(attempts), 0) AS max_attempts, "
 		"  max(greatest(queued_at, sent_at, delivered_at, read_at, "
 		"  failed_at)) AS last_at "
-		"  FROM notifications WHERE alarm_id = $1::uuid) g "
+		"  FROM notifications WHERE alarm_id = $1::uuid "
+		"  AND kind = 'alert') g "
 		"WHERE a.id = $1::uuid",
 		1, v, NULL);
 }

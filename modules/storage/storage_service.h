@@ -39,6 +39,18 @@ int storage_notify_due(void *self, const struct keryu_alarm_policy *pol,
 int storage_alarm_acknowledge(void *self, const char *notification_id,
 			      struct keryu_ack_result *out);
 
+/* the finder's side (storage_finder.c) */
+int storage_tag_public(void *self, const char *qr_uuid,
+		       struct keryu_public_subject *out);
+int storage_finder_attach(void *self, const struct keryu_finder_post *post,
+			  char alarm_id[KERYU_UUID_LEN]);
+int storage_finder_status(void *self, const char *scan_event_id,
+			  const char *qr_uuid, struct keryu_finder_status *out);
+int storage_followups(void *self, const char *alarm_id, const char *kind,
+		      int lease_s, struct keryu_notify_job *jobs, size_t max,
+		      size_t *n);
+int storage_purge_finder_data(void *self, int days, long *rows);
+
 /* accounts: custodians, sessions, rate limits (storage_accounts.c) */
 int storage_custodian_create(void *self, const char *email, const char *name,
 			     const char *phone, const char *password_hash,
@@ -87,6 +99,10 @@ int storage_subject_set_photo(void *self, const char *custodian_id,
 			      char old_out[80]);
 int storage_subject_set_public(void *self, const char *custodian_id,
 			       const char *id, unsigned public_fields);
+
+/* lost mode: subjects->subject_set_missing */
+int storage_subject_set_missing(void *self, const char *custodian_id,
+				const char *id, bool missing);
 
 /* subjects: emergency contacts (storage_contacts.c) */
 int storage_contact_list(void *self, const char *custodian_id,

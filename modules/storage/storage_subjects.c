@@ -20,7 +20,7 @@
 	"coalesce(doctor_phone, ''), coalesce(doctor_address, ''), "           \
 	"coalesce(doctor_speciality, ''), coalesce(care_instructions, ''), "   \
 	"coalesce(photo, ''), public_fields, is_active, " STORAGE_ISO_UTC(     \
-		"created_at") ", " STORAGE_ISO_UTC("updated_at")
+		"created_at") ", " STORAGE_ISO_UTC("updated_at") ", missing"
 
 /* The oldest date of birth taken is the day after this one. */
 #define DOB_AFTER "1900-01-01"
@@ -226,6 +226,7 @@ static void fill_subject(PGresult *r, struct keryu_subject *out)
 			  PQgetvalue(r, 0, 15));
 	storage_copy_text(out->updated_at, sizeof(out->updated_at),
 			  PQgetvalue(r, 0, 16));
+	out->missing = is_true(r, 0, 17);
 }
 
 static void log_event(struct storage_pool *p, const char *event,
@@ -544,6 +545,47 @@ int storage_subject_set_public(void *self, const char *custodian_id,
 	rc = storage_pool_run(self, "subject_set_public", public_work, v);
 	if (!rc)
 		log_event(self, "storage.subject_public_set", custodian_id, id);
+	return rc;
+}
+
+/* ---- lost mode ---- */
+
+static int missing_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	const char *const *v = arg; /* custodian, id, missing */
+	PGresult *r;
+	int rc, rows;
+
+	/* missing_since keeps the first report while it stays missing */
+	rc = storage_db_exec(p, c, "subject.set_missing",
+			     "UPDATE subjects SET missing = $3::boolean, "
+			     "missing_since = CASE WHEN $3::boolean THEN "
+			     "  coalesce(missing_since, now()) END, "
+			     "updated_at = now() "
+			     "WHERE id = $2::uuid AND custodian_id = $1::uuid "
+			     "RETURNING 1",
+			     3, v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	PQclear(r);
+	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+}
+
+int storage_subject_set_missing(void *self, const char *custodian_id,
+				const char *id, bool missing)
+{
+	const char *v[3] = {custodian_id, id, missing ? "true" : "false"};
+	int rc;
+
+	if (!keryu_uuid_valid(custodian_id) || !keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(self, "subject_set_missing", missing_work, v);
+	if (!rc)
+		log_event(self,
+			  missing ? "storage.subject_missing"
+				  : "storage.subject_found",
+			  custodian_id, id);
 	return rc;
 }
 
