@@ -73,6 +73,10 @@ static const struct keryu_option options[] = {
 	{.key = "photo_dir", .type = KERYU_OPT_STR, .def = "var/photos",
 	 .help = "folder for subjects' photos (created with mode 0700 at "
 		 "start when missing)"},
+	{.key = "locale_dir", .type = KERYU_OPT_STR, .def = "",
+	 .help = "folder of the compiled translations (<lang>.mo) of the "
+		 "public pages; empty: share/keryu/locale beside the module's "
+		 "lib/ folder (the build tree or the install prefix)"},
 	{.key = "photo_max_bytes", .type = KERYU_OPT_INT, .def = "5242880",
 	 .help = "largest photo accepted, in bytes (larger uploads get 413)",
 	 .min = 1024, .max = 1073741824},
@@ -81,6 +85,23 @@ static const struct keryu_option options[] = {
 		 "/webhooks/twilio/status, read raw, not as a form), in bytes; "
 		 "Meta sends up to 3 MB",
 	 .min = 1024, .max = 1073741824},
+	{.key = "finder_token_ttl_s", .type = KERYU_OPT_INT, .def = "3600",
+	 .help = "how long the scan page's token lets the finder share a "
+		 "location, send a report and see the alert's state, in "
+		 "seconds",
+	 .min = 1, .max = 604800},
+	{.key = "scan_limit_per_ip", .type = KERYU_OPT_INT, .def = "30",
+	 .help = "scans one client address (IPv6: one /64) may make per "
+		 "scan_limit_window_s before it gets 429 and nothing is "
+		 "published; 0 is unlimited",
+	 .min = 0, .max = 1000000},
+	{.key = "scan_limit_per_tag", .type = KERYU_OPT_INT, .def = "60",
+	 .help = "scans of one tag, from anyone, per scan_limit_window_s "
+		 "before 429 (protects the providers); 0 is unlimited",
+	 .min = 0, .max = 1000000},
+	{.key = "scan_limit_window_s", .type = KERYU_OPT_INT, .def = "60",
+	 .help = "the scan limits' window, in seconds",
+	 .min = 1, .max = 86400},
 	{0},
 };
 

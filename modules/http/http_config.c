@@ -290,6 +290,20 @@ int http_config_load(struct http_ctx *ctx)
 		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");
 	ctx->scan_ack_timeout_ms = (int)v;
 
+	/* read again per request by http_finder.c; checked once here */
+	v = h->config_int(ctx->m, "finder_token_ttl_s");
+	if (v < 1 || v > 604800)
+		return bad(ctx, "finder_token_ttl_s", "must be 1..604800");
+	v = h->config_int(ctx->m, "scan_limit_per_ip");
+	if (v < 0 || v > 1000000)
+		return bad(ctx, "scan_limit_per_ip", "must be 0..1000000");
+	v = h->config_int(ctx->m, "scan_limit_per_tag");
+	if (v < 0 || v > 1000000)
+		return bad(ctx, "scan_limit_per_tag", "must be 0..1000000");
+	v = h->config_int(ctx->m, "scan_limit_window_s");
+	if (v < 1 || v > 86400)
+		return bad(ctx, "scan_limit_window_s", "must be 1..86400");
+
 	rc = copy_name(ctx, "verify_channel", ctx->verify_channel,
 		       sizeof(ctx->verify_channel), true);
 	if (!rc)

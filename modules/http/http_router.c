@@ -6,6 +6,7 @@
 
 #include <keryu/events.h>
 
+#include "http_finder.h"
 #include "http_module.h"
 #include "http_tags_alarms.h"
 #include "http_webhooks.h"
@@ -44,6 +45,7 @@ static const struct page_route {
 	{"/subjects/*/edit", http_subject_edit, true, true, true},
 	{"/subjects/*/delete", http_subject_delete, true, true, true},
 	{"/subjects/*/privacy", http_subject_privacy, true, true, true},
+	{"/subjects/*/missing", http_subject_missing, false, true, true},
 	{"/subjects/*/photo", http_subject_photo, true, true, true},
 	{"/subjects/*/photo/image", http_subject_photo_image, true, false,
 	 true},
@@ -214,8 +216,11 @@ bool http_route_takes_post(const char *path)
 	char token[KERYU_ACK_TOKEN_LEN];
 	const struct page_route *rt = find_page(path, arg);
 
+	char seg[64];
+
 	return (rt && rt->post) ||
-	       (path && http_ack_path(path, token, sizeof(token)));
+	       (path && http_ack_path(path, token, sizeof(token))) ||
+	       http_finder_path(path, seg, sizeof(seg)) != HTTP_FINDER_NONE;
 }
 
 long long http_route_body_limit(const struct http_ctx *ctx, const char *path)
@@ -317,6 +322,7 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	char token[KERYU_ACK_TOKEN_LEN];
 	const struct page_route *rt;
 	enum { NONE, SCAN, SHORT, HEALTH, WA_VERIFY } route = NONE;
+	enum http_finder_route finder;
 	const char *path = req->path ? req->path : "";
 
 	if (!http_host_allowed(ctx, req->host)) {
@@ -339,6 +345,12 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	if (http_ack_path(path, token, sizeof(token))) {
 		/* public: the token is the capability; GET and POST */
 		http_ack(ctx, req, token, r);
+		return;
+	}
+	finder = http_finder_path(path, seg, sizeof(seg));
+	if (finder != HTTP_FINDER_NONE) {
+		/* public: the finder token is the capability */
+		http_finder(ctx, req, finder, seg, r);
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_finder.h"
 #include "http_subjects.h"
 
 /* ---- shared ---- */
@@ -325,6 +326,84 @@ static void view_contacts(struct http_page *p, const struct keryu_subject *s)
 	html_raw(h, "</ul>\n");
 }
 
+/* ---- lost mode ---- */
+
+static bool can_set_missing(const struct keryu_subjects *sv)
+{
+	return sv &&
+	       sv->struct_size >= offsetof(struct keryu_subjects,
+					   subject_set_missing) +
+					  sizeof(sv->subject_set_missing) &&
+	       sv->subject_set_missing;
+}
+
+/* The banner while missing, and the one button that turns it on or off. */
+static void lost_mode(struct http_page *p, const struct keryu_subject *s)
+{
+	struct html *h = &p->r->body;
+	char action[128];
+
+	if (!can_set_missing(p->ctx->subjects))
+		return;
+	http_subject_path(action, s->id, "missing");
+	if (s->missing) {
+		html_raw(h, "<div role=\"alert\" style=\"border:3px solid "
+			    "#b00020;background:#fff0f0;padding:.5rem 1rem;"
+			    "margin:0 0 1rem\">\n<p><strong>Marked as missing."
+			    "</strong> Every scan of ");
+		html_text(h, s->name);
+		html_raw(h, "'s tags alerts you, without the usual pause "
+			    "between alerts, and the scan page asks the finder "
+			    "to stay with them and share their location.</p>\n");
+		html_form_begin(h, action, p->s->row.csrf);
+		html_raw(h, "<input type=\"hidden\" name=\"missing\" "
+			    "value=\"0\">\n");
+		html_form_end(h, "Found \xe2\x80\x94 end lost mode");
+		html_raw(h, "</div>\n");
+		return;
+	}
+	html_form_begin(h, action, p->s->row.csrf);
+	html_raw(h, "<input type=\"hidden\" name=\"missing\" value=\"1\">\n");
+	html_form_end(h, "Mark as missing");
+}
+
+void http_subject_missing(struct http_page *p)
+{
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	const char *v;
+	char loc[128];
+	bool missing;
+	int rc;
+
+	if (!http_subjects_ready(p))
+		return;
+	if (!can_set_missing(sv)) {
+		http_unavailable(p);
+		return;
+	}
+	v = http_field(p, "missing");
+	if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
+		http_page_error(p->r, 400, "Bad request",
+				"The form could not be read. Please go back "
+				"and try again.");
+		p->r->no_store = true;
+		return;
+	}
+	missing = v[0] == '1';
+	/* scoped to the custodian: anyone else's subject is ENOTFOUND */
+	rc = sv->subject_set_missing(sv->self, p->s->who.id, p->arg[0],
+				     missing);
+	if (rc) {
+		http_subject_fail(p, "http.subject_missing", rc);
+		return;
+	}
+	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.subject_missing",
+			  "custodian=%s subject=%s missing=%s", p->s->who.id,
+			  p->arg[0], missing ? "true" : "false");
+	http_subject_path(loc, p->arg[0], missing ? "" : "?notice=found");
+	http_redirect(p->r, loc);
+}
+
 void http_subject_view(struct http_page *p)
 {
 	struct keryu_subject *s = calloc(1, sizeof(*s));
@@ -354,6 +433,10 @@ void http_subject_view(struct http_page *p)
 		http_notice(h, "The photo was saved.");
 	else if (strcmp(notice, "photo_removed") == 0)
 		http_notice(h, "The photo was removed.");
+	else if (strcmp(notice, "found") == 0)
+		http_notice(h, "Lost mode has ended.");
+
+	lost_mode(p, s);
 
 	if (s->photo[0]) {
 		http_subject_path(src, s->id, "photo/image");

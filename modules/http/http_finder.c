@@ -1,0 +1,662 @@
+/* The finder's side of a scan (issue 5): the token the scan page carries,
+ * the scan page's rate limits, the hashed client address of a scan, and
+ * the endpoints the page posts to (location, report) and polls (status).
+ *
+ * No login and no CSRF session here: a finder is a stranger. The finder
+ * token (events.h) is the capability: it binds a post to one scan event
+ * of one tag, for finder_token_ttl_s, so nobody can post to an alarm they
+ * did not raise. storage->finder_attach takes each kind once per alarm,
+ * so a replayed post changes nothing (409). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sodium.h>
+
+#include <keryu/events.h>
+
+#include "http_finder.h"
+
+#define SCAN_PREFIX "/subjects/qr/"
+#define TEXT_MAX 500 /* a report's description, bytes */
+
+/* ---- options (checked at init by http_config.c) ---- */
+
+static int opt_int(struct http_ctx *ctx, const char *key, int def)
+{
+	long long v = ctx->host->config_int(ctx->m, key);
+
+	return v >= 0 && v <= 100000000 ? (int)v : def;
+}
+
+static const char *secret_key(struct http_ctx *ctx)
+{
+	const char *s = ctx->host->global(ctx->m, "kernel", "secret_key");
+
+	return s && *s ? s : NULL;
+}
+
+/* ---- the token and the address hash ---- */
+
+void http_finder_token(struct http_ctx *ctx, const char *event_id,
+		       const char *qr, char out[KERYU_ACK_TOKEN_LEN])
+{
+	const char *secret = secret_key(ctx);
+	int ttl = opt_int(ctx, "finder_token_ttl_s", 3600);
+
+	out[0] = '\0';
+	if (!secret || !event_id || !qr)
+		return;
+	if (keryu_finder_token_make(secret, event_id, qr,
+				    (long long)time(NULL) + ttl, out) != 0)
+		out[0] = '\0';
+}
+
+void http_ip_hash(struct http_ctx *ctx, const struct http_request *req,
+		  char out[65])
+{
+	static const char label[] = "ip-hash.v1";
+	unsigned char salt[EVP_MAX_MD_SIZE], md[EVP_MAX_MD_SIZE];
+	unsigned int salt_len = 0, md_len = 0;
+	const char *ip = req ? req->client_ip : NULL;
+	EVP_MD_CTX *c;
+	bool ok;
+
+	out[0] = '\0';
+	if (!ip || !*ip)
+		return;
+	/* the salt is derived, not the secret itself: the hash can sit in
+	 * the database without exposing anything that signs */
+	if (!HMAC(EVP_sha256(), ctx->secret, (int)ctx->secret_len,
+		  (const unsigned char *)label, strlen(label), salt,
+		  &salt_len))
+		return;
+	c = EVP_MD_CTX_new();
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, salt, salt_len) == 1 &&
+	     EVP_DigestUpdate(c, ip, strlen(ip)) == 1 &&
+	     EVP_DigestFinal_ex(c, md, &md_len) == 1 && md_len == 32;
+	EVP_MD_CTX_free(c);
+	sodium_memzero(salt, sizeof(salt));
+	if (ok)
+		sodium_bin2hex(out, 65, md, md_len);
+}
+
+/* ---- the scan page's rate limits ---- */
+
+static void too_many(struct http_response *r, const char *lang, int retry)
+{
+	/* English for now; lang is for when the page texts are catalogued */
+	(void)lang;
+	http_page_error(r, 429, "Too many scans",
+			"This tag was scanned too many times in a short time. "
+			"Please wait a minute and reload the page. If someone "
+			"needs help now, call your local emergency services.");
+	r->no_store = true;
+	r->retry_after = retry > 0 ? retry : 1;
+}
+
+/* Counts one scan on "scan:<kind>:<HMAC(subject)>". True when allowed.
+ * A service error lets the scan through: an alert matters more than the
+ * limit. Over the limit, the key is blocked until the window ends, so
+ * the flood that follows costs no database round trip. */
+static bool scan_hit(struct http_ctx *ctx, const char *kind,
+		     const char *subject, int max, int window, int *retry)
+{
+	const struct keryu_accounts *a = ctx->accounts;
+	long long now = (long long)time(NULL);
+	char hash[KERYU_HASH_HEX], key[HTTP_BLOCK_KEY];
+	bool allowed = true;
+	int rc, left;
+
+	if (max <= 0 || window <= 0 || !subject || !*subject || !a ||
+	    !a->rate_hit)
+		return true;
+	http_hmac_hex(ctx, subject, hash);
+	snprintf(key, sizeof(key), "scan:%s:%s", kind, hash);
+	left = http_blocked(ctx, key);
+	if (left) {
+		*retry = left;
+		return false;
+	}
+	rc = a->rate_hit(a->self, key, window, max, &allowed);
+	if (rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.rate_limit",
+			       "what=scan kind=%s error=\"%s\"", kind,
+			       keryu_strerror(rc));
+		return true;
+	}
+	if (allowed)
+		return true;
+	/* windows are aligned to the epoch (the service's rule) */
+	http_block_set(ctx, key, now - now % window + window);
+	*retry = window - (int)(now % window);
+	return false;
+}
+
+bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
+		       const char *qr, const char *lang,
+		       struct http_response *r)
+{
+	int window = opt_int(ctx, "scan_limit_window_s", 60);
+	int retry = 0;
+	const char *kind = NULL;
+
+	if (!scan_hit(ctx, "ip", req ? req->client_ip : NULL,
+		      opt_int(ctx, "scan_limit_per_ip", 30), window, &retry))
+		kind = "ip";
+	else if (!scan_hit(ctx, "tag", qr,
+			   opt_int(ctx, "scan_limit_per_tag", 60), window,
+			   &retry))
+		kind = "tag";
+	if (!kind)
+		return true;
+	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.rate_limited",
+		       "what=scan kind=%s qr=%s", kind, qr ? qr : "-");
+	too_many(r, lang, retry);
+	return false;
+}
+
+/* ---- paths ---- */
+
+enum http_finder_route http_finder_path(const char *path, char *seg,
+					size_t size)
+{
+	static const struct {
+		const char *suffix;
+		enum http_finder_route which;
+	} ends[] = {
+		{"/scan/location", HTTP_FINDER_LOCATION},
+		{"/scan/report", HTTP_FINDER_REPORT},
+		{"/scan/status", HTTP_FINDER_STATUS},
+	};
+	size_t pl = strlen(SCAN_PREFIX), n, i, mid;
+
+	if (!path || strncmp(path, SCAN_PREFIX, pl) != 0)
+		return HTTP_FINDER_NONE;
+	n = strlen(path);
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t sl = strlen(ends[i].suffix);
+
+		if (n < pl + sl + 1 || strcmp(path + n - sl, ends[i].suffix))
+			continue;
+		mid = n - pl - sl;
+		if (memchr(path + pl, '/', mid))
+			return HTTP_FINDER_NONE;
+		if (mid >= size)
+			mid = size - 1;
+		memcpy(seg, path + pl, mid);
+		seg[mid] = '\0';
+		return ends[i].which;
+	}
+	return HTTP_FINDER_NONE;
+}
+
+/* ---- answers ---- */
+
+struct answer {
+	struct http_ctx *ctx;
+	const struct http_request *req;
+	struct http_response *r;
+	bool json;
+	const char *what; /* "location", "report", "status": for logs */
+	char qr[KERYU_UUID_LEN];
+};
+
+static const char *field(const struct http_request *req, const char *name)
+{
+	const char *v = http_form_get(req->form, name);
+
+	return v ? v : http_form_get(req->query, name);
+}
+
+/* The page's fetch asks for JSON with format=json (query or form): the
+ * request struct carries no Accept header. */
+static bool wants_json(const struct http_request *req)
+{
+	const char *f = field(req, "format");
+
+	return f && strcmp(f, "json") == 0;
+}
+
+/* msg is one of ours: ASCII without quotes or backslashes. */
+static void fail(struct answer *a, unsigned status, const char *heading,
+		 const char *msg)
+{
+	struct http_response *r = a->r;
+
+	if (a->json) {
+		html_free(&r->body);
+		html_init(&r->body);
+		r->status = status;
+		r->content_type = "application/json";
+		html_raw(&r->body, "{\"error\":\"");
+		html_raw(&r->body, msg);
+		html_raw(&r->body, "\"}");
+	} else {
+		http_page_error(r, status, heading, msg);
+	}
+	r->no_store = true;
+}
+
+static void sent_page(struct answer *a, const char *heading,
+		      const char *text)
+{
+	struct html *h = &a->r->body;
+
+	a->r->status = 200;
+	a->r->no_store = true;
+	if (a->json) {
+		a->r->content_type = "application/json";
+		html_raw(h, "{\"ok\":true}");
+		return;
+	}
+	http_page_begin(h, "ok");
+	html_raw(h, "<h1>");
+	html_text(h, heading);
+	html_raw(h, "</h1>\n<p>");
+	html_text(h, text);
+	html_raw(h, "</p>\n<p class=\"small\">You can close this page. If the "
+		    "person needs urgent help, call your local emergency "
+		    "services.</p>\n");
+	http_page_end(h);
+}
+
+/* scheme://host[:port] of url, lower-cased, into out; "" when none. */
+static void origin_of(const char *url, char *out, size_t size)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	size_t n, i;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	n = (size_t)(p - url) + 3;
+	n += strcspn(p + 3, "/?#");
+	if (n >= size)
+		return;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)url[i]);
+	out[n] = '\0';
+}
+
+/* As http_ack.c: a post from another site's page is refused when the
+ * browser says so; no Origin or "null" passes (our pages send no
+ * referrer), and the token stays the real check. */
+static bool origin_ok(const struct http_ctx *ctx,
+		      const struct http_request *req)
+{
+	char ours[512], theirs[512];
+
+	if (!req->origin || !*req->origin ||
+	    strcmp(req->origin, "null") == 0)
+		return true;
+	origin_of(req->origin, theirs, sizeof(theirs));
+	if (!theirs[0])
+		return false;
+	origin_of(ctx->host->config(ctx->m, "public_url"), ours, sizeof(ours));
+	if (ours[0] && strcmp(ours, theirs) == 0)
+		return true;
+	if (req->host && *req->host &&
+	    strcasecmp(strstr(theirs, "://") + 3, req->host) == 0)
+		return true;
+	return false;
+}
+
+/* Checks the token "t" against the tag of the URL; fills event_id. False
+ * after answering 403/410/503. The token is never logged. */
+static bool token_ok(struct answer *a, char event_id[KERYU_UUID_LEN])
+{
+	struct http_ctx *ctx = a->ctx;
+	const char *secret = secret_key(ctx);
+	const char *t = field(a->req, "t");
+	int rc;
+
+	if (!secret) {
+		/* no page could have carried a token either */
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.finder",
+			       "what=%s status=503 error=\"no [kernel] "
+			       "secret_key\"", a->what);
+		fail(a, 503, "Temporarily unavailable",
+		     "This cannot be sent right now. If someone needs help "
+		     "now, call your local emergency services.");
+		return false;
+	}
+	if (!t || !*t) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.finder",
+			       "what=%s qr=%s status=403 reason=no_token",
+			       a->what, a->qr);
+		fail(a, 403, "Not accepted",
+		     "This was not sent from the page of a scan. Please scan "
+		     "the tag again.");
+		return false;
+	}
+	rc = keryu_finder_token_check(secret, t, a->qr, (long long)time(NULL),
+				      event_id);
+	if (rc == KERYU_ETIMEDOUT) {
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.finder",
+			       "what=%s qr=%s status=410 reason=expired",
+			       a->what, a->qr);
+		fail(a, 410, "This page has expired",
+		     "This page is too old to send anything. Please scan the "
+		     "tag again.");
+		return false;
+	}
+	if (rc) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.finder",
+			       "what=%s qr=%s status=403 reason=bad_token",
+			       a->what, a->qr);
+		fail(a, 403, "Not accepted",
+		     "This was not sent from the page of a scan of this tag. "
+		     "Please scan the tag again.");
+		return false;
+	}
+	return true;
+}
+
+/* A decimal number in [lo, hi]: digits, one sign, a point, an exponent;
+ * no "nan", "inf", hex or spaces that strtod would take. */
+static bool number_in(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s || strlen(s) > 32 ||
+	    strspn(s, "0123456789+-.eE") != strlen(s))
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool storage_has_finder(const struct keryu_storage *st)
+{
+	return st &&
+	       st->struct_size >= offsetof(struct keryu_storage,
+					   finder_status) +
+					  sizeof(st->finder_status) &&
+	       st->finder_attach && st->finder_status;
+}
+
+/* Reads the post into p. False after answering 400. */
+static bool read_post(struct answer *a, enum http_finder_route which,
+		      struct keryu_finder_post *p)
+{
+	static const char *const situations[] = {"injured", "lost", "contact",
+						 "test"};
+	const struct http_request *req = a->req;
+	const char *msg = NULL;
+	size_t i;
+
+	if (which == HTTP_FINDER_LOCATION) {
+		p->kind = KERYU_FINDER_LOCATION;
+		if (!number_in(http_form_get(req->form, "lat"), -90, 90,
+			       &p->lat))
+			msg = "lat must be a number from -90 to 90.";
+		else if (!number_in(http_form_get(req->form, "lng"), -180, 180,
+				    &p->lng))
+			msg = "lng must be a number from -180 to 180.";
+		else if (!number_in(http_form_get(req->form, "accuracy"), 0,
+				    1e7, &p->accuracy_m))
+			msg = "accuracy must be a number of metres from 0 to "
+			      "10000000.";
+	} else {
+		const char *s = http_form_get(req->form, "situation");
+		const char *text = http_form_get(req->form, "text");
+		char check[TEXT_MAX + 1];
+
+		p->kind = KERYU_FINDER_REPORT;
+		for (i = 0; s && i < sizeof(situations) / sizeof(situations[0]);
+		     i++)
+			if (strcmp(s, situations[i]) == 0)
+				snprintf(p->situation, sizeof(p->situation),
+					 "%s", s);
+		if (!p->situation[0])
+			msg = "situation must be injured, lost, contact or "
+			      "test.";
+		else if (text && strlen(text) > TEXT_MAX)
+			msg = "The description must be at most 500 characters.";
+		else if (text) {
+			for (i = 0; text[i]; i++) {
+				unsigned char c = (unsigned char)text[i];
+
+				if (c < 0x20 && c != '\n' && c != '\r' &&
+				    c != '\t')
+					break;
+			}
+			keryu_utf8_copy(check, sizeof(check), text);
+			if (text[i] || strcmp(check, text) != 0)
+				msg = "The description has characters that "
+				      "cannot be sent.";
+			else
+				snprintf(p->text, sizeof(p->text), "%s", text);
+		}
+	}
+	if (!msg)
+		return true;
+	a->ctx->host->log(a->ctx->m, KERYU_LOG_INFO, "http.finder",
+			  "what=%s qr=%s status=400 reason=malformed", a->what,
+			  a->qr);
+	fail(a, 400, "Not sent", msg);
+	return false;
+}
+
+static void publish_report(struct answer *a, const char *alarm_id)
+{
+	struct http_ctx *ctx = a->ctx;
+	struct keryu_report_event ev;
+	char topic[128], *json;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	keryu_now_iso(ev.at);
+	snprintf(ev.alarm_id, sizeof(ev.alarm_id), "%s", alarm_id);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", a->what);
+	json = keryu_report_event_encode(&ev);
+	if (!json) {
+		rc = KERYU_ENOMEM;
+	} else {
+		snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_REPORT,
+			 alarm_id);
+		rc = ctx->host->publish_wait(ctx->m, topic, json, strlen(json),
+					     ctx->scan_ack_timeout_ms);
+		free(json);
+	}
+	/* the post is stored (the alarm page shows it) whatever happens
+	 * here; only the follow-up message may be late or missing */
+	if (rc)
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.finder",
+			       "what=%s qr=%s alarm=%s event=%s "
+			       "reason=publish error=\"%s\"",
+			       a->what, a->qr, alarm_id, ev.event_id,
+			       keryu_strerror(rc));
+}
+
+static void finder_post(struct answer *a, enum http_finder_route which)
+{
+	struct http_ctx *ctx = a->ctx;
+	const struct keryu_storage *st = ctx->storage;
+	struct keryu_finder_post post;
+	char event_id[KERYU_UUID_LEN], alarm_id[KERYU_UUID_LEN] = "";
+	int rc;
+
+	if (!origin_ok(ctx, a->req)) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.finder",
+			       "what=%s qr=%s status=403 reason=origin",
+			       a->what, a->qr);
+		fail(a, 403, "Not accepted",
+		     "Please send this from the page of the scan.");
+		return;
+	}
+	memset(&post, 0, sizeof(post));
+	if (!token_ok(a, event_id) || !read_post(a, which, &post))
+		return;
+	memcpy(post.scan_event_id, event_id, sizeof(post.scan_event_id));
+	memcpy(post.qr_uuid, a->qr, sizeof(post.qr_uuid));
+	rc = storage_has_finder(st)
+		     ? st->finder_attach(st->self, &post, alarm_id)
+		     : KERYU_EIO;
+	if (rc == KERYU_ECONFLICT) {
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.finder",
+			       "what=%s qr=%s event=%s status=409 "
+			       "reason=already",
+			       a->what, a->qr, event_id);
+		fail(a, 409, "Already sent",
+		     which == HTTP_FINDER_LOCATION
+			     ? "The location of this scan was already sent."
+			     : "A report for this scan was already sent.");
+		return;
+	}
+	if (rc == KERYU_ENOTFOUND) {
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.finder",
+			       "what=%s qr=%s event=%s status=404 "
+			       "reason=no_scan",
+			       a->what, a->qr, event_id);
+		fail(a, 404, "Not recorded yet",
+		     "The alert for this scan is not recorded yet. Please try "
+		     "again in a few seconds.");
+		return;
+	}
+	if (rc == KERYU_EINVAL) {
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.finder",
+			       "what=%s qr=%s event=%s status=400 "
+			       "reason=refused",
+			       a->what, a->qr, event_id);
+		fail(a, 400, "Not sent", "This could not be accepted.");
+		return;
+	}
+	if (rc || !keryu_uuid_valid(alarm_id)) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.finder",
+			       "what=%s qr=%s event=%s status=503 error=\"%s\"",
+			       a->what, a->qr, event_id,
+			       keryu_strerror(rc ? rc : KERYU_EIO));
+		fail(a, 503, "Temporarily unavailable",
+		     "This cannot be sent right now. Please try again in a "
+		     "minute; if someone needs help now, call your local "
+		     "emergency services.");
+		return;
+	}
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.finder",
+		       "what=%s qr=%s event=%s alarm=%s status=200", a->what,
+		       a->qr, event_id, alarm_id);
+	publish_report(a, alarm_id);
+	if (which == HTTP_FINDER_LOCATION)
+		sent_page(a, "Location sent",
+			  "Thank you. The family now has your location.");
+	else
+		sent_page(a, "Report sent",
+			  "Thank you. The family has been sent your report.");
+}
+
+/* storage's status (upper case) as the page's word */
+static const char *status_word(const char *s)
+{
+	static const char *const map[][2] = {
+		{"SENT", "sent"},	    {"DELIVERED", "delivered"},
+		{"READ", "read"},	    {"QUEUED", "queued"},
+		{"ERROR", "queued"}, /* being tried again */
+		{"PENDING", "pending"}, {"FAILED", "failed"},
+	};
+	size_t i;
+
+	if (!s || !*s)
+		return "none";
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(s, map[i][0]) == 0)
+			return map[i][1];
+	return "pending";
+}
+
+static void finder_status(struct answer *a)
+{
+	struct http_ctx *ctx = a->ctx;
+	const struct keryu_storage *st = ctx->storage;
+	struct keryu_finder_status s;
+	char event_id[KERYU_UUID_LEN], json[192];
+	struct html *h = &a->r->body;
+	int rc;
+
+	a->json = true; /* polled by the page's script only */
+	if (!token_ok(a, event_id))
+		return;
+	memset(&s, 0, sizeof(s));
+	rc = storage_has_finder(st)
+		     ? st->finder_status(st->self, event_id, a->qr, &s)
+		     : KERYU_EIO;
+	if (rc && rc != KERYU_ENOTFOUND) {
+		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.finder",
+			       "what=status qr=%s event=%s status=503 "
+			       "error=\"%s\"",
+			       a->qr, event_id, keryu_strerror(rc));
+		fail(a, 503, "Temporarily unavailable",
+		     "The state of the alert cannot be read right now.");
+		return;
+	}
+	a->r->status = 200;
+	a->r->no_store = true;
+	a->r->content_type = "application/json";
+	if (rc == KERYU_ENOTFOUND) {
+		/* the alarm is written a few ms after the page */
+		html_raw(h, "{\"status\":\"pending\",\"acknowledged\":false,"
+			    "\"has_location\":false,\"has_report\":false,"
+			    "\"is_test\":false}");
+		return;
+	}
+	/* raw, not html_textf: every part is one of ours */
+	snprintf(json, sizeof(json),
+		 "{\"status\":\"%s\",\"acknowledged\":%s,\"has_location\":%s,"
+		 "\"has_report\":%s,\"is_test\":%s}",
+		 status_word(s.status), s.acknowledged_at[0] ? "true" : "false",
+		 s.has_location ? "true" : "false",
+		 s.has_report ? "true" : "false", s.is_test ? "true" : "false");
+	html_raw(h, json);
+}
+
+void http_finder(struct http_ctx *ctx, const struct http_request *req,
+		 enum http_finder_route which, const char *seg,
+		 struct http_response *r)
+{
+	struct answer a = {.ctx = ctx, .req = req, .r = r};
+	bool post = req->method && strcmp(req->method, "POST") == 0;
+	bool get = req->method && (strcmp(req->method, "GET") == 0 ||
+				   strcmp(req->method, "HEAD") == 0);
+	size_t i;
+
+	a.json = wants_json(req);
+	a.what = which == HTTP_FINDER_LOCATION ? "location"
+		 : which == HTTP_FINDER_REPORT ? "report"
+					       : "status";
+	if ((which == HTTP_FINDER_STATUS && !get) ||
+	    (which != HTTP_FINDER_STATUS && !post)) {
+		http_page_error(r, 405, "Method not allowed",
+				"This address does not answer that method.");
+		r->allow = which == HTTP_FINDER_STATUS ? "GET, HEAD" : "POST";
+		return;
+	}
+	if (!seg || !keryu_uuid_valid(seg)) {
+		if (which == HTTP_FINDER_STATUS)
+			a.json = true;
+		fail(&a, 404, "Page not found",
+		     "There is nothing at this address.");
+		return;
+	}
+	for (i = 0; i + 1 < sizeof(a.qr) && seg[i]; i++)
+		a.qr[i] = (char)tolower((unsigned char)seg[i]);
+	a.qr[i] = '\0';
+	if (which == HTTP_FINDER_STATUS)
+		finder_status(&a);
+	else
+		finder_post(&a, which);
+}
