@@ -57,12 +57,52 @@ static int fs_ack(void *self, const char *id, struct keryu_ack_result *out)
 	return 0;
 }
 
+static int fs_attach(void *self, const struct keryu_finder_post *post,
+		     char alarm_id[KERYU_UUID_LEN])
+{
+	struct fake_storage_state *s = &fake_storage_state;
+	int kind = post->kind == KERYU_FINDER_LOCATION ? 1 : 2;
+
+	(void)self;
+	s->attaches++;
+	s->last_post = *post;
+	if (s->attach_rc)
+		return s->attach_rc;
+	if (!s->finder_event[0] ||
+	    strcmp(post->scan_event_id, s->finder_event) != 0 ||
+	    strcmp(post->qr_uuid, s->tag.qr_uuid) != 0)
+		return KERYU_ENOTFOUND;
+	if (s->attached[kind])
+		return KERYU_ECONFLICT;
+	s->attached[kind] = true;
+	snprintf(alarm_id, KERYU_UUID_LEN, "%s", s->finder_alarm);
+	return 0;
+}
+
+static int fs_status(void *self, const char *event_id, const char *qr_uuid,
+		     struct keryu_finder_status *out)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	(void)qr_uuid;
+	s->statuses++;
+	snprintf(s->last_status_event, sizeof(s->last_status_event), "%s",
+		 event_id);
+	if (s->status_rc)
+		return s->status_rc;
+	*out = s->finder;
+	return 0;
+}
+
 const struct keryu_storage fake_storage = {
 	.struct_size = sizeof(struct keryu_storage),
 	.ping = fs_ping,
 	.tag_lookup = fs_tag_lookup,
 	.notification_queued = fs_queued,
 	.alarm_acknowledge = fs_ack,
+	.finder_attach = fs_attach,
+	.finder_status = fs_status,
 };
 
 void fake_storage_reset(const char *qr_uuid, const char *first_name)

@@ -27,6 +27,17 @@ struct fake_storage_state {
 	char last_ack[64];
 	struct keryu_ack_result ack; /* what is filled in */
 	bool acked;
+	/* finder_attach: attach_rc is returned when set; otherwise a post
+	 * whose scan_event_id is finder_event (of tag.qr_uuid) is attached
+	 * to finder_alarm once per kind (ECONFLICT after), anything else is
+	 * ENOTFOUND. finder_status answers status_rc or finder. */
+	int attach_rc, attaches, status_rc, statuses;
+	char finder_event[KERYU_UUID_LEN];
+	char finder_alarm[KERYU_UUID_LEN];
+	struct keryu_finder_post last_post;
+	bool attached[3]; /* by kind */
+	struct keryu_finder_status finder;
+	char last_status_event[KERYU_UUID_LEN];
 };
 
 extern struct fake_storage_state fake_storage_state;

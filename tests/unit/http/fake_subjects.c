@@ -180,6 +180,24 @@ static int fs_set_public(void *self, const char *custodian, const char *id,
 	return 0;
 }
 
+static int fs_set_missing(void *self, const char *custodian, const char *id,
+			  bool missing)
+{
+	struct fs_subject *f;
+	int rc = begin(custodian);
+
+	(void)self;
+	if (rc)
+		return rc;
+	f = subj(custodian, id);
+	if (!f)
+		return KERYU_ENOTFOUND;
+	f->s.missing = missing;
+	S->missing_sets++;
+	S->changes++;
+	return 0;
+}
+
 static int fs_delete(void *self, const char *custodian, const char *id,
 		     char photo_out[80])
 {
@@ -365,6 +383,7 @@ const struct keryu_subjects fake_subjects = {
 	.contact_delete = fs_contact_delete,
 	.contact_move = fs_contact_move,
 	.subject_set_public = fs_set_public,
+	.subject_set_missing = fs_set_missing,
 };
 
 void fake_subjects_reset(void)

@@ -34,6 +34,7 @@ struct fake_subjects_state {
 	int calls, changes;
 	int creates, updates, deletes, photo_sets, public_sets,
 		contact_adds, contact_deletes, contact_moves;
+	int missing_sets; /* subject_set_missing */
 	char last_custodian[KERYU_UUID_LEN];
 };
 
