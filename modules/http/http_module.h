@@ -184,6 +184,7 @@ struct http_request {
 	const char *cookie;     /* Cookie header; NULL when absent */
 	const char *content_type; /* NULL when absent */
 	const char *origin;     /* Origin header; NULL when absent */
+	const char *accept_language; /* Accept-Language; NULL when absent */
 	const char *client_ip;  /* text form; NULL when unknown */
 	const struct http_form *query; /* parsed query string; may be NULL */
 	const struct http_form *form;  /* POST body; NULL for other methods */
@@ -198,6 +199,9 @@ struct http_response {
 	char location[512];       /* Location (redirects), "" for none */
 	int retry_after;          /* Retry-After seconds (429), 0 for none */
 	char disposition[160];    /* Content-Disposition, "" for none */
+	/* Content-Security-Policy replacing the default one, "" for the
+	 * default (the scan page allows its own inline script by hash) */
+	char csp[256];
 	struct html body;         /* the full body, also for HEAD: the server
 				     drops it and keeps Content-Length */
 };

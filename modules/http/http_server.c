@@ -85,7 +85,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
 	for (i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]);
 	     i++)
 		MHD_add_response_header(mr, security_headers[i].name,
-					security_headers[i].value);
+					r->csp[0] && strcmp(security_headers[i].name,
+							    "Content-Security-Policy") == 0
+						? r->csp
+						: security_headers[i].value);
 	if (body && r->content_type)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 					r->content_type);
@@ -356,6 +359,8 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		req.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							 "Origin");
+		req.accept_language = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
 		client_ip(ctx, c, ip, sizeof(ip));
 		req.client_ip = ip[0] ? ip : NULL;
 		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
