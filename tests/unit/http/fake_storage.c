@@ -28,6 +28,30 @@ static int fs_tag_lookup(void *self, const char *qr_uuid,
 	return 0;
 }
 
+static int fs_tag_public(void *self, const char *qr_uuid,
+			 struct keryu_public_subject *out)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	s->lookups++;
+	snprintf(s->last_lookup, sizeof(s->last_lookup), "%s", qr_uuid);
+	if (s->lookup_rc)
+		return s->lookup_rc;
+	if (strcmp(qr_uuid, s->tag.qr_uuid) != 0)
+		return KERYU_ENOTFOUND;
+	if (s->pub_set) {
+		*out = s->pub;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->qr_uuid, s->tag.qr_uuid, sizeof(out->qr_uuid));
+	memcpy(out->subject_id, s->tag.subject_id, sizeof(out->subject_id));
+	memcpy(out->first_name, s->tag.first_name, sizeof(out->first_name));
+	out->public_fields = KERYU_PUB_FIRST_NAME;
+	return 0;
+}
+
 static int fs_queued(void *self, const char *id, int attempt, int lease_s)
 {
 	struct fake_storage_state *s = &fake_storage_state;
@@ -103,6 +127,7 @@ const struct keryu_storage fake_storage = {
 	.alarm_acknowledge = fs_ack,
 	.finder_attach = fs_attach,
 	.finder_status = fs_status,
+	.tag_public = fs_tag_public,
 };
 
 void fake_storage_reset(const char *qr_uuid, const char *first_name)

@@ -38,6 +38,11 @@ struct fake_storage_state {
 	bool attached[3]; /* by kind */
 	struct keryu_finder_status finder;
 	char last_status_event[KERYU_UUID_LEN];
+	/* tag_public: pub when pub_set, else a view of tag with only the
+	 * first name public; the same lookup_rc, lookups and last_lookup as
+	 * tag_lookup */
+	bool pub_set;
+	struct keryu_public_subject pub;
 };
 
 extern struct fake_storage_state fake_storage_state;
