@@ -471,9 +471,10 @@ static int follow_work(struct storage_pool *p, PGconn *c, void *arg)
 			"  ON CONFLICT (alarm_id, recipient, channel, kind) "
 			"  WHERE alarm_id IS NOT NULL DO NOTHING "
 			"  RETURNING id, channel, recipient, step), "
+			/* the alarm's timeline says what this one carries */
 			"e AS (INSERT INTO notification_events "
-			"  (notification_id, status, attempt) "
-			"  SELECT id, 'QUEUED', 1 FROM n) "
+			"  (notification_id, status, attempt, error_text) "
+			"  SELECT id, 'QUEUED', 1, 'follow-up: ' || $2 FROM n) "
 			"SELECT id::text, channel, recipient, step FROM n "
 			"ORDER BY step, id",
 			5, v, &r);

@@ -280,10 +280,12 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	lc->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	lc->n = 0;
 	for (i = 0; i < rows; i++) {
-		struct keryu_subject_summary *s = &lc->out[lc->n];
+		struct keryu_subject_summary *s;
 
 		if (PQgetisnull(r, i, 1))
-			continue; /* the empty page's one row */
+			continue; /* the empty page's one row (out may be
+				   * NULL when max is 0) */
+		s = &lc->out[lc->n];
 		memset(s, 0, sizeof(*s));
 		storage_copy_text(s->id, sizeof(s->id), PQgetvalue(r, i, 1));
 		storage_copy_text(s->name, sizeof(s->name), PQgetvalue(r, i, 2));

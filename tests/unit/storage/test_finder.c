@@ -1053,7 +1053,8 @@ static void test_followups(void **unused)
 			    "QUEUED1locationtruealarm");
 	assert_int_equal(count("SELECT count(*) FROM notification_events "
 			       "WHERE notification_id = $1::uuid "
-			       "AND status = 'QUEUED' AND attempt = 1",
+			       "AND status = 'QUEUED' AND attempt = 1 "
+			       "AND error_text = 'follow-up: location'",
 			       fu),
 			 1);
 	assert_int_equal(count("SELECT count(*) FROM notifications "
