@@ -14,6 +14,9 @@ KERYU_PACKAGES=(
 )
 # Only the test suite needs these: a browser and Node.js for playwright-core.
 KERYU_TEST_PACKAGES=(chromium fonts-dejavu-core nodejs)
+# Only bench/run needs these: the load generator and a static server to
+# compare the scan page with.
+KERYU_BENCH_PACKAGES=(wrk nginx)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
