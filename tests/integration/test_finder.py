@@ -57,6 +57,7 @@ class Finder(KeryuTest):
             return status, headers, page, None
         m = re.search(r'name="t"[^>]*value="([^"]+)"', page) or \
             re.search(r'value="([^"]+)"[^>]*name="t"', page)
+        self.from_page = bool(m)
         if m:
             return status, headers, page, m.group(1)
         scans = wait_for(lambda: (lambda s: s if len(s) > before else None)(
@@ -93,6 +94,7 @@ class Finder(KeryuTest):
         status, _, _, tok = self.scan()
         self.assertEqual(status, 200)
         self.assertTrue(tok)
+        self.assertTrue(self.from_page, "the scan page carries the token in a field named t")
         st, hdrs, body = self.post_until_recorded(
             self.tag, "location", {"t": tok, "lat": "-34.6037", "lng": "-58.3816",
                                    "accuracy": "12.5"})
@@ -100,6 +102,10 @@ class Finder(KeryuTest):
         self.assertIn("text/html", hdrs["Content-Type"])
         self.assertIn("Location sent", body)
         alarm = self.alarm_of(self.tag)
+        # the scan recorded a hash of the address, not the address
+        ip_hash = self.pg.scalar("SELECT ip_hash FROM alarms WHERE id = :'a1'", alarm)
+        self.assertRegex(ip_hash or "", r"^[0-9a-f]{64}$")
+        self.assertNotIn("127.0.0.1", ip_hash)
         row = self.pg.query("SELECT latitude, longitude, accuracy_m FROM alarms WHERE id = :'a1'",
                             alarm)[0]
         self.assertEqual([float(v) for v in row], [-34.6037, -58.3816, 12.5])
