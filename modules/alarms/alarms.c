@@ -44,6 +44,18 @@ static const struct keryu_option options[] = {
 	{.key = "tick_ms", .type = KERYU_OPT_INT, .def = "1000",
 	 .help = "how often due work (escalation, re-drives) is looked for",
 	 .min = 10, .max = 600000},
+	{.key = "location_template", .type = KERYU_OPT_STR,
+	 .def = "qr_location_update",
+	 .help = "template of the follow-up when the finder shares a "
+		 "location; parameters: name, map link"},
+	{.key = "report_template", .type = KERYU_OPT_STR,
+	 .def = "qr_finder_report",
+	 .help = "template of the follow-up when the finder sends a report; "
+		 "parameters: name, situation, the finder's words (or -)"},
+	{.key = "finder_retention_days", .type = KERYU_OPT_INT, .def = "30",
+	 .help = "days a finder's location, address hash, browser and words "
+		 "are kept with an alarm; 0: kept for good",
+	 .min = 0, .max = 36500},
 	{.key = "ack_link_ttl_s", .type = KERYU_OPT_INT, .def = "86400",
 	 .help = "lifetime of the acknowledgement link in each alert (needs "
 		 "[http] public_url and [kernel] secret_key)",
@@ -127,6 +139,8 @@ static int load_policy(struct alarms_ctx *ctx)
 	ctx->policy.max_redrives = (int)h->config_int(ctx->m, "max_redrives");
 	ctx->tick_ms = (int)h->config_int(ctx->m, "tick_ms");
 	ctx->ack_link_ttl_s = (int)h->config_int(ctx->m, "ack_link_ttl_s");
+	ctx->retention_days = (int)h->config_int(ctx->m,
+						 "finder_retention_days");
 
 	/* without both, alerts simply carry no acknowledgement link */
 	while (n > 0 && pub[n - 1] == '/')
@@ -205,8 +219,11 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 		return KERYU_ERR;
 	}
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
-	if (!ctx->storage || ctx->storage->struct_size <
-				     offsetof(struct keryu_storage, reserved)) {
+	if (!ctx->storage ||
+	    ctx->storage->struct_size <
+		    offsetof(struct keryu_storage, reserved) ||
+	    !ctx->storage->notify_due || !ctx->storage->followups ||
+	    !ctx->storage->purge_finder_data) {
 		host->log(m, KERYU_LOG_ERROR, "alarms.init",
 			  "error=\"storage service missing or too old\"");
 		free_ctx(ctx);
@@ -230,11 +247,19 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 		rc = check_channel(ctx, "fallback_channel",
 				   ctx->fallback_channel);
 	if (!rc)
+		rc = load(ctx, "location_template", ctx->location_template,
+			  sizeof(ctx->location_template), false);
+	if (!rc)
+		rc = load(ctx, "report_template", ctx->report_template,
+			  sizeof(ctx->report_template), false);
+	if (!rc)
 		rc = load_policy(ctx);
 	if (!rc)
 		rc = subscribe(ctx, KERYU_TOPIC_SCAN, alarms_on_scan);
 	if (!rc)
 		rc = subscribe(ctx, KERYU_TOPIC_DELIVERY, alarms_on_delivery);
+	if (!rc)
+		rc = subscribe(ctx, KERYU_TOPIC_REPORT, alarms_on_report);
 	if (rc) {
 		free_ctx(ctx);
 		return rc;

@@ -1,6 +1,6 @@
 /* The work that falls due later: escalation to the next recipient,
- * fallback channels, and re-driving requests whose lease ran out (a worker
- * died, or a channel never answered). All of it is decided by storage's
+ * fallback channels, re-driving requests whose lease ran out (a worker
+ * died, or a channel never answered), and the retention of finder data. All of it is decided by storage's
  * notify_due, which keeps the due times in PostgreSQL and claims rows with
  * SKIP LOCKED, so any number of alarms instances share it and a restart
  * loses nothing; this thread only asks every tick_ms and publishes. */
@@ -11,6 +11,32 @@
 #include "alarms_module.h"
 
 #define JOBS_PER_CALL 64
+#define PURGE_EVERY_MS (24LL * 3600 * 1000)
+
+/* Retention: once a day (and once soon after start), finder data older
+ * than retention_days is cleared. Every alarms instance may do it; it is
+ * idempotent. */
+static void purge(struct alarms_ctx *ctx)
+{
+	const struct keryu_storage *st = ctx->storage;
+	int64_t now = alarms_now_ms();
+	long rows = 0;
+	int rc;
+
+	if (ctx->retention_days <= 0 ||
+	    (ctx->last_purge_ms && now - ctx->last_purge_ms < PURGE_EVERY_MS))
+		return;
+	rc = st->purge_finder_data(st->self, ctx->retention_days, &rows);
+	if (rc) {
+		/* tried again next tick */
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.purge.failed",
+			       "error=\"%s\"", keryu_strerror(rc));
+		return;
+	}
+	ctx->last_purge_ms = now;
+	ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.purge",
+		       "days=%d alarms=%ld", ctx->retention_days, rows);
+}
 
 int alarms_due_run(struct alarms_ctx *ctx)
 {
@@ -19,6 +45,7 @@ int alarms_due_run(struct alarms_ctx *ctx)
 	size_t n, i;
 	int published = 0, rc;
 
+	purge(ctx);
 	do {
 		n = 0;
 		rc = st->notify_due(st->self, &ctx->policy, jobs, JOBS_PER_CALL,

@@ -20,6 +20,8 @@ struct alarms_ctx {
 	char channel[32]; /* fits keryu_notify_event.channel */
 	char fallback_channel[32];
 	char template_name[128];
+	char location_template[128]; /* follow-ups to a finder's post */
+	char report_template[128];
 	char language[16];
 	char group[64];
 	struct keryu_alarm_policy policy; /* points into the strings above */
@@ -31,6 +33,8 @@ struct alarms_ctx {
 
 	/* the due-work thread (alarms_due.c) */
 	int tick_ms;
+	int retention_days;     /* 0: finder data kept */
+	int64_t last_purge_ms;  /* due thread only; 0: never */
 	pthread_t due_thread;
 	bool due_running;
 	pthread_mutex_t due_lock;
@@ -68,10 +72,12 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
  * read is copied as is (truncated to size). */
 void alarms_format_time(const char *iso, char *out, size_t size);
 
-/* Publishes the delivery request for job on keryu/v1/notify/<channel>,
- * with the template, its parameters and a signed acknowledgement link.
- * Returns host->publish's result, or KERYU_EINVAL for a recipient that is
- * not E.164 (which never reaches a channel). */
+/* Publishes the delivery request for job on keryu/v1/notify/<channel>:
+ * an alert with the template, its parameters and a signed acknowledgement
+ * link, or a follow-up (job->kind "location", "report") with its own
+ * template. Returns host->publish's result, or KERYU_EINVAL for a
+ * recipient that is not E.164 or a follow-up detail that cannot be read
+ * (neither ever reaches a channel). */
 int alarms_publish_job(struct alarms_ctx *ctx,
 		       const struct keryu_notify_job *job);
 
@@ -81,9 +87,21 @@ int alarms_publish_job(struct alarms_ctx *ctx,
  * and is safe to call when start was not. */
 int alarms_due_start(struct alarms_ctx *ctx);
 void alarms_due_stop(struct alarms_ctx *ctx);
-/* One round of due work, synchronously (the thread's body; tests call it).
+/* One round of due work, synchronously (the thread's body; tests call it),
+ * the daily retention purge included.
  * Returns the jobs published, or a negative KERYU_E* from storage. */
 int alarms_due_run(struct alarms_ctx *ctx);
+
+/* ---- alarms_report.c ---- */
+/* Bus callback for keryu/v1/report/+ : a finder shared a location or sent
+ * a report; everyone already alerted gets a follow-up. */
+void alarms_on_report(void *arg, const char *topic, const void *payload,
+		      size_t len);
+/* Fills n's template and parameters for a follow-up job (kind "location"
+ * or "report"). Returns KERYU_EINVAL for a detail it cannot read. */
+int alarms_followup_params(const struct alarms_ctx *ctx,
+			   const struct keryu_notify_job *job,
+			   struct keryu_notify_event *n);
 
 /* ---- alarms_delivery.c ---- */
 /* storage->notification_result with alarms_retry until deadline_ms;

@@ -153,13 +153,22 @@ int alarms_publish_job(struct alarms_ctx *ctx,
 	n.attempt = job->attempt;
 	snprintf(n.channel, sizeof(n.channel), "%s", job->channel);
 	snprintf(n.to, sizeof(n.to), "%s", job->recipient);
-	snprintf(n.template_name, sizeof(n.template_name), "%s",
-		 ctx->template_name);
 	snprintf(n.language, sizeof(n.language), "%s", ctx->language);
-	n.param_count = 2;
-	snprintf(n.params[0], sizeof(n.params[0]), "%s", job->subject_name);
-	alarms_format_time(job->scanned_at, n.params[1], sizeof(n.params[1]));
-	ack_url(ctx, job->notification_id, n.ack_url, sizeof(n.ack_url));
+	if (job->kind[0] && strcmp(job->kind, "alert") != 0) {
+		/* a follow-up: the alert before it carried the link */
+		if (alarms_followup_params(ctx, job, &n))
+			return KERYU_EINVAL;
+	} else {
+		snprintf(n.template_name, sizeof(n.template_name), "%s",
+			 ctx->template_name);
+		n.param_count = 2;
+		snprintf(n.params[0], sizeof(n.params[0]), "%s",
+			 job->subject_name);
+		alarms_format_time(job->scanned_at, n.params[1],
+				   sizeof(n.params[1]));
+		ack_url(ctx, job->notification_id, n.ack_url,
+			sizeof(n.ack_url));
+	}
 
 	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, job->channel);
 	return publish_json(ctx, topic, keryu_notify_event_encode(&n));

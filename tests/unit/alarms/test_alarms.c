@@ -51,6 +51,13 @@ static struct {
 	struct keryu_delivery_event last_result;
 
 	struct keryu_alarm_policy last_policy;
+	/* followups */
+	struct keryu_notify_job followup_jobs[4];
+	size_t n_followup_jobs;
+	int followup_calls, followup_lease, followup_rc;
+	char followup_alarm[KERYU_UUID_LEN], followup_kind[16];
+	/* purge_finder_data */
+	int purge_calls, purge_days, purge_rc;
 	struct keryu_notify_job jobs[80]; /* handed out by notify_due */
 	size_t n_jobs, jobs_given;
 	int due_rc, due_calls;
@@ -138,6 +145,34 @@ static int fs_notify_due(void *self, const struct keryu_alarm_policy *pol,
 	return 0;
 }
 
+static int fs_followups(void *self, const char *alarm_id, const char *kind,
+			int lease_s, struct keryu_notify_job *jobs, size_t max,
+			size_t *n)
+{
+	(void)self;
+	S.followup_calls++;
+	S.followup_lease = lease_s;
+	snprintf(S.followup_alarm, sizeof(S.followup_alarm), "%s", alarm_id);
+	snprintf(S.followup_kind, sizeof(S.followup_kind), "%s", kind);
+	*n = 0;
+	if (S.followup_rc)
+		return S.followup_rc;
+	while (*n < max && *n < S.n_followup_jobs) {
+		jobs[*n] = S.followup_jobs[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
+static int fs_purge(void *self, int days, long *rows)
+{
+	(void)self;
+	S.purge_calls++;
+	S.purge_days = days;
+	*rows = 7;
+	return S.purge_rc;
+}
+
 static int fs_ping(void *self)
 {
 	(void)self;
@@ -151,6 +186,8 @@ static const struct keryu_storage fake_storage = {
 	.notification_queued = fs_notification_queued,
 	.notification_result = fs_notification_result,
 	.notify_due = fs_notify_due,
+	.followups = fs_followups,
+	.purge_finder_data = fs_purge,
 };
 
 /* ---- helpers ---- */
@@ -272,12 +309,14 @@ static void assert_no_phone_logged(void)
 static void subscriptions_are_plain_qos1(void **st)
 {
 	(void)st;
-	assert_int_equal(fake_host_sub_count(), 2);
+	assert_int_equal(fake_host_sub_count(), 3);
 	assert_string_equal(fake_host_sub_filter(0), "keryu/v1/scan/+");
 	assert_string_equal(fake_host_sub_filter(1), "keryu/v1/delivery/+");
-	assert_int_equal(n_sub_qos, 2);
+	assert_string_equal(fake_host_sub_filter(2), "keryu/v1/report/+");
+	assert_int_equal(n_sub_qos, 3);
 	assert_int_equal(sub_qos[0], 1);
 	assert_int_equal(sub_qos[1], 1);
+	assert_int_equal(sub_qos[2], 1);
 }
 
 static void group_option_names_the_share(void **st)
@@ -524,6 +563,134 @@ static void no_ack_link_without_secret(void **st)
 	assert_string_equal(fake_host_pub(1)->topic, "keryu/v1/notify/log");
 	keryu_module.cleanup(state);
 	fake_host_reset(NULL);
+}
+
+static char *report_json(const char *alarm_id, const char *kind)
+{
+	struct keryu_report_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	keryu_uuid_new(ev.event_id);
+	keryu_now_iso(ev.at);
+	snprintf(ev.alarm_id, sizeof(ev.alarm_id), "%s", alarm_id);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+	return keryu_report_event_encode(&ev);
+}
+
+/* The finder shared a location: everyone storage says was alerted gets
+ * the follow-up template with the person's name and a map link, and no
+ * acknowledgement link (the alert before it had one). */
+static void location_report_sends_followups(void **st)
+{
+	struct keryu_notify_event n;
+	char *json = report_json(ALARM, "location");
+
+	(void)st;
+	job(&S.followup_jobs[0], 1, "whatsapp", 1, 0);
+	strcpy(S.followup_jobs[0].kind, "location");
+	strcpy(S.followup_jobs[0].detail, "-33.456789,-70.654321,12");
+	job(&S.followup_jobs[1], 2, "sms", 1, 1);
+	strcpy(S.followup_jobs[1].kind, "location");
+	strcpy(S.followup_jobs[1].detail, "-33.456789,-70.654321");
+	S.n_followup_jobs = 2;
+	assert_int_equal(fake_host_deliver("keryu/v1/report/" ALARM, json), 1);
+	free(json);
+	assert_int_equal(S.followup_calls, 1);
+	assert_string_equal(S.followup_alarm, ALARM);
+	assert_string_equal(S.followup_kind, "location");
+	assert_int_equal(S.followup_lease, 60);
+	assert_int_equal(fake_host_pub_count(), 2);
+	assert_string_equal(fake_host_pub(0)->topic, "keryu/v1/notify/whatsapp");
+	assert_string_equal(fake_host_pub(1)->topic, "keryu/v1/notify/sms");
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(0)->payload,
+						   fake_host_pub(0)->len, &n),
+			 0);
+	assert_string_equal(n.template_name, "qr_location_update");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0], NAME);
+	assert_string_equal(n.params[1],
+			    "https://www.openstreetmap.org/?mlat=-33.456789"
+			    "&mlon=-70.654321#map=17/-33.456789/-70.654321");
+	assert_string_equal(n.ack_url, "");
+	assert_true(fake_host_log_contains("alarms.followup notification="));
+	assert_false(fake_host_log_contains("-33.45")); /* no location logged */
+}
+
+static void report_followup_says_what_the_finder_said(void **st)
+{
+	struct keryu_notify_event n;
+	struct keryu_notify_job j;
+
+	(void)st;
+	job(&j, 1, "whatsapp", 1, 0);
+	strcpy(j.kind, "report");
+	strcpy(j.detail, "injured: she fell, left knee");
+	assert_int_equal(alarms_publish_job(ctx, &j), 0);
+	strcpy(j.detail, "test");
+	assert_int_equal(alarms_publish_job(ctx, &j), 0);
+	strcpy(j.detail, "gossip: x");
+	assert_int_equal(alarms_publish_job(ctx, &j), KERYU_EINVAL);
+	strcpy(j.kind, "location");
+	strcpy(j.detail, "91,0");
+	assert_int_equal(alarms_publish_job(ctx, &j), KERYU_EINVAL);
+	assert_int_equal(fake_host_pub_count(), 2);
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(0)->payload,
+						   fake_host_pub(0)->len, &n),
+			 0);
+	assert_string_equal(n.template_name, "qr_finder_report");
+	assert_int_equal(n.param_count, 3);
+	assert_string_equal(n.params[1], "is injured");
+	assert_string_equal(n.params[2], "she fell, left knee");
+	assert_int_equal(keryu_notify_event_decode(fake_host_pub(1)->payload,
+						   fake_host_pub(1)->len, &n),
+			 0);
+	assert_non_null(strstr(n.params[1], "TEST"));
+	assert_string_equal(n.params[2], "-");
+}
+
+static void bad_report_events_send_nothing(void **st)
+{
+	char *json = report_json(ALARM, "location");
+
+	(void)st;
+	fake_host_deliver("keryu/v1/report/" NOTIF, json); /* topic mismatch */
+	free(json);
+	fake_host_deliver("keryu/v1/report/" ALARM, "{\"v\":1}");
+	assert_int_equal(S.followup_calls, 0);
+	S.followup_rc = KERYU_ENOTFOUND;
+	json = report_json(ALARM, "report");
+	fake_host_deliver("keryu/v1/report/" ALARM, json);
+	free(json);
+	assert_int_equal(S.followup_calls, 1);
+	assert_int_equal(fake_host_pub_count(), 0);
+	assert_true(fake_host_log_contains("alarms.report.topic_mismatch"));
+	assert_true(fake_host_log_contains("alarms.report.malformed"));
+	assert_true(fake_host_log_contains("warn alarms.report.failed"));
+}
+
+/* Retention runs with due work: once, then not again within a day. */
+static void due_work_purges_once_a_day(void **st)
+{
+	(void)st;
+	alarms_due_run(ctx);
+	alarms_due_run(ctx);
+	assert_int_equal(S.purge_calls, 1);
+	assert_int_equal(S.purge_days, 30);
+	assert_true(fake_host_log_contains("alarms.purge days=30 alarms=7"));
+	ctx->last_purge_ms -= 25LL * 3600 * 1000;
+	alarms_due_run(ctx);
+	assert_int_equal(S.purge_calls, 2);
+	/* a failure is tried again on the next round */
+	S.purge_rc = KERYU_EIO;
+	ctx->last_purge_ms -= 25LL * 3600 * 1000;
+	alarms_due_run(ctx);
+	alarms_due_run(ctx);
+	assert_int_equal(S.purge_calls, 4);
+	/* 0 keeps finder data */
+	ctx->retention_days = 0;
+	ctx->last_purge_ms = 0;
+	alarms_due_run(ctx);
+	assert_int_equal(S.purge_calls, 4);
 }
 
 static void scan_without_recipient_publishes_alarm_only(void **st)
@@ -829,6 +996,10 @@ int main(void)
 		T(joined_scan_alerts_nobody),
 		T(due_work_publishes_every_job),
 		T(due_work_storage_down_publishes_nothing),
+		T(location_report_sends_followups),
+		T(report_followup_says_what_the_finder_said),
+		T(bad_report_events_send_nothing),
+		T(due_work_purges_once_a_day),
 		cmocka_unit_test(no_ack_link_without_secret),
 		T(scan_without_recipient_publishes_alarm_only),
 		T(bad_recipient_is_recorded_not_sent),
