@@ -10,7 +10,7 @@ KERYU_PACKAGES=(
 	libpq-dev postgresql postgresql-client
 	libcurl4-openssl-dev libqrencode-dev libpng-dev libcjson-dev
 	libmicrohttpd-dev uuid-dev libinih-dev libsodium-dev libssl-dev
-	libcmocka-dev zbar-tools curl python3 procps iproute2
+	libcmocka-dev zbar-tools curl python3 procps iproute2 gettext
 )
 # Only the test suite needs these: a browser and Node.js for playwright-core.
 KERYU_TEST_PACKAGES=(chromium fonts-dejavu-core nodejs)

@@ -12,7 +12,7 @@ await run(async (browser) => {
   check(res.status() === 200, `status 200, got ${res.status()}`);
   const text = await page.textContent('body');
   check(text.includes(firstName), `page names ${firstName}`);
-  check(/notif/i.test(text), 'page says the family is being notified');
+  check(/alerted/i.test(text), 'page says the family has been alerted');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 320, `no horizontal scrolling at 320 px (scrollWidth ${width})`);
   await shot(page, 'scan-page-320');
