@@ -87,7 +87,7 @@ class ScanPage(KeryuTest):
         path = f"/subjects/qr/{self.tag}/scan/"
         status, _, body = self.raw_request("GET", path, {"User-Agent": b"Caf\xe9/1.0 \xed\xa0\x80"})
         self.assertEqual(status, 200)
-        self.assertIn(b"Their family is being notified now.", body)
+        self.assertIn(b"The family has been alerted", body)
         wait_for(lambda: self.pg.scalar("SELECT count(*) FROM alarms") == "1", 5, what="alarm")
         wait_for(lambda: self.pg.scalar("SELECT status FROM notifications") == "DELIVERED", 5,
                  what="DELIVERED")

@@ -178,7 +178,7 @@ class TagsAlarms(Pages, KeryuTest):
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"), "0")
         status, _, page = finder.get(r.getheader("Location"))
         self.assertEqual(status, 200)
-        self.assertIn("Their family is being notified now.", page)
+        self.assertIn("The family has been alerted", page)
 
         alarm = wait_for(lambda: self.pg.scalar("SELECT id FROM alarms"), 10, what="alarm")
         wait_for(lambda: self.pg.scalar("SELECT status FROM notifications") == "DELIVERED",
