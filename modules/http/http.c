@@ -77,10 +77,6 @@ static const struct keryu_option options[] = {
 	 .help = "folder of the compiled translations (<lang>.mo) of the "
 		 "public pages; empty: share/keryu/locale beside the module's "
 		 "lib/ folder (the build tree or the install prefix)"},
-	{.key = "locale_dir", .type = KERYU_OPT_STR, .def = "",
-	 .help = "folder of the compiled translations (<lang>.mo) of the "
-		 "public pages; empty: share/keryu/locale beside the module's "
-		 "lib/ folder (the build tree or the install prefix)"},
 	{.key = "photo_max_bytes", .type = KERYU_OPT_INT, .def = "5242880",
 	 .help = "largest photo accepted, in bytes (larger uploads get 413)",
 	 .min = 1024, .max = 1073741824},
