@@ -99,7 +99,7 @@ static int fs_attach(void *self, const struct keryu_finder_post *post,
 	if (s->attached[kind])
 		return KERYU_ECONFLICT;
 	s->attached[kind] = true;
-	snprintf(alarm_id, KERYU_UUID_LEN, "%s", s->finder_alarm);
+	memcpy(alarm_id, s->finder_alarm, KERYU_UUID_LEN);
 	return 0;
 }
 

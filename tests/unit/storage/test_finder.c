@@ -342,7 +342,10 @@ static struct keryu_finder_post report_post(const char *event_id,
 /* The scan event id of an alarm. */
 static const char *event_of(const char *alarm_id, char out[KERYU_UUID_LEN])
 {
-	snprintf(out, KERYU_UUID_LEN, "%s", afield(alarm_id, "event_id::text"));
+	const char *v = afield(alarm_id, "event_id::text");
+
+	assert_int_equal(strlen(v), KERYU_UUID_LEN - 1);
+	memcpy(out, v, KERYU_UUID_LEN);
 	return out;
 }
 
