@@ -24,6 +24,7 @@
 #include <keryu/events.h>
 
 #include "http_finder.h"
+#include "http_subjects.h"
 
 #define SCAN_PREFIX "/subjects/qr/"
 #define TEXT_MAX 500 /* a report's description, bytes */
@@ -177,6 +178,7 @@ enum http_finder_route http_finder_path(const char *path, char *seg,
 		{"/scan/location", HTTP_FINDER_LOCATION},
 		{"/scan/report", HTTP_FINDER_REPORT},
 		{"/scan/status", HTTP_FINDER_STATUS},
+		{"/scan/photo", HTTP_FINDER_PHOTO},
 	};
 	size_t pl = strlen(SCAN_PREFIX), n, i, mid;
 
@@ -624,6 +626,38 @@ static void finder_status(struct answer *a)
 	html_raw(h, json);
 }
 
+/* The subject's photo for the finder who scanned the tag: only with a
+ * good token for this tag, and only when the custodian made it public. */
+static void finder_photo(struct answer *a)
+{
+	struct http_ctx *ctx = a->ctx;
+	const struct keryu_storage *st = ctx->storage;
+	struct keryu_public_subject *pub;
+	char event_id[KERYU_UUID_LEN];
+	int rc;
+
+	if (!token_ok(a, event_id))
+		return;
+	pub = calloc(1, sizeof(*pub));
+	if (!pub) {
+		fail(a, 503, "Temporarily unavailable",
+		     "The photo cannot be shown right now.");
+		return;
+	}
+	rc = st && st->tag_public ? st->tag_public(st->self, a->qr, pub)
+				  : KERYU_EIO;
+	if (rc == 0 && !(pub->public_fields & KERYU_PUB_PHOTO))
+		rc = KERYU_ENOTFOUND;
+	if (rc == 0)
+		rc = http_photo_read(ctx, pub->photo, a->r);
+	free(pub);
+	if (rc == KERYU_ENOTFOUND)
+		fail(a, 404, "Page not found", "There is no photo to show.");
+	else if (rc)
+		fail(a, 503, "Temporarily unavailable",
+		     "The photo cannot be shown right now.");
+}
+
 void http_finder(struct http_ctx *ctx, const struct http_request *req,
 		 enum http_finder_route which, const char *seg,
 		 struct http_response *r)
@@ -632,17 +666,18 @@ void http_finder(struct http_ctx *ctx, const struct http_request *req,
 	bool post = req->method && strcmp(req->method, "POST") == 0;
 	bool get = req->method && (strcmp(req->method, "GET") == 0 ||
 				   strcmp(req->method, "HEAD") == 0);
+	bool reads = which == HTTP_FINDER_STATUS || which == HTTP_FINDER_PHOTO;
 	size_t i;
 
 	a.json = wants_json(req);
 	a.what = which == HTTP_FINDER_LOCATION ? "location"
 		 : which == HTTP_FINDER_REPORT ? "report"
+		 : which == HTTP_FINDER_PHOTO  ? "photo"
 					       : "status";
-	if ((which == HTTP_FINDER_STATUS && !get) ||
-	    (which != HTTP_FINDER_STATUS && !post)) {
+	if ((reads && !get) || (!reads && !post)) {
 		http_page_error(r, 405, "Method not allowed",
 				"This address does not answer that method.");
-		r->allow = which == HTTP_FINDER_STATUS ? "GET, HEAD" : "POST";
+		r->allow = reads ? "GET, HEAD" : "POST";
 		return;
 	}
 	if (!seg || !keryu_uuid_valid(seg)) {
@@ -657,6 +692,8 @@ void http_finder(struct http_ctx *ctx, const struct http_request *req,
 	a.qr[i] = '\0';
 	if (which == HTTP_FINDER_STATUS)
 		finder_status(&a);
+	else if (which == HTTP_FINDER_PHOTO)
+		finder_photo(&a);
 	else
 		finder_post(&a, which);
 }

@@ -15,10 +15,11 @@ enum http_finder_route {
 	HTTP_FINDER_LOCATION, /* POST .../scan/location */
 	HTTP_FINDER_REPORT,   /* POST .../scan/report */
 	HTTP_FINDER_STATUS,   /* GET .../scan/status?t= */
+	HTTP_FINDER_PHOTO,    /* GET .../scan/photo?t= (when public) */
 };
 
 /* Which finder endpoint path is ("/subjects/qr/<seg>/scan/location",
- * ".../report", ".../status"); the raw segment is copied (cut to fit
+ * ".../report", ".../status", ".../photo"); the raw segment is copied (cut to fit
  * size: a cut one is still ours, answered 404). */
 enum http_finder_route http_finder_path(const char *path, char *seg,
 					size_t size);

@@ -333,39 +333,29 @@ void http_subject_photo(struct http_page *p)
 	free(s);
 }
 
-void http_subject_photo_image(struct http_page *p)
+int http_photo_read(struct http_ctx *ctx, const char *name,
+		    struct http_response *r)
 {
-	struct keryu_subject *s = calloc(1, sizeof(*s));
 	struct stat st;
 	unsigned char *data = NULL;
 	size_t off = 0;
-	int fd = -1;
+	int fd, rc = 0;
 
-	if (!s) {
-		http_unavailable(p);
-		return;
-	}
-	if (!http_subject_load(p, s))
-		goto out;
-	if (!s->photo[0] || !http_photo_name_valid(s->photo) ||
-	    p->ctx->photo_dirfd < 0) {
-		http_subject_not_found(p);
-		goto out;
-	}
-	fd = openat(p->ctx->photo_dirfd, s->photo,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (!name || !name[0] || !http_photo_name_valid(name) ||
+	    ctx->photo_dirfd < 0)
+		return KERYU_ENOTFOUND;
+	fd = openat(ctx->photo_dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > SERVE_MAX) {
-		p->ctx->host->log(p->ctx->m, KERYU_LOG_WARN, "http.photo_read",
-				  "subject=%s photo=%s error=\"%s\"", s->id,
-				  s->photo,
-				  fd < 0 ? strerror(errno) : "not a file");
-		http_subject_not_found(p);
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.photo_read",
+			       "photo=%s error=\"%s\"", name,
+			       fd < 0 ? strerror(errno) : "not a file");
+		rc = KERYU_ENOTFOUND;
 		goto out;
 	}
 	data = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!data) {
-		http_unavailable(p);
+		rc = KERYU_ENOMEM;
 		goto out;
 	}
 	while (off < (size_t)st.st_size) {
@@ -378,17 +368,36 @@ void http_subject_photo_image(struct http_page *p)
 		off += (size_t)n;
 	}
 	if (off != (size_t)st.st_size) {
-		http_unavailable(p);
+		rc = KERYU_EIO;
 		goto out;
 	}
-	p->r->status = 200;
-	p->r->content_type = strcmp(s->photo + 32, ".png") == 0 ? "image/png"
-								: "image/jpeg";
-	p->r->no_store = true; /* a photo of a person: never in a cache */
-	html_bytes(&p->r->body, data, off);
+	r->status = 200;
+	r->content_type = strcmp(name + 32, ".png") == 0 ? "image/png"
+							 : "image/jpeg";
+	r->no_store = true; /* a photo of a person: never in a cache */
+	html_bytes(&r->body, data, off);
 out:
 	free(data);
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+void http_subject_photo_image(struct http_page *p)
+{
+	struct keryu_subject *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		http_unavailable(p);
+		return;
+	}
+	if (http_subject_load(p, s)) {
+		rc = http_photo_read(p->ctx, s->photo, p->r);
+		if (rc == KERYU_ENOTFOUND)
+			http_subject_not_found(p);
+		else if (rc)
+			http_unavailable(p);
+	}
 	free(s);
 }

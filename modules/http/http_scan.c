@@ -13,8 +13,8 @@
  * Content-Security-Policy, that polls ./status and posts with fetch.
  *
  * Texts are English msgids marked T("..."): `--target keryu_pot`
- * extracts them into po/keryu.pot. No public photo route exists yet
- * (the photo is served to its custodian only), so the page shows none. */
+ * extracts them into po/keryu.pot. The photo, when public, comes from
+ * ./photo with the scan's token (http_finder.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +78,8 @@ static const char style[] =
 	"sans-serif}"
 	"main{max-width:34rem;margin:0 auto}"
 	"nav{text-align:right;font-size:.95rem;margin:0 0 .5rem}"
+	".ph{display:block;max-width:100%;max-height:60vh;height:auto;"
+	"border-radius:.5rem;margin:.25rem 0 .75rem}"
 	"a{color:#0b4f9c}"
 	"h1{font-size:1.7rem;line-height:1.2;margin:0 0 .75rem;"
 	"overflow-wrap:anywhere}"
@@ -504,6 +506,14 @@ static void scan_page(struct http_ctx *ctx, const char *lang,
 	html_raw(pg->h, "</p>\n<h1>");
 	html_text(pg->h, name);
 	html_raw(pg->h, "</h1>\n");
+	/* served to this scan's token only (http_finder.c) */
+	if ((b & KERYU_PUB_PHOTO) && s->photo[0] && token[0]) {
+		html_raw(pg->h, "<img class=\"ph\" src=\"./photo?t=");
+		html_attr(pg->h, token);
+		html_raw(pg->h, "\" alt=\"");
+		html_attr(pg->h, name);
+		html_raw(pg->h, "\">\n");
+	}
 	if ((b & KERYU_PUB_CARE) && s->care_instructions[0]) {
 		html_raw(pg->h, "<section class=\"care\">\n<h2>");
 		html_text(pg->h, T("How to help them"));

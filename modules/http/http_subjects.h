@@ -81,6 +81,11 @@ void http_checkbox(struct html *h, const char *name, const char *label,
 /* True for a stored photo name: 32 lower-case hex digits, ".jpg" or
  * ".png". Nothing else is ever opened or removed. */
 bool http_photo_name_valid(const char *name);
+/* Answers r with the photo file name from the photo folder (its type
+ * from the name, never cached). Returns 0, KERYU_ENOTFOUND (no such valid
+ * name or file), KERYU_ENOMEM or KERYU_EIO (r untouched then). */
+int http_photo_read(struct http_ctx *ctx, const char *name,
+		    struct http_response *r);
 /* Removes the stored photo name (a valid one; "" does nothing). Logs a
  * failure other than "already gone". */
 void http_photo_remove(struct http_ctx *ctx, const char *name);

@@ -89,6 +89,34 @@ class Finder(KeryuTest):
 
     # ---- tests ----
 
+    def test_public_photo_for_the_scan_token_only(self):
+        import os
+        photos = os.path.join(self.work, "photos")
+        os.makedirs(photos)
+        name = "0123456789abcdef0123456789abcdef.png"
+        data = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+        with open(os.path.join(photos, name), "wb") as f:
+            f.write(data)
+        self.pg.query("UPDATE subjects SET photo = :'a1' WHERE id = (SELECT subject_id"
+                      " FROM subject_qr_codes WHERE uuid = :'a2')", name, self.tag)
+        self.start(KERYU_HTTP_PHOTO_DIR=photos)
+        status, _, page, token = self.scan()
+        self.assertEqual(status, 200)
+        m = re.search(r'<img class="ph" src="\./photo\?t=([^"]+)"', page)
+        self.assertIsNotNone(m, "the page shows the public photo")
+        self.assertEqual(m.group(1), token)
+        status, headers, body = http_get(self.base(self.tag) + "photo?t=" + token)
+        self.assertEqual((status, body), (200, data))
+        self.assertEqual(headers["Content-Type"], "image/png")
+        self.assertIn("no-store", headers["Cache-Control"])
+        # no token, another tag's token: refused
+        self.assertEqual(http_get(self.base(self.tag) + "photo")[0], 403)
+        _, _, _, other = self.scan(self.other)
+        self.assertEqual(http_get(self.base(self.tag) + "photo?t=" + other)[0], 403)
+        # the custodian takes the photo off the public page: gone
+        self.pg.query("UPDATE subjects SET public_fields = public_fields & ~1")
+        self.assertEqual(http_get(self.base(self.tag) + "photo?t=" + token)[0], 404)
+
     def test_location_and_report_reach_the_alarm_once(self):
         self.start()
         status, _, _, tok = self.scan()
