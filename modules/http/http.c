@@ -100,7 +100,8 @@ static const struct keryu_option options[] = {
 		 "before 429 (protects the providers); 0 is unlimited",
 	 .min = 0, .max = 1000000},
 	{.key = "scan_limit_window_s", .type = KERYU_OPT_INT, .def = "60",
-	 .help = "the scan limits' window, in seconds",
+	 .help = "the scan limits' window, in seconds (the limits are "
+		 "counted in each http process's memory)",
 	 .min = 1, .max = 86400},
 	{0},
 };
@@ -116,6 +117,7 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 	ctx->m = m;
 	ctx->host = host;
 	ctx->photo_dirfd = -1;
+	ctx->count_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
 	if (!ctx->storage ||
 	    ctx->storage->struct_size <

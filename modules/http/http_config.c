@@ -297,12 +297,15 @@ int http_config_load(struct http_ctx *ctx)
 	v = h->config_int(ctx->m, "scan_limit_per_ip");
 	if (v < 0 || v > 1000000)
 		return bad(ctx, "scan_limit_per_ip", "must be 0..1000000");
+	ctx->scan_limit_ip = (int)v;
 	v = h->config_int(ctx->m, "scan_limit_per_tag");
 	if (v < 0 || v > 1000000)
 		return bad(ctx, "scan_limit_per_tag", "must be 0..1000000");
+	ctx->scan_limit_tag = (int)v;
 	v = h->config_int(ctx->m, "scan_limit_window_s");
 	if (v < 1 || v > 86400)
 		return bad(ctx, "scan_limit_window_s", "must be 1..86400");
+	ctx->scan_limit_window_s = (int)v;
 
 	rc = copy_name(ctx, "verify_channel", ctx->verify_channel,
 		       sizeof(ctx->verify_channel), true);

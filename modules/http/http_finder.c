@@ -105,57 +105,71 @@ static void too_many(struct http_response *r, const char *lang, int retry)
 	r->retry_after = retry > 0 ? retry : 1;
 }
 
-/* Counts one scan on "scan:<kind>:<HMAC(subject)>". True when allowed.
- * A service error lets the scan through: an alert matters more than the
- * limit. Over the limit, the key is blocked until the window ends, so
- * the flood that follows costs no database round trip. */
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h ? h : 1; /* 0 marks a free slot */
+}
+
+/* Counts one scan on "scan:<kind>:<HMAC(subject)>" in this process's
+ * memory (windows aligned to the epoch). True when allowed; else *retry
+ * is the seconds left in the window. A full table forgets the slot it
+ * probed first: a key may then get a few more hits, never fewer. */
 static bool scan_hit(struct http_ctx *ctx, const char *kind,
 		     const char *subject, int max, int window, int *retry)
 {
-	const struct keryu_accounts *a = ctx->accounts;
-	long long now = (long long)time(NULL);
+	long long now = (long long)time(NULL), start;
 	char hash[KERYU_HASH_HEX], key[HTTP_BLOCK_KEY];
-	bool allowed = true;
-	int rc, left;
+	struct http_count *c = NULL;
+	uint64_t h;
+	size_t i, at;
+	bool allowed;
 
-	if (max <= 0 || window <= 0 || !subject || !*subject || !a ||
-	    !a->rate_hit)
+	if (max <= 0 || window <= 0 || !subject || !*subject)
 		return true;
 	http_hmac_hex(ctx, subject, hash);
 	snprintf(key, sizeof(key), "scan:%s:%s", kind, hash);
-	left = http_blocked(ctx, key);
-	if (left) {
-		*retry = left;
-		return false;
+	h = key_hash(key);
+	start = now - now % window;
+	at = (size_t)(h % HTTP_COUNTS_MAX);
+	pthread_mutex_lock(&ctx->count_lock);
+	for (i = 0; i < 8 && !c; i++) {
+		struct http_count *s = &ctx->counts[(at + i) % HTTP_COUNTS_MAX];
+
+		if (s->key == h || s->key == 0 || s->window < start)
+			c = s;
 	}
-	rc = a->rate_hit(a->self, key, window, max, &allowed);
-	if (rc) {
-		ctx->host->log(ctx->m, KERYU_LOG_ERROR, "http.rate_limit",
-			       "what=scan kind=%s error=\"%s\"", kind,
-			       keryu_strerror(rc));
-		return true;
+	if (!c)
+		c = &ctx->counts[at];
+	if (c->key != h || c->window != start) {
+		c->key = h;
+		c->window = start;
+		c->hits = 0;
 	}
+	allowed = c->hits < max;
 	if (allowed)
-		return true;
-	/* windows are aligned to the epoch (the service's rule) */
-	http_block_set(ctx, key, now - now % window + window);
-	*retry = window - (int)(now % window);
-	return false;
+		c->hits++;
+	pthread_mutex_unlock(&ctx->count_lock);
+	if (!allowed)
+		*retry = (int)(start + window - now);
+	return allowed;
 }
 
 bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
 		       const char *qr, const char *lang,
 		       struct http_response *r)
 {
-	int window = opt_int(ctx, "scan_limit_window_s", 60);
+	int window = ctx->scan_limit_window_s;
 	int retry = 0;
 	const char *kind = NULL;
 
 	if (!scan_hit(ctx, "ip", req ? req->client_ip : NULL,
-		      opt_int(ctx, "scan_limit_per_ip", 30), window, &retry))
+		      ctx->scan_limit_ip, window, &retry))
 		kind = "ip";
-	else if (!scan_hit(ctx, "tag", qr,
-			   opt_int(ctx, "scan_limit_per_tag", 60), window,
+	else if (!scan_hit(ctx, "tag", qr, ctx->scan_limit_tag, window,
 			   &retry))
 		kind = "tag";
 	if (!kind)

@@ -33,6 +33,7 @@ struct MHD_Connection;
 #define HTTP_SECRET_MAX 256
 #define HTTP_BLOCK_KEY 96
 #define HTTP_BLOCKS_MAX 4096
+#define HTTP_COUNTS_MAX 8192
 
 struct http_ctx {
 	keryu_mod *m;
@@ -98,6 +99,17 @@ struct http_ctx {
 		char key[HTTP_BLOCK_KEY];
 		long long until; /* epoch seconds */
 	} blocks[HTTP_BLOCKS_MAX];
+
+	/* scan-page limits (http_finder.c): fixed-window counters in this
+	 * process's memory, so the public page costs no database write per
+	 * scan; each http process counts its own share */
+	pthread_mutex_t count_lock;
+	struct http_count {
+		uint64_t key;	  /* hash of the key's text; 0: free */
+		long long window; /* start of its window, epoch seconds */
+		int hits;
+	} counts[HTTP_COUNTS_MAX];
+	int scan_limit_ip, scan_limit_tag, scan_limit_window_s;
 
 	/* webhooks (http_webhooks.c) read their keys with host->global():
 	 * [whatsapp] app_secret, verify_token, [twilio] auth_token; the
