@@ -676,8 +676,10 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 	host->log(ctx->m, KERYU_LOG_INFO, "http.scan",
 		  "qr=%s event=%s status=200 lang=%s", qr, ev.event_id, lang);
 	http_finder_token(ctx, ev.event_id, qr, token);
-	scan_page(ctx, lang, pub, token, initial_state(ctx, ev.event_id, qr),
-		  r);
+	/* a scan just published has no alarm yet (alarms writes it a few ms
+	 * later): no database round trip to learn that; the page's script
+	 * asks for the state, a refresh (?t=) reads it */
+	scan_page(ctx, lang, pub, token, "pending", r);
 out:
 	free(pub);
 }

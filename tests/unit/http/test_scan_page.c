@@ -213,22 +213,42 @@ static void lost_mode_banner(void **st)
 	assert_true(has("Esta persona está desaparecida"));
 }
 
+/* The token in a page, copied into token. */
+static void page_token(char token[KERYU_ACK_TOKEN_LEN])
+{
+	const char *t = strstr(body(), "data-t=\""), *end;
+
+	assert_non_null(t);
+	t += strlen("data-t=\"");
+	end = strchr(t, '"');
+	assert_true(end > t && (size_t)(end - t) < KERYU_ACK_TOKEN_LEN);
+	memcpy(token, t, (size_t)(end - t));
+	token[end - t] = '\0';
+}
+
+/* A fresh scan has no alarm yet: "sending", without asking storage. A
+ * refresh by the scan's token shows the state storage knows. */
 static void state_from_finder_status(void **st)
 {
+	char token[KERYU_ACK_TOKEN_LEN], qs[KERYU_ACK_TOKEN_LEN + 8];
+
 	(void)st;
-	request("GET", SCAN, NULL, NULL, NULL);
-	assert_true(has("Sending the alert to the family…"));
 	fake_storage_state.status_rc = 0;
 	snprintf(fake_storage_state.finder.status,
 		 sizeof(fake_storage_state.finder.status), "DELIVERED");
 	request("GET", SCAN, NULL, NULL, NULL);
+	assert_true(has("Sending the alert to the family…"));
+	page_token(token);
+	snprintf(qs, sizeof(qs), "t=%s", token);
+	request("GET", SCAN, qs, NULL, NULL);
 	assert_true(has("<p id=\"st\" role=\"status\" aria-live=\"polite\">"
 			"<strong>The alert reached the family&#39;s phone."));
 	snprintf(fake_storage_state.finder.acknowledged_at,
 		 sizeof(fake_storage_state.finder.acknowledged_at),
 		 "2026-11-25T12:00:00Z");
-	request("GET", SCAN, NULL, NULL, NULL);
+	request("GET", SCAN, qs, NULL, NULL);
 	assert_true(has("<strong>Someone is on their way."));
+	assert_int_equal(fake_host_pub_count(), 1); /* one scan, one alert */
 }
 
 static void spanish_by_header_query_and_cookie(void **st)
@@ -396,11 +416,15 @@ static void refresh_by_token_does_not_publish(void **st)
 static void over_the_limit_is_429_and_quiet(void **st)
 {
 	(void)st;
-	fake_accounts_state.rate_allowed = false;
+	ctx->scan_limit_tag = 1;
+	request("GET", SCAN, NULL, NULL, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(fake_host_pub_count(), 1);
+	fake_storage_state.lookups = 0;
 	request("GET", SCAN, NULL, NULL, NULL);
 	assert_int_equal(resp.status, 429);
 	assert_true(resp.retry_after > 0);
-	assert_int_equal(fake_host_pub_count(), 0);
+	assert_int_equal(fake_host_pub_count(), 1); /* nothing more */
 	assert_int_equal(fake_storage_state.lookups, 0); /* before any work */
 	assert_false(has("Ana"));
 }
