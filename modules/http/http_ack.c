@@ -119,12 +119,9 @@ static void origin_of(const char *url, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* A POST from a page of another site is refused when the browser says so
- * (Origin). No Origin, or "null", is let through: browsers send "null"
- * for our own form, as every page of ours says Referrer-Policy:
- * no-referrer; the token stays the real check. */
-static bool origin_ok(const struct http_ctx *ctx,
-		      const struct http_request *req)
+/* http_module.h; shared with the finder's posts (http_finder.c). */
+bool http_origin_ok(const struct http_ctx *ctx,
+		    const struct http_request *req)
 {
 	char ours[512], theirs[512];
 	const char *host = req->host;
@@ -269,7 +266,7 @@ void http_ack(struct http_ctx *ctx, const struct http_request *req,
 		return;
 	}
 	r->no_store = true;
-	if (post && !origin_ok(ctx, req)) {
+	if (post && !http_origin_ok(ctx, req)) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.ack",
 			       "status=403 reason=origin");
 		http_page_error(r, 403, "Not accepted",

@@ -286,47 +286,6 @@ static void sent_page(struct answer *a, const char *heading,
 	http_page_end(h);
 }
 
-/* scheme://host[:port] of url, lower-cased, into out; "" when none. */
-static void origin_of(const char *url, char *out, size_t size)
-{
-	const char *p = url ? strstr(url, "://") : NULL;
-	size_t n, i;
-
-	out[0] = '\0';
-	if (!p)
-		return;
-	n = (size_t)(p - url) + 3;
-	n += strcspn(p + 3, "/?#");
-	if (n >= size)
-		return;
-	for (i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)url[i]);
-	out[n] = '\0';
-}
-
-/* As http_ack.c: a post from another site's page is refused when the
- * browser says so; no Origin or "null" passes (our pages send no
- * referrer), and the token stays the real check. */
-static bool origin_ok(const struct http_ctx *ctx,
-		      const struct http_request *req)
-{
-	char ours[512], theirs[512];
-
-	if (!req->origin || !*req->origin ||
-	    strcmp(req->origin, "null") == 0)
-		return true;
-	origin_of(req->origin, theirs, sizeof(theirs));
-	if (!theirs[0])
-		return false;
-	origin_of(ctx->host->config(ctx->m, "public_url"), ours, sizeof(ours));
-	if (ours[0] && strcmp(ours, theirs) == 0)
-		return true;
-	if (req->host && *req->host &&
-	    strcasecmp(strstr(theirs, "://") + 3, req->host) == 0)
-		return true;
-	return false;
-}
-
 /* Checks the token "t" against the tag of the URL; fills event_id. False
  * after answering 403/410/503. The token is never logged. */
 static bool token_ok(struct answer *a, char event_id[KERYU_UUID_LEN])
@@ -508,7 +467,7 @@ static void finder_post(struct answer *a, enum http_finder_route which)
 	char event_id[KERYU_UUID_LEN], alarm_id[KERYU_UUID_LEN] = "";
 	int rc;
 
-	if (!origin_ok(ctx, a->req)) {
+	if (!http_origin_ok(ctx, a->req)) {
 		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.finder",
 			       "what=%s qr=%s status=403 reason=origin",
 			       a->what, a->qr);

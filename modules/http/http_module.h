@@ -255,6 +255,15 @@ void http_page_end(struct html *h);
 void http_page_error(struct http_response *r, unsigned status,
 		     const char *heading, const char *text);
 
+/* ---- http_ack.c ---- */
+/* A public POST that carries its own capability (an ack or finder token)
+ * from a page of another site is refused when the browser says so
+ * (Origin). No Origin, or "null", is let through: browsers send "null"
+ * for our own forms, as every page of ours says Referrer-Policy:
+ * no-referrer; the token stays the real check. */
+bool http_origin_ok(const struct http_ctx *ctx,
+		    const struct http_request *req);
+
 /* ---- http_finder.c (issue 5: the finder's side) ---- */
 /* Fills out with a finder token for the scan event_id of tag qr, valid
  * [http] finder_token_ttl_s; "" when there is no secret. */
