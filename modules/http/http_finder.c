@@ -24,6 +24,7 @@
 #include <keryu/events.h>
 
 #include "http_finder.h"
+#include "http_i18n.h"
 #include "http_subjects.h"
 
 #define SCAN_PREFIX "/subjects/qr/"
@@ -93,14 +94,15 @@ void http_ip_hash(struct http_ctx *ctx, const struct http_request *req,
 
 /* ---- the scan page's rate limits ---- */
 
-static void too_many(struct http_response *r, const char *lang, int retry)
+static void too_many(struct http_ctx *ctx, struct http_response *r,
+		     const char *lang, int retry)
 {
-	/* English for now; lang is for when the page texts are catalogued */
-	(void)lang;
-	http_page_error(r, 429, "Too many scans",
-			"This tag was scanned too many times in a short time. "
-			"Please wait a minute and reload the page. If someone "
-			"needs help now, call your local emergency services.");
+	http_page_error(r, 429, http_tr(ctx, lang, "Too many scans"),
+			http_tr(ctx, lang,
+				"This tag was scanned too many times in a "
+				"short time. Please wait a minute and reload "
+				"the page. If someone needs help now, call "
+				"your local emergency services."));
 	r->no_store = true;
 	r->retry_after = retry > 0 ? retry : 1;
 }
@@ -176,7 +178,7 @@ bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
 		return true;
 	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.rate_limited",
 		       "what=scan kind=%s qr=%s", kind, qr ? qr : "-");
-	too_many(r, lang, retry);
+	too_many(ctx, r, lang, retry);
 	return false;
 }
 

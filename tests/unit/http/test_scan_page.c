@@ -427,6 +427,9 @@ static void over_the_limit_is_429_and_quiet(void **st)
 	assert_int_equal(fake_host_pub_count(), 1); /* nothing more */
 	assert_int_equal(fake_storage_state.lookups, 0); /* before any work */
 	assert_false(has("Ana"));
+	request("GET", SCAN, NULL, "es", NULL); /* in the finder's language */
+	assert_int_equal(resp.status, 429);
+	assert_true(has("Demasiados escaneos"));
 }
 
 static void inactive_tag_shows_nothing(void **st)
