@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "scratch_db.h"
+#include "storage_fixture.h"
 
 #include <keryu/accounts.h>
 #include <keryu/module.h>
@@ -27,8 +27,6 @@
 
 #include "fake_host.h"
 #include "storage_migrations.h"
-
-extern const struct keryu_module keryu_module;
 
 /* issue 2's data, made before migration 002 */
 #define OLD_CUSTODIAN "7a2c0000-0000-4000-8000-000000000001"
@@ -49,81 +47,12 @@ extern const struct keryu_module keryu_module;
 #define CSRF "0123456789abcdef0123456789abcdef"
 
 static struct {
-	char admin_url[1024];
-	char db_url[1024];
-	char db_name[64];
-	PGconn *db;
-	void *state;
-	const struct keryu_storage *st;
-	const struct keryu_accounts *ac;
 	struct keryu_custodian a, b; /* made by test_custodians */
 	char subject_a[KERYU_UUID_LEN], subject_b[KERYU_UUID_LEN];
 	char contact_a[KERYU_UUID_LEN], contact_b[KERYU_UUID_LEN];
 } T;
 
 /* ---- helpers ---- */
-
-
-/* The policy these tests pass: the custodian's channel, nothing else. One
- * per thread, as the racing tests call it from several. */
-static const struct keryu_alarm_policy *pol(const char *channel)
-{
-	static _Thread_local struct keryu_alarm_policy p;
-
-	memset(&p, 0, sizeof(p));
-	p.channel = channel;
-	p.fallback_channel = "";
-	p.lease_s = 60;
-	p.max_redrives = 3;
-	return &p;
-}
-
-static PGresult *sqlv(const char *sql, int n, const char *const *v)
-{
-	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
-	return r;
-}
-
-static void sql1(const char *sql, const char *arg)
-{
-	const char *v[] = {arg};
-
-	PQclear(sqlv(sql, arg ? 1 : 0, v));
-}
-
-/* True when PostgreSQL refuses the statement. */
-static bool sql_fails(const char *sql)
-{
-	PGresult *r = PQexec(T.db, sql);
-	bool failed = PQresultStatus(r) != PGRES_COMMAND_OK &&
-		      PQresultStatus(r) != PGRES_TUPLES_OK;
-
-	PQclear(r);
-	return failed;
-}
-
-static const char *scalar(char *buf, size_t size, const char *sql,
-			  const char *arg)
-{
-	const char *v[] = {arg};
-	PGresult *r = sqlv(sql, arg ? 1 : 0, v);
-
-	snprintf(buf, size, "%s",
-		 PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	return buf;
-}
-
-static long count(const char *sql, const char *arg)
-{
-	char buf[64];
-
-	return atol(scalar(buf, sizeof(buf), sql, arg));
-}
 
 /* A distinct 64-hex-digit "hash" for each n. */
 static const char *hash_of(unsigned n, char buf[KERYU_HASH_HEX])
@@ -132,62 +61,11 @@ static const char *hash_of(unsigned n, char buf[KERYU_HASH_HEX])
 	return buf;
 }
 
-static int module_init(void)
-{
-	int rc;
-
-	fake_host_reset(&keryu_module);
-	fake_host_set("database_url", T.db_url);
-	fake_host_set("connect_timeout_s", "5");
-	fake_host_set("pool_size", "4");
-	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
-	T.st = fake_host()->service(fake_mod(), KERYU_SERVICE_STORAGE);
-	T.ac = fake_host()->service(fake_mod(), KERYU_SERVICE_ACCOUNTS);
-	return rc;
-}
-
 /* No log line may carry a phone number, an email or a hash. */
 static void assert_logs_clean(void)
 {
-	assert_false(fake_host_log_contains("+1555"));
-	assert_false(fake_host_log_contains("5550100"));
-	assert_false(fake_host_log_contains("@example"));
-	assert_false(fake_host_log_contains("00000abc"));
-	assert_false(fake_host_log_contains("argon2"));
-	assert_false(fake_host_log_contains(CSRF));
-}
-
-/* ---- setup: a database at migration 001 ---- */
-
-static int group_setup(void **unused)
-{
-	(void)unused;
-	if (scratch_db_create(T.admin_url, "keryu_test_acc", "Pacific/Auckland",
-			      T.db_name,
-			      sizeof(T.db_name), T.db_url, sizeof(T.db_url),
-			      "integration.storage_accounts"))
-		return -1;
-	T.db = PQconnectdb(T.db_url);
-	if (PQstatus(T.db) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage_accounts: %s",
-			PQerrorMessage(T.db));
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **unused)
-{
-
-	(void)unused;
-	if (T.state)
-		keryu_module.cleanup(T.state);
-	T.state = NULL;
-	PQfinish(T.db);
-	T.db = NULL;
-	scratch_db_drop(T.admin_url, T.db_name,
-			"integration.storage_accounts");
-	return 0;
+	fx_assert_logs_clean("+1555", "5550100", "@example", "00000abc",
+			     "argon2", CSRF, NULL);
 }
 
 /* ---- tests, run in order ---- */
@@ -202,7 +80,6 @@ static void test_upgrade_from_001(void **unused)
 	struct keryu_delivery_event dv;
 	char buf[256];
 	size_t n;
-	PGresult *r;
 
 	(void)unused;
 	list = storage_migrations(&n);
@@ -210,81 +87,77 @@ static void test_upgrade_from_001(void **unused)
 	assert_int_equal(list[0].version, 1);
 	assert_int_equal(list[1].version, 2);
 	assert_string_equal(list[1].name, "accounts");
-	sql1("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
-	     "name text NOT NULL, applied_at timestamptz NOT NULL "
-	     "DEFAULT now())",
-	     NULL);
-	r = PQexec(T.db, list[0].sql);
-	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-	PQclear(r);
-	sql1("INSERT INTO schema_migrations VALUES (1, 'schema')", NULL);
+	fx_migrate_by_hand(1);
 	/* alarms go only to a verified phone (001 already had the column) */
-	sql1("INSERT INTO custodians (id, email, name, phone_e164, "
-	     "phone_verified_at) VALUES "
-	     "('" OLD_CUSTODIAN "', 'old@example.org', 'Olga', '" OLD_PHONE
-	     "', now())",
-	     NULL);
-	sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
-	     "gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
-	     "'Oscar', '2017-01-01', 'M')",
-	     NULL);
-	sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
-	     "VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
-	     NULL);
-	sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
-	     "scanned_at, notification_status, notification_sent) VALUES "
-	     "('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT "', '" OLD_TAG
-	     "', '2026-01-01T00:00:00Z', 'DELIVERED', true)",
-	     NULL);
-	sql1("INSERT INTO notifications (id, alarm_id, custodian_id, channel, "
-	     "recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
-	     "', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE
-	     "', 'DELIVERED')",
-	     NULL);
-	sql1("INSERT INTO notification_events (notification_id, status) "
-	     "VALUES ('" OLD_NOTIFICATION "', 'DELIVERED')",
-	     NULL);
+	fx_sql1("INSERT INTO custodians (id, email, name, phone_e164, "
+		"phone_verified_at) VALUES "
+		"('" OLD_CUSTODIAN "', 'old@example.org', 'Olga', '" OLD_PHONE
+		"', now())",
+		NULL);
+	fx_sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
+		"gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
+		"'Oscar', '2017-01-01', 'M')",
+		NULL);
+	fx_sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
+		"VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
+		NULL);
+	fx_sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
+		"scanned_at, notification_status, notification_sent) VALUES "
+		"('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT
+		"', '" OLD_TAG "', '2026-01-01T00:00:00Z', 'DELIVERED', true)",
+		NULL);
+	fx_sql1("INSERT INTO notifications (id, alarm_id, custodian_id, "
+		"channel, "
+		"recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
+		"', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE
+		"', 'DELIVERED')",
+		NULL);
+	fx_sql1("INSERT INTO notification_events (notification_id, status) "
+		"VALUES ('" OLD_NOTIFICATION "', 'DELIVERED')",
+		NULL);
 
-	assert_int_equal(module_init(), 0);
-	assert_non_null(T.st);
-	assert_non_null(T.ac);
-	assert_int_equal(T.ac->struct_size, sizeof(struct keryu_accounts));
+	assert_int_equal(fx_start("4"), 0);
+	assert_non_null(fx.st);
+	assert_non_null(fx.ac);
+	assert_int_equal(fx.ac->struct_size, sizeof(struct keryu_accounts));
 	assert_false(fake_host_log_contains("storage.migrated version=1"));
 	assert_true(fake_host_log_contains(
 		"storage.migrated version=2 name=accounts"));
-	assert_int_equal(count("SELECT count(*) FROM information_schema.tables "
-			       "WHERE table_schema = 'public' AND table_name "
-			       "IN ('sessions', 'contacts', 'one_time_codes', "
-			       "'rate_limits')",
-			       NULL),
-			 4);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM information_schema.tables "
+			 "WHERE table_schema = 'public' AND table_name "
+			 "IN ('sessions', 'contacts', 'one_time_codes', "
+			 "'rate_limits')",
+			 NULL),
+		4);
 
 	/* the old rows are all there, the old notification an alarm one */
 	assert_string_equal(
-		scalar(buf, sizeof(buf),
-		       "SELECT n.alarm_id || '|' || n.purpose || '|' || "
-		       "n.status || '|' || n.recipient || '|' || "
-		       "a.notification_status || '|' || a.notification_sent "
-		       "FROM notifications n JOIN alarms a ON a.id = n.alarm_id "
-		       "WHERE n.id = $1::uuid",
-		       OLD_NOTIFICATION),
+		fx_scalar(buf, sizeof(buf),
+			  "SELECT n.alarm_id || '|' || n.purpose || '|' || "
+			  "n.status || '|' || n.recipient || '|' || "
+			  "a.notification_status || '|' || a.notification_sent "
+			  "FROM notifications n JOIN alarms a ON a.id = "
+			  "n.alarm_id "
+			  "WHERE n.id = $1::uuid",
+			  OLD_NOTIFICATION),
 		OLD_ALARM "|alarm|DELIVERED|" OLD_PHONE "|DELIVERED|true");
-	assert_int_equal(count("SELECT count(*) FROM notification_events", NULL),
-			 1);
-	assert_int_equal(count("SELECT count(*) FROM custodians", NULL), 1);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notification_events", NULL), 1);
+	assert_int_equal(fx_count("SELECT count(*) FROM custodians", NULL), 1);
 
 	/* issue 2's flow still works on the new schema */
 	memset(&ev, 0, sizeof(ev));
 	keryu_uuid_new(ev.event_id);
 	keryu_now_iso(ev.at);
 	snprintf(ev.qr_uuid, sizeof(ev.qr_uuid), OLD_TAG);
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, pol("whatsapp"),
-					       &out),
+	assert_int_equal(fx.st->alarm_from_scan(fx.st->self, &ev,
+						fx_pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1, 60),
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    out.notification_id, 1, 60),
 			 0);
 	memset(&dv, 0, sizeof(dv));
 	keryu_uuid_new(dv.event_id);
@@ -294,33 +167,34 @@ static void test_upgrade_from_001(void **unused)
 	snprintf(dv.status, sizeof(dv.status), "delivered");
 	snprintf(dv.channel, sizeof(dv.channel), "whatsapp");
 	dv.attempt = 1;
-	assert_int_equal(T.st->notification_result(T.st->self, &dv, 60), 0);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT n.purpose || '|' || n.status || '|' "
-				   "|| a.notification_status "
-				   "FROM notifications n JOIN alarms a "
-				   "ON a.id = n.alarm_id WHERE n.id = $1::uuid",
-				   out.notification_id),
-			    "alarm|DELIVERED|DELIVERED");
+	assert_int_equal(fx.st->notification_result(fx.st->self, &dv, 60), 0);
+	assert_string_equal(
+		fx_scalar(buf, sizeof(buf),
+			  "SELECT n.purpose || '|' || n.status || '|' "
+			  "|| a.notification_status "
+			  "FROM notifications n JOIN alarms a "
+			  "ON a.id = n.alarm_id WHERE n.id = $1::uuid",
+			  out.notification_id),
+		"alarm|DELIVERED|DELIVERED");
 	/* one alarm notification per custodian and channel, still */
-	assert_true(sql_fails("INSERT INTO notifications (alarm_id, "
-			      "custodian_id, channel, recipient) VALUES ('" OLD_ALARM
-			      "', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE
-			      "')"));
+	assert_true(fx_sql_fails(
+		"INSERT INTO notifications (alarm_id, "
+		"custodian_id, channel, recipient) VALUES ('" OLD_ALARM
+		"', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE "')"));
 	/* an alarm notification needs its alarm; a code one has none */
-	assert_true(sql_fails("INSERT INTO notifications (custodian_id, "
-			      "channel, recipient) VALUES ('" OLD_CUSTODIAN
-			      "', 'log', '" OLD_PHONE "')"));
-	assert_true(sql_fails("INSERT INTO notifications (alarm_id, purpose, "
-			      "custodian_id, channel, recipient) VALUES ('" OLD_ALARM
-			      "', 'code', '" OLD_CUSTODIAN "', 'log', '" OLD_PHONE
-			      "')"));
+	assert_true(fx_sql_fails("INSERT INTO notifications (custodian_id, "
+				 "channel, recipient) VALUES ('" OLD_CUSTODIAN
+				 "', 'log', '" OLD_PHONE "')"));
+	assert_true(fx_sql_fails(
+		"INSERT INTO notifications (alarm_id, purpose, "
+		"custodian_id, channel, recipient) VALUES ('" OLD_ALARM
+		"', 'code', '" OLD_CUSTODIAN "', 'log', '" OLD_PHONE "')"));
 	assert_logs_clean();
 }
 
 static void test_custodians(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_custodian c, got;
 	char long_email[300], long_name[120];
 	long before;
@@ -355,7 +229,7 @@ static void test_custodians(void **unused)
 
 	/* the email is taken, whatever else differs, also by a custodian
 	 * from before the accounts service */
-	before = count("SELECT count(*) FROM custodians", NULL);
+	before = fx_count("SELECT count(*) FROM custodians", NULL);
 	assert_int_equal(ac->custodian_create(ac->self, "ana@example.org",
 					      "Other", PHONE_C, PW2, &c),
 			 KERYU_ECONFLICT);
@@ -431,7 +305,7 @@ static void test_custodians(void **unused)
 					      "bad \xff name", PHONE_C, PW1,
 					      &c),
 			 KERYU_EINVAL);
-	assert_int_equal(count("SELECT count(*) FROM custodians", NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM custodians", NULL),
 			 before);
 
 	assert_int_equal(ac->custodian_get(ac->self, UNKNOWN_ID, &got),
@@ -451,7 +325,7 @@ static void test_custodians(void **unused)
 
 static void test_sessions(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_session s;
 	char t1[KERYU_HASH_HEX], t2[KERYU_HASH_HEX], t3[KERYU_HASH_HEX];
 	char t4[KERYU_HASH_HEX], bad[KERYU_HASH_HEX], buf[64];
@@ -471,33 +345,36 @@ static void test_sessions(void **unused)
 	assert_true(s.last_seen_unix >= now - 5 && s.last_seen_unix <= now + 5);
 
 	/* get touches last_seen */
-	sql1("UPDATE sessions SET last_seen_at = now() - interval '5 minutes', "
-	     "created_at = now() - interval '6 minutes' WHERE token_hash = $1",
-	     t1);
+	fx_sql1("UPDATE sessions SET last_seen_at = now() - interval '5 "
+		"minutes', "
+		"created_at = now() - interval '6 minutes' WHERE token_hash = "
+		"$1",
+		t1);
 	assert_int_equal(ac->session_get(ac->self, t1, 600, &s), 0);
 	assert_true(s.last_seen_unix >= now - 5);
 	assert_true(s.created_unix <= now - 300);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT last_seen_at > now() - interval "
-				   "'10 seconds' FROM sessions "
-				   "WHERE token_hash = $1",
-				   t1),
+	assert_string_equal(fx_scalar(buf, sizeof(buf),
+				      "SELECT last_seen_at > now() - interval "
+				      "'10 seconds' FROM sessions "
+				      "WHERE token_hash = $1",
+				      t1),
 			    "t");
 
 	/* idle: not seen for 15 minutes is dead for a 10-minute limit, alive
 	 * for a 20-minute one */
-	sql1("UPDATE sessions SET last_seen_at = now() - interval '15 minutes' "
-	     "WHERE token_hash = $1",
-	     t1);
+	fx_sql1("UPDATE sessions SET last_seen_at = now() - interval '15 "
+		"minutes' "
+		"WHERE token_hash = $1",
+		t1);
 	assert_int_equal(ac->session_get(ac->self, t1, 600, &s),
 			 KERYU_ENOTFOUND);
 	assert_string_equal(s.csrf, "");
 	assert_int_equal(ac->session_get(ac->self, t1, 1200, &s), 0);
 
 	/* absolute: past expires_at, however fresh */
-	sql1("UPDATE sessions SET expires_at = now() - interval '1 second' "
-	     "WHERE token_hash = $1",
-	     t1);
+	fx_sql1("UPDATE sessions SET expires_at = now() - interval '1 second' "
+		"WHERE token_hash = $1",
+		t1);
 	assert_int_equal(ac->session_get(ac->self, t1, 600, &s),
 			 KERYU_ENOTFOUND);
 
@@ -523,12 +400,12 @@ static void test_sessions(void **unused)
 	assert_int_equal(ac->session_create(ac->self, t4, UNKNOWN_ID, CSRF, 60),
 			 KERYU_ENOTFOUND);
 	assert_int_equal(ac->session_create(ac->self, t4, T.b.id, CSRF, 60), 0);
-	sql1("UPDATE custodians SET is_active = false WHERE id = $1::uuid",
-	     T.b.id);
+	fx_sql1("UPDATE custodians SET is_active = false WHERE id = $1::uuid",
+		T.b.id);
 	assert_int_equal(ac->session_get(ac->self, t4, 600, &s),
 			 KERYU_ENOTFOUND);
-	sql1("UPDATE custodians SET is_active = true WHERE id = $1::uuid",
-	     T.b.id);
+	fx_sql1("UPDATE custodians SET is_active = true WHERE id = $1::uuid",
+		T.b.id);
 	assert_int_equal(ac->session_get(ac->self, t4, 600, &s), 0);
 	assert_int_equal(ac->session_delete(ac->self, t4), 0);
 
@@ -553,16 +430,16 @@ static void test_sessions(void **unused)
 	assert_int_equal(ac->session_get(ac->self, t3, 600, NULL),
 			 KERYU_EINVAL);
 	assert_int_equal(ac->session_delete(ac->self, NULL), KERYU_EINVAL);
-	assert_int_equal(count("SELECT count(*) FROM sessions "
-			       "WHERE token_hash = $1",
-			       t4),
+	assert_int_equal(fx_count("SELECT count(*) FROM sessions "
+				  "WHERE token_hash = $1",
+				  t4),
 			 0);
 	assert_logs_clean();
 }
 
 static void test_set_password(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_session s;
 	struct keryu_custodian c;
 	char s1[KERYU_HASH_HEX], s2[KERYU_HASH_HEX], s3[KERYU_HASH_HEX];
@@ -635,13 +512,13 @@ static void issue(const struct keryu_custodian *c,
 {
 	char h[KERYU_HASH_HEX];
 
-	sql1("UPDATE one_time_codes "
-	     "SET created_at = created_at - interval '10 minutes' "
-	     "WHERE custodian_id = $1::uuid",
-	     c->id);
-	assert_int_equal(T.ac->code_issue(T.ac->self, c->id, purpose, contact,
-					  hash_of(code, h), "whatsapp", 900,
-					  max_tries, 60, out),
+	fx_sql1("UPDATE one_time_codes "
+		"SET created_at = created_at - interval '10 minutes' "
+		"WHERE custodian_id = $1::uuid",
+		c->id);
+	assert_int_equal(fx.ac->code_issue(fx.ac->self, c->id, purpose, contact,
+					   hash_of(code, h), "whatsapp", 900,
+					   max_tries, 60, out),
 			 0);
 }
 
@@ -652,22 +529,22 @@ static enum keryu_code_check check(const struct keryu_custodian *c,
 	enum keryu_code_check res = (enum keryu_code_check)-1;
 	char h[KERYU_HASH_HEX];
 
-	assert_int_equal(T.ac->code_check(T.ac->self, c->id, purpose, contact,
-					  hash_of(code, h), &res),
+	assert_int_equal(fx.ac->code_check(fx.ac->self, c->id, purpose, contact,
+					   hash_of(code, h), &res),
 			 0);
 	return res;
 }
 
 static long live_codes(const char *custodian_id)
 {
-	return count("SELECT count(*) FROM one_time_codes "
-		     "WHERE custodian_id = $1::uuid AND consumed_at IS NULL",
-		     custodian_id);
+	return fx_count("SELECT count(*) FROM one_time_codes "
+			"WHERE custodian_id = $1::uuid AND consumed_at IS NULL",
+			custodian_id);
 }
 
 static void test_code_issue(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_code_issued out, again;
 	char h[KERYU_HASH_HEX], buf[256];
 	long codes, notifications;
@@ -680,41 +557,44 @@ static void test_code_issue(void **unused)
 	assert_true(keryu_uuid_valid(out.notification_id));
 	assert_string_equal(out.recipient, PHONE_A);
 	assert_int_equal(
-		count("SELECT count(*) FROM notifications WHERE id = $1::uuid "
-		      "AND purpose = 'code' AND alarm_id IS NULL "
-		      "AND channel = 'whatsapp' AND status = 'PENDING' "
-		      "AND recipient = '" PHONE_A "' AND custodian_id = "
-		      "(SELECT custodian_id FROM one_time_codes "
-		      " WHERE notification_id = $1::uuid)",
-		      out.notification_id),
+		fx_count("SELECT count(*) FROM notifications WHERE id = "
+			 "$1::uuid "
+			 "AND purpose = 'code' AND alarm_id IS NULL "
+			 "AND channel = 'whatsapp' AND status = 'PENDING' "
+			 "AND recipient = '" PHONE_A "' AND custodian_id = "
+			 "(SELECT custodian_id FROM one_time_codes "
+			 " WHERE notification_id = $1::uuid)",
+			 out.notification_id),
 		1);
 	assert_int_equal(
-		count("SELECT count(*) FROM one_time_codes "
-		      "WHERE notification_id = $1::uuid AND purpose = 1 "
-		      "AND contact_id IS NULL AND tries = 0 AND max_tries = 5 "
-		      "AND consumed_at IS NULL AND recipient = '" PHONE_A "' "
-		      "AND expires_at BETWEEN now() + interval '14 minutes' "
-		      "AND now() + interval '16 minutes'",
-		      out.notification_id),
+		fx_count("SELECT count(*) FROM one_time_codes "
+			 "WHERE notification_id = $1::uuid AND purpose = 1 "
+			 "AND contact_id IS NULL AND tries = 0 AND max_tries = "
+			 "5 "
+			 "AND consumed_at IS NULL AND recipient = '" PHONE_A
+			 "' "
+			 "AND expires_at BETWEEN now() + interval '14 minutes' "
+			 "AND now() + interval '16 minutes'",
+			 out.notification_id),
 		1);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT code_hash FROM one_time_codes "
-				   "WHERE notification_id = $1::uuid",
-				   out.notification_id),
+	assert_string_equal(fx_scalar(buf, sizeof(buf),
+				      "SELECT code_hash FROM one_time_codes "
+				      "WHERE notification_id = $1::uuid",
+				      out.notification_id),
 			    h);
 	assert_true(fake_host_log_contains("storage.code_issued"));
 
 	/* too soon: refused, nothing written */
-	codes = count("SELECT count(*) FROM one_time_codes", NULL);
-	notifications = count("SELECT count(*) FROM notifications", NULL);
+	codes = fx_count("SELECT count(*) FROM one_time_codes", NULL);
+	notifications = fx_count("SELECT count(*) FROM notifications", NULL);
 	assert_int_equal(ac->code_issue(ac->self, T.a.id, KERYU_CODE_PHONE,
 					NULL, hash_of(101, h), "whatsapp", 900,
 					5, 60, &again),
 			 KERYU_ECONFLICT);
 	assert_string_equal(again.notification_id, "");
-	assert_int_equal(count("SELECT count(*) FROM one_time_codes", NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM one_time_codes", NULL),
 			 codes);
-	assert_int_equal(count("SELECT count(*) FROM notifications", NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications", NULL),
 			 notifications);
 
 	/* later: the new code replaces the old one */
@@ -725,7 +605,7 @@ static void test_code_issue(void **unused)
 			 KERYU_CODE_WRONG);
 
 	/* bad input */
-	codes = count("SELECT count(*) FROM one_time_codes", NULL);
+	codes = fx_count("SELECT count(*) FROM one_time_codes", NULL);
 	assert_int_equal(ac->code_issue(ac->self, "x", KERYU_CODE_PHONE, NULL,
 					h, "whatsapp", 900, 5, 0, &out),
 			 KERYU_EINVAL);
@@ -769,14 +649,14 @@ static void test_code_issue(void **unused)
 	assert_int_equal(ac->code_issue(ac->self, T.b.id, KERYU_CODE_RESET,
 					NULL, h, "whatsapp", 900, 5, 0, &out),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(count("SELECT count(*) FROM one_time_codes", NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM one_time_codes", NULL),
 			 codes);
 	assert_logs_clean();
 }
 
 static void test_code_check(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_code_issued out;
 	struct keryu_custodian c;
 	enum keryu_code_check res;
@@ -786,10 +666,11 @@ static void test_code_check(void **unused)
 	/* the live code is 102 (test_code_issue), one wrong try used */
 	assert_int_equal(check(&T.a, KERYU_CODE_PHONE, NULL, 103),
 			 KERYU_CODE_WRONG);
-	assert_int_equal(count("SELECT tries FROM one_time_codes WHERE "
-			       "custodian_id = $1::uuid AND consumed_at IS NULL",
-			       T.a.id),
-			 2);
+	assert_int_equal(
+		fx_count("SELECT tries FROM one_time_codes WHERE "
+			 "custodian_id = $1::uuid AND consumed_at IS NULL",
+			 T.a.id),
+		2);
 	assert_int_equal(check(&T.a, KERYU_CODE_RESET, NULL, 102),
 			 KERYU_CODE_EXPIRED); /* another purpose's code */
 	assert_int_equal(ac->custodian_get(ac->self, T.a.id, &c), 0);
@@ -815,22 +696,22 @@ static void test_code_check(void **unused)
 			 KERYU_CODE_TOO_MANY);
 	assert_int_equal(check(&T.a, KERYU_CODE_PHONE, NULL, 4),
 			 KERYU_CODE_TOO_MANY);
-	assert_int_equal(count("SELECT max(tries) FROM one_time_codes WHERE "
-			       "custodian_id = $1::uuid",
-			       T.a.id),
+	assert_int_equal(fx_count("SELECT max(tries) FROM one_time_codes WHERE "
+				  "custodian_id = $1::uuid",
+				  T.a.id),
 			 3);
 
 	/* expired */
 	issue(&T.a, KERYU_CODE_PHONE, NULL, 120, 5, &out);
-	sql1("UPDATE one_time_codes SET expires_at = now() - interval '1 s' "
-	     "WHERE notification_id = $1::uuid",
-	     out.notification_id);
+	fx_sql1("UPDATE one_time_codes SET expires_at = now() - interval '1 s' "
+		"WHERE notification_id = $1::uuid",
+		out.notification_id);
 	assert_int_equal(check(&T.a, KERYU_CODE_PHONE, NULL, 120),
 			 KERYU_CODE_EXPIRED);
 
 	/* reset: A's phone is verified now; a match changes nothing else */
-	sql1("UPDATE custodians SET phone_verified_at = NULL WHERE id = $1",
-	     T.b.id);
+	fx_sql1("UPDATE custodians SET phone_verified_at = NULL WHERE id = $1",
+		T.b.id);
 	issue(&T.a, KERYU_CODE_RESET, NULL, 130, 5, &out);
 	assert_string_equal(out.recipient, PHONE_A);
 	assert_int_equal(check(&T.a, KERYU_CODE_RESET, NULL, 130),
@@ -843,14 +724,16 @@ static void test_code_check(void **unused)
 	/* the phone changed after the code was sent: not verified by it */
 	issue(&T.b, KERYU_CODE_PHONE, NULL, 140, 5, &out);
 	assert_string_equal(out.recipient, PHONE_B);
-	sql1("UPDATE custodians SET phone_e164 = '" PHONE_D "' WHERE id = $1",
-	     T.b.id);
+	fx_sql1("UPDATE custodians SET phone_e164 = '" PHONE_D
+		"' WHERE id = $1",
+		T.b.id);
 	assert_int_equal(check(&T.b, KERYU_CODE_PHONE, NULL, 140),
 			 KERYU_CODE_EXPIRED);
 	assert_int_equal(ac->custodian_get(ac->self, T.b.id, &c), 0);
 	assert_false(c.phone_verified);
-	sql1("UPDATE custodians SET phone_e164 = '" PHONE_B "' WHERE id = $1",
-	     T.b.id);
+	fx_sql1("UPDATE custodians SET phone_e164 = '" PHONE_B
+		"' WHERE id = $1",
+		T.b.id);
 
 	/* nothing issued at all */
 	assert_int_equal(check(&T.b, KERYU_CODE_RESET, NULL, 1),
@@ -874,7 +757,7 @@ static void test_code_check(void **unused)
 
 static void test_code_contact(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	struct keryu_code_issued out;
 	char h[KERYU_HASH_HEX];
 	PGresult *r;
@@ -882,59 +765,61 @@ static void test_code_contact(void **unused)
 
 	(void)unused;
 	v[0] = T.a.id;
-	r = sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
-		 "gender) VALUES ($1::uuid, 'Sol', '2019-02-03', 'F') "
-		 "RETURNING id::text",
-		 1, v);
+	r = fx_sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
+		    "gender) VALUES ($1::uuid, 'Sol', '2019-02-03', 'F') "
+		    "RETURNING id::text",
+		    1, v);
 	snprintf(T.subject_a, sizeof(T.subject_a), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	v[0] = T.b.id;
-	r = sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
-		 "gender) VALUES ($1::uuid, 'Teo', '2019-02-03', 'M') "
-		 "RETURNING id::text",
-		 1, v);
+	r = fx_sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
+		    "gender) VALUES ($1::uuid, 'Teo', '2019-02-03', 'M') "
+		    "RETURNING id::text",
+		    1, v);
 	snprintf(T.subject_b, sizeof(T.subject_b), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	v[0] = T.subject_a;
-	r = sqlv("INSERT INTO contacts (subject_id, name, phone_e164, channel) "
-		 "VALUES ($1::uuid, 'Abuela', '" PHONE_C "', 'whatsapp') "
-		 "RETURNING id::text",
-		 1, v);
+	r = fx_sqlv(
+		"INSERT INTO contacts (subject_id, name, phone_e164, channel) "
+		"VALUES ($1::uuid, 'Abuela', '" PHONE_C "', 'whatsapp') "
+		"RETURNING id::text",
+		1, v);
 	snprintf(T.contact_a, sizeof(T.contact_a), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	v[0] = T.subject_b;
-	r = sqlv("INSERT INTO contacts (subject_id, name, phone_e164, channel) "
-		 "VALUES ($1::uuid, 'Tio', '" PHONE_D "', 'sms') "
-		 "RETURNING id::text",
-		 1, v);
+	r = fx_sqlv(
+		"INSERT INTO contacts (subject_id, name, phone_e164, channel) "
+		"VALUES ($1::uuid, 'Tio', '" PHONE_D "', 'sms') "
+		"RETURNING id::text",
+		1, v);
 	snprintf(T.contact_b, sizeof(T.contact_b), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 
 	issue(&T.a, KERYU_CODE_CONTACT, T.contact_a, 200, 5, &out);
 	assert_string_equal(out.recipient, PHONE_C);
-	assert_int_equal(count("SELECT count(*) FROM one_time_codes "
-			       "WHERE notification_id = $1::uuid "
-			       "AND purpose = 3 AND contact_id IS NOT NULL",
-			       out.notification_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM one_time_codes "
+				  "WHERE notification_id = $1::uuid "
+				  "AND purpose = 3 AND contact_id IS NOT NULL",
+				  out.notification_id),
 			 1);
 	/* one contact's code is not another purpose's */
 	assert_int_equal(check(&T.a, KERYU_CODE_PHONE, NULL, 200),
 			 KERYU_CODE_EXPIRED);
 	assert_int_equal(check(&T.a, KERYU_CODE_CONTACT, T.contact_a, 201),
 			 KERYU_CODE_WRONG);
-	assert_int_equal(count("SELECT count(*) FROM contacts WHERE id = $1 "
-			       "AND verified_at IS NULL",
-			       T.contact_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM contacts WHERE id = $1 "
+				  "AND verified_at IS NULL",
+				  T.contact_a),
 			 1);
 	assert_int_equal(check(&T.a, KERYU_CODE_CONTACT, T.contact_a, 200),
 			 KERYU_CODE_OK);
-	assert_int_equal(count("SELECT count(*) FROM contacts WHERE id = $1 "
-			       "AND verified_at IS NOT NULL",
-			       T.contact_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM contacts WHERE id = $1 "
+				  "AND verified_at IS NOT NULL",
+				  T.contact_a),
 			 1);
-	assert_int_equal(count("SELECT count(*) FROM contacts WHERE id = $1 "
-			       "AND verified_at IS NULL",
-			       T.contact_b),
+	assert_int_equal(fx_count("SELECT count(*) FROM contacts WHERE id = $1 "
+				  "AND verified_at IS NULL",
+				  T.contact_b),
 			 1);
 
 	/* another custodian's contact, or none: ENOTFOUND, nothing sent */
@@ -946,9 +831,9 @@ static void test_code_contact(void **unused)
 					UNKNOWN_ID, h, "whatsapp", 900, 5, 0,
 					&out),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(count("SELECT count(*) FROM one_time_codes "
-			       "WHERE contact_id = $1::uuid",
-			       T.contact_b),
+	assert_int_equal(fx_count("SELECT count(*) FROM one_time_codes "
+				  "WHERE contact_id = $1::uuid",
+				  T.contact_b),
 			 0);
 	/* nor can B's code verify B's contact through A */
 	issue(&T.b, KERYU_CODE_CONTACT, T.contact_b, 220, 5, &out);
@@ -969,8 +854,8 @@ static void test_code_notification_delivery(void **unused)
 
 	(void)unused;
 	issue(&T.a, KERYU_CODE_PHONE, NULL, 300, 5, &out);
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1, 60),
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    out.notification_id, 1, 60),
 			 0);
 	memset(&dv, 0, sizeof(dv));
 	keryu_uuid_new(dv.event_id);
@@ -982,17 +867,17 @@ static void test_code_notification_delivery(void **unused)
 	snprintf(dv.provider_message_id, sizeof(dv.provider_message_id),
 		 "wamid.CODE");
 	dv.attempt = 1;
-	assert_int_equal(T.st->notification_result(T.st->self, &dv, 60), 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE id = $1::uuid AND status = 'SENT' "
-			       "AND alarm_id IS NULL",
-			       out.notification_id),
+	assert_int_equal(fx.st->notification_result(fx.st->self, &dv, 60), 0);
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE id = $1::uuid AND status = 'SENT' "
+				  "AND alarm_id IS NULL",
+				  out.notification_id),
 			 1);
 }
 
 static void test_rate_hit(void **unused)
 {
-	const struct keryu_accounts *ac = T.ac;
+	const struct keryu_accounts *ac = fx.ac;
 	bool allowed = false;
 	int i;
 
@@ -1016,22 +901,22 @@ static void test_rate_hit(void **unused)
 				      &allowed),
 			 0);
 	assert_true(allowed);
-	assert_int_equal(count("SELECT hits FROM rate_limits "
-			       "WHERE key = 'login:ip:aa'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT hits FROM rate_limits "
+				  "WHERE key = 'login:ip:aa'",
+				  NULL),
 			 5);
 	/* the window is aligned to the epoch, the same in every process */
-	assert_int_equal(count("SELECT count(*) FROM rate_limits "
-			       "WHERE key = 'login:ip:aa' AND "
-			       "extract(epoch FROM window_start)::bigint "
-			       "% 3600 = 0 AND window_start <= now() AND "
-			       "window_start > now() - interval '1 hour'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM rate_limits "
+				  "WHERE key = 'login:ip:aa' AND "
+				  "extract(epoch FROM window_start)::bigint "
+				  "% 3600 = 0 AND window_start <= now() AND "
+				  "window_start > now() - interval '1 hour'",
+				  NULL),
 			 1);
 	/* a new window starts from zero */
-	sql1("UPDATE rate_limits SET window_start = window_start - "
-	     "interval '1 hour' WHERE key = 'login:ip:aa'",
-	     NULL);
+	fx_sql1("UPDATE rate_limits SET window_start = window_start - "
+		"interval '1 hour' WHERE key = 'login:ip:aa'",
+		NULL);
 	assert_int_equal(ac->rate_hit(ac->self, "login:ip:aa", 3600, 3,
 				      &allowed),
 			 0);
@@ -1041,20 +926,20 @@ static void test_rate_hit(void **unused)
 	assert_false(allowed);
 
 	/* windows older than a day are purged now and then */
-	sql1("INSERT INTO rate_limits VALUES "
-	     "('old', now() - interval '2 days', 9)",
-	     NULL);
+	fx_sql1("INSERT INTO rate_limits VALUES "
+		"('old', now() - interval '2 days', 9)",
+		NULL);
 	for (i = 0; i < 100; i++)
 		assert_int_equal(ac->rate_hit(ac->self, "purge:tick", 60, 1000,
 					      &allowed),
 				 0);
-	assert_int_equal(count("SELECT count(*) FROM rate_limits "
-			       "WHERE key = 'old'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM rate_limits "
+				  "WHERE key = 'old'",
+				  NULL),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM rate_limits "
-			       "WHERE key = 'login:ip:aa'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM rate_limits "
+				  "WHERE key = 'login:ip:aa'",
+				  NULL),
 			 2);
 
 	/* bad input */
@@ -1072,9 +957,9 @@ static void test_rate_hit(void **unused)
 			 KERYU_EINVAL);
 	assert_int_equal(ac->rate_hit(ac->self, "k", 60, 1, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(count("SELECT count(*) FROM rate_limits "
-			       "WHERE key = 'k'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT count(*) FROM rate_limits "
+				  "WHERE key = 'k'",
+				  NULL),
 			 0);
 }
 
@@ -1094,13 +979,13 @@ static void *race(void *arg)
 
 	for (i = 0; i < 10 && !r->rc; i++) {
 		if (r->kind == 0) {
-			r->rc = T.ac->rate_hit(T.ac->self, "race", 3600, 50,
-					       &allowed);
+			r->rc = fx.ac->rate_hit(fx.ac->self, "race", 3600, 50,
+						&allowed);
 			r->ok += allowed;
 		} else {
-			r->rc = T.ac->code_check(T.ac->self, T.a.id,
-						 KERYU_CODE_PHONE, NULL,
-						 hash_of(400, h), &res);
+			r->rc = fx.ac->code_check(fx.ac->self, T.a.id,
+						  KERYU_CODE_PHONE, NULL,
+						  hash_of(400, h), &res);
 			r->ok += res == KERYU_CODE_OK;
 		}
 	}
@@ -1133,9 +1018,9 @@ static void test_concurrency(void **unused)
 		}
 		assert_int_equal(ok, kind == 0 ? 50 : 1);
 	}
-	assert_int_equal(count("SELECT hits FROM rate_limits "
-			       "WHERE key = 'race'",
-			       NULL),
+	assert_int_equal(fx_count("SELECT hits FROM rate_limits "
+				  "WHERE key = 'race'",
+				  NULL),
 			 80);
 }
 
@@ -1153,17 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_code_notification_delivery),
 	};
-	const char *url = getenv("KERYU_TEST_DATABASE_URL");
-
-	if (!url || !*url) {
-		fprintf(stderr,
-			"integration.storage_accounts: FAIL: "
-			"KERYU_TEST_DATABASE_URL is not set. Point it at a "
-			"PostgreSQL where this test may CREATE DATABASE, e.g. "
-			"postgresql://postgres@127.0.0.1:5432/postgres\n");
-		return 1;
-	}
-	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
-	return cmocka_run_group_tests_name("integration.storage_accounts",
-					   tests, group_setup, group_teardown);
+	return fx_run("integration.storage_accounts", "keryu_test_acc",
+		      "Pacific/Auckland", tests,
+		      sizeof(tests) / sizeof(tests[0]));
 }

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "scratch_db.h"
+#include "storage_fixture.h"
 
 #include <keryu/module.h>
 #include <keryu/storage.h>
@@ -30,8 +30,6 @@
 
 #include "fake_host.h"
 #include "storage_migrations.h"
-
-extern const struct keryu_module keryu_module;
 
 /* data made before migration 004 */
 #define OLD_CUSTODIAN "4d000000-0000-4000-8000-000000000001"
@@ -43,302 +41,20 @@ extern const struct keryu_module keryu_module;
 
 #define JOBS_MAX 64
 
-static struct {
-	char admin_url[1024];
-	char db_url[1024];
-	char db_name[64];
-	PGconn *db;
-	void *state;
-	const struct keryu_storage *st;
-	const struct keryu_subjects *sj;
-	int phones; /* for unique phone numbers */
-} T;
-
 /* ---- helpers ---- */
 
-static PGresult *sqlv(const char *sql, int n, const char *const *v)
-{
-	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
-	return r;
-}
-
-/* Runs sql with at most one text parameter. */
-static void sql1(const char *sql, const char *arg)
-{
-	const char *v[] = {arg};
-
-	PQclear(sqlv(sql, arg ? 1 : 0, v));
-}
-
-/* First column of the first row, as text ("" for NULL or no row). */
-static const char *scalar(char *buf, size_t size, const char *sql,
-			  const char *arg)
-{
-	const char *v[] = {arg};
-	PGresult *r = sqlv(sql, arg ? 1 : 0, v);
-
-	snprintf(buf, size, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	return buf;
-}
-
-static long count(const char *sql, const char *arg)
-{
-	char buf[64];
-
-	return atol(scalar(buf, sizeof(buf), sql, arg));
-}
-
-/* One column of the notification, as text. */
-static const char *nfield(const char *nid, const char *col)
-{
-	static char buf[512];
-	char sql[256];
-
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s FROM notifications WHERE id = $1::uuid", col);
-	return scalar(buf, sizeof(buf), sql, nid);
-}
-
-static const char *afield(const char *alarm_id, const char *col)
-{
-	static char buf[512];
-	char sql[256];
-
-	snprintf(sql, sizeof(sql), "SELECT %s FROM alarms WHERE id = $1::uuid",
-		 col);
-	return scalar(buf, sizeof(buf), sql, alarm_id);
-}
-
-static int module_init(void)
-{
-	int rc;
-
-	fake_host_reset(&keryu_module);
-	fake_host_set("database_url", T.db_url);
-	fake_host_set("connect_timeout_s", "5");
-	fake_host_set("pool_size", "4");
-	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
-	T.st = fake_host()->service(fake_mod(), KERYU_SERVICE_STORAGE);
-	T.sj = fake_host()->service(fake_mod(), KERYU_SERVICE_SUBJECTS);
-	return rc;
-}
-
-/* No escalation, no cooldown, no fallback: each test turns on what it
- * exercises. */
-static struct keryu_alarm_policy policy(void)
-{
-	struct keryu_alarm_policy p;
-
-	memset(&p, 0, sizeof(p));
-	p.channel = "whatsapp";
-	p.fallback_channel = "";
-	p.lease_s = 60;
-	p.max_redrives = 3;
-	return p;
-}
-
-/* A custodian with a subject, an active tag and n contacts (positions 1..n;
- * channel "sms", verified unless unverified_mask has their bit). */
-struct world {
-	char custodian[KERYU_UUID_LEN];
-	char subject[KERYU_UUID_LEN];
-	char tag[KERYU_UUID_LEN];
-	char phone[32];
-	char contact[4][KERYU_UUID_LEN];
-	char cphone[4][32];
-};
-
-static void new_phone(char out[32])
-{
-	snprintf(out, 32, "+1555041%04d", ++T.phones);
-}
-
-static void seed(struct world *w, bool custodian_verified, int contacts,
-		 unsigned unverified_mask)
-{
-	char email[64], pos[16];
-	const char *v[5];
-	PGresult *r;
-	int i;
-
-	memset(w, 0, sizeof(*w));
-	new_phone(w->phone);
-	snprintf(email, sizeof(email), "c%d@example.org", T.phones);
-	v[0] = email;
-	v[1] = w->phone;
-	v[2] = custodian_verified ? "t" : "f";
-	r = sqlv("INSERT INTO custodians (email, name, phone_e164, "
-		 "phone_verified_at) VALUES ($1, 'Carla', $2, "
-		 "CASE WHEN $3::bool THEN now() END) RETURNING id::text",
-		 3, v);
-	snprintf(w->custodian, sizeof(w->custodian), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	v[0] = w->custodian;
-	r = sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
-		 "gender) VALUES ($1::uuid, 'Ana Demo', '2018-04-02', 'F') "
-		 "RETURNING id::text",
-		 1, v);
-	snprintf(w->subject, sizeof(w->subject), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	v[0] = w->subject;
-	r = sqlv("INSERT INTO subject_qr_codes (subject_id, is_active, "
-		 "activated_at) VALUES ($1::uuid, true, now()) "
-		 "RETURNING uuid::text",
-		 1, v);
-	snprintf(w->tag, sizeof(w->tag), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	for (i = 0; i < contacts; i++) {
-		new_phone(w->cphone[i]);
-		snprintf(pos, sizeof(pos), "%d", i + 1);
-		v[0] = w->subject;
-		v[1] = w->cphone[i];
-		v[2] = pos;
-		v[3] = (unverified_mask >> i) & 1 ? "f" : "t";
-		r = sqlv("INSERT INTO contacts (subject_id, name, phone_e164, "
-			 "channel, position, verified_at) VALUES ($1::uuid, "
-			 "'Bea', $2, 'sms', $3::int, "
-			 "CASE WHEN $4::bool THEN now() END) RETURNING id::text",
-			 4, v);
-		snprintf(w->contact[i], sizeof(w->contact[i]), "%s",
-			 PQgetvalue(r, 0, 0));
-		PQclear(r);
-	}
-}
-
-static void scan_at(const struct world *w, const struct keryu_alarm_policy *p,
-		    const char *at, struct keryu_alarm_created *out)
-{
-	struct keryu_scan_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	keryu_uuid_new(ev.event_id);
-	snprintf(ev.at, sizeof(ev.at), "%s", at);
-	snprintf(ev.qr_uuid, sizeof(ev.qr_uuid), "%s", w->tag);
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, p, out), 0);
-	assert_true(out->created);
-}
-
-static void scan(const struct world *w, const struct keryu_alarm_policy *p,
-		 struct keryu_alarm_created *out)
-{
-	char at[KERYU_TIME_LEN];
-
-	keryu_now_iso(at);
-	scan_at(w, p, at, out);
-}
-
-static void result(const char *nid, const char *status, int attempt,
-		   int retry_in_ms, const char *code,
-		   struct keryu_delivery_event *out)
-{
-	struct keryu_delivery_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	keryu_uuid_new(ev.event_id);
-	keryu_now_iso(ev.at);
-	snprintf(ev.notification_id, sizeof(ev.notification_id), "%s", nid);
-	snprintf(ev.status, sizeof(ev.status), "%s", status);
-	snprintf(ev.channel, sizeof(ev.channel), "whatsapp");
-	snprintf(ev.error_code, sizeof(ev.error_code), "%s", code ? code : "");
-	ev.attempt = attempt;
-	ev.retry_in_ms = retry_in_ms;
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	if (out)
-		*out = ev;
-}
-
-static size_t due(const struct keryu_alarm_policy *p,
-		  struct keryu_notify_job *jobs, size_t max)
-{
-	size_t n = 12345;
-
-	assert_int_equal(T.st->notify_due(T.st->self, p, jobs, max, &n), 0);
-	assert_true(n <= max);
-	return n;
-}
-
-/* The lease ran out a second ago. */
-static void expire(const char *nid)
-{
-	sql1("UPDATE notifications SET lease_until = now() - interval '1 s' "
-	     "WHERE id = $1::uuid",
-	     nid);
-}
-
-/* The alarm's current step began s seconds earlier than it did. */
-static void age_step(const char *alarm_id, int s)
-{
-	char sec[16];
-	const char *v[2];
-
-	snprintf(sec, sizeof(sec), "%d", s);
-	v[0] = alarm_id;
-	v[1] = sec;
-	PQclear(sqlv("UPDATE alarms SET step_started_at = step_started_at - "
-		     "$2::int * interval '1 second' WHERE id = $1::uuid",
-		     2, v));
-}
-
-/* Leaves no work for notify_due from earlier tests. */
-static void quiesce(void)
-{
-	sql1("UPDATE alarms SET resolved_at = now() WHERE resolved_at IS NULL",
-	     NULL);
-	sql1("UPDATE notifications SET lease_until = NULL, followed_up = true",
-	     NULL);
-}
-
-static void timeline(const struct world *w, const char *alarm_id,
+static void timeline(const struct fx_world *w, const char *alarm_id,
 		     struct keryu_timeline_entry *tl, size_t max, size_t *n)
 {
-	assert_int_equal(
-		T.sj->alarm_timeline(T.sj->self, w->custodian, alarm_id, tl, max,
-				     n),
-		0);
+	assert_int_equal(fx.sj->alarm_timeline(fx.sj->self, w->custodian,
+					       alarm_id, tl, max, n),
+			 0);
 }
 
 /* No log line may carry a phone number or a name. */
 static void assert_logs_clean(void)
 {
-	assert_false(fake_host_log_contains("+1555"));
-	assert_false(fake_host_log_contains("555041"));
-	assert_false(fake_host_log_contains("Ana"));
-	assert_false(fake_host_log_contains("Carla"));
-}
-
-/* ---- setup: a database at migration 003 ---- */
-
-static int group_setup(void **unused)
-{
-	(void)unused;
-	if (scratch_db_create(T.admin_url, "keryu_delivery", "Asia/Kolkata",
-			      T.db_name, sizeof(T.db_name), T.db_url,
-			      sizeof(T.db_url), "integration.storage_delivery"))
-		return -1;
-	T.db = PQconnectdb(T.db_url);
-	if (PQstatus(T.db) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage_delivery: %s",
-			PQerrorMessage(T.db));
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **unused)
-{
-	(void)unused;
-	if (T.state)
-		keryu_module.cleanup(T.state);
-	T.state = NULL;
-	PQfinish(T.db);
-	T.db = NULL;
-	scratch_db_drop(T.admin_url, T.db_name, "integration.storage_delivery");
-	return 0;
+	fx_assert_logs_clean("+1555", "555041", "Ana", "Carla", NULL);
 }
 
 /* ---- tests, run in order ---- */
@@ -347,9 +63,9 @@ static void test_upgrade_from_003(void **unused)
 {
 	const struct storage_migration *list;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	char buf[256];
-	size_t n, i;
+	size_t n;
 	PGresult *r;
 
 	(void)unused;
@@ -357,88 +73,83 @@ static void test_upgrade_from_003(void **unused)
 	assert_true(n >= 4);
 	assert_int_equal(list[3].version, 4);
 	assert_string_equal(list[3].name, "delivery");
-	sql1("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
-	     "name text NOT NULL, applied_at timestamptz NOT NULL "
-	     "DEFAULT now())",
-	     NULL);
-	for (i = 0; i < 3; i++) {
-		r = PQexec(T.db, list[i].sql);
-		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-		PQclear(r);
-	}
-	sql1("INSERT INTO schema_migrations VALUES (1, 'schema'), "
-	     "(2, 'accounts'), (3, 'subjects')",
-	     NULL);
-	sql1("INSERT INTO custodians (id, email, name, phone_e164, "
-	     "phone_verified_at) VALUES ('" OLD_CUSTODIAN "', "
-	     "'old@example.org', 'Olga', '" OLD_PHONE "', now())",
-	     NULL);
-	sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
-	     "gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
-	     "'Oscar', '2017-01-01', 'M')",
-	     NULL);
-	sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
-	     "VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
-	     NULL);
-	sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
-	     "position, verified_at) VALUES ('" OLD_SUBJECT "', 'Otto', "
-	     "'+15550400002', 'twilio', 1, now())",
-	     NULL);
-	sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
-	     "scanned_at, notification_status) VALUES ('" OLD_ALARM "', "
-	     "gen_random_uuid(), '" OLD_SUBJECT "', '" OLD_TAG "', "
-	     "now() - interval '1 day', 'FAILED')",
-	     NULL);
-	sql1("INSERT INTO notifications (id, alarm_id, custodian_id, channel, "
-	     "recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
-	     "', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE "', 'FAILED')",
-	     NULL);
+	fx_migrate_by_hand(3);
+	fx_sql1("INSERT INTO custodians (id, email, name, phone_e164, "
+		"phone_verified_at) VALUES ('" OLD_CUSTODIAN "', "
+		"'old@example.org', 'Olga', '" OLD_PHONE "', now())",
+		NULL);
+	fx_sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
+		"gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
+		"'Oscar', '2017-01-01', 'M')",
+		NULL);
+	fx_sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
+		"VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
+		NULL);
+	fx_sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
+		"position, verified_at) VALUES ('" OLD_SUBJECT "', 'Otto', "
+		"'+15550400002', 'twilio', 1, now())",
+		NULL);
+	fx_sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
+		"scanned_at, notification_status) VALUES ('" OLD_ALARM "', "
+		"gen_random_uuid(), '" OLD_SUBJECT "', '" OLD_TAG "', "
+		"now() - interval '1 day', 'FAILED')",
+		NULL);
+	fx_sql1("INSERT INTO notifications (id, alarm_id, custodian_id, "
+		"channel, "
+		"recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
+		"', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE
+		"', 'FAILED')",
+		NULL);
 
-	assert_int_equal(module_init(), 0);
-	assert_non_null(T.st);
-	assert_non_null(T.sj);
+	assert_int_equal(fx_start("4"), 0);
+	assert_non_null(fx.st);
+	assert_non_null(fx.sj);
 	assert_true(fake_host_log_contains(
 		"storage.migrated version=4 name=delivery"));
-	assert_non_null(T.st->notify_due);
-	assert_non_null(T.st->alarm_acknowledge);
-	assert_non_null(T.sj->alarm_acknowledge);
+	assert_non_null(fx.st->notify_due);
+	assert_non_null(fx.st->alarm_acknowledge);
+	assert_non_null(fx.sj->alarm_acknowledge);
 	/* old rows: never followed up, never escalated, on any policy */
-	assert_string_equal(nfield(OLD_NOTIFICATION, "followed_up"), "t");
-	assert_string_equal(afield(OLD_ALARM, "escalation_done"), "t");
+	assert_string_equal(fx_nfield(OLD_NOTIFICATION, "followed_up"), "t");
+	assert_string_equal(fx_afield(OLD_ALARM, "escalation_done"), "t");
 	p.escalate_after_s = 1;
 	p.ack_timeout_s = 1;
 	p.fallback_channel = "sms";
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications", NULL), 1);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications", NULL),
+			 1);
 	/* new rows get the new defaults */
-	sql1("INSERT INTO notifications (alarm_id, custodian_id, channel, "
-	     "recipient) VALUES ('" OLD_ALARM "', '" OLD_CUSTODIAN "', 'sms', "
-	     "'" OLD_PHONE "')",
-	     NULL);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT followed_up::text || step || redrives "
-				   "FROM notifications WHERE channel = 'sms'",
-				   NULL),
-			    "false00");
+	fx_sql1("INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		"recipient) VALUES ('" OLD_ALARM "', '" OLD_CUSTODIAN
+		"', 'sms', "
+		"'" OLD_PHONE "')",
+		NULL);
+	assert_string_equal(
+		fx_scalar(buf, sizeof(buf),
+			  "SELECT followed_up::text || step || redrives "
+			  "FROM notifications WHERE channel = 'sms'",
+			  NULL),
+		"false00");
 	/* one per phone and channel; another phone on the same channel is
 	 * fine (contacts) */
-	r = PQexec(T.db, "INSERT INTO notifications (alarm_id, custodian_id, "
-			 "channel, recipient) VALUES ('" OLD_ALARM "', '"
-			 OLD_CUSTODIAN "', 'sms', '" OLD_PHONE "')");
+	r = PQexec(fx.db, "INSERT INTO notifications (alarm_id, custodian_id, "
+			  "channel, recipient) VALUES ('" OLD_ALARM
+			  "', '" OLD_CUSTODIAN "', 'sms', '" OLD_PHONE "')");
 	assert_int_not_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
-	sql1("INSERT INTO notifications (alarm_id, custodian_id, channel, "
-	     "recipient) VALUES ('" OLD_ALARM "', '" OLD_CUSTODIAN "', 'sms', "
-	     "'+15550400002')",
-	     NULL);
+	fx_sql1("INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		"recipient) VALUES ('" OLD_ALARM "', '" OLD_CUSTODIAN
+		"', 'sms', "
+		"'+15550400002')",
+		NULL);
 	/* channels are a format now, not a list */
-	sql1("UPDATE contacts SET channel = 'testchan', fallback_channel = "
-	     "'sms' WHERE subject_id = '" OLD_SUBJECT "'",
-	     NULL);
-	r = PQexec(T.db, "UPDATE contacts SET channel = 'Bad Channel'");
+	fx_sql1("UPDATE contacts SET channel = 'testchan', fallback_channel = "
+		"'sms' WHERE subject_id = '" OLD_SUBJECT "'",
+		NULL);
+	r = PQexec(fx.db, "UPDATE contacts SET channel = 'Bad Channel'");
 	assert_int_not_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
-	quiesce();
+	fx_quiesce();
 }
 
 /* The first recipient: the custodian when they can be reached on the
@@ -446,57 +157,57 @@ static void test_upgrade_from_003(void **unused)
  * nobody: the alarm is exhausted from the start. */
 static void test_routing(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_timeline_entry tl[8];
-	struct world w;
+	struct fx_world w;
 	size_t n;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 2, 0);
-	scan(&w, &p, &out);
+	fx_quiesce();
+	fx_seed(&w, true, 2, 0);
+	fx_scan(&w, &p, &out);
 	assert_false(out.joined);
 	assert_true(out.notification_pending);
 	assert_string_equal(out.channel, "whatsapp");
 	assert_string_equal(out.recipient, w.phone);
-	assert_string_equal(nfield(out.notification_id, "step"), "0");
+	assert_string_equal(fx_nfield(out.notification_id, "step"), "0");
 	assert_string_equal(
-		nfield(out.notification_id, "contact_id IS NULL"), "t");
+		fx_nfield(out.notification_id, "contact_id IS NULL"), "t");
 	/* born PENDING with a lease, in case the publish never happens */
-	assert_string_equal(nfield(out.notification_id,
-				   "lease_until > now() + interval '50 s'"),
+	assert_string_equal(fx_nfield(out.notification_id,
+				      "lease_until > now() + interval '50 s'"),
 			    "t");
-	assert_string_equal(afield(out.alarm_id, "step_started_at IS NOT NULL"),
-			    "t");
+	assert_string_equal(
+		fx_afield(out.alarm_id, "step_started_at IS NOT NULL"), "t");
 
 	/* unverified custodian: the first verified contact, on sms */
-	seed(&w, false, 3, 1u << 0);
-	scan(&w, &p, &out);
+	fx_seed(&w, false, 3, 1u << 0);
+	fx_scan(&w, &p, &out);
 	assert_string_equal(out.channel, "sms");
 	assert_string_equal(out.recipient, w.cphone[1]);
-	assert_string_equal(nfield(out.notification_id, "contact_id::text"),
+	assert_string_equal(fx_nfield(out.notification_id, "contact_id::text"),
 			    w.contact[1]);
 
 	/* opted out of WhatsApp: the same; on the log channel: the custodian */
-	seed(&w, true, 1, 0);
-	sql1("UPDATE custodians SET whatsapp_opt_in = false WHERE id = "
-	     "$1::uuid",
-	     w.custodian);
-	scan(&w, &p, &out);
+	fx_seed(&w, true, 1, 0);
+	fx_sql1("UPDATE custodians SET whatsapp_opt_in = false WHERE id = "
+		"$1::uuid",
+		w.custodian);
+	fx_scan(&w, &p, &out);
 	assert_string_equal(out.recipient, w.cphone[0]);
 	p.channel = "log";
-	scan(&w, &p, &out);
+	fx_scan(&w, &p, &out);
 	assert_string_equal(out.recipient, w.phone);
 	assert_string_equal(out.channel, "log");
 	p.channel = "whatsapp";
 
 	/* nobody: recorded, exhausted, on the timeline */
-	seed(&w, false, 1, 1u);
-	scan(&w, &p, &out);
+	fx_seed(&w, false, 1, 1u);
+	fx_scan(&w, &p, &out);
 	assert_string_equal(out.notification_id, "");
 	assert_false(out.notification_pending);
-	assert_string_equal(afield(out.alarm_id, "escalation_done"), "t");
+	assert_string_equal(fx_afield(out.alarm_id, "escalation_done"), "t");
 	timeline(&w, out.alarm_id, tl, 8, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(tl[0].status, "EXHAUSTED");
@@ -509,47 +220,48 @@ static void test_routing(void **unused)
  * alerted again, never escalated. */
 static void test_cooldown_join(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created first, out, again;
 	struct keryu_alarm_detail d;
 	struct keryu_scan_event ev;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct world w;
+	struct fx_world w;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
 	p.cooldown_s = 600;
-	scan_at(&w, &p, "2026-06-01T10:00:00Z", &first);
+	fx_scan_at(&w, &p, "2026-06-01T10:00:00Z", &first);
 	assert_true(keryu_uuid_valid(first.notification_id));
-	scan_at(&w, &p, "2026-06-01T10:05:00Z", &out);
+	fx_scan_at(&w, &p, "2026-06-01T10:05:00Z", &out);
 	assert_true(out.joined);
 	assert_string_equal(out.joined_alarm_id, first.alarm_id);
 	assert_string_equal(out.notification_id, "");
 	assert_false(out.notification_pending);
 	assert_string_equal(out.subject_id, w.subject);
-	assert_int_equal(count("SELECT count(*) FROM notifications n JOIN "
-			       "alarms a ON a.id = n.alarm_id "
-			       "WHERE a.subject_id = $1::uuid",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n JOIN "
+				  "alarms a ON a.id = n.alarm_id "
+				  "WHERE a.subject_id = $1::uuid",
+				  w.subject),
 			 1);
-	assert_int_equal(T.sj->alarm_get(T.sj->self, w.custodian, out.alarm_id,
-					 &d),
-			 0);
+	assert_int_equal(
+		fx.sj->alarm_get(fx.sj->self, w.custodian, out.alarm_id, &d),
+		0);
 	assert_string_equal(d.joined_alarm_id, first.alarm_id);
 	assert_string_equal(d.acknowledged_at, "");
-	assert_int_equal(T.sj->alarm_get(T.sj->self, w.custodian,
-					 first.alarm_id, &d),
-			 0);
+	assert_int_equal(
+		fx.sj->alarm_get(fx.sj->self, w.custodian, first.alarm_id, &d),
+		0);
 	assert_string_equal(d.joined_alarm_id, "");
 
 	/* the same event again: still the joined scan */
 	memset(&ev, 0, sizeof(ev));
 	snprintf(ev.event_id, sizeof(ev.event_id), "%s",
-		 afield(out.alarm_id, "event_id::text"));
+		 fx_afield(out.alarm_id, "event_id::text"));
 	snprintf(ev.at, sizeof(ev.at), "2026-06-01T10:05:00Z");
 	snprintf(ev.qr_uuid, sizeof(ev.qr_uuid), "%s", w.tag);
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, &p, &again), 0);
+	assert_int_equal(fx.st->alarm_from_scan(fx.st->self, &ev, &p, &again),
+			 0);
 	assert_false(again.created);
 	assert_true(again.joined);
 	assert_string_equal(again.alarm_id, out.alarm_id);
@@ -558,129 +270,133 @@ static void test_cooldown_join(void **unused)
 	/* a joined scan never escalates, even one whose deadline would
 	 * have passed long ago (the alarm it joined is out of the way) */
 	p.escalate_after_s = 1;
-	sql1("UPDATE notifications SET lease_until = NULL", NULL);
-	sql1("UPDATE alarms SET escalation_done = true WHERE id = $1::uuid",
-	     first.alarm_id);
-	sql1("UPDATE alarms SET step_started_at = now() - interval '1 day', "
-	     "escalation_done = false WHERE id = $1::uuid",
-	     out.alarm_id);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	fx_sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	fx_sql1("UPDATE alarms SET escalation_done = true WHERE id = $1::uuid",
+		first.alarm_id);
+	fx_sql1("UPDATE alarms SET step_started_at = now() - interval '1 day', "
+		"escalation_done = false WHERE id = $1::uuid",
+		out.alarm_id);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 	p.escalate_after_s = 0;
 
 	/* past the cooldown: a new alarm */
-	scan_at(&w, &p, "2026-06-01T10:20:00Z", &out);
+	fx_scan_at(&w, &p, "2026-06-01T10:20:00Z", &out);
 	assert_false(out.joined);
 	assert_true(keryu_uuid_valid(out.notification_id));
 	/* the newest open alarm is joined, not a resolved one */
-	sql1("UPDATE alarms SET resolved_at = now() WHERE id = $1::uuid",
-	     out.alarm_id);
-	scan_at(&w, &p, "2026-06-01T10:21:00Z", &again);
+	fx_sql1("UPDATE alarms SET resolved_at = now() WHERE id = $1::uuid",
+		out.alarm_id);
+	fx_scan_at(&w, &p, "2026-06-01T10:21:00Z", &again);
 	assert_false(again.joined);
 	/* cooldown off: every scan alerts */
 	p.cooldown_s = 0;
-	scan_at(&w, &p, "2026-06-01T10:21:30Z", &out);
+	fx_scan_at(&w, &p, "2026-06-01T10:21:30Z", &out);
 	assert_false(out.joined);
 	assert_true(keryu_uuid_valid(out.notification_id));
-	quiesce();
+	fx_quiesce();
 	assert_logs_clean();
 }
 
 /* The ranks and the ERROR/lease rules of notification_result. */
 static void test_ranks(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_delivery_event ev;
-	struct world w;
+	struct fx_world w;
 	const char *nid;
 	long events;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	scan(&w, &p, &out);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_scan(&w, &p, &out);
 	nid = out.notification_id;
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "QUEUED");
-	assert_string_equal(nfield(nid, "lease_until > now() + interval '50 s'"),
-			    "t");
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 1, 60),
+			 0);
+	assert_string_equal(fx_nfield(nid, "status"), "QUEUED");
+	assert_string_equal(
+		fx_nfield(nid, "lease_until > now() + interval '50 s'"), "t");
 	/* queued twice for one attempt: the lease renewed, no new step */
-	events = count("SELECT count(*) FROM notification_events "
-		       "WHERE notification_id = $1::uuid",
-		       nid);
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 60), 0);
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid",
-			       nid),
+	events = fx_count("SELECT count(*) FROM notification_events "
+			  "WHERE notification_id = $1::uuid",
+			  nid);
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 1, 60),
+			 0);
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid",
+				  nid),
 			 events);
 
 	/* QUEUED -> ERROR (the channel retries in 1 s) */
-	result(nid, "error", 1, 1000, "131000", NULL);
-	assert_string_equal(nfield(nid, "status"), "ERROR");
-	assert_string_equal(nfield(nid, "retry_hint"), "t");
+	fx_result(nid, "error", 1, 1000, "131000", NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "ERROR");
+	assert_string_equal(fx_nfield(nid, "retry_hint"), "t");
 	assert_string_equal(
-		nfield(nid, "lease_until BETWEEN now() + interval '60 s' "
-			    "AND now() + interval '62 s'"),
+		fx_nfield(nid, "lease_until BETWEEN now() + interval '60 s' "
+			       "AND now() + interval '62 s'"),
 		"t");
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "ERROR");
 	/* ERROR -> ERROR of a newer attempt, the last one (-1) */
-	result(nid, "error", 2, -1, "131000", NULL);
-	assert_string_equal(nfield(nid, "attempts"), "2");
-	assert_string_equal(nfield(nid, "retry_hint"), "f");
+	fx_result(nid, "error", 2, -1, "131000", NULL);
+	assert_string_equal(fx_nfield(nid, "attempts"), "2");
+	assert_string_equal(fx_nfield(nid, "retry_hint"), "f");
 	/* an older attempt's ERROR changes nothing, but is on the timeline */
-	events = count("SELECT count(*) FROM notification_events "
-		       "WHERE notification_id = $1::uuid",
-		       nid);
-	result(nid, "error", 1, 5000, "131000", NULL);
-	assert_string_equal(nfield(nid, "attempts"), "2");
-	assert_string_equal(nfield(nid, "retry_hint"), "f");
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid",
-			       nid),
+	events = fx_count("SELECT count(*) FROM notification_events "
+			  "WHERE notification_id = $1::uuid",
+			  nid);
+	fx_result(nid, "error", 1, 5000, "131000", NULL);
+	assert_string_equal(fx_nfield(nid, "attempts"), "2");
+	assert_string_equal(fx_nfield(nid, "retry_hint"), "f");
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid",
+				  nid),
 			 events + 1);
 	/* a queued call for that attempt, late: left as it is */
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 2, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "ERROR");
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 2, 60),
+			 0);
+	assert_string_equal(fx_nfield(nid, "status"), "ERROR");
 	/* ERROR -> SENT (a webhook settles it): the lease ends */
-	result(nid, "sent", 0, -1, NULL, &ev);
-	assert_string_equal(nfield(nid, "status"), "SENT");
-	assert_string_equal(nfield(nid, "lease_until IS NULL"), "t");
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	fx_result(nid, "sent", 0, -1, NULL, &ev);
+	assert_string_equal(fx_nfield(nid, "status"), "SENT");
+	assert_string_equal(fx_nfield(nid, "lease_until IS NULL"), "t");
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "SENT");
 	/* a duplicate event id, even claiming more, changes nothing */
-	events = count("SELECT count(*) FROM notification_events "
-		       "WHERE notification_id = $1::uuid",
-		       nid);
+	events = fx_count("SELECT count(*) FROM notification_events "
+			  "WHERE notification_id = $1::uuid",
+			  nid);
 	snprintf(ev.status, sizeof(ev.status), "read");
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "SENT");
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid",
-			       nid),
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 60), 0);
+	assert_string_equal(fx_nfield(nid, "status"), "SENT");
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid",
+				  nid),
 			 events);
 	/* backward moves change nothing: ERROR after SENT, QUEUED */
-	result(nid, "error", 3, 1000, NULL, NULL);
-	assert_string_equal(nfield(nid, "status"), "SENT");
+	fx_result(nid, "error", 3, 1000, NULL, NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "SENT");
 	/* ...but the attempt is counted: a webhook's "sent" can overtake
 	 * the channel's own result of the attempt that sent it */
-	assert_string_equal(nfield(nid, "attempts"), "3");
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 4, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "SENT");
-	result(nid, "delivered", 0, -1, NULL, NULL);
-	result(nid, "sent", 0, -1, NULL, NULL);
-	assert_string_equal(nfield(nid, "status"), "DELIVERED");
-	result(nid, "read", 0, -1, NULL, NULL);
-	assert_string_equal(nfield(nid, "status"), "READ");
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	assert_string_equal(fx_nfield(nid, "attempts"), "3");
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 4, 60),
+			 0);
+	assert_string_equal(fx_nfield(nid, "status"), "SENT");
+	fx_result(nid, "delivered", 0, -1, NULL, NULL);
+	fx_result(nid, "sent", 0, -1, NULL, NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "DELIVERED");
+	fx_result(nid, "read", 0, -1, NULL, NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "READ");
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "READ");
 	/* FAILED after READ is still the highest rank, and final */
-	result(nid, "failed", 0, -1, "131026", NULL);
-	assert_string_equal(nfield(nid, "status"), "FAILED");
-	assert_string_equal(nfield(nid, "followed_up"), "f");
-	result(nid, "read", 0, -1, NULL, NULL);
-	assert_string_equal(nfield(nid, "status"), "FAILED");
-	quiesce();
+	fx_result(nid, "failed", 0, -1, "131026", NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "FAILED");
+	assert_string_equal(fx_nfield(nid, "followed_up"), "f");
+	fx_result(nid, "read", 0, -1, NULL, NULL);
+	assert_string_equal(fx_nfield(nid, "status"), "FAILED");
+	fx_quiesce();
 	assert_logs_clean();
 }
 
@@ -689,26 +405,28 @@ static void test_ranks(void **unused)
  * about the message we hold does. */
 static void test_late_failure_of_older_message(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_delivery_event ev;
-	struct world w;
+	struct fx_world w;
 	const char *nid;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	scan(&w, &p, &out);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_scan(&w, &p, &out);
 	nid = out.notification_id;
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 60), 0);
-	result(nid, "sent", 2, -1, NULL, &ev);
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 1, 60),
+			 0);
+	fx_result(nid, "sent", 2, -1, NULL, &ev);
 	keryu_uuid_new(ev.event_id);
 	snprintf(ev.status, sizeof(ev.status), "sent");
 	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
 		 "wamid.SECOND");
 	ev.attempt = 2;
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	assert_string_equal(nfield(nid, "provider_message_id"), "wamid.SECOND");
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 60), 0);
+	assert_string_equal(fx_nfield(nid, "provider_message_id"),
+			    "wamid.SECOND");
 
 	keryu_uuid_new(ev.event_id);
 	snprintf(ev.status, sizeof(ev.status), "failed");
@@ -716,15 +434,15 @@ static void test_late_failure_of_older_message(void **unused)
 		 "wamid.FIRST");
 	snprintf(ev.error_code, sizeof(ev.error_code), "131026");
 	ev.attempt = 0;
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "SENT");
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 60), 0);
+	assert_string_equal(fx_nfield(nid, "status"), "SENT");
 
 	keryu_uuid_new(ev.event_id);
 	snprintf(ev.provider_message_id, sizeof(ev.provider_message_id),
 		 "wamid.SECOND");
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	assert_string_equal(nfield(nid, "status"), "FAILED");
-	quiesce();
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 60), 0);
+	assert_string_equal(fx_nfield(nid, "status"), "FAILED");
+	fx_quiesce();
 	assert_logs_clean();
 }
 
@@ -732,11 +450,11 @@ static void test_late_failure_of_older_message(void **unused)
  * only when every one failed. */
 static void test_summary(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_alarm_summary list[4];
 	struct keryu_alarm_filter f;
-	struct world w;
+	struct fx_world w;
 	char other[KERYU_UUID_LEN];
 	const char *v[3];
 	PGresult *r;
@@ -744,37 +462,38 @@ static void test_summary(void **unused)
 	int total;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
-	scan(&w, &p, &out);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
+	fx_scan(&w, &p, &out);
 	v[0] = out.alarm_id;
 	v[1] = w.custodian;
 	v[2] = w.cphone[0];
-	r = sqlv("INSERT INTO notifications (alarm_id, custodian_id, channel, "
-		 "recipient, step) VALUES ($1::uuid, $2::uuid, 'sms', $3, 1) "
-		 "RETURNING id::text",
-		 3, v);
+	r = fx_sqlv(
+		"INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		"recipient, step) VALUES ($1::uuid, $2::uuid, 'sms', $3, 1) "
+		"RETURNING id::text",
+		3, v);
 	snprintf(other, sizeof(other), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	result(other, "sent", 1, -1, NULL, NULL);
-	result(out.notification_id, "failed", 1, -1, "131026", NULL);
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	fx_result(other, "sent", 1, -1, NULL, NULL);
+	fx_result(out.notification_id, "failed", 1, -1, "131026", NULL);
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "SENT");
-	assert_string_equal(afield(out.alarm_id, "notification_sent"), "t");
+	assert_string_equal(fx_afield(out.alarm_id, "notification_sent"), "t");
 	memset(&f, 0, sizeof(f));
 	snprintf(f.subject_id, sizeof(f.subject_id), "%s", w.subject);
 	f.limit = 4;
-	assert_int_equal(T.sj->alarm_list(T.sj->self, w.custodian, &f, list, 4,
-					  &n, &total),
+	assert_int_equal(fx.sj->alarm_list(fx.sj->self, w.custodian, &f, list,
+					   4, &n, &total),
 			 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].notification_status, "SENT");
-	result(other, "failed", 1, -1, "30003", NULL);
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	fx_result(other, "failed", 1, -1, "30003", NULL);
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "FAILED");
-	assert_string_equal(afield(out.alarm_id, "notification_error"),
+	assert_string_equal(fx_afield(out.alarm_id, "notification_error"),
 			    "30003");
-	quiesce();
+	fx_quiesce();
 }
 
 /* Leases that ran out: PENDING and QUEUED re-driven as the same attempt,
@@ -783,27 +502,27 @@ static void test_summary(void **unused)
  * notifications just fail. */
 static void test_lease_redrive(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_timeline_entry tl[16];
-	struct world w;
+	struct fx_world w;
 	char nid[KERYU_UUID_LEN], code_nid[KERYU_UUID_LEN];
 	const char *v[2];
 	PGresult *r;
 	size_t n;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	scan(&w, &p, &out);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_scan(&w, &p, &out);
 	snprintf(nid, sizeof(nid), "%s", out.notification_id);
 	/* in its lease: nothing due */
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 
 	/* PENDING (the publish never happened): attempt 1 */
-	expire(nid);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_expire(nid);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].notification_id, nid);
 	assert_string_equal(jobs[0].alarm_id, out.alarm_id);
 	assert_string_equal(jobs[0].channel, "whatsapp");
@@ -812,35 +531,35 @@ static void test_lease_redrive(void **unused)
 	assert_string_equal(jobs[0].scanned_at, out.scanned_at);
 	assert_int_equal(jobs[0].attempt, 1);
 	assert_int_equal(jobs[0].step, 0);
-	assert_string_equal(nfield(nid, "status || attempts || redrives"),
+	assert_string_equal(fx_nfield(nid, "status || attempts || redrives"),
 			    "QUEUED11");
-	assert_string_equal(nfield(nid, "lease_until > now() + interval '50 s'"),
-			    "t");
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0); /* claimed */
+	assert_string_equal(
+		fx_nfield(nid, "lease_until > now() + interval '50 s'"), "t");
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0); /* claimed */
 
 	/* QUEUED: the same attempt again */
-	expire(nid);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_expire(nid);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_int_equal(jobs[0].attempt, 1);
-	assert_string_equal(nfield(nid, "redrives"), "2");
+	assert_string_equal(fx_nfield(nid, "redrives"), "2");
 
 	/* ERROR with a hint (the channel said it would retry, and did
 	 * not): the next attempt */
-	result(nid, "error", 1, 0, "timeout", NULL);
-	expire(nid);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_result(nid, "error", 1, 0, "timeout", NULL);
+	fx_expire(nid);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_int_equal(jobs[0].attempt, 2);
-	assert_string_equal(nfield(nid, "status || attempts || redrives"),
+	assert_string_equal(fx_nfield(nid, "status || attempts || redrives"),
 			    "QUEUED23");
 
 	/* more than max_redrives: FAILED no_channel, and nobody else to
 	 * alert (no contacts, no fallback): exhausted */
-	expire(nid);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_string_equal(nfield(nid, "status || '|' || last_error_code"),
+	fx_expire(nid);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_nfield(nid, "status || '|' || last_error_code"),
 			    "FAILED|no_channel");
-	assert_string_equal(nfield(nid, "followed_up"), "t");
-	assert_string_equal(afield(out.alarm_id, "escalation_done"), "t");
+	assert_string_equal(fx_nfield(nid, "followed_up"), "t");
+	assert_string_equal(fx_afield(out.alarm_id, "escalation_done"), "t");
 	timeline(&w, out.alarm_id, tl, 16, &n);
 	assert_true(n >= 2);
 	assert_string_equal(tl[n - 2].status, "FAILED");
@@ -850,39 +569,42 @@ static void test_lease_redrive(void **unused)
 			    "failed: no_channel; nobody left to alert");
 
 	/* ERROR without a hint: FAILED no_outcome */
-	scan(&w, &p, &out);
+	fx_scan(&w, &p, &out);
 	snprintf(nid, sizeof(nid), "%s", out.notification_id);
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 60), 0);
-	result(nid, "error", 1, -1, "timeout", NULL);
-	expire(nid);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_string_equal(nfield(nid, "status || '|' || last_error_code"),
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 1, 60),
+			 0);
+	fx_result(nid, "error", 1, -1, "timeout", NULL);
+	fx_expire(nid);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_nfield(nid, "status || '|' || last_error_code"),
 			    "FAILED|no_outcome");
 
 	/* a code notification past its lease just fails */
 	v[0] = w.custodian;
 	v[1] = w.phone;
-	r = sqlv("INSERT INTO notifications (purpose, custodian_id, channel, "
-		 "recipient, status, attempts, lease_until) VALUES ('code', "
-		 "$1::uuid, 'whatsapp', $2, 'QUEUED', 1, "
-		 "now() - interval '1 s') RETURNING id::text",
-		 2, v);
+	r = fx_sqlv(
+		"INSERT INTO notifications (purpose, custodian_id, channel, "
+		"recipient, status, attempts, lease_until) VALUES ('code', "
+		"$1::uuid, 'whatsapp', $2, 'QUEUED', 1, "
+		"now() - interval '1 s') RETURNING id::text",
+		2, v);
 	snprintf(code_nid, sizeof(code_nid), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 	assert_string_equal(
-		nfield(code_nid, "status || '|' || last_error_code"),
+		fx_nfield(code_nid, "status || '|' || last_error_code"),
 		"FAILED|no_outcome");
 	/* a code notification's lease comes from notification_queued */
-	sql1("UPDATE notifications SET status = 'PENDING', lease_until = NULL "
-	     "WHERE id = $1::uuid",
-	     code_nid);
+	fx_sql1("UPDATE notifications SET status = 'PENDING', lease_until = "
+		"NULL "
+		"WHERE id = $1::uuid",
+		code_nid);
 	assert_int_equal(
-		T.st->notification_queued(T.st->self, code_nid, 1, 30), 0);
-	assert_string_equal(nfield(code_nid, "lease_until > now() + "
-					     "interval '20 s'"),
+		fx.st->notification_queued(fx.st->self, code_nid, 1, 30), 0);
+	assert_string_equal(fx_nfield(code_nid, "lease_until > now() + "
+						"interval '20 s'"),
 			    "t");
-	quiesce();
+	fx_quiesce();
 	assert_logs_clean();
 }
 
@@ -890,53 +612,53 @@ static void test_lease_redrive(void **unused)
  * channel first, then, when that fails too, the next recipient. */
 static void test_fallback_then_escalation(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_timeline_entry tl[32];
-	struct world w;
+	struct fx_world w;
 	char fb[KERYU_UUID_LEN];
 	size_t n, i;
 	int seen = 0;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 2, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 2, 0);
 	p.fallback_channel = "sms";
-	scan(&w, &p, &out);
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1, 60),
+	fx_scan(&w, &p, &out);
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    out.notification_id, 1, 60),
 			 0);
-	result(out.notification_id, "failed", 1, -1, "131026", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_result(out.notification_id, "failed", 1, -1, "131026", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].channel, "sms");
 	assert_string_equal(jobs[0].recipient, w.phone);
 	assert_int_equal(jobs[0].attempt, 1);
 	assert_int_equal(jobs[0].step, 1);
 	snprintf(fb, sizeof(fb), "%s", jobs[0].notification_id);
-	assert_string_equal(nfield(fb, "status || step"), "QUEUED1");
-	assert_string_equal(nfield(fb, "fallback_of::text"),
+	assert_string_equal(fx_nfield(fb, "status || step"), "QUEUED1");
+	assert_string_equal(fx_nfield(fb, "fallback_of::text"),
 			    out.notification_id);
-	assert_string_equal(afield(out.alarm_id, "step"), "1");
-	assert_string_equal(nfield(out.notification_id, "followed_up"), "t");
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0); /* once */
+	assert_string_equal(fx_afield(out.alarm_id, "step"), "1");
+	assert_string_equal(fx_nfield(out.notification_id, "followed_up"), "t");
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0); /* once */
 	/* the summary: the fallback's QUEUED beats the FAILED */
-	assert_string_equal(afield(out.alarm_id, "notification_status"),
+	assert_string_equal(fx_afield(out.alarm_id, "notification_status"),
 			    "QUEUED");
 
 	/* the fallback fails too: escalate to the first contact, who has
 	 * a fallback of their own */
-	sql1("UPDATE contacts SET fallback_channel = 'voice' "
-	     "WHERE id = $1::uuid",
-	     w.contact[0]);
-	result(fb, "failed", 1, -1, "30003", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_sql1("UPDATE contacts SET fallback_channel = 'voice' "
+		"WHERE id = $1::uuid",
+		w.contact[0]);
+	fx_result(fb, "failed", 1, -1, "30003", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].channel, "sms");
 	assert_string_equal(jobs[0].recipient, w.cphone[0]);
 	assert_int_equal(jobs[0].step, 2);
 	/* the contact's own fallback channel, not the policy's */
-	result(jobs[0].notification_id, "failed", 1, -1, "21610", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_result(jobs[0].notification_id, "failed", 1, -1, "21610", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].channel, "voice");
 	assert_string_equal(jobs[0].recipient, w.cphone[0]);
 	assert_int_equal(jobs[0].step, 3);
@@ -967,7 +689,7 @@ static void test_fallback_then_escalation(void **unused)
 	}
 	assert_int_equal(seen, 3);
 	assert_null(memmem(tl, n * sizeof(tl[0]), "555041", 6));
-	quiesce();
+	fx_quiesce();
 	assert_logs_clean();
 }
 
@@ -975,49 +697,49 @@ static void test_fallback_then_escalation(void **unused)
  * ack_timeout_s, then nobody left. */
 static void test_escalation_deadlines(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_timeline_entry tl[32];
-	struct world w;
+	struct fx_world w;
 	size_t n, i;
 	int escalated = 0;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 2, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 2, 0);
 	p.escalate_after_s = 120;
 	p.ack_timeout_s = 600;
-	scan(&w, &p, &out);
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   out.notification_id, 1, 60),
+	fx_scan(&w, &p, &out);
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    out.notification_id, 1, 60),
 			 0);
-	result(out.notification_id, "sent", 1, -1, NULL, NULL);
-	age_step(out.alarm_id, 100);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	age_step(out.alarm_id, 21);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_result(out.notification_id, "sent", 1, -1, NULL, NULL);
+	fx_age_step(out.alarm_id, 100);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	fx_age_step(out.alarm_id, 21);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].recipient, w.cphone[0]);
 	assert_string_equal(jobs[0].channel, "sms");
 	assert_int_equal(jobs[0].step, 1);
 	assert_int_equal(jobs[0].attempt, 1);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0); /* a new step began */
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0); /* a new step began */
 
 	/* delivered in time: the acknowledgement deadline still runs */
-	result(jobs[0].notification_id, "delivered", 1, -1, NULL, NULL);
-	age_step(out.alarm_id, 500);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	age_step(out.alarm_id, 101);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_result(jobs[0].notification_id, "delivered", 1, -1, NULL, NULL);
+	fx_age_step(out.alarm_id, 500);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	fx_age_step(out.alarm_id, 101);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].recipient, w.cphone[1]);
 	assert_int_equal(jobs[0].step, 2);
 
 	/* nobody left: exhausted once, then quiet */
-	age_step(out.alarm_id, 121);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_string_equal(afield(out.alarm_id, "escalation_done"), "t");
-	age_step(out.alarm_id, 1000);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	fx_age_step(out.alarm_id, 121);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_afield(out.alarm_id, "escalation_done"), "t");
+	fx_age_step(out.alarm_id, 1000);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 
 	timeline(&w, out.alarm_id, tl, 32, &n);
 	for (i = 0; i < n; i++)
@@ -1032,58 +754,60 @@ static void test_escalation_deadlines(void **unused)
 	assert_string_equal(tl[n - 1].error_text,
 			    "not delivered in 120 s; nobody left to alert");
 	/* one notification per phone */
-	assert_int_equal(count("SELECT count(DISTINCT recipient) - count(*) "
-			       "FROM notifications WHERE alarm_id = $1::uuid",
-			       out.alarm_id),
-			 0);
-	quiesce();
+	assert_int_equal(
+		fx_count("SELECT count(DISTINCT recipient) - count(*) "
+			 "FROM notifications WHERE alarm_id = $1::uuid",
+			 out.alarm_id),
+		0);
+	fx_quiesce();
 	assert_logs_clean();
 }
 
 /* Acknowledging, by link or on the page, stops escalation. */
 static void test_acknowledge(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out, other;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_timeline_entry tl[16];
 	struct keryu_ack_result ack, again;
 	struct keryu_alarm_detail d;
-	struct world w, stranger;
+	struct fx_world w, stranger;
 	char unknown[KERYU_UUID_LEN];
 	size_t n;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 2, 0);
-	seed(&stranger, true, 0, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 2, 0);
+	fx_seed(&stranger, true, 0, 0);
 	p.escalate_after_s = 60;
 	p.ack_timeout_s = 60;
-	scan(&w, &p, &out);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self,
-						 out.notification_id, &ack),
+	fx_scan(&w, &p, &out);
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self,
+						  out.notification_id, &ack),
 			 0);
 	assert_false(ack.already);
 	assert_string_equal(ack.alarm_id, out.alarm_id);
 	assert_string_equal(ack.subject_first_name, "Ana");
 	assert_true(strlen(ack.acknowledged_at) == 24);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self,
-						 out.notification_id, &again),
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self,
+						  out.notification_id, &again),
 			 0);
 	assert_true(again.already);
 	assert_string_equal(again.acknowledged_at, ack.acknowledged_at);
-	assert_string_equal(afield(out.alarm_id, "acknowledged_via"), "link");
-	age_step(out.alarm_id, 3600);
-	sql1("UPDATE notifications SET lease_until = NULL", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_afield(out.alarm_id, "acknowledged_via"),
+			    "link");
+	fx_age_step(out.alarm_id, 3600);
+	fx_sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 	/* a failure after the acknowledgement: no fallback, no escalation */
 	p.fallback_channel = "sms";
-	result(out.notification_id, "failed", 1, -1, "131026", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_string_equal(nfield(out.notification_id, "followed_up"), "t");
-	assert_int_equal(T.sj->alarm_get(T.sj->self, w.custodian, out.alarm_id,
-					 &d),
-			 0);
+	fx_result(out.notification_id, "failed", 1, -1, "131026", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_nfield(out.notification_id, "followed_up"), "t");
+	assert_int_equal(
+		fx.sj->alarm_get(fx.sj->self, w.custodian, out.alarm_id, &d),
+		0);
 	assert_string_equal(d.acknowledged_at, ack.acknowledged_at);
 	timeline(&w, out.alarm_id, tl, 16, &n);
 	assert_true(n >= 1);
@@ -1092,57 +816,59 @@ static void test_acknowledge(void **unused)
 	assert_string_equal(tl[0].error_text, "link");
 
 	/* on the alarm page */
-	scan(&w, &p, &other);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self,
-						 stranger.custodian,
-						 other.alarm_id),
+	fx_scan(&w, &p, &other);
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self,
+						  stranger.custodian,
+						  other.alarm_id),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 other.alarm_id),
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self, w.custodian,
+						  other.alarm_id),
 			 0);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 other.alarm_id),
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self, w.custodian,
+						  other.alarm_id),
 			 KERYU_ECONFLICT);
-	assert_string_equal(afield(other.alarm_id, "acknowledged_via"), "page");
-	age_step(other.alarm_id, 3600);
-	sql1("UPDATE notifications SET lease_until = NULL", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_afield(other.alarm_id, "acknowledged_via"),
+			    "page");
+	fx_age_step(other.alarm_id, 3600);
+	fx_sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 	timeline(&w, other.alarm_id, tl, 16, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(tl[0].status, "ACKNOWLEDGED");
 	assert_string_equal(tl[0].notification_id, "");
 	assert_string_equal(tl[0].error_text, "page");
 	/* a link to an acknowledged alarm says so */
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self,
-						 other.notification_id, &ack),
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self,
+						  other.notification_id, &ack),
 			 0);
 	assert_true(ack.already);
 
 	/* on a joined scan's page: the open alarm it joined is the one
 	 * that escalates, so it is acknowledged too */
-	quiesce();
+	fx_quiesce();
 	p.cooldown_s = 600;
-	scan(&w, &p, &out);
-	scan(&w, &p, &other);
+	fx_scan(&w, &p, &out);
+	fx_scan(&w, &p, &other);
 	assert_true(other.joined);
 	assert_string_equal(other.joined_alarm_id, out.alarm_id);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self,
-						 stranger.custodian,
-						 other.alarm_id),
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self,
+						  stranger.custodian,
+						  other.alarm_id),
 			 KERYU_ENOTFOUND);
-	assert_string_equal(afield(out.alarm_id, "acknowledged_via"), "");
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 other.alarm_id),
+	assert_string_equal(fx_afield(out.alarm_id, "acknowledged_via"), "");
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self, w.custodian,
+						  other.alarm_id),
 			 0);
-	assert_string_equal(afield(other.alarm_id, "acknowledged_via"),
+	assert_string_equal(fx_afield(other.alarm_id, "acknowledged_via"),
 			    "page");
-	assert_string_equal(afield(out.alarm_id, "acknowledged_via"), "page");
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 other.alarm_id),
+	assert_string_equal(fx_afield(out.alarm_id, "acknowledged_via"),
+			    "page");
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self, w.custodian,
+						  other.alarm_id),
 			 KERYU_ECONFLICT);
-	age_step(out.alarm_id, 3600);
-	sql1("UPDATE notifications SET lease_until = NULL", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
+	fx_age_step(out.alarm_id, 3600);
+	fx_sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
 	timeline(&w, out.alarm_id, tl, 16, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(tl[0].status, "ACKNOWLEDGED");
@@ -1151,63 +877,63 @@ static void test_acknowledge(void **unused)
 
 	/* unknown and malformed */
 	keryu_uuid_new(unknown);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self, unknown, &ack),
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self, unknown, &ack),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self, "nope", &ack),
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self, "nope", &ack),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self, unknown, NULL),
+	assert_int_equal(fx.st->alarm_acknowledge(fx.st->self, unknown, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 unknown),
-			 KERYU_ENOTFOUND);
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, "x", unknown),
+	assert_int_equal(
+		fx.sj->alarm_acknowledge(fx.sj->self, w.custodian, unknown),
+		KERYU_ENOTFOUND);
+	assert_int_equal(fx.sj->alarm_acknowledge(fx.sj->self, "x", unknown),
 			 KERYU_EINVAL);
-	quiesce();
+	fx_quiesce();
 	assert_logs_clean();
 }
 
 static void test_bad_input(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_notify_job jobs[2];
 	struct keryu_delivery_event ev;
 	char nid[KERYU_UUID_LEN];
 	size_t n = 7;
 
 	(void)unused;
-	quiesce();
-	assert_int_equal(T.st->notify_due(T.st->self, &p, jobs, 2, NULL),
+	fx_quiesce();
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, jobs, 2, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->notify_due(T.st->self, NULL, jobs, 2, &n),
+	assert_int_equal(fx.st->notify_due(fx.st->self, NULL, jobs, 2, &n),
 			 KERYU_EINVAL);
 	assert_int_equal(n, 0);
-	assert_int_equal(T.st->notify_due(T.st->self, &p, NULL, 2, &n),
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, NULL, 2, &n),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->notify_due(T.st->self, &p, NULL, 0, &n), 0);
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, NULL, 0, &n), 0);
 	p.lease_s = 0;
-	assert_int_equal(T.st->notify_due(T.st->self, &p, jobs, 2, &n),
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, jobs, 2, &n),
 			 KERYU_EINVAL);
-	p = policy();
+	p = fx_policy();
 	p.fallback_channel = "SMS";
-	assert_int_equal(T.st->notify_due(T.st->self, &p, jobs, 2, &n),
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, jobs, 2, &n),
 			 KERYU_EINVAL);
-	p = policy();
+	p = fx_policy();
 	p.escalate_after_s = -1;
-	assert_int_equal(T.st->notify_due(T.st->self, &p, jobs, 2, &n),
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, jobs, 2, &n),
 			 KERYU_EINVAL);
-	p = policy();
+	p = fx_policy();
 	p.fallback_channel = NULL; /* same as "" */
-	assert_int_equal(T.st->notify_due(T.st->self, &p, jobs, 2, &n), 0);
+	assert_int_equal(fx.st->notify_due(fx.st->self, &p, jobs, 2, &n), 0);
 	keryu_uuid_new(nid);
-	assert_int_equal(T.st->notification_queued(T.st->self, nid, 1, 0),
+	assert_int_equal(fx.st->notification_queued(fx.st->self, nid, 1, 0),
 			 KERYU_EINVAL);
 	memset(&ev, 0, sizeof(ev));
 	keryu_uuid_new(ev.event_id);
 	snprintf(ev.notification_id, sizeof(ev.notification_id), "%s", nid);
 	snprintf(ev.status, sizeof(ev.status), "sent");
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 0),
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 0),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60),
+	assert_int_equal(fx.st->notification_result(fx.st->self, &ev, 60),
 			 KERYU_ENOTFOUND);
 }
 
@@ -1224,7 +950,7 @@ struct racer {
 static void *due_racer(void *arg)
 {
 	struct racer *r = arg;
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_notify_job jobs[3];
 	size_t n, i;
 	int idle = 0;
@@ -1232,7 +958,7 @@ static void *due_racer(void *arg)
 	/* small batches, so that the two interleave; a few empty calls in
 	 * a row end it */
 	while (idle < 3 && r->n < RACE_ALARMS * 2) {
-		r->rc = T.st->notify_due(T.st->self, &p, jobs, 3, &n);
+		r->rc = fx.st->notify_due(fx.st->self, &p, jobs, 3, &n);
 		if (r->rc)
 			return NULL;
 		for (i = 0; i < n && r->n < RACE_ALARMS * 2; i++)
@@ -1246,14 +972,14 @@ static void *due_racer(void *arg)
 static void *due_racer_ack(void *arg)
 {
 	struct racer *r = arg;
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_notify_job jobs[3];
 	size_t n, i;
 	int idle = 0;
 
 	p.ack_timeout_s = 60;
 	while (idle < 3 && r->n < RACE_ALARMS * 2) {
-		r->rc = T.st->notify_due(T.st->self, &p, jobs, 3, &n);
+		r->rc = fx.st->notify_due(fx.st->self, &p, jobs, 3, &n);
 		if (r->rc)
 			return NULL;
 		for (i = 0; i < n && r->n < RACE_ALARMS * 2; i++)
@@ -1265,23 +991,24 @@ static void *due_racer_ack(void *arg)
 
 static void test_due_concurrency(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	static struct racer r[2];
 	pthread_t th[2];
-	struct world w;
+	struct fx_world w;
 	size_t i, j, total;
 	int k;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
 	for (k = 0; k < RACE_ALARMS; k++)
-		scan(&w, &p, &out);
-	sql1("UPDATE notifications n SET lease_until = now() - interval '1 s' "
-	     "FROM alarms a WHERE a.id = n.alarm_id "
-	     "AND a.subject_id = $1::uuid",
-	     w.subject);
+		fx_scan(&w, &p, &out);
+	fx_sql1("UPDATE notifications n SET lease_until = now() - interval '1 "
+		"s' "
+		"FROM alarms a WHERE a.id = n.alarm_id "
+		"AND a.subject_id = $1::uuid",
+		w.subject);
 	memset(r, 0, sizeof(r));
 	for (k = 0; k < 2; k++)
 		assert_int_equal(pthread_create(&th[k], NULL, due_racer, &r[k]),
@@ -1305,15 +1032,15 @@ static void test_due_concurrency(void **unused)
 		for (j = i + 1; j < r[1].n; j++)
 			assert_string_not_equal(r[1].got[i].notification_id,
 						r[1].got[j].notification_id);
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.subject_id = $1::uuid "
-			       "AND n.status = 'QUEUED' AND n.redrives = 1",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n "
+				  "JOIN alarms a ON a.id = n.alarm_id "
+				  "WHERE a.subject_id = $1::uuid "
+				  "AND n.status = 'QUEUED' AND n.redrives = 1",
+				  w.subject),
 			 RACE_ALARMS);
 	fprintf(stderr, "integration.storage_delivery: race split %zu/%zu\n",
 		r[0].n, r[1].n);
-	quiesce();
+	fx_quiesce();
 }
 
 /* Escalation claimed by two instances at once: every alarm escalates
@@ -1338,38 +1065,39 @@ static void *results_racer(void *arg)
 			 rr->nids[i]);
 		snprintf(ev.status, sizeof(ev.status), "delivered");
 		ev.retry_in_ms = -1;
-		rr->rc = T.st->notification_result(T.st->self, &ev, 60);
+		rr->rc = fx.st->notification_result(fx.st->self, &ev, 60);
 	}
 	return NULL;
 }
 
 static void test_due_races(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out;
 	static struct racer r[2];
 	static struct result_racer rr;
 	pthread_t th[3];
-	struct world w;
+	struct fx_world w;
 	int k;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
 	memset(&rr, 0, sizeof(rr));
 	for (k = 0; k < RACE_ALARMS; k++) {
-		scan(&w, &p, &out);
+		fx_scan(&w, &p, &out);
 		snprintf(rr.nids[rr.n++], KERYU_UUID_LEN, "%s",
 			 out.notification_id);
 	}
 	/* every alarm past its acknowledgement deadline, every lease out */
-	sql1("UPDATE alarms SET step_started_at = now() - interval '1 hour' "
-	     "WHERE subject_id = $1::uuid",
-	     w.subject);
-	sql1("UPDATE notifications n SET lease_until = now() - interval '1 s' "
-	     "FROM alarms a WHERE a.id = n.alarm_id "
-	     "AND a.subject_id = $1::uuid",
-	     w.subject);
+	fx_sql1("UPDATE alarms SET step_started_at = now() - interval '1 hour' "
+		"WHERE subject_id = $1::uuid",
+		w.subject);
+	fx_sql1("UPDATE notifications n SET lease_until = now() - interval '1 "
+		"s' "
+		"FROM alarms a WHERE a.id = n.alarm_id "
+		"AND a.subject_id = $1::uuid",
+		w.subject);
 	memset(r, 0, sizeof(r));
 	for (k = 0; k < 2; k++)
 		assert_int_equal(pthread_create(&th[k], NULL, due_racer_ack,
@@ -1382,70 +1110,72 @@ static void test_due_races(void **unused)
 	assert_int_equal(r[1].rc, 0);
 	assert_int_equal(rr.rc, 0);
 	/* one escalation per alarm, to the one contact */
-	assert_int_equal(count("SELECT count(*) FROM alarm_events e "
-			       "JOIN alarms a ON a.id = e.alarm_id "
-			       "WHERE a.subject_id = $1::uuid "
-			       "AND e.kind = 'ESCALATED'",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarm_events e "
+				  "JOIN alarms a ON a.id = e.alarm_id "
+				  "WHERE a.subject_id = $1::uuid "
+				  "AND e.kind = 'ESCALATED'",
+				  w.subject),
 			 RACE_ALARMS);
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.subject_id = $1::uuid AND n.step = 1",
-			       w.subject),
-			 RACE_ALARMS);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notifications n "
+			 "JOIN alarms a ON a.id = n.alarm_id "
+			 "WHERE a.subject_id = $1::uuid AND n.step = 1",
+			 w.subject),
+		RACE_ALARMS);
 	/* every result landed, whatever notify_due did meanwhile */
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.subject_id = $1::uuid AND n.step = 0 "
-			       "AND n.status = 'DELIVERED'",
-			       w.subject),
-			 RACE_ALARMS);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE subject_id = $1::uuid "
-			       "AND notification_status <> 'DELIVERED'",
-			       w.subject),
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notifications n "
+			 "JOIN alarms a ON a.id = n.alarm_id "
+			 "WHERE a.subject_id = $1::uuid AND n.step = 0 "
+			 "AND n.status = 'DELIVERED'",
+			 w.subject),
+		RACE_ALARMS);
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE subject_id = $1::uuid "
+				  "AND notification_status <> 'DELIVERED'",
+				  w.subject),
 			 0);
-	quiesce();
+	fx_quiesce();
 }
 
 /* Deleting a subject takes its alarms with their notifications,
  * fallbacks, joined scans and alarm-level steps. */
 static void test_subject_delete(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created out, joined;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct world w;
+	struct fx_world w;
 	char photo[80];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
 	p.fallback_channel = "sms";
 	p.cooldown_s = 600;
-	scan(&w, &p, &out);
-	scan(&w, &p, &joined);
+	fx_scan(&w, &p, &out);
+	fx_scan(&w, &p, &joined);
 	assert_true(joined.joined);
-	result(out.notification_id, "failed", 1, -1, "131026", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self,
-						 jobs[0].notification_id,
-						 &(struct keryu_ack_result){0}),
+	fx_result(out.notification_id, "failed", 1, -1, "131026", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
+	assert_int_equal(
+		fx.st->alarm_acknowledge(fx.st->self, jobs[0].notification_id,
+					 &(struct keryu_ack_result){0}),
+		0);
+	assert_int_equal(fx.sj->subject_delete(fx.sj->self, w.custodian,
+					       w.subject, photo),
 			 0);
-	assert_int_equal(T.sj->subject_delete(T.sj->self, w.custodian,
-					      w.subject, photo),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE subject_id = $1::uuid",
+				  w.subject),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE subject_id = $1::uuid",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarm_events "
+				  "WHERE alarm_id = $1::uuid",
+				  out.alarm_id),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM alarm_events "
-			       "WHERE alarm_id = $1::uuid",
-			       out.alarm_id),
-			 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid",
-			       out.alarm_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE alarm_id = $1::uuid",
+				  out.alarm_id),
 			 0);
 }
 
@@ -1467,17 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_due_races),
 		cmocka_unit_test(test_subject_delete),
 	};
-	const char *url = getenv("KERYU_TEST_DATABASE_URL");
-
-	if (!url || !*url) {
-		fprintf(stderr,
-			"integration.storage_delivery: FAIL: "
-			"KERYU_TEST_DATABASE_URL is not set. Point it at a "
-			"PostgreSQL where this test may CREATE DATABASE, e.g. "
-			"postgresql://postgres@127.0.0.1:5432/postgres\n");
-		return 1;
-	}
-	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
-	return cmocka_run_group_tests_name("integration.storage_delivery",
-					   tests, group_setup, group_teardown);
+	fx.phone_prefix = "+1555041";
+	return fx_run("integration.storage_delivery", "keryu_delivery",
+		      "Asia/Kolkata", tests, sizeof(tests) / sizeof(tests[0]));
 }

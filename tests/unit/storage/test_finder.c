@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "scratch_db.h"
+#include "storage_fixture.h"
 
 #include <keryu/module.h>
 #include <keryu/storage.h>
@@ -29,8 +29,6 @@
 
 #include "fake_host.h"
 #include "storage_migrations.h"
-
-extern const struct keryu_module keryu_module;
 
 /* data made before migration 005 */
 #define OLD_CUSTODIAN "5d000000-0000-4000-8000-000000000001"
@@ -47,263 +45,12 @@ extern const struct keryu_module keryu_module;
 	"to_char(scanned_at AT TIME ZONE 'UTC', "                              \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static struct {
-	char admin_url[1024];
-	char db_url[1024];
-	char db_name[64];
-	PGconn *db;
-	void *state;
-	const struct keryu_storage *st;
-	const struct keryu_subjects *sj;
-	int phones; /* for unique phone numbers */
-} T;
-
 /* ---- helpers ---- */
-
-static PGresult *sqlv(const char *sql, int n, const char *const *v)
-{
-	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
-	return r;
-}
-
-/* Runs sql with at most one text parameter. */
-static void sql1(const char *sql, const char *arg)
-{
-	const char *v[] = {arg};
-
-	PQclear(sqlv(sql, arg ? 1 : 0, v));
-}
-
-/* First column of the first row, as text ("" for NULL or no row). */
-static const char *scalar(char *buf, size_t size, const char *sql,
-			  const char *arg)
-{
-	const char *v[] = {arg};
-	PGresult *r = sqlv(sql, arg ? 1 : 0, v);
-
-	snprintf(buf, size, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	return buf;
-}
-
-static long count(const char *sql, const char *arg)
-{
-	char buf[64];
-
-	return atol(scalar(buf, sizeof(buf), sql, arg));
-}
-
-/* One column of the notification, as text. */
-static const char *nfield(const char *nid, const char *col)
-{
-	static char buf[512];
-	char sql[256];
-
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s FROM notifications WHERE id = $1::uuid", col);
-	return scalar(buf, sizeof(buf), sql, nid);
-}
-
-static const char *afield(const char *alarm_id, const char *col)
-{
-	static char buf[512];
-	char sql[256];
-
-	snprintf(sql, sizeof(sql), "SELECT %s FROM alarms WHERE id = $1::uuid",
-		 col);
-	return scalar(buf, sizeof(buf), sql, alarm_id);
-}
-
-static int module_init(void)
-{
-	int rc;
-
-	fake_host_reset(&keryu_module);
-	fake_host_set("database_url", T.db_url);
-	fake_host_set("connect_timeout_s", "5");
-	fake_host_set("pool_size", "4");
-	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
-	T.st = fake_host()->service(fake_mod(), KERYU_SERVICE_STORAGE);
-	T.sj = fake_host()->service(fake_mod(), KERYU_SERVICE_SUBJECTS);
-	return rc;
-}
-
-/* No escalation, no cooldown, no fallback: each test turns on what it
- * exercises. */
-static struct keryu_alarm_policy policy(void)
-{
-	struct keryu_alarm_policy p;
-
-	memset(&p, 0, sizeof(p));
-	p.channel = "whatsapp";
-	p.fallback_channel = "";
-	p.lease_s = 60;
-	p.max_redrives = 3;
-	return p;
-}
-
-/* A custodian with a subject, an active tag and n contacts (positions 1..n;
- * channel "sms", verified unless unverified_mask has their bit). */
-struct world {
-	char custodian[KERYU_UUID_LEN];
-	char subject[KERYU_UUID_LEN];
-	char tag[KERYU_UUID_LEN];
-	char phone[32];
-	char contact[4][KERYU_UUID_LEN];
-	char cphone[4][32];
-};
-
-static void new_phone(char out[32])
-{
-	snprintf(out, 32, "+1555051%04d", ++T.phones);
-}
-
-static void seed(struct world *w, bool custodian_verified, int contacts,
-		 unsigned unverified_mask)
-{
-	char email[64], pos[16];
-	const char *v[5];
-	PGresult *r;
-	int i;
-
-	memset(w, 0, sizeof(*w));
-	new_phone(w->phone);
-	snprintf(email, sizeof(email), "c%d@example.org", T.phones);
-	v[0] = email;
-	v[1] = w->phone;
-	v[2] = custodian_verified ? "t" : "f";
-	r = sqlv("INSERT INTO custodians (email, name, phone_e164, "
-		 "phone_verified_at) VALUES ($1, 'Carla', $2, "
-		 "CASE WHEN $3::bool THEN now() END) RETURNING id::text",
-		 3, v);
-	snprintf(w->custodian, sizeof(w->custodian), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	v[0] = w->custodian;
-	r = sqlv("INSERT INTO subjects (custodian_id, name, date_of_birth, "
-		 "gender) VALUES ($1::uuid, 'Ana Demo', '2018-04-02', 'F') "
-		 "RETURNING id::text",
-		 1, v);
-	snprintf(w->subject, sizeof(w->subject), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	v[0] = w->subject;
-	r = sqlv("INSERT INTO subject_qr_codes (subject_id, is_active, "
-		 "activated_at) VALUES ($1::uuid, true, now()) "
-		 "RETURNING uuid::text",
-		 1, v);
-	snprintf(w->tag, sizeof(w->tag), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	for (i = 0; i < contacts; i++) {
-		new_phone(w->cphone[i]);
-		snprintf(pos, sizeof(pos), "%d", i + 1);
-		v[0] = w->subject;
-		v[1] = w->cphone[i];
-		v[2] = pos;
-		v[3] = (unverified_mask >> i) & 1 ? "f" : "t";
-		r = sqlv("INSERT INTO contacts (subject_id, name, phone_e164, "
-			 "channel, position, verified_at) VALUES ($1::uuid, "
-			 "'Bea', $2, 'sms', $3::int, "
-			 "CASE WHEN $4::bool THEN now() END) RETURNING id::text",
-			 4, v);
-		snprintf(w->contact[i], sizeof(w->contact[i]), "%s",
-			 PQgetvalue(r, 0, 0));
-		PQclear(r);
-	}
-}
-
-static void scan_at(const struct world *w, const struct keryu_alarm_policy *p,
-		    const char *at, struct keryu_alarm_created *out)
-{
-	struct keryu_scan_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	keryu_uuid_new(ev.event_id);
-	snprintf(ev.at, sizeof(ev.at), "%s", at);
-	snprintf(ev.qr_uuid, sizeof(ev.qr_uuid), "%s", w->tag);
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, p, out), 0);
-	assert_true(out->created);
-}
-
-static void scan(const struct world *w, const struct keryu_alarm_policy *p,
-		 struct keryu_alarm_created *out)
-{
-	char at[KERYU_TIME_LEN];
-
-	keryu_now_iso(at);
-	scan_at(w, p, at, out);
-}
-
-static void result(const char *nid, const char *status, int attempt,
-		   int retry_in_ms, const char *code,
-		   struct keryu_delivery_event *out)
-{
-	struct keryu_delivery_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	keryu_uuid_new(ev.event_id);
-	keryu_now_iso(ev.at);
-	snprintf(ev.notification_id, sizeof(ev.notification_id), "%s", nid);
-	snprintf(ev.status, sizeof(ev.status), "%s", status);
-	snprintf(ev.channel, sizeof(ev.channel), "whatsapp");
-	snprintf(ev.error_code, sizeof(ev.error_code), "%s", code ? code : "");
-	ev.attempt = attempt;
-	ev.retry_in_ms = retry_in_ms;
-	assert_int_equal(T.st->notification_result(T.st->self, &ev, 60), 0);
-	if (out)
-		*out = ev;
-}
-
-static size_t due(const struct keryu_alarm_policy *p,
-		  struct keryu_notify_job *jobs, size_t max)
-{
-	size_t n = 12345;
-
-	assert_int_equal(T.st->notify_due(T.st->self, p, jobs, max, &n), 0);
-	assert_true(n <= max);
-	return n;
-}
-
-/* The lease ran out a second ago. */
-static void expire(const char *nid)
-{
-	sql1("UPDATE notifications SET lease_until = now() - interval '1 s' "
-	     "WHERE id = $1::uuid",
-	     nid);
-}
-
-/* The alarm's current step began s seconds earlier than it did. */
-static void age_step(const char *alarm_id, int s)
-{
-	char sec[16];
-	const char *v[2];
-
-	snprintf(sec, sizeof(sec), "%d", s);
-	v[0] = alarm_id;
-	v[1] = sec;
-	PQclear(sqlv("UPDATE alarms SET step_started_at = step_started_at - "
-		     "$2::int * interval '1 second' WHERE id = $1::uuid",
-		     2, v));
-}
-
-/* Leaves no work for notify_due from earlier tests. */
-static void quiesce(void)
-{
-	sql1("UPDATE alarms SET resolved_at = now() WHERE resolved_at IS NULL",
-	     NULL);
-	sql1("UPDATE notifications SET lease_until = NULL, followed_up = true",
-	     NULL);
-}
 
 /* No log line may carry a phone number or a name. */
 static void assert_logs_clean(void)
 {
-	assert_false(fake_host_log_contains("+1555"));
-	assert_false(fake_host_log_contains("555051"));
-	assert_false(fake_host_log_contains("Ana"));
-	assert_false(fake_host_log_contains("Carla"));
+	fx_assert_logs_clean("+1555", "555051", "Ana", "Carla", NULL);
 }
 
 /* A finder's post for the scan that made alarm out (of tag qr). */
@@ -342,7 +89,7 @@ static struct keryu_finder_post report_post(const char *event_id,
 /* The scan event id of an alarm. */
 static const char *event_of(const char *alarm_id, char out[KERYU_UUID_LEN])
 {
-	const char *v = afield(alarm_id, "event_id::text");
+	const char *v = fx_afield(alarm_id, "event_id::text");
 
 	assert_int_equal(strlen(v), KERYU_UUID_LEN - 1);
 	memcpy(out, v, KERYU_UUID_LEN);
@@ -351,13 +98,14 @@ static const char *event_of(const char *alarm_id, char out[KERYU_UUID_LEN])
 
 static int attach(const struct keryu_finder_post *f, char *alarm_id)
 {
-	return T.st->finder_attach(T.st->self, f, alarm_id);
+	return fx.st->finder_attach(fx.st->self, f, alarm_id);
 }
 
 static void status_of(const char *event_id, const char *qr,
 		      struct keryu_finder_status *out)
 {
-	assert_int_equal(T.st->finder_status(T.st->self, event_id, qr, out), 0);
+	assert_int_equal(fx.st->finder_status(fx.st->self, event_id, qr, out),
+			 0);
 }
 
 static size_t followups(const char *alarm_id, const char *kind,
@@ -365,41 +113,11 @@ static size_t followups(const char *alarm_id, const char *kind,
 {
 	size_t n = 12345;
 
-	assert_int_equal(T.st->followups(T.st->self, alarm_id, kind, 60, jobs,
-					 max, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, alarm_id, kind, 60, jobs,
+					  max, &n),
 			 0);
 	assert_true(n <= max);
 	return n;
-}
-
-/* ---- setup: a database at migration 004 ---- */
-
-static int group_setup(void **unused)
-{
-	(void)unused;
-	if (scratch_db_create(T.admin_url, "keryu_finder", "America/Lima",
-			      T.db_name, sizeof(T.db_name), T.db_url,
-			      sizeof(T.db_url), "integration.storage_finder"))
-		return -1;
-	T.db = PQconnectdb(T.db_url);
-	if (PQstatus(T.db) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage_finder: %s",
-			PQerrorMessage(T.db));
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **unused)
-{
-	(void)unused;
-	if (T.state)
-		keryu_module.cleanup(T.state);
-	T.state = NULL;
-	PQfinish(T.db);
-	T.db = NULL;
-	scratch_db_drop(T.admin_url, T.db_name, "integration.storage_finder");
-	return 0;
 }
 
 /* ---- tests, run in order ---- */
@@ -407,7 +125,7 @@ static int group_teardown(void **unused)
 static void test_upgrade_from_004(void **unused)
 {
 	const struct storage_migration *list;
-	size_t n, i;
+	size_t n;
 	PGresult *r;
 
 	(void)unused;
@@ -415,67 +133,58 @@ static void test_upgrade_from_004(void **unused)
 	assert_true(n >= 5);
 	assert_int_equal(list[4].version, 5);
 	assert_string_equal(list[4].name, "finder");
-	sql1("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
-	     "name text NOT NULL, applied_at timestamptz NOT NULL "
-	     "DEFAULT now())",
-	     NULL);
-	for (i = 0; i < 4; i++) {
-		r = PQexec(T.db, list[i].sql);
-		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-		PQclear(r);
-	}
-	sql1("INSERT INTO schema_migrations VALUES (1, 'schema'), "
-	     "(2, 'accounts'), (3, 'subjects'), (4, 'delivery')",
-	     NULL);
-	sql1("INSERT INTO custodians (id, email, name, phone_e164, "
-	     "phone_verified_at) VALUES ('" OLD_CUSTODIAN "', "
-	     "'old@example.org', 'Olga', '" OLD_PHONE "', now())",
-	     NULL);
-	sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
-	     "gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
-	     "'Oscar', '2017-01-01', 'M')",
-	     NULL);
-	sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
-	     "VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
-	     NULL);
-	sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
-	     "scanned_at, notification_status, ip_hash, user_agent) "
-	     "VALUES ('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT "', "
-	     "'" OLD_TAG "', now() - interval '90 days', 'DELIVERED', "
-	     "'abc', 'Mozilla')",
-	     NULL);
-	sql1("INSERT INTO notifications (id, alarm_id, custodian_id, channel, "
-	     "recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
-	     "', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE "', "
-	     "'DELIVERED')",
-	     NULL);
+	fx_migrate_by_hand(4);
+	fx_sql1("INSERT INTO custodians (id, email, name, phone_e164, "
+		"phone_verified_at) VALUES ('" OLD_CUSTODIAN "', "
+		"'old@example.org', 'Olga', '" OLD_PHONE "', now())",
+		NULL);
+	fx_sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
+		"gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
+		"'Oscar', '2017-01-01', 'M')",
+		NULL);
+	fx_sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
+		"VALUES ('" OLD_TAG "', '" OLD_SUBJECT "', true)",
+		NULL);
+	fx_sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
+		"scanned_at, notification_status, ip_hash, user_agent) "
+		"VALUES ('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT
+		"', "
+		"'" OLD_TAG "', now() - interval '90 days', 'DELIVERED', "
+		"'abc', 'Mozilla')",
+		NULL);
+	fx_sql1("INSERT INTO notifications (id, alarm_id, custodian_id, "
+		"channel, "
+		"recipient, status) VALUES ('" OLD_NOTIFICATION "', '" OLD_ALARM
+		"', '" OLD_CUSTODIAN "', 'whatsapp', '" OLD_PHONE "', "
+		"'DELIVERED')",
+		NULL);
 
-	assert_int_equal(module_init(), 0);
-	assert_non_null(T.st);
-	assert_non_null(T.sj);
+	assert_int_equal(fx_start("4"), 0);
+	assert_non_null(fx.st);
+	assert_non_null(fx.sj);
 	assert_true(fake_host_log_contains(
 		"storage.migrated version=5 name=finder"));
-	assert_non_null(T.st->tag_public);
-	assert_non_null(T.st->finder_attach);
-	assert_non_null(T.st->finder_status);
-	assert_non_null(T.st->followups);
-	assert_non_null(T.st->purge_finder_data);
-	assert_non_null(T.sj->subject_set_missing);
+	assert_non_null(fx.st->tag_public);
+	assert_non_null(fx.st->finder_attach);
+	assert_non_null(fx.st->finder_status);
+	assert_non_null(fx.st->followups);
+	assert_non_null(fx.st->purge_finder_data);
+	assert_non_null(fx.sj->subject_set_missing);
 	/* old rows are alerts, old subjects not missing, old alarms no test */
-	assert_string_equal(nfield(OLD_NOTIFICATION, "kind"), "alert");
-	assert_string_equal(nfield(OLD_NOTIFICATION, "coalesce(detail, '-')"),
-			    "-");
-	assert_int_equal(count("SELECT count(*) FROM subjects "
-			       "WHERE missing OR missing_since IS NOT NULL",
-			       NULL),
+	assert_string_equal(fx_nfield(OLD_NOTIFICATION, "kind"), "alert");
+	assert_string_equal(
+		fx_nfield(OLD_NOTIFICATION, "coalesce(detail, '-')"), "-");
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects "
+				  "WHERE missing OR missing_since IS NOT NULL",
+				  NULL),
 			 0);
-	assert_string_equal(afield(OLD_ALARM, "is_test"), "f");
+	assert_string_equal(fx_afield(OLD_ALARM, "is_test"), "f");
 	/* the schema refuses what the service would */
-	r = PQexec(T.db, "UPDATE alarms SET report_situation = 'bored', "
-			 "report_at = now()");
+	r = PQexec(fx.db, "UPDATE alarms SET report_situation = 'bored', "
+			  "report_at = now()");
 	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
 	PQclear(r);
-	r = PQexec(T.db, "UPDATE notifications SET kind = 'chat'");
+	r = PQexec(fx.db, "UPDATE notifications SET kind = 'chat'");
 	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
 	PQclear(r);
 }
@@ -483,27 +192,27 @@ static void test_upgrade_from_004(void **unused)
 static void test_tag_public(void **unused)
 {
 	struct keryu_public_subject ps;
-	struct world w;
+	struct fx_world w;
 	char bits[16];
 	const char *v[2];
 
 	(void)unused;
-	seed(&w, true, 0, 0);
-	sql1("UPDATE subjects SET name = '  Ana María Demo', "
-	     "photo = 'p.jpg', care_instructions = 'Calm voice', "
-	     "medical_conditions = 'Autism', allergies = 'Peanuts', "
-	     "medications = 'None', doctor_name = 'Dr Who', "
-	     "doctor_phone = '+15550000000' WHERE id = $1::uuid",
-	     w.subject);
+	fx_seed(&w, true, 0, 0);
+	fx_sql1("UPDATE subjects SET name = '  Ana María Demo', "
+		"photo = 'p.jpg', care_instructions = 'Calm voice', "
+		"medical_conditions = 'Autism', allergies = 'Peanuts', "
+		"medications = 'None', doctor_name = 'Dr Who', "
+		"doctor_phone = '+15550000000' WHERE id = $1::uuid",
+		w.subject);
 
 	/* nothing chosen: the first name only */
 	snprintf(bits, sizeof(bits), "%u", 0u);
 	v[0] = w.subject;
 	v[1] = bits;
-	PQclear(sqlv("UPDATE subjects SET public_fields = $2::int "
-		     "WHERE id = $1::uuid",
-		     2, v));
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps), 0);
+	PQclear(fx_sqlv("UPDATE subjects SET public_fields = $2::int "
+			"WHERE id = $1::uuid",
+			2, v));
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps), 0);
 	assert_string_equal(ps.qr_uuid, w.tag);
 	assert_string_equal(ps.subject_id, w.subject);
 	assert_int_equal(ps.public_fields, 0);
@@ -521,10 +230,10 @@ static void test_tag_public(void **unused)
 
 	/* the default: photo, first name, care, allergies */
 	snprintf(bits, sizeof(bits), "%u", (unsigned)KERYU_PUB_DEFAULT);
-	PQclear(sqlv("UPDATE subjects SET public_fields = $2::int "
-		     "WHERE id = $1::uuid",
-		     2, v));
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps), 0);
+	PQclear(fx_sqlv("UPDATE subjects SET public_fields = $2::int "
+			"WHERE id = $1::uuid",
+			2, v));
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps), 0);
 	assert_int_equal(ps.public_fields, KERYU_PUB_DEFAULT);
 	assert_string_equal(ps.photo, "p.jpg");
 	assert_string_equal(ps.care_instructions, "Calm voice");
@@ -537,10 +246,10 @@ static void test_tag_public(void **unused)
 
 	/* everything, with a verified custodian phone */
 	snprintf(bits, sizeof(bits), "%u", (unsigned)KERYU_PUB_ALL);
-	PQclear(sqlv("UPDATE subjects SET public_fields = $2::int "
-		     "WHERE id = $1::uuid",
-		     2, v));
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps), 0);
+	PQclear(fx_sqlv("UPDATE subjects SET public_fields = $2::int "
+			"WHERE id = $1::uuid",
+			2, v));
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps), 0);
 	assert_string_equal(ps.full_name, "  Ana María Demo");
 	assert_string_equal(ps.medical_conditions, "Autism");
 	assert_string_equal(ps.medications, "None");
@@ -548,43 +257,43 @@ static void test_tag_public(void **unused)
 	assert_string_equal(ps.doctor_phone, "+15550000000");
 	assert_string_equal(ps.custodian_phone, w.phone);
 	/* an unverified phone is never shown */
-	sql1("UPDATE custodians SET phone_verified_at = NULL "
-	     "WHERE id = $1::uuid",
-	     w.custodian);
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps), 0);
+	fx_sql1("UPDATE custodians SET phone_verified_at = NULL "
+		"WHERE id = $1::uuid",
+		w.custodian);
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps), 0);
 	assert_string_equal(ps.custodian_phone, "");
 	assert_string_equal(ps.doctor_name, "Dr Who");
 
 	/* lost mode shows */
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, w.custodian,
-						   w.subject, true),
+	assert_int_equal(fx.sj->subject_set_missing(fx.sj->self, w.custodian,
+						    w.subject, true),
 			 0);
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps), 0);
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps), 0);
 	assert_true(ps.missing);
 
 	/* unknown, inactive, bad */
-	assert_int_equal(T.st->tag_public(T.st->self,
-					  "5d000000-0000-4000-8000-00000000ffff",
-					  &ps),
-			 KERYU_ENOTFOUND);
+	assert_int_equal(
+		fx.st->tag_public(fx.st->self,
+				  "5d000000-0000-4000-8000-00000000ffff", &ps),
+		KERYU_ENOTFOUND);
 	assert_string_equal(ps.first_name, "");
-	sql1("UPDATE subject_qr_codes SET is_active = false "
-	     "WHERE uuid = $1::uuid",
-	     w.tag);
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps),
+	fx_sql1("UPDATE subject_qr_codes SET is_active = false "
+		"WHERE uuid = $1::uuid",
+		w.tag);
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps),
 			 KERYU_ENOTFOUND);
-	sql1("UPDATE subject_qr_codes SET is_active = true "
-	     "WHERE uuid = $1::uuid",
-	     w.tag);
-	sql1("UPDATE subjects SET is_active = false WHERE id = $1::uuid",
-	     w.subject);
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, &ps),
+	fx_sql1("UPDATE subject_qr_codes SET is_active = true "
+		"WHERE uuid = $1::uuid",
+		w.tag);
+	fx_sql1("UPDATE subjects SET is_active = false WHERE id = $1::uuid",
+		w.subject);
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, &ps),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(T.st->tag_public(T.st->self, "nope", &ps),
+	assert_int_equal(fx.st->tag_public(fx.st->self, "nope", &ps),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->tag_public(T.st->self, NULL, &ps),
+	assert_int_equal(fx.st->tag_public(fx.st->self, NULL, &ps),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->tag_public(T.st->self, w.tag, NULL),
+	assert_int_equal(fx.st->tag_public(fx.st->self, w.tag, NULL),
 			 KERYU_EINVAL);
 	assert_logs_clean();
 }
@@ -592,59 +301,57 @@ static void test_tag_public(void **unused)
 /* Lost mode: every scan alerts; found again, the cooldown is back. */
 static void test_lost_mode(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a, b, c;
 	struct keryu_subject s;
-	struct world w, other;
+	struct fx_world w, other;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
-	seed(&other, true, 0, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
+	fx_seed(&other, true, 0, 0);
 	p.cooldown_s = 600;
 
 	/* scoped to the custodian; bad ids refused */
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, other.custodian,
-						   w.subject, true),
+	assert_int_equal(fx.sj->subject_set_missing(
+				 fx.sj->self, other.custodian, w.subject, true),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, w.custodian,
-						   "x", true),
-			 KERYU_EINVAL);
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, "x", w.subject,
-						   true),
-			 KERYU_EINVAL);
-	assert_int_equal(T.sj->subject_get(T.sj->self, w.custodian, w.subject,
-					   &s),
-			 0);
+	assert_int_equal(
+		fx.sj->subject_set_missing(fx.sj->self, w.custodian, "x", true),
+		KERYU_EINVAL);
+	assert_int_equal(
+		fx.sj->subject_set_missing(fx.sj->self, "x", w.subject, true),
+		KERYU_EINVAL);
+	assert_int_equal(
+		fx.sj->subject_get(fx.sj->self, w.custodian, w.subject, &s), 0);
 	assert_false(s.missing);
 
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, w.custodian,
-						   w.subject, true),
+	assert_int_equal(fx.sj->subject_set_missing(fx.sj->self, w.custodian,
+						    w.subject, true),
 			 0);
-	assert_int_equal(T.sj->subject_get(T.sj->self, w.custodian, w.subject,
-					   &s),
-			 0);
+	assert_int_equal(
+		fx.sj->subject_get(fx.sj->self, w.custodian, w.subject, &s), 0);
 	assert_true(s.missing);
-	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = "
-			       "$1::uuid AND missing_since IS NOT NULL",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects WHERE id = "
+				  "$1::uuid AND missing_since IS NOT NULL",
+				  w.subject),
 			 1);
 	/* marking it again keeps the first time */
-	sql1("UPDATE subjects SET missing_since = '2026-01-01Z' "
-	     "WHERE id = $1::uuid",
-	     w.subject);
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, w.custodian,
-						   w.subject, true),
+	fx_sql1("UPDATE subjects SET missing_since = '2026-01-01Z' "
+		"WHERE id = $1::uuid",
+		w.subject);
+	assert_int_equal(fx.sj->subject_set_missing(fx.sj->self, w.custodian,
+						    w.subject, true),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = "
-			       "$1::uuid AND missing_since = '2026-01-01Z'",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects WHERE id = "
+				  "$1::uuid AND missing_since = '2026-01-01Z'",
+				  w.subject),
 			 1);
 
 	/* three scans within the cooldown: three alerts */
-	scan_at(&w, &p, "2026-06-01T10:00:00Z", &a);
-	scan_at(&w, &p, "2026-06-01T10:00:05Z", &b);
-	scan_at(&w, &p, "2026-06-01T10:00:10Z", &c);
+	fx_scan_at(&w, &p, "2026-06-01T10:00:00Z", &a);
+	fx_scan_at(&w, &p, "2026-06-01T10:00:05Z", &b);
+	fx_scan_at(&w, &p, "2026-06-01T10:00:10Z", &c);
 	assert_false(a.joined);
 	assert_false(b.joined);
 	assert_false(c.joined);
@@ -652,25 +359,24 @@ static void test_lost_mode(void **unused)
 	assert_true(keryu_uuid_valid(b.notification_id));
 	assert_true(keryu_uuid_valid(c.notification_id));
 	assert_string_equal(b.recipient, w.phone);
-	assert_int_equal(count("SELECT count(*) FROM notifications n JOIN "
-			       "alarms a ON a.id = n.alarm_id "
-			       "WHERE a.subject_id = $1::uuid",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n JOIN "
+				  "alarms a ON a.id = n.alarm_id "
+				  "WHERE a.subject_id = $1::uuid",
+				  w.subject),
 			 3);
 
 	/* found: scans join again */
-	assert_int_equal(T.sj->subject_set_missing(T.sj->self, w.custodian,
-						   w.subject, false),
+	assert_int_equal(fx.sj->subject_set_missing(fx.sj->self, w.custodian,
+						    w.subject, false),
 			 0);
-	assert_int_equal(T.sj->subject_get(T.sj->self, w.custodian, w.subject,
-					   &s),
-			 0);
+	assert_int_equal(
+		fx.sj->subject_get(fx.sj->self, w.custodian, w.subject, &s), 0);
 	assert_false(s.missing);
-	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = "
-			       "$1::uuid AND missing_since IS NULL",
-			       w.subject),
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects WHERE id = "
+				  "$1::uuid AND missing_since IS NULL",
+				  w.subject),
 			 1);
-	scan_at(&w, &p, "2026-06-01T10:00:20Z", &a);
+	fx_scan_at(&w, &p, "2026-06-01T10:00:20Z", &a);
 	assert_true(a.joined);
 	assert_string_equal(a.joined_alarm_id, c.alarm_id);
 	assert_string_equal(a.notification_id, "");
@@ -679,19 +385,19 @@ static void test_lost_mode(void **unused)
 
 static void test_attach_location(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a, b;
 	struct keryu_finder_post f;
 	struct keryu_finder_status fs;
-	struct world w, other;
+	struct fx_world w, other;
 	char ev[KERYU_UUID_LEN], ev2[KERYU_UUID_LEN], id[KERYU_UUID_LEN];
 	char buf[128];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	seed(&other, true, 0, 0);
-	scan(&w, &p, &a);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_seed(&other, true, 0, 0);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
 
 	/* bad posts: EINVAL, nothing written */
@@ -728,8 +434,8 @@ static void test_attach_location(void **unused)
 	f = location_post("5d000000-0000-4000-8000-00000000eeee", w.tag, 1, 2,
 			  3);
 	assert_int_equal(attach(&f, id), KERYU_ENOTFOUND);
-	assert_string_equal(afield(a.alarm_id, "coalesce(location_at::text, "
-					       "'none')"),
+	assert_string_equal(fx_afield(a.alarm_id, "coalesce(location_at::text, "
+						  "'none')"),
 			    "none");
 	status_of(ev, w.tag, &fs);
 	assert_false(fs.has_location);
@@ -738,10 +444,11 @@ static void test_attach_location(void **unused)
 	f = location_post(ev, w.tag, -12.0463731, -77.042754, 12.5);
 	assert_int_equal(attach(&f, id), 0);
 	assert_string_equal(id, a.alarm_id);
-	assert_string_equal(afield(a.alarm_id, "latitude::text || ' ' || "
-					       "longitude || ' ' || accuracy_m "
-					       "|| ' ' || location"),
-			    "-12.0463731 -77.042754 12.5 -12.046373,-77.042754");
+	assert_string_equal(
+		fx_afield(a.alarm_id, "latitude::text || ' ' || "
+				      "longitude || ' ' || accuracy_m "
+				      "|| ' ' || location"),
+		"-12.0463731 -77.042754 12.5 -12.046373,-77.042754");
 	status_of(ev, w.tag, &fs);
 	assert_true(fs.has_location);
 	assert_false(fs.has_report);
@@ -749,19 +456,20 @@ static void test_attach_location(void **unused)
 	f = location_post(ev, w.tag, 10, 10, 1);
 	assert_int_equal(attach(&f, id), KERYU_ECONFLICT);
 	assert_string_equal(id, "");
-	assert_string_equal(afield(a.alarm_id, "latitude::text"),
+	assert_string_equal(fx_afield(a.alarm_id, "latitude::text"),
 			    "-12.0463731");
 
 	/* no accuracy (NaN): NULL; the edges of the ranges are fine */
-	scan(&w, &p, &b);
+	fx_scan(&w, &p, &b);
 	f = location_post(event_of(b.alarm_id, ev2), w.tag, 90, -180, NAN);
 	assert_int_equal(attach(&f, id), 0);
 	assert_string_equal(id, b.alarm_id);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT coalesce(accuracy_m::text, 'null') "
-				   "FROM alarms WHERE id = $1::uuid",
-				   b.alarm_id),
-			    "null");
+	assert_string_equal(
+		fx_scalar(buf, sizeof(buf),
+			  "SELECT coalesce(accuracy_m::text, 'null') "
+			  "FROM alarms WHERE id = $1::uuid",
+			  b.alarm_id),
+		"null");
 	assert_logs_clean();
 	assert_false(fake_host_log_contains("-12.04"));
 	assert_false(fake_host_log_contains("77.04"));
@@ -769,21 +477,21 @@ static void test_attach_location(void **unused)
 
 static void test_attach_report(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a, b;
 	struct keryu_finder_post f;
 	struct keryu_finder_status fs;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct world w;
+	struct fx_world w;
 	char ev[KERYU_UUID_LEN], ev2[KERYU_UUID_LEN], id[KERYU_UUID_LEN];
 	char text[501];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 2, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 2, 0);
 	p.escalate_after_s = 60;
 	p.ack_timeout_s = 60;
-	scan(&w, &p, &a);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
 
 	f = report_post(ev, w.tag, "bored", "");
@@ -808,8 +516,8 @@ static void test_attach_report(void **unused)
 	f = report_post(ev, w.tag, "lost", "");
 	memset(f.situation, 'x', sizeof(f.situation));
 	assert_int_equal(attach(&f, id), KERYU_EINVAL);
-	assert_string_equal(afield(a.alarm_id, "coalesce(report_situation, "
-					       "'none')"),
+	assert_string_equal(fx_afield(a.alarm_id, "coalesce(report_situation, "
+						  "'none')"),
 			    "none");
 
 	/* 500 bytes of UTF-8 (250 two-byte characters), with line breaks */
@@ -827,9 +535,10 @@ static void test_attach_report(void **unused)
 	memcpy(f.text, text, sizeof(text));
 	assert_int_equal(attach(&f, id), 0);
 	assert_string_equal(id, a.alarm_id);
-	assert_string_equal(afield(a.alarm_id, "report_situation || "
-					       "octet_length(report_text) || "
-					       "is_test::text"),
+	assert_string_equal(fx_afield(a.alarm_id,
+				      "report_situation || "
+				      "octet_length(report_text) || "
+				      "is_test::text"),
 			    "injured500false");
 	status_of(ev, w.tag, &fs);
 	assert_true(fs.has_report);
@@ -837,33 +546,34 @@ static void test_attach_report(void **unused)
 	/* once per alarm, whatever the situation */
 	f = report_post(ev, w.tag, "test", "");
 	assert_int_equal(attach(&f, id), KERYU_ECONFLICT);
-	assert_string_equal(afield(a.alarm_id, "is_test"), "f");
+	assert_string_equal(fx_afield(a.alarm_id, "is_test"), "f");
 
 	/* "just testing": a test alarm, which never escalates */
-	scan(&w, &p, &b);
+	fx_scan(&w, &p, &b);
 	event_of(b.alarm_id, ev2);
 	f = report_post(ev2, w.tag, "test", "");
 	assert_int_equal(attach(&f, id), 0);
 	assert_string_equal(id, b.alarm_id);
-	assert_string_equal(afield(b.alarm_id, "is_test::text || "
-					       "escalation_done || "
-					       "coalesce(report_text, 'null')"),
+	assert_string_equal(fx_afield(b.alarm_id,
+				      "is_test::text || "
+				      "escalation_done || "
+				      "coalesce(report_text, 'null')"),
 			    "truetruenull");
 	status_of(ev2, w.tag, &fs);
 	assert_true(fs.is_test);
 	assert_true(fs.has_report);
-	sql1("UPDATE notifications SET lease_until = NULL", NULL);
-	age_step(a.alarm_id, 3600);
-	age_step(b.alarm_id, 3600);
+	fx_sql1("UPDATE notifications SET lease_until = NULL", NULL);
+	fx_age_step(a.alarm_id, 3600);
+	fx_age_step(b.alarm_id, 3600);
 	/* only the real alarm escalates */
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].alarm_id, a.alarm_id);
 	assert_string_equal(jobs[0].kind, "alert");
 	assert_string_equal(jobs[0].detail, "");
 	assert_string_equal(jobs[0].recipient, w.cphone[0]);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid",
-			       b.alarm_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE alarm_id = $1::uuid",
+				  b.alarm_id),
 			 1);
 	assert_logs_clean();
 	assert_false(fake_host_log_contains("\xc3\xb1"));
@@ -872,24 +582,24 @@ static void test_attach_report(void **unused)
 /* A scan that joined an open alarm speaks to that alarm. */
 static void test_joined_scan(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a, b;
 	struct keryu_finder_post f;
 	struct keryu_finder_status fs, fa;
 	struct keryu_delivery_event dev;
-	struct world w;
+	struct fx_world w;
 	char eva[KERYU_UUID_LEN], evb[KERYU_UUID_LEN], id[KERYU_UUID_LEN];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
 	p.cooldown_s = 600;
-	scan(&w, &p, &a);
-	scan(&w, &p, &b);
+	fx_scan(&w, &p, &a);
+	fx_scan(&w, &p, &b);
 	assert_true(b.joined);
 	event_of(a.alarm_id, eva);
 	event_of(b.alarm_id, evb);
-	result(a.notification_id, "delivered", 1, 0, NULL, &dev);
+	fx_result(a.notification_id, "delivered", 1, 0, NULL, &dev);
 
 	status_of(evb, w.tag, &fs);
 	assert_string_equal(fs.alarm_id, a.alarm_id);
@@ -897,8 +607,8 @@ static void test_joined_scan(void **unused)
 	f = report_post(evb, w.tag, "contact", "call me");
 	assert_int_equal(attach(&f, id), 0);
 	assert_string_equal(id, a.alarm_id);
-	assert_string_equal(afield(a.alarm_id, "report_text"), "call me");
-	assert_string_equal(afield(b.alarm_id, "coalesce(report_text, '-')"),
+	assert_string_equal(fx_afield(a.alarm_id, "report_text"), "call me");
+	assert_string_equal(fx_afield(b.alarm_id, "coalesce(report_text, '-')"),
 			    "-");
 	/* the first finder's report is now a replay: one per alarm */
 	f = report_post(eva, w.tag, "lost", "");
@@ -912,40 +622,40 @@ static void test_joined_scan(void **unused)
 	assert_true(fs.has_location);
 	assert_true(fs.has_report);
 	/* acknowledged: both finders see it */
-	assert_int_equal(T.sj->alarm_acknowledge(T.sj->self, w.custodian,
-						 a.alarm_id),
-			 0);
+	assert_int_equal(
+		fx.sj->alarm_acknowledge(fx.sj->self, w.custodian, a.alarm_id),
+		0);
 	status_of(evb, w.tag, &fs);
 	assert_true(fs.acknowledged_at[0] != '\0');
 	/* the joined scan's status is never read through another tag */
-	assert_int_equal(T.st->finder_status(T.st->self, evb, OLD_TAG, &fs),
+	assert_int_equal(fx.st->finder_status(fx.st->self, evb, OLD_TAG, &fs),
 			 KERYU_ENOTFOUND);
 	assert_string_equal(fs.alarm_id, "");
 }
 
 static void test_status(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a, nobody;
 	struct keryu_finder_status fs;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_ack_result ack;
-	struct world w, lonely;
+	struct fx_world w, lonely;
 	char ev[KERYU_UUID_LEN];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 1, 0);
-	seed(&lonely, false, 0, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 1, 0);
+	fx_seed(&lonely, false, 0, 0);
 
 	/* nobody could be notified */
-	scan(&lonely, &p, &nobody);
+	fx_scan(&lonely, &p, &nobody);
 	status_of(event_of(nobody.alarm_id, ev), lonely.tag, &fs);
 	assert_string_equal(fs.alarm_id, nobody.alarm_id);
 	assert_string_equal(fs.status, "");
 	assert_string_equal(fs.acknowledged_at, "");
 
-	scan(&w, &p, &a);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.alarm_id, a.alarm_id);
@@ -953,81 +663,81 @@ static void test_status(void **unused)
 	assert_false(fs.has_location);
 	assert_false(fs.has_report);
 	assert_false(fs.is_test);
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   a.notification_id, 1, 60),
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    a.notification_id, 1, 60),
 			 0);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, "QUEUED");
-	result(a.notification_id, "sent", 1, 0, NULL, NULL);
+	fx_result(a.notification_id, "sent", 1, 0, NULL, NULL);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, "SENT");
-	result(a.notification_id, "read", 0, 0, NULL, NULL);
+	fx_result(a.notification_id, "read", 0, 0, NULL, NULL);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, "READ");
 
 	/* FAILED only when every alert failed */
-	scan(&w, &p, &a);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
 	p.fallback_channel = "";
-	result(a.notification_id, "failed", 1, -1, "131026", NULL);
+	fx_result(a.notification_id, "failed", 1, -1, "131026", NULL);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, "FAILED");
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1); /* the contact */
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1); /* the contact */
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, "QUEUED");
-	assert_int_equal(T.st->alarm_acknowledge(T.st->self,
-						 jobs[0].notification_id, &ack),
+	assert_int_equal(fx.st->alarm_acknowledge(
+				 fx.st->self, jobs[0].notification_id, &ack),
 			 0);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.acknowledged_at, ack.acknowledged_at);
 
 	/* bad input and unknown scans */
-	assert_int_equal(T.st->finder_status(T.st->self, "x", w.tag, &fs),
+	assert_int_equal(fx.st->finder_status(fx.st->self, "x", w.tag, &fs),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->finder_status(T.st->self, ev, NULL, &fs),
+	assert_int_equal(fx.st->finder_status(fx.st->self, ev, NULL, &fs),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->finder_status(T.st->self, ev, w.tag, NULL),
+	assert_int_equal(fx.st->finder_status(fx.st->self, ev, w.tag, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->finder_status(T.st->self, ev, lonely.tag, &fs),
+	assert_int_equal(fx.st->finder_status(fx.st->self, ev, lonely.tag, &fs),
 			 KERYU_ENOTFOUND);
-	assert_int_equal(T.st->finder_status(
-				 T.st->self,
-				 "5d000000-0000-4000-8000-00000000eeee", w.tag,
-				 &fs),
-			 KERYU_ENOTFOUND);
+	assert_int_equal(
+		fx.st->finder_status(fx.st->self,
+				     "5d000000-0000-4000-8000-00000000eeee",
+				     w.tag, &fs),
+		KERYU_ENOTFOUND);
 }
 
 /* Follow-ups reach everyone already alerted, once, and never escalate. */
 static void test_followups(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a;
 	struct keryu_finder_post f;
 	struct keryu_finder_status fs;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct world w;
+	struct fx_world w;
 	char ev[KERYU_UUID_LEN], id[KERYU_UUID_LEN], alert_status[32];
 	char fu[KERYU_UUID_LEN], contact_alert[KERYU_UUID_LEN];
 	size_t n, i;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 3, 0);
+	fx_quiesce();
+	fx_seed(&w, true, 3, 0);
 	p.escalate_after_s = 60;
-	scan(&w, &p, &a);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
-	assert_int_equal(T.st->notification_queued(T.st->self,
-						   a.notification_id, 1, 60),
+	assert_int_equal(fx.st->notification_queued(fx.st->self,
+						    a.notification_id, 1, 60),
 			 0);
 	/* escalate twice: custodian, contact 1, contact 2 alerted */
-	age_step(a.alarm_id, 3600);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_age_step(a.alarm_id, 3600);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	snprintf(contact_alert, sizeof(contact_alert), "%s",
 		 jobs[0].notification_id);
-	age_step(a.alarm_id, 3600);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_age_step(a.alarm_id, 3600);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	/* contact 2 failed for good: no follow-up for them */
-	result(jobs[0].notification_id, "failed", 1, -1, "131026", NULL);
+	fx_result(jobs[0].notification_id, "failed", 1, -1, "131026", NULL);
 
 	/* nothing posted yet: nothing to follow up */
 	assert_int_equal(followups(a.alarm_id, "location", jobs, JOBS_MAX), 0);
@@ -1036,7 +746,7 @@ static void test_followups(void **unused)
 	f = location_post(ev, w.tag, -12.5, 7.25, 14.6);
 	assert_int_equal(attach(&f, id), 0);
 	snprintf(alert_status, sizeof(alert_status), "%s",
-		 afield(a.alarm_id, "notification_status"));
+		 fx_afield(a.alarm_id, "notification_status"));
 
 	/* max 1: one at a time, nothing made that was not returned */
 	assert_int_equal(followups(a.alarm_id, "location", jobs, 1), 1);
@@ -1049,21 +759,23 @@ static void test_followups(void **unused)
 	assert_int_equal(jobs[0].step, 0);
 	assert_string_equal(jobs[0].subject_name, "Ana Demo");
 	assert_string_equal(jobs[0].scanned_at,
-			    afield(a.alarm_id, STORAGE_ISO_UTC_TEST));
+			    fx_afield(a.alarm_id, STORAGE_ISO_UTC_TEST));
 	snprintf(fu, sizeof(fu), "%s", jobs[0].notification_id);
-	assert_string_equal(nfield(fu, "status || attempts || kind || "
-				       "(lease_until > now())::text || purpose"),
+	assert_string_equal(fx_nfield(fu,
+				      "status || attempts || kind || "
+				      "(lease_until > now())::text || purpose"),
 			    "QUEUED1locationtruealarm");
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid "
-			       "AND status = 'QUEUED' AND attempt = 1 "
-			       "AND error_text = 'follow-up: location'",
-			       fu),
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid "
+				  "AND status = 'QUEUED' AND attempt = 1 "
+				  "AND error_text = 'follow-up: location'",
+				  fu),
 			 1);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid AND kind = 'location'",
-			       a.alarm_id),
-			 1);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notifications "
+			 "WHERE alarm_id = $1::uuid AND kind = 'location'",
+			 a.alarm_id),
+		1);
 	n = followups(a.alarm_id, "location", jobs, JOBS_MAX);
 	assert_int_equal(n, 1);
 	assert_string_equal(jobs[0].recipient, w.cphone[0]);
@@ -1071,10 +783,11 @@ static void test_followups(void **unused)
 	assert_int_equal(jobs[0].step, 1);
 	/* idempotent */
 	assert_int_equal(followups(a.alarm_id, "location", jobs, JOBS_MAX), 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid AND kind = 'location'",
-			       a.alarm_id),
-			 2);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notifications "
+			 "WHERE alarm_id = $1::uuid AND kind = 'location'",
+			 a.alarm_id),
+		2);
 
 	/* a report, with and without text */
 	f = report_post(ev, w.tag, "lost", "Near the park, by the gate");
@@ -1089,22 +802,24 @@ static void test_followups(void **unused)
 	assert_int_equal(followups(a.alarm_id, "report", jobs, JOBS_MAX), 0);
 
 	/* follow-ups do not move the alarm's summary nor the finder's status */
-	result(fu, "read", 1, 0, NULL, NULL);
-	assert_string_equal(afield(a.alarm_id, "notification_status"),
+	fx_result(fu, "read", 1, 0, NULL, NULL);
+	assert_string_equal(fx_afield(a.alarm_id, "notification_status"),
 			    alert_status);
 	status_of(ev, w.tag, &fs);
 	assert_string_equal(fs.status, alert_status);
 
 	/* a delivered follow-up is not a delivered alert: the alarm still
 	 * escalates to contact 3 */
-	sql1("UPDATE notifications SET lease_until = NULL, followed_up = true "
-	     "WHERE alarm_id = $1::uuid AND kind = 'alert'",
-	     a.alarm_id);
-	sql1("UPDATE notifications SET status = 'DELIVERED', lease_until = NULL "
-	     "WHERE alarm_id = $1::uuid AND kind <> 'alert'",
-	     a.alarm_id);
-	age_step(a.alarm_id, 3600);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_sql1("UPDATE notifications SET lease_until = NULL, followed_up = "
+		"true "
+		"WHERE alarm_id = $1::uuid AND kind = 'alert'",
+		a.alarm_id);
+	fx_sql1("UPDATE notifications SET status = 'DELIVERED', lease_until = "
+		"NULL "
+		"WHERE alarm_id = $1::uuid AND kind <> 'alert'",
+		a.alarm_id);
+	fx_age_step(a.alarm_id, 3600);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].kind, "alert");
 	assert_string_equal(jobs[0].recipient, w.cphone[2]);
 	/* contact 3 came after the location: no follow-up by itself, but
@@ -1113,69 +828,70 @@ static void test_followups(void **unused)
 	assert_int_equal(n, 1);
 	assert_string_equal(jobs[0].recipient, w.cphone[2]);
 	snprintf(fu, sizeof(fu), "%s", jobs[0].notification_id);
-	sql1("UPDATE alarms SET escalation_done = true WHERE id = $1::uuid",
-	     a.alarm_id);
-	sql1("UPDATE notifications SET lease_until = NULL "
-	     "WHERE alarm_id = $1::uuid AND kind = 'alert'",
-	     a.alarm_id);
+	fx_sql1("UPDATE alarms SET escalation_done = true WHERE id = $1::uuid",
+		a.alarm_id);
+	fx_sql1("UPDATE notifications SET lease_until = NULL "
+		"WHERE alarm_id = $1::uuid AND kind = 'alert'",
+		a.alarm_id);
 
 	/* a follow-up whose lease ran out is re-driven with its data */
 	p.fallback_channel = "whatsapp";
-	expire(fu);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 1);
+	fx_expire(fu);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].notification_id, fu);
 	assert_string_equal(jobs[0].kind, "location");
 	assert_string_equal(jobs[0].detail, "-12.500000,7.250000,15");
 	assert_int_equal(jobs[0].attempt, 1);
 	/* ... and when it fails for good, nothing follows: no fallback, no
 	 * escalation (the alarm is undone again to prove it) */
-	sql1("UPDATE alarms SET escalation_done = false WHERE id = $1::uuid",
-	     a.alarm_id);
-	result(fu, "failed", 1, -1, "131026", NULL);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE fallback_of = $1::uuid",
-			       fu),
+	fx_sql1("UPDATE alarms SET escalation_done = false WHERE id = $1::uuid",
+		a.alarm_id);
+	fx_result(fu, "failed", 1, -1, "131026", NULL);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE fallback_of = $1::uuid",
+				  fu),
 			 0);
 	/* re-drives exhausted: FAILED no_channel, nothing follows either */
 	n = followups(a.alarm_id, "report", jobs, JOBS_MAX);
 	assert_int_equal(n, 1);
 	snprintf(fu, sizeof(fu), "%s", jobs[0].notification_id);
 	p.max_redrives = 0;
-	expire(fu);
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_string_equal(nfield(fu, "status || last_error_code"),
+	fx_expire(fu);
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_string_equal(fx_nfield(fu, "status || last_error_code"),
 			    "FAILEDno_channel");
-	assert_int_equal(due(&p, jobs, JOBS_MAX), 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid",
-			       a.alarm_id),
+	assert_int_equal(fx_due(&p, jobs, JOBS_MAX), 0);
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE alarm_id = $1::uuid",
+				  a.alarm_id),
 			 10);
 
 	/* bad input */
-	assert_int_equal(T.st->followups(T.st->self, a.alarm_id, "alert", 60,
-					 jobs, JOBS_MAX, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, a.alarm_id, "alert", 60,
+					  jobs, JOBS_MAX, &n),
 			 KERYU_EINVAL);
 	assert_int_equal(n, 0);
-	assert_int_equal(T.st->followups(T.st->self, a.alarm_id, NULL, 60,
-					 jobs, JOBS_MAX, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, a.alarm_id, NULL, 60,
+					  jobs, JOBS_MAX, &n),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->followups(T.st->self, "x", "report", 60, jobs,
-					 JOBS_MAX, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, "x", "report", 60, jobs,
+					  JOBS_MAX, &n),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->followups(T.st->self, a.alarm_id, "report", 0,
-					 jobs, JOBS_MAX, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, a.alarm_id, "report", 0,
+					  jobs, JOBS_MAX, &n),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->followups(T.st->self, a.alarm_id, "report", 60,
-					 NULL, JOBS_MAX, &n),
+	assert_int_equal(fx.st->followups(fx.st->self, a.alarm_id, "report", 60,
+					  NULL, JOBS_MAX, &n),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->followups(T.st->self, a.alarm_id, "report", 60,
-					 jobs, JOBS_MAX, NULL),
+	assert_int_equal(fx.st->followups(fx.st->self, a.alarm_id, "report", 60,
+					  jobs, JOBS_MAX, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->followups(T.st->self,
-					 "5d000000-0000-4000-8000-00000000eeee",
-					 "report", 60, jobs, JOBS_MAX, &n),
-			 KERYU_ENOTFOUND);
+	assert_int_equal(
+		fx.st->followups(fx.st->self,
+				 "5d000000-0000-4000-8000-00000000eeee",
+				 "report", 60, jobs, JOBS_MAX, &n),
+		KERYU_ENOTFOUND);
 	assert_logs_clean();
 	assert_false(fake_host_log_contains("park"));
 	assert_false(fake_host_log_contains("12.5"));
@@ -1184,17 +900,17 @@ static void test_followups(void **unused)
 /* A report without text; a location without accuracy. */
 static void test_followup_details(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created a;
 	struct keryu_finder_post f;
 	struct keryu_notify_job jobs[JOBS_MAX];
-	struct world w;
+	struct fx_world w;
 	char ev[KERYU_UUID_LEN], id[KERYU_UUID_LEN];
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	scan(&w, &p, &a);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_scan(&w, &p, &a);
 	event_of(a.alarm_id, ev);
 	f = location_post(ev, w.tag, 0.1234567, -0.5, NAN);
 	assert_int_equal(attach(&f, id), 0);
@@ -1208,20 +924,20 @@ static void test_followup_details(void **unused)
 
 static void test_purge(void **unused)
 {
-	struct keryu_alarm_policy p = policy();
+	struct keryu_alarm_policy p = fx_policy();
 	struct keryu_alarm_created old, recent;
 	struct keryu_finder_post f;
 	struct keryu_notify_job jobs[JOBS_MAX];
 	struct keryu_finder_status fs;
-	struct world w;
+	struct fx_world w;
 	char ev[KERYU_UUID_LEN], id[KERYU_UUID_LEN];
 	long rows = -1, before;
 
 	(void)unused;
-	quiesce();
-	seed(&w, true, 0, 0);
-	scan(&w, &p, &old);
-	scan(&w, &p, &recent);
+	fx_quiesce();
+	fx_seed(&w, true, 0, 0);
+	fx_scan(&w, &p, &old);
+	fx_scan(&w, &p, &recent);
 	f = location_post(event_of(old.alarm_id, ev), w.tag, 1, 2, 3);
 	assert_int_equal(attach(&f, id), 0);
 	f = report_post(ev, w.tag, "lost", "secret words");
@@ -1229,50 +945,55 @@ static void test_purge(void **unused)
 	assert_int_equal(followups(old.alarm_id, "location", jobs, JOBS_MAX),
 			 1);
 	assert_int_equal(followups(old.alarm_id, "report", jobs, JOBS_MAX), 1);
-	sql1("UPDATE alarms SET ip_hash = 'h', user_agent = 'ua' "
-	     "WHERE subject_id = $1::uuid",
-	     w.subject);
+	fx_sql1("UPDATE alarms SET ip_hash = 'h', user_agent = 'ua' "
+		"WHERE subject_id = $1::uuid",
+		w.subject);
 	f = location_post(event_of(recent.alarm_id, ev), w.tag, 4, 5, 6);
 	assert_int_equal(attach(&f, id), 0);
-	sql1("UPDATE alarms SET scanned_at = now() - interval '31 days' "
-	     "WHERE id = $1::uuid",
-	     old.alarm_id);
-	sql1("UPDATE alarms SET scanned_at = now() - interval '29 days' "
-	     "WHERE id = $1::uuid",
-	     recent.alarm_id);
+	fx_sql1("UPDATE alarms SET scanned_at = now() - interval '31 days' "
+		"WHERE id = $1::uuid",
+		old.alarm_id);
+	fx_sql1("UPDATE alarms SET scanned_at = now() - interval '29 days' "
+		"WHERE id = $1::uuid",
+		recent.alarm_id);
 
 	/* a batch and a half of old alarms, from another subject */
-	sql1("INSERT INTO alarms (event_id, subject_id, qr_uuid, scanned_at, "
-	     "ip_hash, escalation_done) SELECT gen_random_uuid(), "
-	     "'" OLD_SUBJECT "', '" OLD_TAG "', "
-	     "now() - interval '40 days' - g * interval '1 second', 'h', true "
-	     "FROM generate_series(1, 1500) g",
-	     NULL);
-	before = count("SELECT count(*) FROM alarms WHERE scanned_at < now() "
-		       "- interval '30 days' AND (ip_hash IS NOT NULL "
-		       "OR latitude IS NOT NULL OR user_agent IS NOT NULL)",
-		       NULL);
+	fx_sql1("INSERT INTO alarms (event_id, subject_id, qr_uuid, "
+		"scanned_at, "
+		"ip_hash, escalation_done) SELECT gen_random_uuid(), "
+		"'" OLD_SUBJECT "', '" OLD_TAG "', "
+		"now() - interval '40 days' - g * interval '1 second', 'h', "
+		"true "
+		"FROM generate_series(1, 1500) g",
+		NULL);
+	before =
+		fx_count("SELECT count(*) FROM alarms WHERE scanned_at < now() "
+			 "- interval '30 days' AND (ip_hash IS NOT NULL "
+			 "OR latitude IS NOT NULL OR user_agent IS NOT NULL)",
+			 NULL);
 	assert_true(before >= 1502);
 
-	assert_int_equal(T.st->purge_finder_data(T.st->self, -1, &rows),
+	assert_int_equal(fx.st->purge_finder_data(fx.st->self, -1, &rows),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->purge_finder_data(T.st->self, 30, NULL),
+	assert_int_equal(fx.st->purge_finder_data(fx.st->self, 30, NULL),
 			 KERYU_EINVAL);
-	assert_int_equal(T.st->purge_finder_data(T.st->self, 30, &rows), 0);
+	assert_int_equal(fx.st->purge_finder_data(fx.st->self, 30, &rows), 0);
 	assert_int_equal(rows, before);
 	assert_string_equal(
-		afield(old.alarm_id,
-		       "concat_ws('|', latitude, longitude, accuracy_m, "
-		       "location, ip_hash, user_agent, report_text) || '.' || "
-		       "report_situation || (location_at IS NOT NULL)::text"),
+		fx_afield(
+			old.alarm_id,
+			"concat_ws('|', latitude, longitude, accuracy_m, "
+			"location, ip_hash, user_agent, report_text) || '.' || "
+			"report_situation || (location_at IS NOT NULL)::text"),
 		".losttrue");
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid AND detail IS NOT NULL",
-			       old.alarm_id),
-			 0);
-	assert_string_equal(afield(recent.alarm_id,
-				   "latitude || ' ' || ip_hash || ' ' || "
-				   "user_agent"),
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notifications "
+			 "WHERE alarm_id = $1::uuid AND detail IS NOT NULL",
+			 old.alarm_id),
+		0);
+	assert_string_equal(fx_afield(recent.alarm_id,
+				      "latitude || ' ' || ip_hash || ' ' || "
+				      "user_agent"),
 			    "4 h ua");
 	/* the finder still sees what happened, and a replay is still one */
 	status_of(event_of(old.alarm_id, ev), w.tag, &fs);
@@ -1282,22 +1003,22 @@ static void test_purge(void **unused)
 	assert_int_equal(attach(&f, id), KERYU_ECONFLICT);
 	/* a purged alarm has no location to follow up; its report is only
 	 * the situation (not personal data, kept) */
-	sql1("DELETE FROM notifications WHERE alarm_id = $1::uuid "
-	     "AND kind <> 'alert'",
-	     old.alarm_id);
+	fx_sql1("DELETE FROM notifications WHERE alarm_id = $1::uuid "
+		"AND kind <> 'alert'",
+		old.alarm_id);
 	assert_int_equal(followups(old.alarm_id, "location", jobs, JOBS_MAX),
 			 0);
 	assert_int_equal(followups(old.alarm_id, "report", jobs, JOBS_MAX), 1);
 	assert_string_equal(jobs[0].detail, "lost");
 	/* again: nothing left */
-	assert_int_equal(T.st->purge_finder_data(T.st->self, 30, &rows), 0);
+	assert_int_equal(fx.st->purge_finder_data(fx.st->self, 30, &rows), 0);
 	assert_int_equal(rows, 0);
 	/* days 0: everything scanned before now */
-	assert_int_equal(T.st->purge_finder_data(T.st->self, 0, &rows), 0);
+	assert_int_equal(fx.st->purge_finder_data(fx.st->self, 0, &rows), 0);
 	assert_true(rows >= 1);
-	assert_string_equal(afield(recent.alarm_id,
-				   "coalesce(latitude::text, 'null')"),
-			    "null");
+	assert_string_equal(
+		fx_afield(recent.alarm_id, "coalesce(latitude::text, 'null')"),
+		"null");
 	assert_true(fake_host_log_contains("storage.finder_data_purged"));
 	assert_false(fake_host_log_contains("secret"));
 }
@@ -1316,17 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_followup_details),
 		cmocka_unit_test(test_purge),
 	};
-	const char *url = getenv("KERYU_TEST_DATABASE_URL");
-
-	if (!url || !*url) {
-		fprintf(stderr,
-			"integration.storage_finder: FAIL: "
-			"KERYU_TEST_DATABASE_URL is not set. Point it at a "
-			"PostgreSQL where this test may CREATE DATABASE, e.g. "
-			"postgresql://postgres@127.0.0.1:5432/postgres\n");
-		return 1;
-	}
-	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
-	return cmocka_run_group_tests_name("integration.storage_finder", tests,
-					   group_setup, group_teardown);
+	fx.phone_prefix = "+1555051";
+	return fx_run("integration.storage_finder", "keryu_finder",
+		      "America/Lima", tests, sizeof(tests) / sizeof(tests[0]));
 }

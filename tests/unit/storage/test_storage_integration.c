@@ -20,15 +20,13 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "scratch_db.h"
+#include "storage_fixture.h"
 
 #include <keryu/module.h>
 #include <keryu/storage.h>
 
 #include "fake_host.h"
 #include "storage_migrations.h"
-
-extern const struct keryu_module keryu_module;
 
 #define CUSTODIAN "6f1b1d3e-0000-4000-8000-000000000001"
 #define SUBJECT "6f1b1d3e-0000-4000-8000-000000000002"
@@ -39,81 +37,7 @@ extern const struct keryu_module keryu_module;
 #define TAG_UNKNOWN "6f1b1d3e-0000-4000-8000-0000000000ff"
 #define PHONE "+15550109999"
 
-static struct {
-	char admin_url[1024];
-	char db_url[1024];
-	char db_name[64];
-	PGconn *db; /* the test's own connection to its database */
-	void *state;
-	const struct keryu_storage *st;
-} T;
-
 /* ---- helpers ---- */
-
-/* The policy these tests pass: the custodian's channel, nothing else. One
- * per thread, as the racing tests call it from several. */
-static const struct keryu_alarm_policy *pol(const char *channel)
-{
-	static _Thread_local struct keryu_alarm_policy p;
-
-	memset(&p, 0, sizeof(p));
-	p.channel = channel;
-	p.fallback_channel = "";
-	p.lease_s = 60;
-	p.max_redrives = 3;
-	return &p;
-}
-
-/* postgresql://u@h:p/dbname?x=y -> the same URL naming db instead. */
-static PGresult *sqlv(const char *sql, int n, const char *const *v)
-{
-	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
-	return r;
-}
-
-/* First column of the first row, as text, in buf ("" for NULL/no row). */
-static const char *scalar(char *buf, size_t size, const char *sql, int n,
-			  const char *const *v)
-{
-	PGresult *r = sqlv(sql, n, v);
-
-	snprintf(buf, size, "%s",
-		 PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	return buf;
-}
-
-static long count(const char *sql, const char *arg)
-{
-	char buf[64];
-	const char *v[] = {arg};
-
-	return atol(scalar(buf, sizeof(buf), sql, arg ? 1 : 0, v));
-}
-
-static int module_init(void)
-{
-	int rc;
-
-	fake_host_reset(&keryu_module);
-	fake_host_set("database_url", T.db_url);
-	fake_host_set("connect_timeout_s", "5");
-	fake_host_set("pool_size", "3");
-	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
-	T.st = fake_host()->service(fake_mod(), KERYU_SERVICE_STORAGE);
-	return rc;
-}
-
-static void module_cleanup(void)
-{
-	keryu_module.cleanup(T.state);
-	T.state = NULL;
-	T.st = NULL;
-}
 
 static void scan_event(struct keryu_scan_event *ev, const char *qr_uuid,
 		       const char *at)
@@ -147,8 +71,8 @@ static void new_notification(char nid[KERYU_UUID_LEN])
 	struct keryu_alarm_created out;
 
 	scan_event(&ev, TAG_ON, "2026-03-04T05:06:07.000Z");
-	assert_int_equal(T.st->alarm_from_scan(T.st->self, &ev, pol("whatsapp"),
-					       &out),
+	assert_int_equal(fx.st->alarm_from_scan(fx.st->self, &ev,
+						fx_pol("whatsapp"), &out),
 			 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
@@ -160,9 +84,9 @@ static const char *status_of(const char *nid)
 	static char buf[32];
 	const char *v[] = {nid};
 
-	return scalar(buf, sizeof(buf),
-		      "SELECT status FROM notifications WHERE id = $1::uuid", 1,
-		      v);
+	return fx_scalarv(
+		buf, sizeof(buf),
+		"SELECT status FROM notifications WHERE id = $1::uuid", 1, v);
 }
 
 static const char *alarm_field(const char *nid, const char *col)
@@ -175,48 +99,13 @@ static const char *alarm_field(const char *nid, const char *col)
 		 "SELECT a.%s FROM alarms a JOIN notifications n "
 		 "ON n.alarm_id = a.id WHERE n.id = $1::uuid",
 		 col);
-	return scalar(buf, sizeof(buf), sql, 1, v);
+	return fx_scalarv(buf, sizeof(buf), sql, 1, v);
 }
 
 /* No log line may carry a phone number or a name. */
 static void assert_logs_clean(void)
 {
-	assert_false(fake_host_log_contains("+1555"));
-	assert_false(fake_host_log_contains("5550109999"));
-	assert_false(fake_host_log_contains("Ana"));
-	assert_false(fake_host_log_contains("Bruno"));
-}
-
-/* ---- setup ---- */
-
-static int group_setup(void **unused)
-{
-	(void)unused;
-	if (scratch_db_create(T.admin_url, "keryu_test", "America/Santiago",
-			      T.db_name,
-			      sizeof(T.db_name), T.db_url, sizeof(T.db_url),
-			      "integration.storage"))
-		return -1;
-	T.db = PQconnectdb(T.db_url);
-	if (PQstatus(T.db) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage: %s",
-			PQerrorMessage(T.db));
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **unused)
-{
-
-	(void)unused;
-	if (T.state)
-		module_cleanup();
-	PQfinish(T.db);
-	T.db = NULL;
-	scratch_db_drop(T.admin_url, T.db_name,
-			"integration.storage");
-	return 0;
+	fx_assert_logs_clean("+1555", "5550109999", "Ana", "Bruno", NULL);
 }
 
 /* ---- tests, run in order ---- */
@@ -236,25 +125,27 @@ static void test_migrations_apply(void **unused)
 	char buf[64];
 
 	(void)unused;
-	assert_int_equal(module_init(), 0);
-	assert_non_null(T.st);
-	assert_int_equal(T.st->struct_size, sizeof(struct keryu_storage));
+	assert_int_equal(fx_start("3"), 0);
+	assert_non_null(fx.st);
+	assert_int_equal(fx.st->struct_size, sizeof(struct keryu_storage));
 	assert_true(fake_host_log_contains("storage.migrated version=1"));
-	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
-			 migration_count());
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT name FROM schema_migrations "
-				   "WHERE version = 1",
-				   0, NULL),
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM schema_migrations", NULL),
+		migration_count());
+	assert_string_equal(fx_scalarv(buf, sizeof(buf),
+				       "SELECT name FROM schema_migrations "
+				       "WHERE version = 1",
+				       0, NULL),
 			    "schema");
-	assert_int_equal(count("SELECT count(*) FROM information_schema.tables "
-			       "WHERE table_schema = 'public' AND table_name "
-			       "IN ('schema_migrations', 'custodians', "
-			       "'subjects', 'subject_qr_codes', 'alarms', "
-			       "'notifications', 'notification_events')",
-			       NULL),
-			 7);
-	assert_int_equal(T.st->ping(T.st->self), 0);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM information_schema.tables "
+			 "WHERE table_schema = 'public' AND table_name "
+			 "IN ('schema_migrations', 'custodians', "
+			 "'subjects', 'subject_qr_codes', 'alarms', "
+			 "'notifications', 'notification_events')",
+			 NULL),
+		7);
+	assert_int_equal(fx.st->ping(fx.st->self), 0);
 }
 
 static void test_migrations_twice(void **unused)
@@ -264,43 +155,46 @@ static void test_migrations_twice(void **unused)
 			"WHERE version = 1";
 
 	(void)unused;
-	scalar(before, sizeof(before), q, 0, NULL);
-	module_cleanup();
-	assert_int_equal(module_init(), 0);
+	fx_scalarv(before, sizeof(before), q, 0, NULL);
+	fx_stop();
+	assert_int_equal(fx_start("3"), 0);
 	assert_false(fake_host_log_contains("storage.migrated"));
-	assert_int_equal(count("SELECT count(*) FROM schema_migrations", NULL),
-			 migration_count());
-	assert_string_equal(scalar(after, sizeof(after), q, 0, NULL), before);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM schema_migrations", NULL),
+		migration_count());
+	assert_string_equal(fx_scalarv(after, sizeof(after), q, 0, NULL),
+			    before);
 }
 
 static void test_seed(void **unused)
 {
 	(void)unused;
-	PQclear(sqlv(
-		"INSERT INTO custodians (id, email, name, phone_e164, "
-		"phone_verified_at) VALUES "
-		"('" CUSTODIAN "', 'custodian@example.org', 'Carla', '" PHONE
-		"', now())",
-		0, NULL));
-	PQclear(sqlv("INSERT INTO subjects (id, custodian_id, name, "
-		     "date_of_birth, gender, is_active) VALUES "
-		     "('" SUBJECT "', '" CUSTODIAN "', '  Ana María Demo', "
-		     "'2018-04-02', 'F', true), "
-		     "('" SUBJECT_OFF "', '" CUSTODIAN "', 'Bruno', "
-		     "'2015-01-01', 'M', false)",
-		     0, NULL));
-	PQclear(sqlv("INSERT INTO subject_qr_codes (uuid, subject_id, "
-		     "is_active, activated_at) VALUES "
-		     "('" TAG_ON "', '" SUBJECT "', true, now()), "
-		     "('" TAG_OFF "', '" SUBJECT "', false, NULL), "
-		     "('" TAG_SUBJECT_OFF "', '" SUBJECT_OFF "', true, now())",
-		     0, NULL));
+	PQclear(fx_sqlv("INSERT INTO custodians (id, email, name, phone_e164, "
+			"phone_verified_at) VALUES "
+			"('" CUSTODIAN
+			"', 'custodian@example.org', 'Carla', '" PHONE
+			"', now())",
+			0, NULL));
+	PQclear(fx_sqlv("INSERT INTO subjects (id, custodian_id, name, "
+			"date_of_birth, gender, is_active) VALUES "
+			"('" SUBJECT "', '" CUSTODIAN "', '  Ana María Demo', "
+			"'2018-04-02', 'F', true), "
+			"('" SUBJECT_OFF "', '" CUSTODIAN "', 'Bruno', "
+			"'2015-01-01', 'M', false)",
+			0, NULL));
+	PQclear(fx_sqlv("INSERT INTO subject_qr_codes (uuid, subject_id, "
+			"is_active, activated_at) VALUES "
+			"('" TAG_ON "', '" SUBJECT "', true, now()), "
+			"('" TAG_OFF "', '" SUBJECT "', false, NULL), "
+			"('" TAG_SUBJECT_OFF "', '" SUBJECT_OFF
+			"', true, now())",
+			0, NULL));
 }
 
 static void test_tag_lookup(void **unused)
 {
 	struct keryu_tag_info t;
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 
 	(void)unused;
 	assert_int_equal(st->tag_lookup(st->self, TAG_ON, &t), 0);
@@ -340,7 +234,7 @@ static void test_tag_lookup(void **unused)
 
 static void test_alarm_from_scan(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out, again;
 	char buf[128];
@@ -352,8 +246,9 @@ static void test_alarm_from_scan(void **unused)
 	ev.lat = -33.4489;
 	ev.lng = -70.6693;
 	ev.accuracy_m = 12.5;
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
 	assert_true(keryu_uuid_valid(out.notification_id));
@@ -363,37 +258,38 @@ static void test_alarm_from_scan(void **unused)
 	assert_string_equal(out.scanned_at, "2026-01-02T03:04:05.678Z");
 
 	v[0] = ev.event_id;
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE event_id = $1::uuid",
+				  ev.event_id),
 			 1);
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.event_id = $1::uuid "
-			       "AND n.status = 'PENDING' "
-			       "AND n.channel = 'whatsapp' "
-			       "AND n.recipient = '" PHONE "' "
-			       "AND n.custodian_id = '" CUSTODIAN "'",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n "
+				  "JOIN alarms a ON a.id = n.alarm_id "
+				  "WHERE a.event_id = $1::uuid "
+				  "AND n.status = 'PENDING' "
+				  "AND n.channel = 'whatsapp' "
+				  "AND n.recipient = '" PHONE "' "
+				  "AND n.custodian_id = '" CUSTODIAN "'",
+				  ev.event_id),
 			 1);
 	assert_string_equal(
-		scalar(buf, sizeof(buf),
-		       "SELECT latitude || ',' || longitude || ',' || "
-		       "accuracy_m || ',' || user_agent FROM alarms "
-		       "WHERE event_id = $1::uuid",
-		       1, v),
+		fx_scalarv(buf, sizeof(buf),
+			   "SELECT latitude || ',' || longitude || ',' || "
+			   "accuracy_m || ',' || user_agent FROM alarms "
+			   "WHERE event_id = $1::uuid",
+			   1, v),
 		"-33.4489,-70.6693,12.5,test-agent/1.0");
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
-				   "::timestamptz FROM subject_qr_codes "
-				   "WHERE uuid = '" TAG_ON "'",
-				   0, NULL),
-			    "t");
+	assert_string_equal(
+		fx_scalarv(buf, sizeof(buf),
+			   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
+			   "::timestamptz FROM subject_qr_codes "
+			   "WHERE uuid = '" TAG_ON "'",
+			   0, NULL),
+		"t");
 
 	/* the same event again: nothing new, the first alarm reported */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
-					     &again),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &again),
+		0);
 	assert_false(again.created);
 	assert_string_equal(again.alarm_id, out.alarm_id);
 	assert_string_equal(again.notification_id, out.notification_id);
@@ -402,31 +298,34 @@ static void test_alarm_from_scan(void **unused)
 	assert_string_equal(again.scanned_at, out.scanned_at);
 	assert_true(out.notification_pending);
 	assert_true(again.notification_pending);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE event_id = $1::uuid",
+				  ev.event_id),
 			 1);
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n "
+				  "JOIN alarms a ON a.id = n.alarm_id "
+				  "WHERE a.event_id = $1::uuid",
+				  ev.event_id),
 			 1);
 
 	/* an older replayed scan does not move last_used back */
 	scan_event(&ev, TAG_ON, "2025-01-01T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_true(out.created);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
-				   "::timestamptz FROM subject_qr_codes "
-				   "WHERE uuid = '" TAG_ON "'",
-				   0, NULL),
-			    "t");
+	assert_string_equal(
+		fx_scalarv(buf, sizeof(buf),
+			   "SELECT last_used = '2026-01-02T03:04:05.678Z'"
+			   "::timestamptz FROM subject_qr_codes "
+			   "WHERE uuid = '" TAG_ON "'",
+			   0, NULL),
+		"t");
 
 	/* a tag deactivated since it was printed still raises the alarm */
 	scan_event(&ev, TAG_OFF, "2026-01-02T03:05:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.notification_id));
 	assert_logs_clean();
@@ -438,30 +337,31 @@ static void test_alarm_from_scan(void **unused)
  * none. */
 static void test_alarm_pending_flag(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out, again;
 	struct keryu_delivery_event d;
 
 	(void)unused;
 	scan_event(&ev, TAG_ON, "2026-01-04T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_true(out.created);
 	assert_true(out.notification_pending);
 
 	/* seen again before anything was queued: still pending */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
-					     &again),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &again),
+		0);
 	assert_false(again.created);
 	assert_true(again.notification_pending);
 	assert_string_equal(again.notification_id, out.notification_id);
 	assert_string_equal(again.recipient, PHONE);
 	/* the policy's channel does not matter once the alarm exists: its
 	 * step-0 notification is what is reported */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &again),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &again), 0);
 	assert_false(again.created);
 	assert_true(again.notification_pending);
 	assert_string_equal(again.channel, "whatsapp");
@@ -470,48 +370,54 @@ static void test_alarm_pending_flag(void **unused)
 	assert_int_equal(st->notification_queued(st->self, out.notification_id,
 						 1, 60),
 			 0);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
-					     &again),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &again),
+		0);
 	assert_false(again.created);
 	assert_false(again.notification_pending);
 	delivery(&d, out.notification_id, "delivered", 1, "wamid.pending");
 	assert_int_equal(st->notification_result(st->self, &d, 60), 0);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"),
-					     &again),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &again),
+		0);
 	assert_false(again.notification_pending);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE event_id = $1::uuid",
+				  ev.event_id),
 			 1);
 
 	/* nobody to notify: nothing pending, new or seen */
-	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0,
+			NULL));
 	scan_event(&ev, TAG_ON, "2026-01-04T00:00:01Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_true(out.created);
 	assert_false(out.notification_pending);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_false(out.notification_pending);
-	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true", 0, NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET whatsapp_opt_in = true", 0,
+			NULL));
 	assert_logs_clean();
 }
 
 /* Nobody to notify: the alarm is still recorded, with no notification. */
 static void test_alarm_nobody_to_notify(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out;
 
 	(void)unused;
-	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0, NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET whatsapp_opt_in = false", 0,
+			NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:00Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
 	assert_string_equal(out.notification_id, "");
@@ -519,76 +425,88 @@ static void test_alarm_nobody_to_notify(void **unused)
 	/* the log channel messages nobody, so opting out of WhatsApp does
 	 * not silence it */
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:01Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &out), 0);
 	assert_true(keryu_uuid_valid(out.notification_id));
-	PQclear(sqlv("UPDATE custodians SET whatsapp_opt_in = true, "
-		     "is_active = false",
-		     0, NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET whatsapp_opt_in = true, "
+			"is_active = false",
+			0, NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:02Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_string_equal(out.notification_id, "");
 	/* seen again: still reported without a notification */
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &out), 0);
 	assert_false(out.created);
 	assert_string_equal(out.notification_id, "");
-	PQclear(sqlv("UPDATE custodians SET is_active = true", 0, NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET is_active = true", 0, NULL));
 	/* a phone never verified could be anyone's: the alarm is kept, no
 	 * message goes to it */
-	PQclear(sqlv("UPDATE custodians SET phone_verified_at = NULL", 0,
-		     NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET phone_verified_at = NULL", 0,
+			NULL));
 	scan_event(&ev, TAG_ON, "2026-01-03T00:00:03Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("log"), &out), 0);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("log"), &out), 0);
 	assert_true(out.created);
 	assert_true(keryu_uuid_valid(out.alarm_id));
 	assert_string_equal(out.notification_id, "");
 	assert_string_equal(out.recipient, "");
-	PQclear(sqlv("UPDATE custodians SET phone_verified_at = now()", 0,
-		     NULL));
+	PQclear(fx_sqlv("UPDATE custodians SET phone_verified_at = now()", 0,
+			NULL));
 }
 
 static void test_alarm_bad_input(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out;
-	long alarms = count("SELECT count(*) FROM alarms", NULL);
+	long alarms = fx_count("SELECT count(*) FROM alarms", NULL);
 
 	(void)unused;
 	scan_event(&ev, TAG_UNKNOWN, "2026-01-02T03:04:05Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_ENOTFOUND);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_ENOTFOUND);
 	assert_false(out.created);
 
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
 	snprintf(ev.event_id, sizeof(ev.event_id), "nope");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
 	scan_event(&ev, "6f1b1d3e-0000-4000-8000-0000000000zz", "2026-01-02");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol(""), &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, fx_pol(""), &out),
 			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol(NULL), &out),
+	assert_int_equal(st->alarm_from_scan(st->self, &ev, fx_pol(NULL), &out),
 			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("what'sapp"), &out),
-			 KERYU_EINVAL);
-	assert_int_equal(st->alarm_from_scan(st->self, NULL, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("what'sapp"), &out),
+		KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, NULL, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
 	/* rejected by PostgreSQL, mid-transaction: still nothing written */
 	scan_event(&ev, TAG_ON, "not a time");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "");
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
 	scan_event(&ev, TAG_ON, "2026-01-02T03:04:05Z");
 	ev.has_location = true;
 	ev.lat = 91;
-	assert_int_equal(st->alarm_from_scan(st->self, &ev, pol("whatsapp"), &out),
-			 KERYU_EINVAL);
-	assert_int_equal(count("SELECT count(*) FROM alarms", NULL), alarms);
+	assert_int_equal(
+		st->alarm_from_scan(st->self, &ev, fx_pol("whatsapp"), &out),
+		KERYU_EINVAL);
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms", NULL), alarms);
 	/* the connection that saw the errors is still fine */
 	assert_int_equal(st->ping(st->self), 0);
 	assert_logs_clean();
@@ -596,7 +514,7 @@ static void test_alarm_bad_input(void **unused)
 
 static void test_result_forward_only(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_delivery_event ev, dup;
 	char nid[KERYU_UUID_LEN], buf[64];
 	const char *v[1];
@@ -612,11 +530,11 @@ static void test_result_forward_only(void **unused)
 	delivery(&ev, nid, "sent", 1, "wamid.ABC");
 	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "SENT");
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT (sent_at IS NOT NULL)::text || "
-				   "attempts || provider_message_id "
-				   "FROM notifications WHERE id = $1::uuid",
-				   1, v),
+	assert_string_equal(fx_scalarv(buf, sizeof(buf),
+				       "SELECT (sent_at IS NOT NULL)::text || "
+				       "attempts || provider_message_id "
+				       "FROM notifications WHERE id = $1::uuid",
+				       1, v),
 			    "true1wamid.ABC");
 	assert_string_equal(alarm_field(nid, "notification_sent"), "t");
 	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
@@ -630,14 +548,14 @@ static void test_result_forward_only(void **unused)
 	/* a duplicate of that event, even one claiming another status */
 	dup = ev;
 	snprintf(dup.status, sizeof(dup.status), "read");
-	events = count("SELECT count(*) FROM notification_events "
-		       "WHERE notification_id = $1::uuid",
-		       nid);
+	events = fx_count("SELECT count(*) FROM notification_events "
+			  "WHERE notification_id = $1::uuid",
+			  nid);
 	assert_int_equal(st->notification_result(st->self, &dup, 60), 0);
 	assert_string_equal(status_of(nid), "DELIVERED");
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid",
-			       nid),
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid",
+				  nid),
 			 events);
 
 	/* late "sent" after "delivered": stays delivered */
@@ -647,28 +565,29 @@ static void test_result_forward_only(void **unused)
 	assert_string_equal(alarm_field(nid, "whatsapp_message_id"),
 			    "wamid.ABC");
 	/* the status stays, the attempt is counted */
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT attempts FROM notifications "
-				   "WHERE id = $1::uuid",
-				   1, v),
+	assert_string_equal(fx_scalarv(buf, sizeof(buf),
+				       "SELECT attempts FROM notifications "
+				       "WHERE id = $1::uuid",
+				       1, v),
 			    "2");
 
 	delivery(&ev, nid, "read", 0, "");
 	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "READ");
 	assert_string_equal(alarm_field(nid, "notification_status"), "READ");
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT (read_at IS NOT NULL AND delivered_at "
-				   "IS NOT NULL)::text || provider_message_id "
-				   "FROM notifications WHERE id = $1::uuid",
-				   1, v),
-			    "truewamid.ABC");
+	assert_string_equal(
+		fx_scalarv(buf, sizeof(buf),
+			   "SELECT (read_at IS NOT NULL AND delivered_at "
+			   "IS NOT NULL)::text || provider_message_id "
+			   "FROM notifications WHERE id = $1::uuid",
+			   1, v),
+		"truewamid.ABC");
 	assert_logs_clean();
 }
 
 static void test_result_failed_is_final(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_delivery_event ev;
 	char nid[KERYU_UUID_LEN], buf[128];
 	const char *v[1];
@@ -683,13 +602,14 @@ static void test_result_failed_is_final(void **unused)
 	snprintf(ev.error_text, sizeof(ev.error_text), "Message undeliverable");
 	assert_int_equal(st->notification_result(st->self, &ev, 60), 0);
 	assert_string_equal(status_of(nid), "FAILED");
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT last_error_code || '|' || last_error "
-				   "|| '|' || attempts || '|' || "
-				   "(failed_at IS NOT NULL)::text "
-				   "FROM notifications WHERE id = $1::uuid",
-				   1, v),
-			    "131026|Message undeliverable|2|true");
+	assert_string_equal(
+		fx_scalarv(buf, sizeof(buf),
+			   "SELECT last_error_code || '|' || last_error "
+			   "|| '|' || attempts || '|' || "
+			   "(failed_at IS NOT NULL)::text "
+			   "FROM notifications WHERE id = $1::uuid",
+			   1, v),
+		"131026|Message undeliverable|2|true");
 	assert_string_equal(alarm_field(nid, "notification_status"), "FAILED");
 	assert_string_equal(alarm_field(nid, "notification_error"),
 			    "131026: Message undeliverable");
@@ -711,10 +631,11 @@ static void test_result_failed_is_final(void **unused)
 
 static void test_result_bad_input(void **unused)
 {
-	const struct keryu_storage *st = T.st;
+	const struct keryu_storage *st = fx.st;
 	struct keryu_delivery_event ev;
 	char nid[KERYU_UUID_LEN], unknown[KERYU_UUID_LEN];
-	long events = count("SELECT count(*) FROM notification_events", NULL);
+	long events =
+		fx_count("SELECT count(*) FROM notification_events", NULL);
 
 	(void)unused;
 	new_notification(nid);
@@ -745,9 +666,9 @@ static void test_result_bad_input(void **unused)
 	assert_int_equal(st->notification_queued(st->self, nid, 0, 60),
 			 KERYU_EINVAL);
 	assert_string_equal(status_of(nid), "PENDING");
-	assert_int_equal(count("SELECT count(*) FROM notification_events",
-			       NULL),
-			 events);
+	assert_int_equal(
+		fx_count("SELECT count(*) FROM notification_events", NULL),
+		events);
 }
 
 struct scan_race {
@@ -760,7 +681,8 @@ static void *scan_racer(void *arg)
 {
 	struct scan_race *r = arg;
 
-	r->rc = T.st->alarm_from_scan(T.st->self, r->ev, pol("whatsapp"), &r->out);
+	r->rc = fx.st->alarm_from_scan(fx.st->self, r->ev, fx_pol("whatsapp"),
+				       &r->out);
 	return NULL;
 }
 
@@ -794,14 +716,14 @@ static void test_concurrent_scans(void **unused)
 				    "2026-05-05T10:00:00.000Z");
 	}
 	assert_int_equal(created, 1);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE event_id = $1::uuid",
+				  ev.event_id),
 			 1);
-	assert_int_equal(count("SELECT count(*) FROM notifications n "
-			       "JOIN alarms a ON a.id = n.alarm_id "
-			       "WHERE a.event_id = $1::uuid",
-			       ev.event_id),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications n "
+				  "JOIN alarms a ON a.id = n.alarm_id "
+				  "WHERE a.event_id = $1::uuid",
+				  ev.event_id),
 			 1);
 }
 
@@ -814,7 +736,7 @@ static void *result_racer(void *arg)
 {
 	struct result_race *r = arg;
 
-	r->rc = T.st->notification_result(T.st->self, &r->ev, 60);
+	r->rc = fx.st->notification_result(fx.st->self, &r->ev, 60);
 	return NULL;
 }
 
@@ -842,9 +764,9 @@ static void test_concurrent_results(void **unused)
 		assert_int_equal(r[i].rc, 0);
 	assert_string_equal(status_of(nid), "READ");
 	assert_string_equal(alarm_field(nid, "notification_status"), "READ");
-	assert_int_equal(count("SELECT count(*) FROM notification_events "
-			       "WHERE notification_id = $1::uuid",
-			       nid),
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid",
+				  nid),
 			 8);
 }
 
@@ -853,21 +775,22 @@ static void test_concurrent_results(void **unused)
 static void test_reconnect(void **unused)
 {
 	struct keryu_tag_info t;
-	const char *v[] = {T.db_name};
+	const char *v[] = {fx.db_name};
 
 	(void)unused;
-	PQclear(sqlv("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-		     "WHERE datname = $1 AND pid <> pg_backend_pid()",
-		     1, v));
+	PQclear(fx_sqlv(
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		"WHERE datname = $1 AND pid <> pg_backend_pid()",
+		1, v));
 	usleep(100 * 1000);
-	assert_int_equal(T.st->tag_lookup(T.st->self, TAG_ON, &t), 0);
+	assert_int_equal(fx.st->tag_lookup(fx.st->self, TAG_ON, &t), 0);
 	assert_string_equal(t.first_name, "Ana");
 	assert_true(fake_host_log_contains("storage.reconnected"));
-	assert_int_equal(T.st->ping(T.st->self), 0);
+	assert_int_equal(fx.st->ping(fx.st->self), 0);
 	/* the new sessions prepare their statements again: a statement the
 	 * old ones had prepared runs on every connection of the pool */
 	for (int i = 0; i < 8; i++) {
-		assert_int_equal(T.st->tag_lookup(T.st->self, TAG_ON, &t), 0);
+		assert_int_equal(fx.st->tag_lookup(fx.st->self, TAG_ON, &t), 0);
 		assert_string_equal(t.first_name, "Ana");
 	}
 }
@@ -878,7 +801,7 @@ static void test_unreachable(void **unused)
 	int rc;
 
 	(void)unused;
-	module_cleanup();
+	fx_stop();
 	fake_host_reset(&keryu_module);
 	/* port 1 on loopback: nothing listens, refused at once */
 	fake_host_set("database_url", "postgresql://keryu@127.0.0.1:1/keryu");
@@ -908,17 +831,6 @@ int main(void)
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_unreachable),
 	};
-	const char *url = getenv("KERYU_TEST_DATABASE_URL");
-
-	if (!url || !*url) {
-		fprintf(stderr,
-			"integration.storage: FAIL: KERYU_TEST_DATABASE_URL is "
-			"not set. Point it at a PostgreSQL where this test may "
-			"CREATE DATABASE, e.g. "
-			"postgresql://postgres@127.0.0.1:5432/postgres\n");
-		return 1;
-	}
-	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
-	return cmocka_run_group_tests_name("integration.storage", tests,
-					   group_setup, group_teardown);
+	return fx_run("integration.storage", "keryu_test", "America/Santiago",
+		      tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "scratch_db.h"
+#include "storage_fixture.h"
 
 #include <keryu/module.h>
 #include <keryu/storage.h>
@@ -27,8 +27,6 @@
 
 #include "fake_host.h"
 #include "storage_migrations.h"
-
-extern const struct keryu_module keryu_module;
 
 /* data made before migration 003 */
 #define OLD_CUSTODIAN "5b3c0000-0000-4000-8000-000000000001"
@@ -47,12 +45,6 @@ extern const struct keryu_module keryu_module;
 #define SECRET_MED "Xylo-epilepsy-marker"
 
 static struct {
-	char admin_url[1024];
-	char db_url[1024];
-	char db_name[64];
-	PGconn *db;
-	void *state;
-	const struct keryu_subjects *sj;
 	char subj_a[KERYU_UUID_LEN], subj_a2[KERYU_UUID_LEN];
 	char subj_b[KERYU_UUID_LEN];
 	char tag_a[KERYU_UUID_LEN];
@@ -62,120 +54,33 @@ static struct {
 
 /* ---- helpers ---- */
 
-static PGresult *sqlv(const char *sql, int n, const char *const *v)
-{
-	PGresult *r = PQexecParams(T.db, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		fail_msg("sql failed: %s: %s", sql, PQerrorMessage(T.db));
-	return r;
-}
-
-static void sql1(const char *sql, const char *arg)
-{
-	const char *v[] = {arg};
-
-	PQclear(sqlv(sql, arg ? 1 : 0, v));
-}
-
-/* True when PostgreSQL refuses the statement. */
-static bool sql_fails(const char *sql)
-{
-	PGresult *r = PQexec(T.db, sql);
-	bool failed = PQresultStatus(r) != PGRES_COMMAND_OK &&
-		      PQresultStatus(r) != PGRES_TUPLES_OK;
-
-	PQclear(r);
-	return failed;
-}
-
-static const char *scalar(char *buf, size_t size, const char *sql,
-			  const char *arg)
-{
-	const char *v[] = {arg};
-	PGresult *r = sqlv(sql, arg ? 1 : 0, v);
-
-	snprintf(buf, size, "%s",
-		 PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	PQclear(r);
-	return buf;
-}
-
-static long count(const char *sql, const char *arg)
-{
-	char buf[64];
-
-	return atol(scalar(buf, sizeof(buf), sql, arg));
-}
-
-static int module_init(void)
-{
-	int rc;
-
-	fake_host_reset(&keryu_module);
-	fake_host_set("database_url", T.db_url);
-	fake_host_set("connect_timeout_s", "5");
-	fake_host_set("pool_size", "4");
-	rc = keryu_module.init(fake_mod(), fake_host(), &T.state);
-	T.sj = fake_host()->service(fake_mod(), KERYU_SERVICE_SUBJECTS);
-	return rc;
-}
-
-/* ---- setup: an empty database ---- */
-
-static int group_setup(void **unused)
-{
-	(void)unused;
-	if (scratch_db_create(T.admin_url, "keryu_test_subj", "Pacific/Auckland",
-			      T.db_name,
-			      sizeof(T.db_name), T.db_url, sizeof(T.db_url),
-			      "integration.storage_subjects"))
-		return -1;
-	T.db = PQconnectdb(T.db_url);
-	if (PQstatus(T.db) != CONNECTION_OK) {
-		fprintf(stderr, "integration.storage_subjects: %s",
-			PQerrorMessage(T.db));
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **unused)
-{
-
-	(void)unused;
-	if (T.state)
-		keryu_module.cleanup(T.state);
-	T.state = NULL;
-	PQfinish(T.db);
-	T.db = NULL;
-	scratch_db_drop(T.admin_url, T.db_name,
-			"integration.storage_subjects");
-	return 0;
-}
-
 /* A digest of every table the service writes, to prove a call changed
  * nothing. */
 static void snapshot(char out[33])
 {
 	char buf[64];
 
-	scalar(buf, sizeof(buf),
-	       "SELECT md5("
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM subjects t) || "
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM subject_qr_codes t) || "
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM contacts t) || "
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM alarms t) || "
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM notifications t) || "
-	       "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') "
-	       " FROM notification_events t))",
-	       NULL);
+	fx_scalar(buf, sizeof(buf),
+		  "SELECT md5("
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM subjects t) || "
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM subject_qr_codes t) || "
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM contacts t) || "
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM alarms t) || "
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM notifications t) || "
+		  "(SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), "
+		  "'') "
+		  " FROM notification_events t))",
+		  NULL);
 	snprintf(out, 33, "%.32s", buf);
 }
 
@@ -205,10 +110,7 @@ static void subject_fill(struct keryu_subject *s, const char *name)
 /* No log line may carry a phone number or a medical field. */
 static void assert_logs_clean(void)
 {
-	assert_false(fake_host_log_contains("+1555"));
-	assert_false(fake_host_log_contains("5550100"));
-	assert_false(fake_host_log_contains(SECRET_MED));
-	assert_false(fake_host_log_contains("Peanuts"));
+	fx_assert_logs_clean("+1555", "5550100", SECRET_MED, "Peanuts", NULL);
 }
 
 /* ---- tests, run in order ---- */
@@ -228,98 +130,88 @@ static void test_upgrade_from_002(void **unused)
 	assert_true(n >= 3);
 	assert_int_equal(list[2].version, 3);
 	assert_string_equal(list[2].name, "subjects");
-	sql1("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
-	     "name text NOT NULL, applied_at timestamptz NOT NULL "
-	     "DEFAULT now())",
-	     NULL);
-	for (i = 0; i < 2; i++) {
-		r = PQexec(T.db, list[i].sql);
-		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-		PQclear(r);
-	}
-	sql1("INSERT INTO schema_migrations VALUES (1, 'schema'), "
-	     "(2, 'accounts')",
-	     NULL);
-	sql1("INSERT INTO custodians (id, email, name, phone_e164) VALUES "
-	     "('" OLD_CUSTODIAN "', 'old@example.org', 'Olga', '" OLD_PHONE
-	     "')",
-	     NULL);
-	sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
-	     "gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
-	     "'Oscar', '2017-01-01', 'M')",
-	     NULL);
-	sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
-	     "VALUES ('" OLD_TAG1 "', '" OLD_SUBJECT "', true), "
-	     "('" OLD_TAG2 "', '" OLD_SUBJECT "', false), "
-	     "('" OLD_TAG3 "', '" OLD_SUBJECT "', false)",
-	     NULL);
-	sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
-	     "scanned_at, notification_status, notification_sent) VALUES "
-	     "('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT "', '" OLD_TAG1
-	     "', '2026-01-01T00:00:00Z', 'DELIVERED', true)",
-	     NULL);
+	fx_migrate_by_hand(2);
+	fx_sql1("INSERT INTO custodians (id, email, name, phone_e164) VALUES "
+		"('" OLD_CUSTODIAN "', 'old@example.org', 'Olga', '" OLD_PHONE
+		"')",
+		NULL);
+	fx_sql1("INSERT INTO subjects (id, custodian_id, name, date_of_birth, "
+		"gender) VALUES ('" OLD_SUBJECT "', '" OLD_CUSTODIAN "', "
+		"'Oscar', '2017-01-01', 'M')",
+		NULL);
+	fx_sql1("INSERT INTO subject_qr_codes (uuid, subject_id, is_active) "
+		"VALUES ('" OLD_TAG1 "', '" OLD_SUBJECT "', true), "
+		"('" OLD_TAG2 "', '" OLD_SUBJECT "', false), "
+		"('" OLD_TAG3 "', '" OLD_SUBJECT "', false)",
+		NULL);
+	fx_sql1("INSERT INTO alarms (id, event_id, subject_id, qr_uuid, "
+		"scanned_at, notification_status, notification_sent) VALUES "
+		"('" OLD_ALARM "', gen_random_uuid(), '" OLD_SUBJECT
+		"', '" OLD_TAG1 "', '2026-01-01T00:00:00Z', 'DELIVERED', true)",
+		NULL);
 
-	assert_int_equal(module_init(), 0);
-	assert_non_null(T.sj);
-	assert_int_equal(T.sj->struct_size, sizeof(struct keryu_subjects));
+	assert_int_equal(fx_start("4"), 0);
+	assert_non_null(fx.sj);
+	assert_int_equal(fx.sj->struct_size, sizeof(struct keryu_subjects));
 	assert_true(fake_host_log_contains(
 		"storage.migrated version=3 name=subjects"));
 
 	/* every old tag has a distinct code of the right form */
-	r = sqlv("SELECT short_code FROM subject_qr_codes ORDER BY uuid", 0,
-		 NULL);
+	r = fx_sqlv("SELECT short_code FROM subject_qr_codes ORDER BY uuid", 0,
+		    NULL);
 	assert_int_equal(PQntuples(r), 3);
 	for (i = 0; i < 3; i++)
 		assert_true(code_form(PQgetvalue(r, (int)i, 0)));
 	PQclear(r);
-	assert_int_equal(count("SELECT count(DISTINCT short_code) "
-			       "FROM subject_qr_codes",
-			       NULL),
+	assert_int_equal(fx_count("SELECT count(DISTINCT short_code) "
+				  "FROM subject_qr_codes",
+				  NULL),
 			 3);
 	/* the old subject shows the default fields; its alarm is open */
-	assert_int_equal(count("SELECT public_fields FROM subjects "
-			       "WHERE id = $1::uuid",
-			       OLD_SUBJECT),
+	assert_int_equal(fx_count("SELECT public_fields FROM subjects "
+				  "WHERE id = $1::uuid",
+				  OLD_SUBJECT),
 			 43);
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT (resolved_at IS NULL)::text || "
-				   "coalesce(resolution_notes, '-') "
-				   "FROM alarms WHERE id = $1::uuid",
-				   OLD_ALARM),
+	assert_string_equal(fx_scalar(buf, sizeof(buf),
+				      "SELECT (resolved_at IS NULL)::text || "
+				      "coalesce(resolution_notes, '-') "
+				      "FROM alarms WHERE id = $1::uuid",
+				      OLD_ALARM),
 			    "true-");
 	/* inserts that name no code (seeds, older scripts) get one; the
 	 * database refuses bad, duplicate and NULL codes and bad fields */
-	sql1("INSERT INTO subject_qr_codes (subject_id) VALUES ($1::uuid)",
-	     OLD_SUBJECT);
-	assert_true(code_form(scalar(buf, sizeof(buf),
-				     "SELECT short_code FROM subject_qr_codes "
-				     "ORDER BY created_at DESC LIMIT 1",
-				     NULL)));
-	assert_true(sql_fails("UPDATE subject_qr_codes SET short_code = "
-			      "'ABCDEFG0' WHERE uuid = '" OLD_TAG2 "'"));
-	assert_true(sql_fails("UPDATE subject_qr_codes SET short_code = "
-			      "NULL WHERE uuid = '" OLD_TAG2 "'"));
-	assert_true(sql_fails("UPDATE subject_qr_codes SET short_code = "
-			      "(SELECT short_code FROM subject_qr_codes "
-			      "WHERE uuid = '" OLD_TAG1 "') "
-			      "WHERE uuid = '" OLD_TAG2 "'"));
-	assert_true(sql_fails("UPDATE subjects SET public_fields = 512"));
-	assert_true(sql_fails("UPDATE subjects SET public_fields = -1"));
-	assert_true(sql_fails("UPDATE subjects SET allergies = "
-			      "repeat('x', 2001)"));
-	assert_true(sql_fails("UPDATE alarms SET resolution_notes = "
-			      "repeat('é', 1001)"));
+	fx_sql1("INSERT INTO subject_qr_codes (subject_id) VALUES ($1::uuid)",
+		OLD_SUBJECT);
+	assert_true(
+		code_form(fx_scalar(buf, sizeof(buf),
+				    "SELECT short_code FROM subject_qr_codes "
+				    "ORDER BY created_at DESC LIMIT 1",
+				    NULL)));
+	assert_true(fx_sql_fails("UPDATE subject_qr_codes SET short_code = "
+				 "'ABCDEFG0' WHERE uuid = '" OLD_TAG2 "'"));
+	assert_true(fx_sql_fails("UPDATE subject_qr_codes SET short_code = "
+				 "NULL WHERE uuid = '" OLD_TAG2 "'"));
+	assert_true(fx_sql_fails("UPDATE subject_qr_codes SET short_code = "
+				 "(SELECT short_code FROM subject_qr_codes "
+				 "WHERE uuid = '" OLD_TAG1 "') "
+				 "WHERE uuid = '" OLD_TAG2 "'"));
+	assert_true(fx_sql_fails("UPDATE subjects SET public_fields = 512"));
+	assert_true(fx_sql_fails("UPDATE subjects SET public_fields = -1"));
+	assert_true(fx_sql_fails("UPDATE subjects SET allergies = "
+				 "repeat('x', 2001)"));
+	assert_true(fx_sql_fails("UPDATE alarms SET resolution_notes = "
+				 "repeat('é', 1001)"));
 
 	/* the custodians of the rest of the tests */
-	sql1("INSERT INTO custodians (id, email, name, phone_e164) VALUES "
-	     "('" CUST_A "', 'a@example.org', 'Ana', '" PHONE_A "'), "
-	     "('" CUST_B "', 'b@example.org', 'Bo', '" PHONE_B "')",
-	     NULL);
+	fx_sql1("INSERT INTO custodians (id, email, name, phone_e164) VALUES "
+		"('" CUST_A "', 'a@example.org', 'Ana', '" PHONE_A "'), "
+		"('" CUST_B "', 'b@example.org', 'Bo', '" PHONE_B "')",
+		NULL);
 }
 
 static void test_subjects(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_subject s, got;
 	struct keryu_subject_summary sum[8];
 	char id[KERYU_UUID_LEN], photo[80], snap[33], snap2[33];
@@ -349,10 +241,10 @@ static void test_subjects(void **unused)
 	assert_int_equal(strlen(got.created_at), 24);
 	assert_int_equal(got.created_at[23], 'Z');
 	/* "" is stored as NULL */
-	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = $1 "
-			       "AND medications IS NULL "
-			       "AND doctor_address IS NULL",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects WHERE id = $1 "
+				  "AND medications IS NULL "
+				  "AND doctor_address IS NULL",
+				  T.subj_a),
 			 1);
 
 	/* update replaces every field but id, photo, public fields and
@@ -374,9 +266,9 @@ static void test_subjects(void **unused)
 	assert_string_equal(s.created_at, got.created_at);
 
 	/* public fields are set on their own, and nothing else is */
-	sql1("UPDATE subjects SET updated_at = now() - interval '1 day' "
-	     "WHERE id = $1::uuid",
-	     T.subj_a);
+	fx_sql1("UPDATE subjects SET updated_at = now() - interval '1 day' "
+		"WHERE id = $1::uuid",
+		T.subj_a);
 	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, T.subj_a,
 						KERYU_PUB_ALL),
 			 0);
@@ -384,10 +276,10 @@ static void test_subjects(void **unused)
 	assert_int_equal(got.public_fields, KERYU_PUB_ALL);
 	assert_string_equal(got.name, "Lucía G.");
 	assert_string_equal(got.medications, "None");
-	assert_int_equal(count("SELECT count(*) FROM subjects WHERE id = "
-			       "$1::uuid AND updated_at > now() - "
-			       "interval '1 hour'",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects WHERE id = "
+				  "$1::uuid AND updated_at > now() - "
+				  "interval '1 hour'",
+				  T.subj_a),
 			 1);
 	snapshot(snap);
 	assert_int_equal(sj->subject_set_public(sj->self, CUST_A, T.subj_a,
@@ -616,7 +508,7 @@ static void test_subjects(void **unused)
 
 static void test_tags(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_tag t1, t2, t3, list[4], got;
 	struct keryu_subject_summary sum[4];
 	char uuid[KERYU_UUID_LEN], code[16], snap[33], snap2[33];
@@ -644,9 +536,10 @@ static void test_tags(void **unused)
 					&t3),
 			 KERYU_ECONFLICT);
 	assert_string_equal(t3.uuid, "");
-	scalar(code, sizeof(code),
-	       "SELECT short_code FROM subject_qr_codes WHERE uuid = $1::uuid",
-	       OLD_TAG1);
+	fx_scalar(
+		code, sizeof(code),
+		"SELECT short_code FROM subject_qr_codes WHERE uuid = $1::uuid",
+		OLD_TAG1);
 	assert_int_equal(sj->tag_create(sj->self, CUST_B, T.subj_b, code, &t3),
 			 KERYU_ECONFLICT);
 	/* bad codes */
@@ -705,9 +598,9 @@ static void test_tags(void **unused)
 	assert_int_equal(strlen(got.activated_at), 24);
 	assert_int_equal(sj->tag_set_active(sj->self, CUST_A, t2.uuid, true),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
-			       "WHERE subject_id = $1::uuid AND is_active",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM subject_qr_codes "
+				  "WHERE subject_id = $1::uuid AND is_active",
+				  T.subj_a),
 			 1);
 	assert_int_equal(sj->tag_get(sj->self, CUST_A, t1.uuid, &got), 0);
 	assert_false(got.is_active);
@@ -737,16 +630,16 @@ static void test_tags(void **unused)
 	/* deactivate, reactivate */
 	assert_int_equal(sj->tag_set_active(sj->self, CUST_A, t2.uuid, false),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
-			       "WHERE subject_id = $1::uuid AND is_active",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM subject_qr_codes "
+				  "WHERE subject_id = $1::uuid AND is_active",
+				  T.subj_a),
 			 0);
 	assert_int_equal(sj->tag_set_active(sj->self, CUST_A, t2.uuid, true),
 			 0);
 	/* the other subject's tag is untouched by A's activations */
-	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
-			       "WHERE uuid = $1::uuid AND is_active",
-			       OLD_TAG1),
+	assert_int_equal(fx_count("SELECT count(*) FROM subject_qr_codes "
+				  "WHERE uuid = $1::uuid AND is_active",
+				  OLD_TAG1),
 			 1);
 	assert_int_equal(sj->tag_set_active(sj->self, CUST_A, UNKNOWN_ID, true),
 			 KERYU_ENOTFOUND);
@@ -783,7 +676,8 @@ static void *race(void *arg)
 	int i;
 
 	for (i = 0; i < 10 && !r->rc; i++)
-		r->rc = T.sj->tag_set_active(T.sj->self, CUST_A, r->uuid, true);
+		r->rc = fx.sj->tag_set_active(fx.sj->self, CUST_A, r->uuid,
+					      true);
 	return NULL;
 }
 
@@ -799,8 +693,8 @@ static void test_tag_race(void **unused)
 	for (i = 0; i < 6; i++) {
 		snprintf(code, sizeof(code), "RACE%cQR%c", "234567"[i],
 			 "234567"[i]);
-		assert_int_equal(T.sj->tag_create(T.sj->self, CUST_A, T.subj_a2,
-						  code, &tags[i]),
+		assert_int_equal(fx.sj->tag_create(fx.sj->self, CUST_A,
+						   T.subj_a2, code, &tags[i]),
 				 0);
 		r[i].uuid = tags[i].uuid;
 		r[i].rc = 0;
@@ -811,9 +705,9 @@ static void test_tag_race(void **unused)
 		pthread_join(th[i], NULL);
 		assert_int_equal(r[i].rc, 0);
 	}
-	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
-			       "WHERE subject_id = $1::uuid AND is_active",
-			       T.subj_a2),
+	assert_int_equal(fx_count("SELECT count(*) FROM subject_qr_codes "
+				  "WHERE subject_id = $1::uuid AND is_active",
+				  T.subj_a2),
 			 1);
 }
 
@@ -833,9 +727,9 @@ static const char *contact_order(char *buf, size_t size)
 	size_t n, i, used = 0;
 
 	buf[0] = '\0';
-	assert_int_equal(T.sj->contact_list(T.sj->self, CUST_A, T.subj_a, list,
-					    8, &n),
-			 0);
+	assert_int_equal(
+		fx.sj->contact_list(fx.sj->self, CUST_A, T.subj_a, list, 8, &n),
+		0);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(list[i].position, (int)i + 1);
 		used += (size_t)snprintf(buf + used, size - used, "%s%s",
@@ -859,7 +753,7 @@ static void *add_race(void *arg)
 	for (i = 0; i < 4; i++) {
 		snprintf(phone, sizeof(phone), "+346100%02d%03d", a->nth, i);
 		contact_fill(&k, "Racer", phone, "log");
-		rc = T.sj->contact_add(T.sj->self, CUST_A, T.subj_a2, &k, id);
+		rc = fx.sj->contact_add(fx.sj->self, CUST_A, T.subj_a2, &k, id);
 		if (rc == 0)
 			a->added++;
 		else if (rc == KERYU_ECONFLICT)
@@ -872,7 +766,7 @@ static void *add_race(void *arg)
 
 static void test_contacts(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_contact k, list[8];
 	char ids[4][KERYU_UUID_LEN], id[KERYU_UUID_LEN], buf[128];
 	char snap[33], snap2[33];
@@ -1008,15 +902,15 @@ static void test_contacts(void **unused)
 	assert_string_equal(list[4].channel, "email");
 	assert_string_equal(list[4].fallback_channel, "sms");
 	assert_string_equal(list[0].fallback_channel, "");
-	assert_string_equal(scalar(buf, sizeof(buf),
-				   "SELECT fallback_channel FROM contacts "
-				   "WHERE id = $1::uuid",
-				   id),
+	assert_string_equal(fx_scalar(buf, sizeof(buf),
+				      "SELECT fallback_channel FROM contacts "
+				      "WHERE id = $1::uuid",
+				      id),
 			    "sms");
-	assert_int_equal(count("SELECT count(*) FROM contacts "
-			       "WHERE subject_id = $1::uuid "
-			       "AND fallback_channel IS NULL",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM contacts "
+				  "WHERE subject_id = $1::uuid "
+				  "AND fallback_channel IS NULL",
+				  T.subj_a),
 			 4);
 	assert_int_equal(sj->contact_delete(sj->self, CUST_A, id), 0);
 	snapshot(snap2);
@@ -1032,14 +926,14 @@ static void test_contacts(void **unused)
 
 	/* contacts from before this service (position 0, the 002 default)
 	 * are ordered by age and renumbered by the first move */
-	sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
-	     "created_at) VALUES ($1::uuid, 'Old1', '+34600000011', 'log', "
-	     "now() - interval '2 days')",
-	     T.subj_a2);
-	sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
-	     "created_at) VALUES ($1::uuid, 'Old2', '+34600000012', 'log', "
-	     "now() - interval '1 day')",
-	     T.subj_a2);
+	fx_sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
+		"created_at) VALUES ($1::uuid, 'Old1', '+34600000011', 'log', "
+		"now() - interval '2 days')",
+		T.subj_a2);
+	fx_sql1("INSERT INTO contacts (subject_id, name, phone_e164, channel, "
+		"created_at) VALUES ($1::uuid, 'Old2', '+34600000012', 'log', "
+		"now() - interval '1 day')",
+		T.subj_a2);
 	assert_int_equal(sj->contact_list(sj->self, CUST_A, T.subj_a2, list, 8,
 					  &n),
 			 0);
@@ -1085,9 +979,9 @@ static void test_contacts(void **unused)
 		}
 		assert_int_equal(added, KERYU_CONTACTS_MAX - 3);
 		assert_int_equal(refused, 32 - (KERYU_CONTACTS_MAX - 3));
-		assert_int_equal(count("SELECT count(*) FROM contacts "
-				       "WHERE subject_id = $1::uuid",
-				       T.subj_a2),
+		assert_int_equal(fx_count("SELECT count(*) FROM contacts "
+					  "WHERE subject_id = $1::uuid",
+					  T.subj_a2),
 				 KERYU_CONTACTS_MAX);
 		snapshot(snap);
 		contact_fill(&k, "One more", "+34600000014", "log");
@@ -1117,31 +1011,34 @@ static void test_contacts(void **unused)
  * 2026-03-01 at 00:00, 00:01, 23:59 and 2026-03-02 00:00 UTC. */
 static void make_alarms(void)
 {
-	sql1("INSERT INTO alarms (event_id, subject_id, qr_uuid, scanned_at, "
-	     "notification_status, resolved_at, latitude, longitude) "
-	     "SELECT gen_random_uuid(), $1::uuid, NULL, "
-	     "timestamptz '2026-03-31 23:30:00+00' - g * interval '1 day', "
-	     "CASE WHEN g % 2 = 0 THEN 'DELIVERED' ELSE 'FAILED' END, "
-	     "CASE WHEN g % 3 = 0 THEN now() END, "
-	     "CASE WHEN g = 0 THEN 40.4 END, CASE WHEN g = 0 THEN -3.7 END "
-	     "FROM generate_series(0, 35) g",
-	     T.subj_a);
-	sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
-	     "SELECT gen_random_uuid(), $1::uuid, t::timestamptz FROM "
-	     "unnest(ARRAY['2026-03-01 00:00:00+00', '2026-03-01 00:01:00+00', "
-	     "'2026-03-01 23:59:59.999+00', '2026-03-02 00:00:00+00']) t",
-	     T.subj_a2);
+	fx_sql1("INSERT INTO alarms (event_id, subject_id, qr_uuid, "
+		"scanned_at, "
+		"notification_status, resolved_at, latitude, longitude) "
+		"SELECT gen_random_uuid(), $1::uuid, NULL, "
+		"timestamptz '2026-03-31 23:30:00+00' - g * interval '1 day', "
+		"CASE WHEN g % 2 = 0 THEN 'DELIVERED' ELSE 'FAILED' END, "
+		"CASE WHEN g % 3 = 0 THEN now() END, "
+		"CASE WHEN g = 0 THEN 40.4 END, CASE WHEN g = 0 THEN -3.7 END "
+		"FROM generate_series(0, 35) g",
+		T.subj_a);
+	fx_sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
+		"SELECT gen_random_uuid(), $1::uuid, t::timestamptz FROM "
+		"unnest(ARRAY['2026-03-01 00:00:00+00', '2026-03-01 "
+		"00:01:00+00', "
+		"'2026-03-01 23:59:59.999+00', '2026-03-02 00:00:00+00']) t",
+		T.subj_a2);
 	/* and one of B's, in the same days */
-	sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
-	     "VALUES (gen_random_uuid(), $1::uuid, '2026-03-01 12:00:00+00')",
-	     T.subj_b);
+	fx_sql1("INSERT INTO alarms (event_id, subject_id, scanned_at) "
+		"VALUES (gen_random_uuid(), $1::uuid, '2026-03-01 "
+		"12:00:00+00')",
+		T.subj_b);
 }
 
 static int list_alarms(const struct keryu_alarm_filter *f,
 		       struct keryu_alarm_summary *out, size_t max, size_t *n,
 		       int *total)
 {
-	return T.sj->alarm_list(T.sj->self, CUST_A, f, out, max, n, total);
+	return fx.sj->alarm_list(fx.sj->self, CUST_A, f, out, max, n, total);
 }
 
 static void test_alarm_list(void **unused)
@@ -1289,9 +1186,9 @@ static void test_alarm_list(void **unused)
 	}
 
 	/* the subject list and the dashboard count open alarms */
-	assert_int_equal(T.sj->subject_list(T.sj->self, CUST_A, 0, sum, 4, &n,
-					    &total),
-			 0);
+	assert_int_equal(
+		fx.sj->subject_list(fx.sj->self, CUST_A, 0, sum, 4, &n, &total),
+		0);
 	assert_string_equal(sum[1].id, T.subj_a);
 	assert_int_equal(sum[1].open_alarms, 24);
 	assert_string_equal(sum[1].last_alarm_at, "2026-03-31T23:30:00.000Z");
@@ -1301,7 +1198,7 @@ static void test_alarm_list(void **unused)
 
 static void test_alarm_detail(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_alarm_detail d;
 	struct keryu_alarm_filter f;
 	struct keryu_alarm_summary out[2];
@@ -1315,10 +1212,10 @@ static void test_alarm_detail(void **unused)
 	f.limit = 1;
 	assert_int_equal(list_alarms(&f, out, 1, &n, &total), 0);
 	snprintf(id, sizeof(id), "%s", out[0].id);
-	sql1("UPDATE alarms SET location = 'Parque del Retiro', "
-	     "accuracy_m = 12.5, resolution_notes = 'found' "
-	     "WHERE id = $1::uuid",
-	     id);
+	fx_sql1("UPDATE alarms SET location = 'Parque del Retiro', "
+		"accuracy_m = 12.5, resolution_notes = 'found' "
+		"WHERE id = $1::uuid",
+		id);
 	assert_int_equal(sj->alarm_get(sj->self, CUST_A, id, &d), 0);
 	assert_string_equal(d.s.id, id);
 	assert_string_equal(d.s.subject_id, T.subj_a);
@@ -1332,10 +1229,11 @@ static void test_alarm_detail(void **unused)
 	assert_int_equal(strlen(d.resolved_at), 24);
 	assert_string_equal(d.resolution_notes, "found");
 	/* an open one, with its tag */
-	sql1("UPDATE alarms SET qr_uuid = (SELECT uuid FROM subject_qr_codes "
-	     "WHERE subject_id = alarms.subject_id LIMIT 1) "
-	     "WHERE id = $1::uuid",
-	     T.alarm_a);
+	fx_sql1("UPDATE alarms SET qr_uuid = (SELECT uuid FROM "
+		"subject_qr_codes "
+		"WHERE subject_id = alarms.subject_id LIMIT 1) "
+		"WHERE id = $1::uuid",
+		T.alarm_a);
 	assert_int_equal(sj->alarm_get(sj->self, CUST_A, T.alarm_a, &d), 0);
 	assert_false(d.s.resolved);
 	assert_false(d.s.has_location);
@@ -1391,7 +1289,7 @@ static void test_alarm_detail(void **unused)
 
 static void test_timeline(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_timeline_entry tl[10];
 	char n1[KERYU_UUID_LEN], n2[KERYU_UUID_LEN];
 	size_t n;
@@ -1405,33 +1303,36 @@ static void test_timeline(void **unused)
 	assert_int_equal(n, 0);
 	v[0] = T.alarm_a;
 	v[1] = CUST_A;
-	r = sqlv("INSERT INTO notifications (alarm_id, custodian_id, channel, "
-		 "recipient) VALUES ($1::uuid, $2::uuid, 'whatsapp', "
-		 "'+15550101234') RETURNING id::text",
-		 2, v);
+	r = fx_sqlv(
+		"INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		"recipient) VALUES ($1::uuid, $2::uuid, 'whatsapp', "
+		"'+15550101234') RETURNING id::text",
+		2, v);
 	snprintf(n1, sizeof(n1), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	r = sqlv("INSERT INTO notifications (alarm_id, custodian_id, channel, "
-		 "recipient) VALUES ($1::uuid, $2::uuid, 'log', "
-		 "'+15550109876') RETURNING id::text",
-		 2, v);
+	r = fx_sqlv(
+		"INSERT INTO notifications (alarm_id, custodian_id, channel, "
+		"recipient) VALUES ($1::uuid, $2::uuid, 'log', "
+		"'+15550109876') RETURNING id::text",
+		2, v);
 	snprintf(n2, sizeof(n2), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	/* out of order on purpose; two at the same instant go by id */
 	v[0] = n1;
 	v[1] = n2;
-	PQclear(sqlv("INSERT INTO notification_events (notification_id, at, "
-		     "status, attempt, provider_message_id, error_code, "
-		     "error_text) VALUES "
-		     "($1::uuid, '2026-03-30 10:00:03+00', 'DELIVERED', 1, "
-		     "'wamid.X', NULL, NULL), "
-		     "($1::uuid, '2026-03-30 10:00:00+00', 'QUEUED', 1, NULL, "
-		     "NULL, NULL), "
-		     "($2::uuid, '2026-03-30 10:00:01+00', 'FAILED', 2, NULL, "
-		     "'131026', 'not on WhatsApp'), "
-		     "($1::uuid, '2026-03-30 10:00:01+00', 'SENT', 1, "
-		     "'wamid.X', NULL, NULL)",
-		     2, v));
+	PQclear(fx_sqlv(
+		"INSERT INTO notification_events (notification_id, at, "
+		"status, attempt, provider_message_id, error_code, "
+		"error_text) VALUES "
+		"($1::uuid, '2026-03-30 10:00:03+00', 'DELIVERED', 1, "
+		"'wamid.X', NULL, NULL), "
+		"($1::uuid, '2026-03-30 10:00:00+00', 'QUEUED', 1, NULL, "
+		"NULL, NULL), "
+		"($2::uuid, '2026-03-30 10:00:01+00', 'FAILED', 2, NULL, "
+		"'131026', 'not on WhatsApp'), "
+		"($1::uuid, '2026-03-30 10:00:01+00', 'SENT', 1, "
+		"'wamid.X', NULL, NULL)",
+		2, v));
 	assert_int_equal(sj->alarm_timeline(sj->self, CUST_A, T.alarm_a, tl, 10,
 					    &n),
 			 0);
@@ -1472,7 +1373,7 @@ static void test_timeline(void **unused)
 
 static void test_dashboard(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_dashboard d;
 
 	(void)unused;
@@ -1481,12 +1382,13 @@ static void test_dashboard(void **unused)
 	/* subj_a's active tag; subj_a2 (inactive) has one active tag that a
 	 * scan would not find */
 	assert_int_equal(d.active_tags, 1);
-	assert_int_equal(d.open_alarms,
-			 (int)count("SELECT count(*) FROM alarms a JOIN subjects "
-				    "s ON s.id = a.subject_id WHERE "
-				    "s.custodian_id = $1::uuid AND "
-				    "a.resolved_at IS NULL",
-				    CUST_A));
+	assert_int_equal(
+		d.open_alarms,
+		(int)fx_count("SELECT count(*) FROM alarms a JOIN subjects "
+			      "s ON s.id = a.subject_id WHERE "
+			      "s.custodian_id = $1::uuid AND "
+			      "a.resolved_at IS NULL",
+			      CUST_A));
 	assert_int_equal(d.open_alarms, 24 + 4 - 2);
 	assert_int_equal(sj->dashboard(sj->self, CUST_B, &d), 0);
 	assert_int_equal(d.subjects, 1);
@@ -1500,7 +1402,7 @@ static void test_dashboard(void **unused)
 /* B, calling with ids of A's rows, finds nothing and changes nothing. */
 static void test_scoping(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	struct keryu_subject s;
 	struct keryu_tag tag, tags[4];
 	struct keryu_contact k, ks[4];
@@ -1558,11 +1460,11 @@ static void test_scoping(void **unused)
 	{
 		char open[KERYU_UUID_LEN];
 
-		scalar(open, sizeof(open),
-		       "SELECT a.id::text FROM alarms a JOIN subjects s ON "
-		       "s.id = a.subject_id WHERE s.custodian_id = $1::uuid "
-		       "AND a.resolved_at IS NULL LIMIT 1",
-		       CUST_A);
+		fx_scalar(open, sizeof(open),
+			  "SELECT a.id::text FROM alarms a JOIN subjects s ON "
+			  "s.id = a.subject_id WHERE s.custodian_id = $1::uuid "
+			  "AND a.resolved_at IS NULL LIMIT 1",
+			  CUST_A);
 		assert_true(keryu_uuid_valid(open));
 		assert_int_equal(sj->alarm_resolve(sj->self, CUST_B, open, ""),
 				 KERYU_ENOTFOUND);
@@ -1580,7 +1482,7 @@ static void test_scoping(void **unused)
 
 static void test_subject_delete(void **unused)
 {
-	const struct keryu_subjects *sj = T.sj;
+	const struct keryu_subjects *sj = fx.sj;
 	char photo[80];
 
 	(void)unused;
@@ -1588,21 +1490,21 @@ static void test_subject_delete(void **unused)
 			 0);
 	assert_string_equal(photo, "p2.jpg");
 	/* its contacts, tags, alarms and their notifications went with it */
-	assert_int_equal(count("SELECT count(*) FROM contacts "
-			       "WHERE subject_id = $1::uuid",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM contacts "
+				  "WHERE subject_id = $1::uuid",
+				  T.subj_a),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM subject_qr_codes "
-			       "WHERE subject_id = $1::uuid",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM subject_qr_codes "
+				  "WHERE subject_id = $1::uuid",
+				  T.subj_a),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM alarms "
-			       "WHERE subject_id = $1::uuid",
-			       T.subj_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM alarms "
+				  "WHERE subject_id = $1::uuid",
+				  T.subj_a),
 			 0);
-	assert_int_equal(count("SELECT count(*) FROM notifications "
-			       "WHERE alarm_id = $1::uuid",
-			       T.alarm_a),
+	assert_int_equal(fx_count("SELECT count(*) FROM notifications "
+				  "WHERE alarm_id = $1::uuid",
+				  T.alarm_a),
 			 0);
 	assert_int_equal(sj->subject_delete(sj->self, CUST_A, T.subj_a, photo),
 			 KERYU_ENOTFOUND);
@@ -1610,7 +1512,7 @@ static void test_subject_delete(void **unused)
 			 0);
 	assert_string_equal(photo, "");
 	/* the others' rows are still there */
-	assert_int_equal(count("SELECT count(*) FROM subjects", NULL), 2);
+	assert_int_equal(fx_count("SELECT count(*) FROM subjects", NULL), 2);
 	assert_logs_clean();
 }
 
@@ -1629,17 +1531,7 @@ int main(void)
 		cmocka_unit_test(test_scoping),
 		cmocka_unit_test(test_subject_delete),
 	};
-	const char *url = getenv("KERYU_TEST_DATABASE_URL");
-
-	if (!url || !*url) {
-		fprintf(stderr,
-			"integration.storage_subjects: FAIL: "
-			"KERYU_TEST_DATABASE_URL is not set. Point it at a "
-			"PostgreSQL where this test may CREATE DATABASE, e.g. "
-			"postgresql://postgres@127.0.0.1:5432/postgres\n");
-		return 1;
-	}
-	snprintf(T.admin_url, sizeof(T.admin_url), "%s", url);
-	return cmocka_run_group_tests_name("integration.storage_subjects",
-					   tests, group_setup, group_teardown);
+	return fx_run("integration.storage_subjects", "keryu_test_subj",
+		      "Pacific/Auckland", tests,
+		      sizeof(tests) / sizeof(tests[0]));
 }
