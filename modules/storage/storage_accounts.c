@@ -149,6 +149,7 @@ static void fill_custodian(PGresult *r, struct keryu_custodian *out)
 
 struct custodian_call {
 	const char *v[4];
+	bool staff; /* create: an active staff custodian, phone verified */
 	struct keryu_custodian out; /* copied out on success only */
 };
 
@@ -162,11 +163,18 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 	 * answer, not an error, and two sign-ups racing for one address get
 	 * one row and one ECONFLICT. */
 	rc = storage_db_exec(p, c, "custodian.create",
-			     "INSERT INTO custodians "
-			     "(email, name, phone_e164, password_hash) "
-			     "VALUES ($1, $2, $3, $4) "
-			     "ON CONFLICT ((lower(email))) DO NOTHING "
-			     "RETURNING " CUSTODIAN_COLS,
+			     cc->staff
+				     ? "INSERT INTO custodians "
+				       "(email, name, phone_e164, password_hash, "
+				       "is_staff, is_active, phone_verified_at) "
+				       "VALUES ($1, $2, $3, $4, true, true, now()) "
+				       "ON CONFLICT ((lower(email))) DO NOTHING "
+				       "RETURNING " CUSTODIAN_COLS
+				     : "INSERT INTO custodians "
+				       "(email, name, phone_e164, password_hash) "
+				       "VALUES ($1, $2, $3, $4) "
+				       "ON CONFLICT ((lower(email))) DO NOTHING "
+				       "RETURNING " CUSTODIAN_COLS,
 			     4, cc->v, &r);
 	if (rc)
 		return rc;
@@ -179,9 +187,10 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 	return 0;
 }
 
-int storage_custodian_create(void *self, const char *email, const char *name,
-			     const char *phone, const char *password_hash,
-			     struct keryu_custodian *out)
+static int custodian_create(void *self, bool staff, const char *email,
+			    const char *name, const char *phone,
+			    const char *password_hash,
+			    struct keryu_custodian *out)
 {
 	struct storage_pool *p = self;
 	struct custodian_call cc;
@@ -198,14 +207,165 @@ int storage_custodian_create(void *self, const char *email, const char *name,
 	cc.v[1] = name;
 	cc.v[2] = phone;
 	cc.v[3] = password_hash;
+	cc.staff = staff;
 	rc = storage_pool_run(p, "custodian_create", create_work, &cc);
 	if (rc)
 		return rc;
 	*out = cc.out;
 	storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
-				  "storage.custodian_created", "custodian_id=%s",
-				  out->id);
+				  "storage.custodian_created",
+				  "custodian_id=%s staff=%d", out->id, staff);
 	return 0;
+}
+
+int storage_custodian_create(void *self, const char *email, const char *name,
+			     const char *phone, const char *password_hash,
+			     struct keryu_custodian *out)
+{
+	return custodian_create(self, false, email, name, phone, password_hash,
+				out);
+}
+
+int storage_custodian_create_staff(void *self, const char *email,
+				   const char *name, const char *phone,
+				   const char *password_hash,
+				   struct keryu_custodian *out)
+{
+	return custodian_create(self, true, email, name, phone, password_hash,
+				out);
+}
+
+#define LIST_MAX 1000
+
+struct list_call {
+	const char *v[3]; /* search, offset, limit */
+	struct keryu_custodian *out;
+	size_t n;
+};
+
+static int list_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct list_call *lc = arg;
+	PGresult *r;
+	int rc, i, rows;
+
+	/* strpos rather than LIKE: the search text needs no escaping */
+	rc = storage_db_exec(p, c, "custodian.list",
+			     "SELECT " CUSTODIAN_COLS " FROM custodians "
+			     "WHERE $1::text = '' "
+			     "OR strpos(lower(email), lower($1)) > 0 "
+			     "OR strpos(lower(coalesce(name, '')), lower($1)) > 0 "
+			     "ORDER BY created_at, id "
+			     "OFFSET $2::int LIMIT $3::int",
+			     3, lc->v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	for (i = 0; i < rows; i++) {
+		struct keryu_custodian *o = &lc->out[i];
+
+		memset(o, 0, sizeof(*o));
+		storage_copy_text(o->id, sizeof(o->id), PQgetvalue(r, i, 0));
+		storage_copy_text(o->email, sizeof(o->email),
+				  PQgetvalue(r, i, 1));
+		storage_copy_text(o->name, sizeof(o->name),
+				  PQgetvalue(r, i, 2));
+		storage_copy_text(o->phone, sizeof(o->phone),
+				  PQgetvalue(r, i, 3));
+		o->phone_verified = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+		o->is_staff = strcmp(PQgetvalue(r, i, 5), "t") == 0;
+		o->is_active = strcmp(PQgetvalue(r, i, 6), "t") == 0;
+		storage_copy_text(o->created_at, sizeof(o->created_at),
+				  PQgetvalue(r, i, 8));
+	}
+	lc->n = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+int storage_custodian_list(void *self, const char *search, int offset,
+			   struct keryu_custodian *out, size_t max, size_t *n)
+{
+	struct list_call lc;
+	char off[16], lim[16];
+	int rc;
+
+	if (!n)
+		return KERYU_EINVAL;
+	*n = 0;
+	if (!out || max == 0 || offset < 0 ||
+	    (search && (strlen(search) > 254 || !storage_utf8_valid(search))))
+		return KERYU_EINVAL;
+	snprintf(off, sizeof(off), "%d", offset);
+	snprintf(lim, sizeof(lim), "%zu", max < LIST_MAX ? max : LIST_MAX);
+	memset(&lc, 0, sizeof(lc));
+	lc.v[0] = search ? search : "";
+	lc.v[1] = off;
+	lc.v[2] = lim;
+	lc.out = out;
+	rc = storage_pool_run(self, "custodian_list", list_work, &lc);
+	if (!rc)
+		*n = lc.n;
+	return rc;
+}
+
+struct active_call {
+	const char *v[2]; /* id, "true"/"false" */
+	int ended;
+};
+
+static int active_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct active_call *ac = arg;
+	PGresult *r = NULL;
+	int rc;
+
+	ac->ended = 0;
+	rc = storage_db_begin(p, c);
+	if (!rc)
+		rc = storage_db_exec(p, c, "custodian.set_active",
+				     "UPDATE custodians SET is_active = $2::bool, "
+				     "updated_at = now() "
+				     "WHERE id = $1::uuid RETURNING 1",
+				     2, ac->v, &r);
+	if (!rc && PQntuples(r) != 1)
+		rc = KERYU_ENOTFOUND;
+	PQclear(r);
+	r = NULL;
+	/* session_get already refuses an inactive custodian's sessions;
+	 * deleting them too leaves nothing to revive on reactivation */
+	if (!rc && strcmp(ac->v[1], "false") == 0) {
+		rc = storage_db_exec(p, c, "custodian.end_sessions",
+				     "DELETE FROM sessions "
+				     "WHERE custodian_id = $1::uuid",
+				     1, ac->v, &r);
+		if (!rc)
+			ac->ended = atoi(PQcmdTuples(r));
+		PQclear(r);
+	}
+	if (!rc)
+		rc = storage_db_commit(p, c);
+	if (rc)
+		storage_db_rollback(p, c);
+	return rc;
+}
+
+int storage_custodian_set_active(void *self, const char *id, bool active)
+{
+	struct storage_pool *p = self;
+	struct active_call ac = {{id, active ? "true" : "false"}, 0};
+	int rc;
+
+	if (!keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(p, "custodian_set_active", active_work, &ac);
+	if (!rc)
+		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
+					  "storage.custodian_active",
+					  "custodian_id=%s active=%d "
+					  "sessions_ended=%d",
+					  id, active, ac.ended);
+	return rc;
 }
 
 static int get_work(struct storage_pool *p, PGconn *c, void *arg)

@@ -495,3 +495,112 @@ int storage_dashboard(void *self, const char *custodian_id,
 		*out = dc.out;
 	return rc;
 }
+
+/* ---- staff export (the keryu CLI) ---- */
+
+#define EXPORT_MAX 1000
+
+struct export_call {
+	const char *v[4]; /* since, until, after id, limit */
+	struct keryu_alarm_export *out;
+	size_t n;
+};
+
+static int export_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct export_call *ec = arg;
+	PGresult *r;
+	int rc, i, rows;
+
+	/* Keyset paging on (scanned_at, id): pages neither skip nor repeat
+	 * rows when alarms arrive meanwhile, and each costs one index range
+	 * scan however deep the export is. */
+	if (ec->v[2]) {
+		rc = storage_db_exec(p, c, "alarms.export_after",
+				     "SELECT 1 FROM alarms WHERE id = $1::uuid",
+				     1, &ec->v[2], &r);
+		if (rc)
+			return rc;
+		rows = PQntuples(r);
+		PQclear(r);
+		if (rows != 1)
+			return KERYU_ENOTFOUND;
+	}
+	rc = storage_db_exec(
+		p, c, "alarms.export",
+		"SELECT a.id::text, " STORAGE_ISO_UTC("a.scanned_at") ", "
+		"a.subject_id::text, a.notification_status, "
+		"coalesce(" STORAGE_ISO_UTC("a.acknowledged_at") ", ''), "
+		"coalesce(" STORAGE_ISO_UTC("a.resolved_at") ", ''), "
+		"coalesce(a.joined_alarm_id::text, '') "
+		"FROM alarms a "
+		"WHERE ($1::date IS NULL "
+		"  OR a.scanned_at >= $1::date::timestamp AT TIME ZONE 'UTC') "
+		"AND ($2::date IS NULL "
+		"  OR a.scanned_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC') "
+		"AND ($3::uuid IS NULL OR (a.scanned_at, a.id) > "
+		"  (SELECT b.scanned_at, b.id FROM alarms b WHERE b.id = $3::uuid)) "
+		"ORDER BY a.scanned_at, a.id LIMIT $4::int",
+		4, ec->v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	for (i = 0; i < rows; i++) {
+		struct keryu_alarm_export *o = &ec->out[i];
+
+		memset(o, 0, sizeof(*o));
+		storage_copy_text(o->id, sizeof(o->id), PQgetvalue(r, i, 0));
+		storage_copy_text(o->scanned_at, sizeof(o->scanned_at),
+				  PQgetvalue(r, i, 1));
+		storage_copy_text(o->subject_id, sizeof(o->subject_id),
+				  PQgetvalue(r, i, 2));
+		storage_copy_text(o->notification_status,
+				  sizeof(o->notification_status),
+				  PQgetvalue(r, i, 3));
+		storage_copy_text(o->acknowledged_at,
+				  sizeof(o->acknowledged_at),
+				  PQgetvalue(r, i, 4));
+		storage_copy_text(o->resolved_at, sizeof(o->resolved_at),
+				  PQgetvalue(r, i, 5));
+		storage_copy_text(o->joined_alarm_id,
+				  sizeof(o->joined_alarm_id),
+				  PQgetvalue(r, i, 6));
+	}
+	ec->n = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+int storage_alarms_export(void *self, const char *since, const char *until,
+			  const char *after_id, struct keryu_alarm_export *out,
+			  size_t max, size_t *n)
+{
+	struct export_call ec;
+	char lim[16];
+	int rc;
+
+	if (!n)
+		return KERYU_EINVAL;
+	*n = 0;
+	if (since && !*since)
+		since = NULL;
+	if (until && !*until)
+		until = NULL;
+	if (after_id && !*after_id)
+		after_id = NULL;
+	if (!out || max == 0 || (since && !storage_date_valid(since)) ||
+	    (until && !storage_date_valid(until)) ||
+	    (after_id && !keryu_uuid_valid(after_id)))
+		return KERYU_EINVAL;
+	snprintf(lim, sizeof(lim), "%zu", max < EXPORT_MAX ? max : EXPORT_MAX);
+	memset(&ec, 0, sizeof(ec));
+	ec.v[0] = since;
+	ec.v[1] = until;
+	ec.v[2] = after_id;
+	ec.v[3] = lim;
+	ec.out = out;
+	rc = storage_pool_run(self, "alarms_export", export_work, &ec);
+	if (!rc)
+		*n = ec.n;
+	return rc;
+}

@@ -55,6 +55,9 @@ static void fill_accounts(struct keryu_accounts *a, struct storage_pool *pool)
 	a->code_issue = storage_code_issue;
 	a->code_check = storage_code_check;
 	a->rate_hit = storage_rate_hit;
+	a->custodian_create_staff = storage_custodian_create_staff;
+	a->custodian_list = storage_custodian_list;
+	a->custodian_set_active = storage_custodian_set_active;
 }
 
 static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
@@ -84,6 +87,7 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->dashboard = storage_dashboard;
 	s->subject_set_public = storage_subject_set_public;
 	s->subject_set_missing = storage_subject_set_missing;
+	s->alarms_export = storage_alarms_export;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,

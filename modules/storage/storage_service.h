@@ -68,6 +68,14 @@ int storage_session_create(void *self, const char *token_hash,
 int storage_session_get(void *self, const char *token_hash, int64_t idle_s,
 			struct keryu_session *out);
 int storage_session_delete(void *self, const char *token_hash);
+/* accounts: administration by the keryu CLI (storage_accounts.c) */
+int storage_custodian_create_staff(void *self, const char *email,
+				   const char *name, const char *phone,
+				   const char *password_hash,
+				   struct keryu_custodian *out);
+int storage_custodian_list(void *self, const char *search, int offset,
+			   struct keryu_custodian *out, size_t max, size_t *n);
+int storage_custodian_set_active(void *self, const char *id, bool active);
 int storage_rate_hit(void *self, const char *key, int window_s, int max,
 		     bool *allowed);
 
@@ -148,6 +156,10 @@ int storage_alarm_acknowledge_page(void *self, const char *custodian_id,
 				   const char *id);
 int storage_dashboard(void *self, const char *custodian_id,
 		      struct keryu_dashboard *out);
+/* subjects->alarms_export: every custodian's, for the keryu CLI */
+int storage_alarms_export(void *self, const char *since, const char *until,
+			  const char *after_id, struct keryu_alarm_export *out,
+			  size_t max, size_t *n);
 
 /* Checks for the subjects service (storage_subjects.c). */
 /* True when s is well-formed UTF-8 (no overlong forms, surrogates or code

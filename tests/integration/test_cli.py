@@ -1,11 +1,14 @@
 """keryud and keryu on the command line: configuration, migrations, QR
-files, shutdown, the retained system topic."""
+files, shutdown, the retained system topic, and the administration commands
+(check, createsuperuser, custodian, export, purge)."""
+import csv
+import io
 import os
 import shutil
 import signal
 import subprocess
 
-from harness import KeryuTest, main, wait_for
+from harness import Browser, KeryuTest, main, wait_for
 
 MODULES = "storage,qr,http,alarms,log"
 
@@ -113,6 +116,158 @@ class Cli(KeryuTest):
         self.addCleanup(late.stop)
         wait_for(lambda: [p for _, p in late.on("keryu/v1/system/") if p["state"] == "offline"],
                  15, what="the last will")
+
+    # ---- administration commands ----
+
+    ADMIN_PW = "staff password 123"
+    COMMANDS = [["check"], ["createsuperuser"], ["custodian"], ["custodian", "list"],
+                ["custodian", "deactivate"], ["export", "alarms"], ["purge"]]
+
+    def assert_one_line_error(self, r, code=2, text=None):
+        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("keryu: "), lines[0])
+        if text:
+            self.assertIn(text, lines[0])
+
+    def createsuperuser(self, email="boss@example.org", *extra, pw=None):
+        return subprocess.run(
+            [os.path.join(os.environ["KERYU_BUILD_DIR"], "bin", "keryu"), "createsuperuser",
+             "--email", email, "--phone", "+16505550100", "--password-stdin", *extra],
+            input=(pw or self.ADMIN_PW) + "\n", env=self.env(), capture_output=True, text=True,
+            cwd=self.work, timeout=60)
+
+    def test_admin_commands_have_help_and_one_line_usage_errors(self):
+        for cmd in self.COMMANDS:
+            r = self.keryu(*cmd, "--help")
+            self.assertTrue(r.stdout.startswith("usage: keryu " + cmd[0]), (cmd, r.stdout))
+            self.assertEqual(r.stderr, "")
+        for args, text in [(["check", "extra"], "unexpected argument"),
+                           (["custodian", "list", "--bogus"], "--bogus"),
+                           (["custodian", "frobnicate"], "frobnicate"),
+                           (["custodian"], "list or deactivate"),
+                           (["custodian", "deactivate"], "one email or UUID"),
+                           (["createsuperuser", "--email"], "needs a value"),
+                           (["createsuperuser", "--email", "not-an-email", "--phone", "+16505550100"],
+                            "not an email"),
+                           (["createsuperuser", "--email", "a@example.org", "--phone", "555"],
+                            "E.164"),
+                           (["createsuperuser", "--email", "a@example.org",
+                             "--phone", "+16505550100"], "--password-stdin"),
+                           (["export"], "alarms"),
+                           (["export", "subjects"], "subjects"),
+                           (["export", "alarms", "--since", "2026-02-30"], "--since"),
+                           (["export", "alarms", "--since", "2026-03-02", "--until", "2026-03-01"],
+                            "after"),
+                           (["purge", "--days", "0"], "--days"),
+                           (["purge", "--days", "ten"], "--days"),
+                           (["purge", "--search", "x"], "--search"),
+                           (["nosuchcommand"], "nosuchcommand")]:
+            r = subprocess.run([os.path.join(os.environ["KERYU_BUILD_DIR"], "bin", "keryu"), *args],
+                               env=self.env(), capture_output=True, text=True, cwd=self.work,
+                               timeout=60, stdin=subprocess.DEVNULL)
+            with self.subTest(args=args):
+                self.assert_one_line_error(r, 2, text)
+        r = self.createsuperuser(pw="short")
+        self.assert_one_line_error(r, 2, "10 to 128")
+
+    def test_check_reports_each_part_and_fails_without_the_broker(self):
+        self.migrate()
+        r = self.keryu("check")
+        self.assertEqual(r.stdout.splitlines()[1:], ["database: ok", "broker: ok"])
+        self.assertRegex(r.stdout.splitlines()[0], r"^config: ok")
+        self.assertEqual(r.stderr, "")
+        self.broker.stop()
+        r = self.keryu("check", check=False)
+        self.assert_one_line_error(r, 1, "broker")
+        self.assertIn("broker: FAILED", r.stdout)
+        self.assertIn("database: ok", r.stdout)
+        r = self.keryu("check", check=False, env=self.env(KERYU_HTTP_PORT="eighty"))
+        self.assert_one_line_error(r, 1, "[http] port")
+
+    def test_createsuperuser_then_web_login_then_deactivate(self):
+        self.migrate()
+        r = self.createsuperuser("Boss@Example.org", "--name", "The Boss")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = self.pg.query("SELECT email, name, is_staff, is_active, phone_verified_at IS NOT NULL,"
+                            " password_hash LIKE '$argon2id$%' FROM custodians")
+        self.assertEqual(row, [["boss@example.org", "The Boss", "t", "t", "t", "t"]])
+        self.assertNotIn(self.ADMIN_PW, r.stdout + r.stderr)
+        r = self.createsuperuser("boss@example.org")
+        self.assert_one_line_error(r, 1, "already taken")
+
+        self.keryud("--modules", MODULES,
+                    env=self.env(KERYU_KERNEL_SECRET_KEY="integration-test-secret-key"))
+        b = Browser(self.http_port)
+        status, _, _ = b.submit("/account/login", "/account/login",
+                                {"email": "boss@example.org", "password": self.ADMIN_PW})
+        self.assertEqual(status, 303)
+        self.assertEqual(b.get("/account/")[0], 200)
+
+        r = self.keryu("custodian", "list")
+        cid = self.pg.scalar("SELECT id FROM custodians")
+        fields = r.stdout.rstrip("\n").split("\t")
+        self.assertEqual(fields[:5], [cid, "boss@example.org", "The Boss", "true", "true"])
+        self.assertEqual(self.keryu("custodian", "list", "--search", "BOSS").stdout, r.stdout)
+        self.assertEqual(self.keryu("custodian", "list", "--search", "nobody").stdout, "")
+
+        r = self.keryu("custodian", "deactivate", "BOSS@example.org")
+        self.assertIn(cid, r.stdout)
+        self.assertEqual(self.pg.scalar("SELECT is_active FROM custodians"), "f")
+        # the open session ends, and the password no longer logs in
+        self.assertNotEqual(b.get("/account/")[0], 200)
+        b2 = Browser(self.http_port)
+        status, _, _ = b2.submit("/account/login", "/account/login",
+                                 {"email": "boss@example.org", "password": self.ADMIN_PW})
+        self.assertEqual(status, 400)
+        self.assertIn("\tfalse\t", self.keryu("custodian", "list").stdout)
+        self.keryu("custodian", "deactivate", cid)  # by uuid, already inactive: fine
+        r = self.keryu("custodian", "deactivate", "ghost@example.org", check=False)
+        self.assert_one_line_error(r, 1, "no custodian")
+
+    def test_export_alarms_csv_and_purge(self):
+        self.migrate()
+        tag = self.seed()
+        subj = self.pg.scalar("SELECT subject_id FROM subject_qr_codes WHERE uuid = :'a1'", tag)
+        # 1203 alarms, one an hour from 2026-01-01: more than two pages
+        self.pg.query(
+            "INSERT INTO alarms (event_id, subject_id, scanned_at, resolved_at, location)"
+            " SELECT gen_random_uuid(), :'a1',"
+            "  timestamptz '2026-01-01 00:30:00+00' + (i - 1) * interval '1 hour',"
+            "  CASE WHEN i % 7 = 0 THEN now() END, 'by the, \"old\" mill'"
+            " FROM generate_series(1, 1203) AS i", subj)
+        r = self.keryu("export", "alarms")
+        rows = list(csv.reader(io.StringIO(r.stdout, newline="")))
+        self.assertEqual(rows[0], ["alarm_id", "scanned_at", "subject_id", "notification_status",
+                                   "acknowledged_at", "resolved_at", "joined_alarm_id"])
+        body = rows[1:]
+        self.assertEqual(len(body), 1203)
+        self.assertEqual(len({row[0] for row in body}), 1203)
+        self.assertEqual([row[1] for row in body], sorted(row[1] for row in body))
+        self.assertEqual(body[0][1], "2026-01-01T00:30:00.000Z")
+        self.assertEqual({row[2] for row in body}, {subj})
+        self.assertEqual(sum(1 for row in body if row[5]), 1203 // 7)
+        # a UTC day, inclusive on both ends
+        r = self.keryu("export", "alarms", "--since", "2026-01-02", "--until", "2026-01-03")
+        day = list(csv.DictReader(io.StringIO(r.stdout, newline="")))
+        self.assertEqual(len(day), 48)
+        self.assertTrue(all(row["scanned_at"][:10] in ("2026-01-02", "2026-01-03") for row in day))
+
+        # purge: the configured retention (30 days) clears every old alarm's location
+        recent = self.pg.scalar(
+            "INSERT INTO alarms (event_id, subject_id, scanned_at, location)"
+            " VALUES (gen_random_uuid(), :'a1', now(), 'here') RETURNING id", subj)
+        r = self.keryu("purge", env=self.env(KERYU_ALARMS_FINDER_RETENTION_DAYS="30"))
+        self.assertIn("1203 alarms", r.stdout)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms WHERE location IS NOT NULL"),
+                         "1")
+        self.assertEqual(self.pg.scalar("SELECT location FROM alarms WHERE id = :'a1'", recent),
+                         "here")
+        r = self.keryu("purge", "--days", "1")
+        self.assertIn("0 alarms", r.stdout)
+        r = self.keryu("purge", env=self.env(KERYU_ALARMS_FINDER_RETENTION_DAYS="0"))
+        self.assertIn("nothing to purge", r.stdout)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,25 @@ struct keryu_accounts {
 	int (*rate_hit)(void *self, const char *key, int window_s, int max,
 			bool *allowed);
 
+	/* ---- administration (the keryu CLI) ---- */
+	/* Creates an active staff custodian whose phone counts as verified:
+	 * the administrator who runs the command vouches for it. Same checks
+	 * as custodian_create; ECONFLICT when the email is taken. Fills out. */
+	int (*custodian_create_staff)(void *self, const char *email,
+				      const char *name, const char *phone,
+				      const char *password_hash,
+				      struct keryu_custodian *out);
+	/* Every custodian, oldest first (by created_at, then id), skipping
+	 * offset and writing at most max to out; search (NULL or "": all)
+	 * keeps those whose email or name contains it, ignoring case. The
+	 * rows' password_hash is "". */
+	int (*custodian_list)(void *self, const char *search, int offset,
+			      struct keryu_custodian *out, size_t max,
+			      size_t *n);
+	/* Sets is_active; deactivating also ends every session of the
+	 * custodian (an inactive one cannot log in). ENOTFOUND when absent. */
+	int (*custodian_set_active)(void *self, const char *id, bool active);
+
 	void *reserved[16];
 };
 

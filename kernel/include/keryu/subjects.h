@@ -154,6 +154,17 @@ struct keryu_timeline_entry {
 	char error_text[512];
 };
 
+/* One row of the staff export (alarms_export); "" for a NULL column. */
+struct keryu_alarm_export {
+	char id[KERYU_UUID_LEN];
+	char scanned_at[KERYU_TIME_LEN];
+	char subject_id[KERYU_UUID_LEN];
+	char notification_status[16];
+	char acknowledged_at[KERYU_TIME_LEN];
+	char resolved_at[KERYU_TIME_LEN];
+	char joined_alarm_id[KERYU_UUID_LEN];
+};
+
 struct keryu_dashboard {
 	int subjects;
 	int active_tags;
@@ -266,6 +277,18 @@ struct keryu_subjects {
 	 * EINVAL for bits outside KERYU_PUB_ALL. */
 	int (*subject_set_public)(void *self, const char *custodian_id,
 				  const char *id, unsigned public_fields);
+
+	/* Staff export, NOT scoped to a custodian: the keryu CLI's, never a
+	 * page's. Every alarm scanned in [since, until] (YYYY-MM-DD, UTC days,
+	 * inclusive; NULL or "" for no bound), oldest first by (scanned_at,
+	 * id), starting after the alarm after_id (NULL or "": from the first),
+	 * at most max into out: the caller pages with the last row's id.
+	 * EINVAL for a bad date or id, ENOTFOUND when after_id names no
+	 * alarm (deleted meanwhile). */
+	int (*alarms_export)(void *self, const char *since, const char *until,
+			     const char *after_id,
+			     struct keryu_alarm_export *out, size_t max,
+			     size_t *n);
 
 	void *reserved[16];
 };
