@@ -103,6 +103,11 @@ static const struct keryu_option options[] = {
 	 .help = "the scan limits' window, in seconds (the limits are "
 		 "counted in each http process's memory)",
 	 .min = 1, .max = 86400},
+	{.key = "metrics_token", .type = KERYU_OPT_STR, .def = "",
+	 .flags = KERYU_OPT_SECRET,
+	 .help = "bearer token a scraper sends to read /metrics "
+		 "(Authorization: Bearer <token>); empty lets only loopback "
+		 "clients (127.0.0.0/8, ::1) read it"},
 	{0},
 };
 
@@ -118,6 +123,8 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 	ctx->host = host;
 	ctx->photo_dirfd = -1;
 	ctx->count_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	ctx->metrics_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	atomic_init(&ctx->started, false);
 	ctx->storage = host->service(m, KERYU_SERVICE_STORAGE);
 	if (!ctx->storage ||
 	    ctx->storage->struct_size <
@@ -200,6 +207,8 @@ static void http_cleanup(void *state)
 	http_pwhash_cleanup(state);
 	sodium_memzero(((struct http_ctx *)state)->secret,
 		       sizeof(((struct http_ctx *)state)->secret));
+	sodium_memzero(((struct http_ctx *)state)->metrics_token,
+		       sizeof(((struct http_ctx *)state)->metrics_token));
 	free(state);
 }
 

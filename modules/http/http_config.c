@@ -258,6 +258,14 @@ int http_config_load(struct http_ctx *ctx)
 		return bad(ctx, "bind", "must be an IP address");
 	snprintf(ctx->bind, sizeof(ctx->bind), "%s", bind);
 
+	pub = h->config(ctx->m, "metrics_token");
+	if (pub && (strlen(pub) >= sizeof(ctx->metrics_token) ||
+		    strpbrk(pub, " \t\r\n")))
+		return bad(ctx, "metrics_token",
+			   "must be under 256 bytes, without spaces");
+	snprintf(ctx->metrics_token, sizeof(ctx->metrics_token), "%s",
+		 pub ? pub : "");
+
 	v = h->config_int(ctx->m, "threads");
 	if (v < 1 || v > 256)
 		return bad(ctx, "threads", "must be 1..256");

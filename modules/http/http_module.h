@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <pthread.h>
 
 #include <keryu/accounts.h>
@@ -34,6 +35,11 @@ struct MHD_Connection;
 #define HTTP_BLOCK_KEY 96
 #define HTTP_BLOCKS_MAX 4096
 #define HTTP_COUNTS_MAX 8192
+/* /metrics (http_metrics.c): route classes are the router's patterns, a
+ * bounded set (about 60), each with the few statuses it answers */
+#define HTTP_METRIC_ROUTES 96
+#define HTTP_METRIC_STATUSES 16
+#define HTTP_METRIC_BUCKETS 12 /* 0.001 .. 5 seconds, then +Inf */
 
 struct http_ctx {
 	keryu_mod *m;
@@ -116,7 +122,25 @@ struct http_ctx {
 	 * raw body cap of a webhook post (not bound by max_body) */
 	long long webhook_max_bytes;
 
+	/* [http] metrics_token: "" lets only loopback clients read
+	 * /metrics; else a Bearer token is required */
+	char metrics_token[HTTP_SECRET_MAX];
+	/* requests by route class (http_metrics.c) */
+	pthread_mutex_t metrics_lock;
+	struct http_route_metric {
+		const char *route; /* a static pattern; NULL: free */
+		struct {
+			unsigned code; /* 0: free */
+			unsigned long long n;
+		} status[HTTP_METRIC_STATUSES];
+		/* per bucket, not cumulative; [HTTP_METRIC_BUCKETS] is +Inf */
+		unsigned long long bucket[HTTP_METRIC_BUCKETS + 1];
+		unsigned long long n;
+		double sum;
+	} metrics[HTTP_METRIC_ROUTES];
+
 	struct http_server *server; /* NULL while not started */
+	atomic_bool started;        /* the daemon is accepting (/readyz) */
 };
 
 /* ---- http_form.c ---- */
@@ -198,6 +222,8 @@ struct http_request {
 	const char *origin;     /* Origin header; NULL when absent */
 	const char *accept_language; /* Accept-Language; NULL when absent */
 	const char *client_ip;  /* text form; NULL when unknown */
+	bool loopback; /* the client (after trusted proxies) is 127/8 or ::1 */
+	const char *authorization; /* Authorization header; NULL when absent */
 	const struct http_form *query; /* parsed query string; may be NULL */
 	const struct http_form *form;  /* POST body; NULL for other methods */
 };
@@ -243,6 +269,10 @@ bool http_route_takes_post(const char *path);
 long long http_route_body_limit(const struct http_ctx *ctx, const char *path);
 /* True when path is a page only a logged-in custodian may use. */
 bool http_route_needs_login(const char *path);
+/* The route class of path for /metrics: the matching route's pattern
+ * (a "*" for each id: /subjects/qr/<uuid>/scan/ is counted under the
+ * scan page's pattern), "other" when nothing matches. Always a static string, one of a bounded set. */
+const char *http_route_class(const char *path);
 /* True when host (a Host header, with or without port) is acceptable. */
 bool http_host_allowed(const struct http_ctx *ctx, const char *host);
 
@@ -290,6 +320,31 @@ void http_scan(struct http_ctx *ctx, const struct http_request *req,
 
 /* ---- http_health.c ---- */
 void http_health(struct http_ctx *ctx, struct http_response *r);
+/* GET /readyz: 200 when the database answers, the bus is connected and
+ * the server has started; else 503 naming what is down. */
+void http_ready(struct http_ctx *ctx, struct http_response *r);
+
+/* ---- http_metrics.c ---- */
+/* Counts one answered request of a route class (http_route_class) with
+ * its status and how long it took. A class or status past the table's
+ * room is dropped (never happens with the router's bounded set). */
+void http_metrics_observe(struct http_ctx *ctx, const char *route,
+			  unsigned status, double seconds);
+/* Writes the Prometheus text of the request table and, when sm is not
+ * NULL, the storage figures (db_up says whether they were read). */
+void http_metrics_render(struct http_ctx *ctx,
+			 const struct keryu_storage_metrics *sm, bool db_up,
+			 struct html *h);
+/* Writes v as a Prometheus label value: \\, \" and \n escaped. */
+void http_metrics_label(struct html *h, const char *v);
+/* True when req may read /metrics: with no metrics_token a loopback
+ * client; with one, "Authorization: Bearer <token>" (constant time). */
+bool http_metrics_allowed(const struct http_ctx *ctx,
+			  const struct http_request *req, unsigned *status);
+/* GET /metrics: 403 (no token set, not loopback) or 401 (token set, not
+ * given) as text; else the exposition, text/plain; version=0.0.4. */
+void http_metrics(struct http_ctx *ctx, const struct http_request *req,
+		  struct http_response *r);
 
 /* ---- http_server.c ---- */
 /* Starts libmicrohttpd on ctx->bind:ctx->port. Returns 0, KERYU_EINVAL for

@@ -315,13 +315,53 @@ static void page_route(struct http_ctx *ctx, const struct http_request *req,
 	rt->fn(&p);
 }
 
+const char *http_route_class(const char *path)
+{
+	static const char *const fixed[] = {
+		"/healthz", "/readyz", "/metrics", "/account",
+		HTTP_WEBHOOK_WHATSAPP, HTTP_WEBHOOK_TWILIO};
+	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
+	char token[KERYU_ACK_TOKEN_LEN];
+	const struct page_route *rt;
+	size_t i;
+
+	if (!path)
+		return "other";
+	rt = find_page(path, arg);
+	if (rt)
+		return rt->path;
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(path, fixed[i]) == 0)
+			return fixed[i];
+	if (http_ack_path(path, token, sizeof(token)))
+		return "/ack/*";
+	switch (http_finder_path(path, seg, sizeof(seg))) {
+	case HTTP_FINDER_LOCATION:
+		return SCAN_PREFIX "*" SCAN_SUFFIX "location";
+	case HTTP_FINDER_REPORT:
+		return SCAN_PREFIX "*" SCAN_SUFFIX "report";
+	case HTTP_FINDER_STATUS:
+		return SCAN_PREFIX "*" SCAN_SUFFIX "status";
+	case HTTP_FINDER_PHOTO:
+		return SCAN_PREFIX "*" SCAN_SUFFIX "photo";
+	default:
+		break;
+	}
+	if (match_scan(path, seg, sizeof(seg)))
+		return SCAN_PREFIX "*" SCAN_SUFFIX;
+	if (match_short(path, seg, sizeof(seg)))
+		return SHORT_PREFIX "*";
+	return "other";
+}
+
 void http_route(struct http_ctx *ctx, const struct http_request *req,
 		struct http_response *r)
 {
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
 	char token[KERYU_ACK_TOKEN_LEN];
 	const struct page_route *rt;
-	enum { NONE, SCAN, SHORT, HEALTH, WA_VERIFY } route = NONE;
+	enum { NONE, SCAN, SHORT, HEALTH, READY, METRICS, WA_VERIFY } route =
+		NONE;
 	enum http_finder_route finder;
 	const char *path = req->path ? req->path : "";
 
@@ -355,6 +395,10 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (strcmp(path, "/healthz") == 0)
 		route = HEALTH;
+	else if (strcmp(path, "/readyz") == 0)
+		route = READY;
+	else if (strcmp(path, "/metrics") == 0)
+		route = METRICS;
 	else if (strcmp(path, "/webhooks/whatsapp") == 0)
 		route = WA_VERIFY; /* public: Meta has no session */
 	else if (match_scan(path, seg, sizeof(seg)))
@@ -378,6 +422,10 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 	}
 	if (route == HEALTH)
 		http_health(ctx, r);
+	else if (route == READY)
+		http_ready(ctx, r);
+	else if (route == METRICS)
+		http_metrics(ctx, req, r);
 	else if (route == WA_VERIFY)
 		http_webhook_whatsapp_verify(ctx, req, r);
 	else if (route == SHORT)

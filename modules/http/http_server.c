@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -62,7 +63,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.mhd", "msg=\"%s\"", msg);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
+/* One request's state across MHD's calls: a POST is answered once its
+ * body is read; anything else on MHD's first call. */
+struct conn {
+	struct http_body *body; /* POST only */
+	unsigned status;        /* an error found while reading the body */
+	bool answered;
+	/* a webhook's body, kept raw: its signature covers the exact bytes */
+	bool raw;
+	char *raw_buf;
+	size_t raw_len, raw_cap;
+	/* for /metrics: when the request came, its route class, and the
+	 * status queued (0: none, the connection was dropped) */
+	struct timespec t0;
+	const char *route;
+	unsigned sent;
+};
+
+/* Queues r and notes its status in cs for /metrics. */
+static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r,
+			     struct conn *cs)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
@@ -114,20 +134,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r)
 	}
 	ret = MHD_queue_response(c, status, mr);
 	MHD_destroy_response(mr);
+	if (ret == MHD_YES && cs)
+		cs->sent = status;
 	return ret;
 }
-
-/* One request's state across MHD's calls: a POST is answered once its
- * body is read; anything else on MHD's first call. */
-struct conn {
-	struct http_body *body; /* POST only */
-	unsigned status;        /* an error found while reading the body */
-	bool answered;
-	/* a webhook's body, kept raw: its signature covers the exact bytes */
-	bool raw;
-	char *raw_buf;
-	size_t raw_len, raw_cap;
-};
 
 /* Appends to the raw body. Returns 0, 413 (over limit), 500 (no memory). */
 static unsigned raw_feed(struct conn *cs, const char *data, size_t n,
@@ -194,7 +204,7 @@ static enum MHD_Result answer_raw(struct http_ctx *ctx,
 						    "X-Hub-Signature-256"),
 			body, cs->raw_len, &r);
 	}
-	ret = queue(c, &r);
+	ret = queue(c, &r, cs);
 	http_response_free(&r);
 	http_form_free(&query);
 	return ret;
@@ -255,15 +265,16 @@ static void ip_format(const unsigned char a[16], char *out, size_t size)
 	snprintf(out, size, "%s/64", buf);
 }
 
-void http_client_ip(const struct http_ctx *ctx, const char *peer,
-		    const char *xff, char *out, size_t size)
+/* The client's address into a: the peer, or what trusted proxies say
+ * it is. False when peer is not an IP. */
+static bool client_addr(const struct http_ctx *ctx, const char *peer,
+			const char *xff, unsigned char a[16])
 {
-	unsigned char a[16], b[16];
+	unsigned char b[16];
 	const char *end;
 
-	out[0] = '\0';
 	if (!peer || !ip_parse(peer, strlen(peer), a))
-		return;
+		return false;
 	if (ip_trusted(ctx, a) && xff) {
 		/* right to left: the entries the trusted proxies appended,
 		 * then the first one none of them vouches for */
@@ -289,10 +300,42 @@ void http_client_ip(const struct http_ctx *ctx, const char *peer,
 			end = start > xff ? start - 1 : xff;
 		}
 	}
-	ip_format(a, out, size);
+	return true;
 }
 
-static void client_ip(struct http_ctx *ctx, struct MHD_Connection *c,
+/* 127.0.0.0/8 (v4-mapped) or ::1 */
+static bool addr_loopback(const unsigned char a[16])
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+						 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char one[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+					      0, 0, 0, 0, 0, 0, 0, 1};
+
+	return (memcmp(a, mapped, 12) == 0 && a[12] == 127) ||
+	       memcmp(a, one, 16) == 0;
+}
+
+/* http_client_ip, and whether the client is a loopback address. */
+static bool client_ip_text(const struct http_ctx *ctx, const char *peer,
+			   const char *xff, char *out, size_t size)
+{
+	unsigned char a[16];
+
+	out[0] = '\0';
+	if (!client_addr(ctx, peer, xff, a))
+		return false;
+	ip_format(a, out, size);
+	return addr_loopback(a);
+}
+
+void http_client_ip(const struct http_ctx *ctx, const char *peer,
+		    const char *xff, char *out, size_t size)
+{
+	client_ip_text(ctx, peer, xff, out, size);
+}
+
+/* Returns whether the client is a loopback address. */
+static bool client_ip(struct http_ctx *ctx, struct MHD_Connection *c,
 		      char *out, size_t size)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -302,7 +345,7 @@ static void client_ip(struct http_ctx *ctx, struct MHD_Connection *c,
 
 	out[0] = peer[0] = '\0';
 	if (!sa)
-		return;
+		return false;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 			  peer, sizeof(peer));
@@ -310,7 +353,7 @@ static void client_ip(struct http_ctx *ctx, struct MHD_Connection *c,
 		inet_ntop(AF_INET6,
 			  &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
 			  sizeof(peer));
-	http_client_ip(ctx, peer,
+	return client_ip_text(ctx, peer,
 		       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						   "X-Forwarded-For"),
 		       out, size);
@@ -332,8 +375,9 @@ static void body_error(struct http_response *r, unsigned status)
 }
 
 static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
-			      const char *url, const char *method,
-			      const struct http_form *form, unsigned status)
+			      struct conn *cs, const char *url,
+			      const char *method, const struct http_form *form,
+			      unsigned status)
 {
 	struct http_request req;
 	struct http_response r;
@@ -361,15 +405,17 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 							 "Origin");
 		req.accept_language = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
-		client_ip(ctx, c, ip, sizeof(ip));
+		req.loopback = client_ip(ctx, c, ip, sizeof(ip));
 		req.client_ip = ip[0] ? ip : NULL;
+		req.authorization = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
 					  &query);
 		req.query = &query;
 		req.form = form;
 		http_route(ctx, &req, &r);
 	}
-	ret = queue(c, &r);
+	ret = queue(c, &r, cs);
 	http_response_free(&r);
 	http_form_free(&query);
 	return ret;
@@ -384,14 +430,15 @@ static bool has_session_cookie(struct MHD_Connection *c)
 	return h && http_cookie_get(h, HTTP_SESSION_COOKIE, v, sizeof(v));
 }
 
-static enum MHD_Result answer_visitor(struct MHD_Connection *c)
+static enum MHD_Result answer_visitor(struct MHD_Connection *c,
+				     struct conn *cs)
 {
 	struct http_response r;
 	enum MHD_Result ret;
 
 	http_response_init(&r);
 	http_redirect(&r, "/account/login");
-	ret = queue(c, &r);
+	ret = queue(c, &r, cs);
 	http_response_free(&r);
 	return ret;
 }
@@ -419,6 +466,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (!cs)
 			return MHD_NO;
 		*con_cls = cs;
+		clock_gettime(CLOCK_MONOTONIC, &cs->t0);
+		cs->route = http_route_class(url);
 		if (http_webhook_takes_raw(method, url)) {
 			cs->raw = true;
 			cl = MHD_lookup_connection_value(
@@ -445,19 +494,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 						(unsigned long long)ctx->max_body
 					 ? 413
 					 : 0;
-			return answer(ctx, c, url, method, NULL, status);
+			return answer(ctx, c, cs, url, method, NULL, status);
 		}
 		limit = http_route_body_limit(ctx, url);
 		if (http_route_needs_login(url) && !has_session_cookie(c)) {
 			/* a visitor's POST to a login-only page is refused
 			 * whatever it carries: answer before reading it */
 			cs->answered = true;
-			return answer_visitor(c);
+			return answer_visitor(c, cs);
 		}
 		cs->body = http_body_begin(c, limit, &status);
 		if (!cs->body) {
 			cs->answered = true;
-			return answer(ctx, c, url, method, NULL, status);
+			return answer(ctx, c, cs, url, method, NULL, status);
 		}
 		return MHD_YES; /* MHD calls again with the body */
 	}
@@ -499,7 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	status = http_body_end(cs->body, &form);
 	cs->body = NULL;
 	cs->answered = true;
-	ret = answer(ctx, c, url, method, &form, cs->status ? cs->status : status);
+	ret = answer(ctx, c, cs, url, method, &form, cs->status ? cs->status : status);
 	http_form_free(&form);
 	return ret;
 }
@@ -509,12 +558,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct conn *cs = *con_cls;
+	struct timespec t1;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (!cs)
 		return;
+	if (cs->sent) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		http_metrics_observe(cls, cs->route, cs->sent,
+				     (double)(t1.tv_sec - cs->t0.tv_sec) +
+					     (double)(t1.tv_nsec -
+						      cs->t0.tv_nsec) /
+						     1e9);
+	}
 	http_body_free(cs->body);
 	free(cs->raw_buf);
 	free(cs);
@@ -557,7 +614,7 @@ int http_server_start(struct http_ctx *ctx)
 		/* first, so that MHD reports even option errors through it */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ctx,
 		MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)ctx,
 		MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)(ctx->threads > 1 ? ctx->threads : 0),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
@@ -576,6 +633,7 @@ int http_server_start(struct http_ctx *ctx)
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : (uint16_t)ctx->port;
 	ctx->server = s;
+	atomic_store(&ctx->started, true);
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.listening",
 		       "bind=%s port=%u threads=%d", ctx->bind,
 		       (unsigned)s->port, ctx->threads);
@@ -592,6 +650,7 @@ void http_server_stop(struct http_ctx *ctx)
 	struct http_server *s = ctx->server;
 	MHD_socket fd;
 
+	atomic_store(&ctx->started, false);
 	if (!s)
 		return;
 	/* no new connections from here on; requests in flight (a scan waiting

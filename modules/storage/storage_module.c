@@ -133,6 +133,7 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.finder_status = storage_finder_status;
 	s->iface.followups = storage_followups;
 	s->iface.purge_finder_data = storage_purge_finder_data;
+	s->iface.metrics = storage_metrics;
 	fill_accounts(&s->accounts, s->pool);
 	fill_subjects(&s->subjects, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);

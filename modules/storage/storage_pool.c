@@ -75,6 +75,18 @@ keryu_mod *storage_pool_mod(struct storage_pool *p)
 	return p->m;
 }
 
+void storage_pool_usage(struct storage_pool *p, int *busy, int *idle)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->size; i++)
+		n += p->slots[i].busy;
+	pthread_mutex_unlock(&p->mu);
+	*busy = n;
+	*idle = p->size - n;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;

@@ -54,6 +54,9 @@ int storage_db_commit(struct storage_pool *p, PGconn *c);
  * caller is already failing (a broken connection rolls back by itself). */
 void storage_db_rollback(struct storage_pool *p, PGconn *c);
 
+/* How many connections are checked out and how many are free, now. */
+void storage_pool_usage(struct storage_pool *p, int *busy, int *idle);
+
 /* For log lines of the queries built on the pool. */
 const struct keryu_host *storage_pool_host(struct storage_pool *p);
 keryu_mod *storage_pool_mod(struct storage_pool *p);

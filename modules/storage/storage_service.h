@@ -50,6 +50,8 @@ int storage_followups(void *self, const char *alarm_id, const char *kind,
 		      int lease_s, struct keryu_notify_job *jobs, size_t max,
 		      size_t *n);
 int storage_purge_finder_data(void *self, int days, long *rows);
+/* monitoring (storage_metrics.c) */
+int storage_metrics(void *self, struct keryu_storage_metrics *out);
 
 /* accounts: custodians, sessions, rate limits (storage_accounts.c) */
 int storage_custodian_create(void *self, const char *email, const char *name,

@@ -149,6 +149,24 @@ struct keryu_ack_result {
 	bool already; /* it was acknowledged before; nothing changed */
 };
 
+/* What /metrics reads from the database and the pool (metrics). Status
+ * indexes follow KERYU_STORAGE_STATUS_NAMES' order. */
+#define KERYU_STORAGE_METRIC_CHANNELS 16
+#define KERYU_STORAGE_METRIC_STATUSES 7
+#define KERYU_STORAGE_STATUS_NAMES                                             \
+	{"PENDING", "QUEUED", "ERROR", "SENT", "DELIVERED", "READ", "FAILED"}
+
+struct keryu_storage_metrics {
+	struct keryu_storage_channel_count {
+		char channel[32];
+		long long status[KERYU_STORAGE_METRIC_STATUSES];
+	} channels[KERYU_STORAGE_METRIC_CHANNELS];
+	size_t n_channels;
+	long long retries;     /* sum over notifications of attempts - 1 */
+	long long queue_depth; /* notifications PENDING, QUEUED or ERROR */
+	int pool_busy, pool_idle; /* connections checked out / free */
+};
+
 struct keryu_storage {
 	uint32_t struct_size; /* sizeof(struct keryu_storage) of the provider */
 	void *self;
@@ -271,6 +289,16 @@ struct keryu_storage {
 	 * report text) of alarms scanned more than days ago, in batches;
 	 * sets *rows to how many alarms it cleared. */
 	int (*purge_finder_data)(void *self, int days, long *rows);
+
+	/* ---- monitoring (issue 6) ---- */
+
+	/* Fills out with the notifications counted by channel (the first
+	 * KERYU_STORAGE_METRIC_CHANNELS channels by name; names longer than
+	 * 31 bytes are left out) and status, the retries, the queue depth
+	 * and the pool's connections in use. One read-only query; out is
+	 * zeroed first. KERYU_EIO when the database does not answer (the
+	 * pool fields are filled even then). */
+	int (*metrics)(void *self, struct keryu_storage_metrics *out);
 
 	void *reserved[16];
 };

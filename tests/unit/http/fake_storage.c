@@ -119,6 +119,16 @@ static int fs_status(void *self, const char *event_id, const char *qr_uuid,
 	return 0;
 }
 
+static int fs_metrics(void *self, struct keryu_storage_metrics *out)
+{
+	struct fake_storage_state *s = &fake_storage_state;
+
+	(void)self;
+	s->metrics_calls++;
+	*out = s->metrics;
+	return s->metrics_rc;
+}
+
 const struct keryu_storage fake_storage = {
 	.struct_size = sizeof(struct keryu_storage),
 	.ping = fs_ping,
@@ -128,6 +138,7 @@ const struct keryu_storage fake_storage = {
 	.finder_attach = fs_attach,
 	.finder_status = fs_status,
 	.tag_public = fs_tag_public,
+	.metrics = fs_metrics,
 };
 
 void fake_storage_reset(const char *qr_uuid, const char *first_name)

@@ -43,6 +43,10 @@ struct fake_storage_state {
 	 * tag_lookup */
 	bool pub_set;
 	struct keryu_public_subject pub;
+	/* metrics: answers metrics_rc, filling metrics (pool fields even on
+	 * an error, as the real one) */
+	int metrics_rc, metrics_calls;
+	struct keryu_storage_metrics metrics;
 };
 
 extern struct fake_storage_state fake_storage_state;
