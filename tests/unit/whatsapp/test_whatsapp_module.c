@@ -763,12 +763,19 @@ static void dropped_request_is_sent_when_redelivered(void **ctx)
 		"warn whatsapp.dropped notification=" NID
 		" attempt=1 reason=queue_full"));
 	assert_int_equal(keryu_module.start(st), 0);
-	/* the worker takes one request, which makes room for this one */
-	fake_host_deliver("keryu/v1/notify/whatsapp", json);
+	/* The broker redelivers it until the worker has taken a request and
+	 * made room: each drop is forgotten, so one of these is taken on,
+	 * and the next is then a duplicate (the bus thread never waits for
+	 * room, so when that happens is the worker's business). */
+	for (i = 0; i < 500 && !fake_host_log_contains("whatsapp.duplicate");
+	     i++) {
+		fake_host_deliver("keryu/v1/notify/whatsapp", json);
+		usleep(10 * 1000);
+	}
 	free(json);
 	keryu_module.stop(st, 10000);
 	keryu_module.cleanup(st);
-	assert_false(fake_host_log_contains("whatsapp.duplicate"));
+	assert_true(fake_host_log_contains("whatsapp.duplicate"));
 	assert_int_equal(fake_host_pub_count(), 5);
 	for (i = 0; i < 5; i++) {
 		result(i, &d);
