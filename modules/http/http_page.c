@@ -103,6 +103,7 @@ void http_layout_begin(struct html *h, const char *title,
 		html_raw(h, "<a href=\"/dashboard/\">Dashboard</a>\n"
 			    "<a href=\"/subjects/\">Subjects</a>\n"
 			    "<a href=\"/alarms/\">Alarms</a>\n"
+			    "<a href=\"/stats/\">Statistics</a>\n"
 			    "<a href=\"/account/\">Account</a>\n");
 		html_raw(h, "<form method=\"post\" action=\"/account/logout\">"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"");

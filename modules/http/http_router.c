@@ -8,6 +8,7 @@
 
 #include "http_finder.h"
 #include "http_module.h"
+#include "http_stats.h"
 #include "http_tags_alarms.h"
 #include "http_webhooks.h"
 
@@ -74,6 +75,9 @@ static const struct page_route {
 	{"/alarms/*/", http_alarm_detail, true, false, true},
 	{"/alarms/*/resolve", http_alarm_resolve, false, true, true},
 	{"/alarms/*/acknowledge", http_alarm_acknowledge, false, true, true},
+	/* statistics routes */
+	{"/stats/", http_stats, true, false, true},
+	{"/stats/alarms.csv", http_stats_csv, true, false, true},
 };
 
 #define N_PAGE_ROUTES (sizeof(page_routes) / sizeof(page_routes[0]))

@@ -88,6 +88,7 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->subject_set_public = storage_subject_set_public;
 	s->subject_set_missing = storage_subject_set_missing;
 	s->alarms_export = storage_alarms_export;
+	s->stats = storage_stats;
 }
 
 static int storage_init(keryu_mod *m, const struct keryu_host *host,

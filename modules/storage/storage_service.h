@@ -53,6 +53,11 @@ int storage_purge_finder_data(void *self, int days, long *rows);
 /* monitoring (storage_metrics.c) */
 int storage_metrics(void *self, struct keryu_storage_metrics *out);
 
+/* the statistics page: subjects->stats (storage_stats.c) */
+int storage_stats(void *self, const char *custodian_id, int days,
+		  struct keryu_stats *out, const char *after_id,
+		  struct keryu_stats_row *rows, size_t max, size_t *n);
+
 /* accounts: custodians, sessions, rate limits (storage_accounts.c) */
 int storage_custodian_create(void *self, const char *email, const char *name,
 			     const char *phone, const char *password_hash,

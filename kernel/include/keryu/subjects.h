@@ -171,6 +171,41 @@ struct keryu_dashboard {
 	int open_alarms;
 };
 
+/* The statistics page's figures (stats): UTC days, oldest first. */
+#define KERYU_STATS_DAYS_MAX 90
+#define KERYU_STATS_CHANNELS_MAX 16
+
+struct keryu_stats {
+	int days;                 /* as asked: 7, 30 or 90 */
+	char first_day[11];       /* YYYY-MM-DD of per_day[0] (UTC) */
+	int per_day[KERYU_STATS_DAYS_MAX]; /* alarms scanned that day */
+	int alarms;               /* sum of per_day */
+	/* seconds from scan to the first delivered 'alert' notification,
+	 * and to acknowledgement; n counts the alarms measured (the
+	 * figures are 0 when n is 0) */
+	int delivered_n, acknowledged_n;
+	double delivered_median_s, delivered_p90_s;
+	double acknowledged_median_s, acknowledged_p90_s;
+	/* 'alert' notifications in a final state (DELIVERED, READ or
+	 * FAILED) per channel, by name; the rest are left out */
+	size_t n_channels;
+	struct keryu_stats_channel {
+		char channel[32];
+		int final;     /* in a final state */
+		int delivered; /* of which DELIVERED or READ */
+	} channel[KERYU_STATS_CHANNELS_MAX];
+};
+
+/* One alarm of the statistics CSV; "" for a NULL column. */
+struct keryu_stats_row {
+	char id[KERYU_UUID_LEN];
+	char scanned_at[KERYU_TIME_LEN];
+	char subject_name[101];
+	char notification_status[16];
+	char acknowledged_at[KERYU_TIME_LEN];
+	char resolved_at[KERYU_TIME_LEN];
+};
+
 struct keryu_subjects {
 	uint32_t struct_size;
 	void *self;
@@ -290,7 +325,22 @@ struct keryu_subjects {
 			     struct keryu_alarm_export *out, size_t max,
 			     size_t *n);
 
-	void *reserved[16];
+	/* Statistics of the alarms scanned in the last days UTC days (7, 30
+	 * or 90, today included) of custodian_id's subjects, or of everyone's
+	 * when custodian_id is NULL: the caller checks the session is staff
+	 * (keryu_custodian.is_staff) before passing NULL. When out is not
+	 * NULL it gets the figures. When rows is not NULL (max > 0) it gets
+	 * at most max of those alarms, oldest first by (scanned_at, id),
+	 * starting after the alarm after_id (NULL or "": from the first);
+	 * the caller pages with the last row's id. EINVAL for bad days, ids
+	 * or neither out nor rows; ENOTFOUND when after_id names no alarm in
+	 * scope. More than KERYU_STATS_CHANNELS_MAX channels: the first by
+	 * name are kept. */
+	int (*stats)(void *self, const char *custodian_id, int days,
+		     struct keryu_stats *out, const char *after_id,
+		     struct keryu_stats_row *rows, size_t max, size_t *n);
+
+	void *reserved[15];
 };
 
 #endif

@@ -370,6 +370,40 @@ static int fs_contact_move(void *self, const char *custodian,
 	return 0;
 }
 
+static int fs_stats(void *self, const char *custodian, int days,
+		    struct keryu_stats *out, const char *after_id,
+		    struct keryu_stats_row *rows, size_t max, size_t *n)
+{
+	size_t i = 0, k = 0;
+
+	(void)self;
+	S->stats_calls++;
+	S->stats_all = custodian == NULL;
+	snprintf(S->last_custodian, sizeof(S->last_custodian), "%s",
+		 custodian ? custodian : "");
+	S->stats_days = days;
+	if (S->rc)
+		return S->rc;
+	if (out) {
+		*out = S->stats;
+		out->days = days;
+	}
+	if (!rows)
+		return 0;
+	if (after_id && *after_id) {
+		while (i < S->n_stats_rows &&
+		       strcmp(S->stats_rows[i].id, after_id) != 0)
+			i++;
+		if (i == S->n_stats_rows)
+			return KERYU_ENOTFOUND;
+		i++;
+	}
+	for (; i < S->n_stats_rows && k < max; i++)
+		rows[k++] = S->stats_rows[i];
+	*n = k;
+	return 0;
+}
+
 const struct keryu_subjects fake_subjects = {
 	.struct_size = sizeof(struct keryu_subjects),
 	.subject_list = fs_list,
@@ -384,6 +418,7 @@ const struct keryu_subjects fake_subjects = {
 	.contact_move = fs_contact_move,
 	.subject_set_public = fs_set_public,
 	.subject_set_missing = fs_set_missing,
+	.stats = fs_stats,
 };
 
 void fake_subjects_reset(void)

@@ -12,6 +12,7 @@
 
 #define FS_SUBJECTS 160
 #define FS_CONTACTS 32
+#define FS_STATS_ROWS 1200
 
 struct fs_subject {
 	bool used;
@@ -36,6 +37,15 @@ struct fake_subjects_state {
 		contact_adds, contact_deletes, contact_moves;
 	int missing_sets; /* subject_set_missing */
 	char last_custodian[KERYU_UUID_LEN];
+	/* stats: what every call returns (the figures, and rows paged by
+	 * after_id), and who the last call was for ("" with stats_all for
+	 * NULL, everyone's) */
+	struct keryu_stats stats;
+	struct keryu_stats_row stats_rows[FS_STATS_ROWS];
+	size_t n_stats_rows;
+	int stats_calls;
+	bool stats_all;
+	int stats_days;
 };
 
 extern struct fake_subjects_state fake_subjects_state;
