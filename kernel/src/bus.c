@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,11 @@ struct bus {
 	bool stopping;
 	bool net_known; /* net_thread is set */
 	pthread_t net_thread;
+
+	/* Outside the lock: bumped on the network thread and by publishers,
+	 * read by /metrics, and no count needs to agree with another. */
+	_Atomic uint64_t in[KERYU_BUS_CLASSES];
+	_Atomic uint64_t out[KERYU_BUS_CLASSES];
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -188,6 +194,51 @@ int bus_parse_url(const char *url, struct bus_url *out)
 	return 0;
 }
 
+/* ---- counts by topic class ---- */
+
+enum keryu_bus_class bus_topic_class(const char *topic)
+{
+	static const char *const names[KERYU_BUS_CLASSES] =
+		KERYU_BUS_CLASS_NAMES;
+	static const char prefix[] = "keryu/v1/";
+	const char *cls, *end;
+
+	if (!topic || strncmp(topic, prefix, sizeof(prefix) - 1) != 0)
+		return KERYU_BUS_OTHER;
+	cls = topic + sizeof(prefix) - 1;
+	end = cls + strcspn(cls, "/");
+	for (int i = 0; i < KERYU_BUS_OTHER; i++) {
+		if (strlen(names[i]) == (size_t)(end - cls) &&
+		    strncmp(names[i], cls, (size_t)(end - cls)) == 0)
+			return (enum keryu_bus_class)i;
+	}
+	return KERYU_BUS_OTHER;
+}
+
+void bus_counts_add(struct bus *b, struct keryu_bus_counts *sum)
+{
+	for (int i = 0; i < KERYU_BUS_CLASSES; i++) {
+		sum->in[i] += atomic_load_explicit(&b->in[i],
+						   memory_order_relaxed);
+		sum->out[i] += atomic_load_explicit(&b->out[i],
+						    memory_order_relaxed);
+	}
+}
+
+/* Every publish goes through here, so that every one is counted: those
+ * libmosquitto accepted, and those it queued while disconnected. */
+static int mosq_publish(struct bus *b, int *mid, const char *topic, int len,
+			const void *payload, int qos, bool retain)
+{
+	int rc = mosquitto_publish_v5(b->mosq, mid, topic, len, payload, qos,
+				      retain, NULL);
+
+	if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos == 1))
+		atomic_fetch_add_explicit(&b->out[bus_topic_class(topic)], 1,
+					  memory_order_relaxed);
+	return rc;
+}
+
 /* ---- status topic ---- */
 
 /* {"v":1,"state":..,"instance":..,"module":..,"at":..}; the names are
@@ -207,8 +258,8 @@ static int publish_status(struct bus *b, const char *state, const char *at,
 	char payload[512];
 	int n = status_json(b, state, at, payload, sizeof(payload));
 
-	return mosquitto_publish_v5(b->mosq, w ? &w->mid : NULL,
-				    b->status_topic, n, payload, 1, true, NULL);
+	return mosq_publish(b, w ? &w->mid : NULL, b->status_topic, n, payload,
+			    1, true);
 }
 
 /* ---- callbacks, on the network thread ---- */
@@ -302,8 +353,7 @@ static void check_status(struct bus *b, const void *payload, size_t len)
 		return;
 	/* Put its "online" back over ours, so that the other process does
 	 * not take ours for a third one when it comes back. */
-	mosquitto_publish_v5(b->mosq, NULL, b->status_topic, (int)len, payload,
-			     1, true, NULL);
+	mosq_publish(b, NULL, b->status_topic, (int)len, payload, 1, true);
 	give_up(b);
 }
 
@@ -435,6 +485,8 @@ static void on_message(struct mosquitto *mosq, void *obj,
 
 	(void)mosq;
 	(void)props;
+	atomic_fetch_add_explicit(&b->in[bus_topic_class(msg->topic)], 1,
+				  memory_order_relaxed);
 	/* Entries are only ever prepended, so the list from this head on
 	 * stays valid without the lock, and callbacks may subscribe. */
 	pthread_mutex_lock(&b->lock);
@@ -666,8 +718,7 @@ int bus_publish(struct bus *b, const char *topic, const void *payload,
 	/* Given up: nothing queued now would ever be sent. */
 	if (!b->mosq || bus_taken_over(b))
 		return KERYU_EIO;
-	rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, qos,
-				  retain, NULL);
+	rc = mosq_publish(b, NULL, topic, (int)len, payload, qos, retain);
 	/* Not connected: QoS 1 is queued and sent after the reconnect. */
 	if (rc == MOSQ_ERR_NO_CONN && qos == 1)
 		rc = MOSQ_ERR_SUCCESS;
@@ -705,8 +756,8 @@ static int publish_acked(struct bus *b, const char *topic, const void *payload,
 		keryu_now_iso(at);
 		rc = publish_status(b, "offline", at, &w);
 	} else {
-		rc = mosquitto_publish_v5(b->mosq, &w.mid, topic, (int)len,
-					  payload, 1, false, NULL);
+		rc = mosq_publish(b, &w.mid, topic, (int)len, payload, 1,
+				  false);
 	}
 	/* Not connected: queued; the PUBACK may still come in time. */
 	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {

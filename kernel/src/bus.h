@@ -91,6 +91,15 @@ int bus_publish(struct bus *b, const char *topic, const void *payload,
 int bus_publish_wait(struct bus *b, const char *topic, const void *payload,
 		     size_t len, int timeout_ms);
 
+/* The class of topic: the third level of keryu/v1/<class>/... when it is
+ * one of enum keryu_bus_class's names, else KERYU_BUS_OTHER (also for
+ * NULL). */
+enum keryu_bus_class bus_topic_class(const char *topic);
+/* Adds b's counts of messages received (every message on_message got,
+ * whether a subscription matched it or not) and published (accepted by
+ * libmosquitto or queued while disconnected) to sum. */
+void bus_counts_add(struct bus *b, struct keryu_bus_counts *sum);
+
 /* Publishes the retained "offline" status (waiting up to timeout_ms for
  * it), disconnects and joins the network thread. Safe to call twice. */
 void bus_disconnect(struct bus *b, int timeout_ms);

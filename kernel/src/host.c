@@ -178,6 +178,20 @@ static const char *host_name(keryu_mod *m)
 	return mod_name(m);
 }
 
+static int host_bus_counts(keryu_mod *m, struct keryu_bus_counts *out)
+{
+	if (!out)
+		return KERYU_EINVAL;
+	memset(out, 0, sizeof(*out));
+	/* The module array and each bus live until kernel_free, past every
+	 * module's cleanup. */
+	for (size_t i = 0; i < m->k->n; i++) {
+		if (m->k->mods[i].bus)
+			bus_counts_add(m->k->mods[i].bus, out);
+	}
+	return 0;
+}
+
 void host_init(struct keryu_host *h)
 {
 	*h = (struct keryu_host){
@@ -197,6 +211,7 @@ void host_init(struct keryu_host *h)
 		.provide = host_provide,
 		.service = host_service,
 		.name = host_name,
+		.bus_counts = host_bus_counts,
 	};
 }
 

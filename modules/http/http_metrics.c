@@ -1,7 +1,8 @@
 /* GET /metrics in Prometheus' text exposition format (version 0.0.4):
- * the requests this process answered, by route class, and what the
- * storage service counts. Labels only ever hold route patterns, status
- * codes and channel names, so every series set stays bounded. */
+ * the requests this process answered, by route class, what the storage
+ * service counts, and the kernel's bus messages by topic class. Labels
+ * only ever hold route patterns, status codes, channel names and topic
+ * classes, so every series set stays bounded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ static const double bounds[HTTP_METRIC_BUCKETS] = {
 	0.1,   0.25,   0.5,   1,    2.5,   5};
 
 static const char *const status_names[] = KERYU_STORAGE_STATUS_NAMES;
+static const char *const bus_class_names[KERYU_BUS_CLASSES] =
+	KERYU_BUS_CLASS_NAMES;
 
 void http_metrics_observe(struct http_ctx *ctx, const char *route,
 			  unsigned status, double seconds)
@@ -171,6 +174,31 @@ static void render_storage(const struct keryu_storage_metrics *sm, bool db_up,
 	    sm->queue_depth);
 }
 
+/* A kernel older than host->bus_counts has a shorter table: then the
+ * series are absent rather than zero. */
+static void render_bus(struct http_ctx *ctx, struct html *h)
+{
+	const struct keryu_host *host = ctx->host;
+	struct keryu_bus_counts c;
+	static const char *const dir[2] = {"in", "out"};
+
+	if (host->struct_size < offsetof(struct keryu_host, bus_counts) +
+					sizeof(host->bus_counts) ||
+	    !host->bus_counts || host->bus_counts(ctx->m, &c) != 0)
+		return;
+	html_raw(h, "# HELP keryu_bus_messages_total Bus messages received "
+		    "(in) and published (out) by this process's modules, by "
+		    "topic class.\n"
+		    "# TYPE keryu_bus_messages_total counter\n");
+	for (int d = 0; d < 2; d++)
+		for (int i = 0; i < KERYU_BUS_CLASSES; i++)
+			out(h,
+			    "keryu_bus_messages_total{direction=\"%s\","
+			    "class=\"%s\"} %llu\n",
+			    dir[d], bus_class_names[i],
+			    (unsigned long long)(d ? c.out[i] : c.in[i]));
+}
+
 void http_metrics_render(struct http_ctx *ctx,
 			 const struct keryu_storage_metrics *sm, bool db_up,
 			 struct html *h)
@@ -233,4 +261,5 @@ void http_metrics(struct http_ctx *ctx, const struct http_request *req,
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	http_metrics_render(ctx, have ? &sm : NULL, db_up, &r->body);
+	render_bus(ctx, &r->body);
 }

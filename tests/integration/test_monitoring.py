@@ -3,7 +3,8 @@
 Real processes: PostgreSQL, mosquitto and keryud (storage, qr, http,
 alarms, log). A scan goes out on the log channel, which answers
 "delivered"; /metrics then shows the scan route's requests, the delivery
-by channel and status and the pool; /readyz turns 503 once the broker is
+by channel and status, the pool and the bus messages by topic class
+(which a second scan moves); /readyz turns 503 once the broker is
 gone."""
 import json
 import re
@@ -64,6 +65,29 @@ class Monitoring(KeryuTest):
         self.assertEqual(self.value(text, "keryu_delivery_retries_total"), 0)
         self.assertIsNotNone(self.value(text, 'keryu_db_pool_connections{state="idle"}'))
         self.assertEqual(self.value(text, "keryu_database_up"), 1)
+        # the bus by topic class: http published the scan and alarms got
+        # it; the log channel's notify and delivery went both ways too
+        bus = lambda d, c: self.value(
+            text, f'keryu_bus_messages_total{{direction="{d}",class="{c}"}}')
+        self.assertGreaterEqual(bus("out", "scan"), 1)
+        self.assertGreaterEqual(bus("in", "scan"), 1)
+        self.assertGreaterEqual(bus("out", "notify"), 1)
+        self.assertGreaterEqual(bus("in", "delivery"), 1)
+        self.assertGreaterEqual(bus("out", "system"), 1)
+        self.assertIsNotNone(bus("in", "audit"))
+
+        # a second scan moves the scan counts on both sides
+        scans_out, scans_in = bus("out", "scan"), bus("in", "scan")
+        status, _, _ = http_get(self.url(f"/subjects/qr/{tag}/scan/"))
+        self.assertEqual(status, 200)
+        def moved():
+            _, _, t = self.metrics()
+            o = self.value(t, 'keryu_bus_messages_total{direction="out",class="scan"}')
+            i = self.value(t, 'keryu_bus_messages_total{direction="in",class="scan"}')
+            return (o, i) if o > scans_out and i > scans_in else None
+        o, i = wait_for(moved, 15, what="the scan counts after a second scan")
+        self.assertEqual(o, scans_out + 1)
+        self.assertGreaterEqual(i, scans_in + 1)
 
         status, _, body = http_get(self.url("/readyz"))
         self.assertEqual(status, 200)

@@ -48,6 +48,7 @@ static struct {
 	size_t nlogs;
 	int publish_rc;
 	bool connected;
+	struct keryu_bus_counts bus_counts;
 } F;
 
 static const char *lookup(const char *section, const char *key)
@@ -222,6 +223,15 @@ static const char *fh_name(keryu_mod *m)
 	return F.desc ? F.desc->name : "test";
 }
 
+static int fh_bus_counts(keryu_mod *m, struct keryu_bus_counts *out)
+{
+	(void)m;
+	if (!out)
+		return KERYU_EINVAL;
+	*out = F.bus_counts;
+	return 0;
+}
+
 static const struct keryu_host host = {
 	.abi_version = KERYU_ABI_VERSION,
 	.struct_size = sizeof(struct keryu_host),
@@ -239,6 +249,7 @@ static const struct keryu_host host = {
 	.provide = fh_provide,
 	.service = fh_service,
 	.name = fh_name,
+	.bus_counts = fh_bus_counts,
 };
 
 void fake_host_reset(const struct keryu_module *desc)
@@ -306,6 +317,11 @@ void fake_host_add_service(const char *name, const void *iface)
 void fake_host_set_publish_result(int rc)
 {
 	F.publish_rc = rc;
+}
+
+void fake_host_set_bus_counts(const struct keryu_bus_counts *c)
+{
+	F.bus_counts = *c;
 }
 
 void fake_host_set_connected(bool up)

@@ -36,6 +36,8 @@ void fake_host_add_service(const char *name, const void *iface);
 /* What publish/publish_wait return from now on (default 0). */
 void fake_host_set_publish_result(int rc);
 void fake_host_set_connected(bool up);
+/* What host->bus_counts() fills in from now on (all zero by default). */
+void fake_host_set_bus_counts(const struct keryu_bus_counts *c);
 
 size_t fake_host_pub_count(void);
 const struct fake_pub *fake_host_pub(size_t i); /* NULL when out of range */

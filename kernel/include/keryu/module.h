@@ -98,6 +98,31 @@ struct keryu_option {
 	long long min, max; /* for KERYU_OPT_INT; both 0 means unbounded */
 };
 
+/* Bus traffic is counted by topic class, the third level of
+ * keryu/v1/<class>/...; any other topic counts as KERYU_BUS_OTHER. */
+enum keryu_bus_class {
+	KERYU_BUS_SCAN = 0,
+	KERYU_BUS_ALARM,
+	KERYU_BUS_NOTIFY,
+	KERYU_BUS_DELIVERY,
+	KERYU_BUS_REPORT,
+	KERYU_BUS_SYSTEM,
+	KERYU_BUS_AUDIT,
+	KERYU_BUS_OTHER,
+	KERYU_BUS_CLASSES /* the count, not a class */
+};
+
+/* Indexed by enum keryu_bus_class; the label values /metrics uses. */
+#define KERYU_BUS_CLASS_NAMES                                                  \
+	{"scan",   "alarm",  "notify", "delivery",                             \
+	 "report", "system", "audit",  "other"}
+
+/* Messages since the process started, over every module's bus client. */
+struct keryu_bus_counts {
+	uint64_t in[KERYU_BUS_CLASSES];  /* received and handed to on_message */
+	uint64_t out[KERYU_BUS_CLASSES]; /* published (accepted or queued) */
+};
+
 /* One running module as the kernel sees it; opaque to modules. */
 typedef struct keryu_mod keryu_mod;
 typedef struct keryu_timer keryu_timer;
@@ -189,6 +214,14 @@ struct keryu_host {
 
 	/* The module's name as loaded. */
 	const char *(*name)(keryu_mod *m);
+
+	/* Appended after name: present when struct_size >= offsetof(struct
+	 * keryu_host, bus_counts) + sizeof(void *), so check before calling.
+	 * Fills out with this process's bus message counts, summed over every
+	 * loaded module's bus client (each module's own receptions count,
+	 * so a message two modules subscribe to counts twice in "in").
+	 * Returns 0, or KERYU_EINVAL when out is NULL; out is the caller's. */
+	int (*bus_counts)(keryu_mod *m, struct keryu_bus_counts *out);
 
 	void *reserved[8]; /* room to grow without breaking the ABI */
 };

@@ -208,6 +208,46 @@ static void storage_figures(void **st)
 	assert_null(strstr(resp.body.buf, "keryu_delivery_queue_depth "));
 }
 
+static void bus_counts(void **st)
+{
+	struct keryu_bus_counts c = {0};
+	struct keryu_host older;
+	const struct keryu_host *real = ctx->host;
+
+	(void)st;
+	c.in[KERYU_BUS_SCAN] = 7;
+	c.out[KERYU_BUS_SCAN] = 5;
+	c.out[KERYU_BUS_NOTIFY] = 2;
+	c.in[KERYU_BUS_OTHER] = 1;
+	fake_host_set_bus_counts(&c);
+	get("/metrics", true, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_true(has_line("# TYPE keryu_bus_messages_total counter"));
+	assert_true(has_line(
+		"keryu_bus_messages_total{direction=\"in\",class=\"scan\"} 7"));
+	assert_true(has_line(
+		"keryu_bus_messages_total{direction=\"out\",class=\"scan\"} 5"));
+	assert_true(has_line("keryu_bus_messages_total{direction=\"out\","
+			     "class=\"notify\"} 2"));
+	assert_true(has_line(
+		"keryu_bus_messages_total{direction=\"in\",class=\"other\"} 1"));
+	/* every class, both ways, zeros included */
+	assert_true(has_line("keryu_bus_messages_total{direction=\"in\","
+			     "class=\"audit\"} 0"));
+	assert_true(has_line("keryu_bus_messages_total{direction=\"out\","
+			     "class=\"delivery\"} 0"));
+
+	/* a kernel whose host table ends before bus_counts */
+	older = *real;
+	older.struct_size = (uint32_t)offsetof(struct keryu_host, bus_counts);
+	ctx->host = &older;
+	get("/metrics", true, NULL);
+	ctx->host = real;
+	assert_int_equal(resp.status, 200);
+	assert_true(has_line("keryu_database_up 1"));
+	assert_null(strstr(resp.body.buf, "keryu_bus_messages_total"));
+}
+
 static void loopback_only_without_token(void **st)
 {
 	(void)st;
@@ -281,6 +321,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(storage_figures, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(bus_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(loopback_only_without_token,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(token_required_when_set,

@@ -572,6 +572,94 @@ static void test_no_bus(void **unused)
 	bus_free(b);
 }
 
+static void test_topic_class(void **unused)
+{
+	static const char *const names[KERYU_BUS_CLASSES] =
+		KERYU_BUS_CLASS_NAMES;
+
+	(void)unused;
+	assert_int_equal(bus_topic_class("keryu/v1/scan/abc"), KERYU_BUS_SCAN);
+	assert_int_equal(bus_topic_class("keryu/v1/alarm/1"), KERYU_BUS_ALARM);
+	assert_int_equal(bus_topic_class("keryu/v1/notify/whatsapp"),
+			 KERYU_BUS_NOTIFY);
+	assert_int_equal(bus_topic_class("keryu/v1/delivery/9"),
+			 KERYU_BUS_DELIVERY);
+	assert_int_equal(bus_topic_class("keryu/v1/report/2"),
+			 KERYU_BUS_REPORT);
+	assert_int_equal(bus_topic_class("keryu/v1/system/i/http"),
+			 KERYU_BUS_SYSTEM);
+	assert_int_equal(bus_topic_class("keryu/v1/audit/x/y"),
+			 KERYU_BUS_AUDIT);
+	/* the class with nothing after it still names it */
+	assert_int_equal(bus_topic_class("keryu/v1/scan"), KERYU_BUS_SCAN);
+	/* prefixes, longer words, other versions and roots: other */
+	assert_int_equal(bus_topic_class("keryu/v1/scans/x"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("keryu/v1/sca/x"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("keryu/v1/"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("keryu/v1//scan"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("keryu/v2/scan/x"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("x/keryu/v1/scan/x"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class("KERYU/v1/scan/x"), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class(""), KERYU_BUS_OTHER);
+	assert_int_equal(bus_topic_class(NULL), KERYU_BUS_OTHER);
+	assert_string_equal(names[KERYU_BUS_SCAN], "scan");
+	assert_string_equal(names[KERYU_BUS_AUDIT], "audit");
+	assert_string_equal(names[KERYU_BUS_OTHER], "other");
+}
+
+static void test_counts(void **unused)
+{
+	struct inbox in = INBOX_INIT;
+	struct bus *sub = new_bus("tcnt", "sub"), *pub = new_bus("tcnt", "pub");
+	struct keryu_bus_counts cs = {0}, cp = {0}, both = {0};
+
+	(void)unused;
+	assert_int_equal(bus_subscribe(sub, "keryu/v1/scan/+", 1, collect, &in),
+			 0);
+	assert_int_equal(
+		bus_subscribe(sub, "keryu/v1/notify/#", 1, collect, &in), 0);
+	assert_int_equal(bus_subscribe(sub, "tcnt/#", 1, collect, &in), 0);
+	connect_ready(sub);
+	connect_ready(pub);
+
+	assert_int_equal(bus_publish(pub, "keryu/v1/scan/q1", "a", 1, 1, false),
+			 0);
+	assert_int_equal(bus_publish_wait(pub, "keryu/v1/scan/q2", "b", 1, 3000),
+			 0);
+	assert_int_equal(
+		bus_publish_wait(pub, "keryu/v1/notify/log", "c", 1, 3000), 0);
+	assert_int_equal(bus_publish_wait(pub, "tcnt/x", "d", 1, 3000), 0);
+	/* refused publishes are not counted */
+	assert_int_equal(bus_publish(pub, "keryu/v1/scan/#", "x", 1, 1, false),
+			 KERYU_EINVAL);
+	assert_int_equal(inbox_wait(&in, 4, 3000), 4);
+
+	bus_counts_add(sub, &cs);
+	bus_counts_add(pub, &cp);
+	assert_int_equal(cs.in[KERYU_BUS_SCAN], 2);
+	assert_int_equal(cs.in[KERYU_BUS_NOTIFY], 1);
+	assert_int_equal(cs.in[KERYU_BUS_OTHER], 1);
+	assert_int_equal(cs.out[KERYU_BUS_SCAN], 0);
+	assert_int_equal(cs.in[KERYU_BUS_DELIVERY], 0);
+	assert_int_equal(cp.out[KERYU_BUS_SCAN], 2);
+	assert_int_equal(cp.out[KERYU_BUS_NOTIFY], 1);
+	assert_int_equal(cp.out[KERYU_BUS_OTHER], 1);
+	assert_int_equal(cp.in[KERYU_BUS_SCAN], 0);
+	/* the retained "online" of each connect */
+	assert_true(cs.out[KERYU_BUS_SYSTEM] >= 1);
+	assert_true(cp.out[KERYU_BUS_SYSTEM] >= 1);
+
+	/* bus_counts_add adds: the host sums every module's client */
+	bus_counts_add(sub, &both);
+	bus_counts_add(pub, &both);
+	assert_int_equal(both.in[KERYU_BUS_SCAN], 2);
+	assert_int_equal(both.out[KERYU_BUS_SCAN], 2);
+	assert_int_equal(both.out[KERYU_BUS_SYSTEM],
+			 cs.out[KERYU_BUS_SYSTEM] + cp.out[KERYU_BUS_SYSTEM]);
+	bus_free(pub);
+	bus_free(sub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +674,8 @@ int main(void)
 		cmocka_unit_test(test_disconnect_session_taken_over),
 		cmocka_unit_test(test_no_broker_times_out),
 		cmocka_unit_test(test_no_bus),
+		cmocka_unit_test(test_topic_class),
+		cmocka_unit_test(test_counts),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
