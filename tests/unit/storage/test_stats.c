@@ -21,10 +21,12 @@ static void day_at(int ago, const char *hms, char out[KERYU_TIME_LEN])
 {
 	time_t t = time(NULL) - (time_t)ago * 86400;
 	struct tm tm;
+	char day[16];
 
 	gmtime_r(&t, &tm);
-	snprintf(out, KERYU_TIME_LEN, "%04d-%02d-%02dT%sZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, hms);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	/* bounded: gcc -O2 checks the worst case fits */
+	snprintf(out, KERYU_TIME_LEN, "%.10sT%.8sZ", day, hms);
 }
 
 /* A scan ago days back on channel, its notification left in status
