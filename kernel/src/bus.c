@@ -807,7 +807,11 @@ void bus_disconnect(struct bus *b, int timeout_ms)
 	if (connected && timeout_ms > 0)
 		publish_acked(b, NULL, NULL, 0, timeout_ms, true);
 	mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
-	mosquitto_loop_stop(b->mosq, false);
+	/* Not connected, there is nothing to flush, and a reconnect attempt
+	 * racing the disconnect resets libmosquitto's state, so its loop
+	 * would go on retrying and a plain stop would wait for ever (seen
+	 * when the broker never answered at start-up): cancel the thread. */
+	mosquitto_loop_stop(b->mosq, !connected);
 	if (connected)
 		log_write(KERYU_LOG_INFO, b->module, "bus.closed", NULL);
 }
