@@ -537,8 +537,7 @@ static void finder_post(struct answer *a, enum http_finder_route which)
 			  "Thank you. The family has been sent your report.");
 }
 
-/* storage's status (upper case) as the page's word */
-static const char *status_word(const char *s)
+const char *http_finder_status_word(const char *s)
 {
 	static const char *const map[][2] = {
 		{"SENT", "sent"},	    {"DELIVERED", "delivered"},
@@ -595,7 +594,7 @@ static void finder_status(struct answer *a)
 	snprintf(json, sizeof(json),
 		 "{\"status\":\"%s\",\"acknowledged\":%s,\"has_location\":%s,"
 		 "\"has_report\":%s,\"is_test\":%s}",
-		 status_word(s.status), s.acknowledged_at[0] ? "true" : "false",
+		 http_finder_status_word(s.status), s.acknowledged_at[0] ? "true" : "false",
 		 s.has_location ? "true" : "false",
 		 s.has_report ? "true" : "false", s.is_test ? "true" : "false");
 	html_raw(h, json);

@@ -306,6 +306,12 @@ void http_finder_token(struct http_ctx *ctx, const char *event_id,
 bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
 		       const char *qr, const char *lang,
 		       struct http_response *r);
+/* Storage's notification status (PENDING ... FAILED, any case) as the
+ * word the finder's page and its status JSON use: "sent", "delivered",
+ * "read", "queued" (ERROR too: being tried again), "pending", "failed";
+ * "none" for "" or NULL (nobody could be notified), "pending" for
+ * anything else. Static strings. */
+const char *http_finder_status_word(const char *status);
 /* Hex SHA-256 of a secret-derived salt and the client address (the scan
  * event's ip_hash); "" when the address is unknown. */
 void http_ip_hash(struct http_ctx *ctx, const struct http_request *req,

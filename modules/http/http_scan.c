@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -262,27 +261,14 @@ static const struct state_text *state_texts(size_t *n)
 	return st;
 }
 
-/* storage's status (upper case) as a state key */
+/* storage's status as a state key: the status JSON's word, or "ack" */
 static const char *state_key(const struct keryu_finder_status *s, bool known)
 {
-	static const char *const map[][2] = {
-		{"SENT", "sent"},	  {"DELIVERED", "delivered"},
-		{"READ", "read"},	  {"QUEUED", "queued"},
-		{"ERROR", "queued"},	  {"PENDING", "pending"},
-		{"FAILED", "failed"},
-	};
-	size_t i;
-
 	if (!known)
 		return "pending";
 	if (s->acknowledged_at[0])
 		return "ack";
-	if (!s->status[0])
-		return "none";
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcasecmp(s->status, map[i][0]) == 0)
-			return map[i][1];
-	return "pending";
+	return http_finder_status_word(s->status);
 }
 
 static void field(struct page *pg, bool shown, const char *label,
