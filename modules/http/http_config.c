@@ -298,10 +298,10 @@ int http_config_load(struct http_ctx *ctx)
 		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");
 	ctx->scan_ack_timeout_ms = (int)v;
 
-	/* read again per request by http_finder.c; checked once here */
 	v = h->config_int(ctx->m, "finder_token_ttl_s");
 	if (v < 1 || v > 604800)
 		return bad(ctx, "finder_token_ttl_s", "must be 1..604800");
+	ctx->finder_token_ttl_s = (int)v;
 	v = h->config_int(ctx->m, "scan_limit_per_ip");
 	if (v < 0 || v > 1000000)
 		return bad(ctx, "scan_limit_per_ip", "must be 0..1000000");

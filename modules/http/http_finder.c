@@ -30,14 +30,7 @@
 #define SCAN_PREFIX "/subjects/qr/"
 #define TEXT_MAX 500 /* a report's description, bytes */
 
-/* ---- options (checked at init by http_config.c) ---- */
-
-static int opt_int(struct http_ctx *ctx, const char *key, int def)
-{
-	long long v = ctx->host->config_int(ctx->m, key);
-
-	return v >= 0 && v <= 100000000 ? (int)v : def;
-}
+/* ---- options ---- */
 
 static const char *secret_key(struct http_ctx *ctx)
 {
@@ -52,7 +45,7 @@ void http_finder_token(struct http_ctx *ctx, const char *event_id,
 		       const char *qr, char out[KERYU_ACK_TOKEN_LEN])
 {
 	const char *secret = secret_key(ctx);
-	int ttl = opt_int(ctx, "finder_token_ttl_s", 3600);
+	int ttl = ctx->finder_token_ttl_s;
 
 	out[0] = '\0';
 	if (!secret || !event_id || !qr)

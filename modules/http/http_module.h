@@ -116,6 +116,7 @@ struct http_ctx {
 		int hits;
 	} counts[HTTP_COUNTS_MAX];
 	int scan_limit_ip, scan_limit_tag, scan_limit_window_s;
+	int finder_token_ttl_s; /* lifetime of the scan page's token */
 
 	/* webhooks (http_webhooks.c) read their keys with host->global():
 	 * [whatsapp] app_secret, verify_token, [twilio] auth_token; the
