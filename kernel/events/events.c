@@ -50,6 +50,14 @@ static const struct field report_fields[] = {
 	STR(struct keryu_report_event, kind, false),
 };
 
+static const struct field audit_fields[] = {
+	STR(struct keryu_audit_event, action, false),
+	STR(struct keryu_audit_event, source, false),
+	UUID(struct keryu_audit_event, actor_id, true),
+	STR(struct keryu_audit_event, target_type, true),
+	STR(struct keryu_audit_event, target_id, true),
+};
+
 static const struct field notify_fields[] = {
 	UUID(struct keryu_notify_event, notification_id, false),
 	INT(struct keryu_notify_event, attempt),
@@ -287,6 +295,27 @@ int keryu_report_event_decode(const char *json, size_t len,
 	rc = decode_fields(o, out, report_fields, N(report_fields));
 	if (rc == 0 && strcmp(out->kind, "location") != 0 &&
 	    strcmp(out->kind, "report") != 0)
+		rc = KERYU_EINVAL;
+	cJSON_Delete(o);
+	return rc;
+}
+
+char *keryu_audit_event_encode(const struct keryu_audit_event *e)
+{
+	return print_and_free(encode_fields(e, audit_fields, N(audit_fields)));
+}
+
+int keryu_audit_event_decode(const char *json, size_t len,
+			     struct keryu_audit_event *out)
+{
+	cJSON *o = parse(json, len);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!o)
+		return KERYU_EINVAL;
+	rc = decode_fields(o, out, audit_fields, N(audit_fields));
+	if (rc == 0 && !*out->action)
 		rc = KERYU_EINVAL;
 	cJSON_Delete(o);
 	return rc;

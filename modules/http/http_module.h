@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include <keryu/accounts.h>
+#include <keryu/admin.h>
 #include <keryu/module.h>
 #include <keryu/qr.h>
 #include <keryu/storage.h>
@@ -84,6 +85,9 @@ struct http_ctx {
 	/* subjects, contacts, tags and alarms pages; NULL (those pages
 	 * answer 503) only when the service is missing */
 	const struct keryu_subjects *subjects;
+	/* staff pages, API tokens, audit log, templates, settings; NULL
+	 * (those pages answer 503) only when the service is missing */
+	const struct keryu_admin *admin;
 	char photo_dir[1024];
 	long long photo_max_bytes;
 	int photo_dirfd; /* photo_dir, open from start; -1 before */
@@ -241,6 +245,8 @@ struct http_response {
 	/* Content-Security-Policy replacing the default one, "" for the
 	 * default (the scan page allows its own inline script by hash) */
 	char csp[256];
+	/* WWW-Authenticate (401), static, or NULL */
+	const char *www_authenticate;
 	struct html body;         /* the full body, also for HEAD: the server
 				     drops it and keeps Content-Length */
 };
@@ -462,6 +468,37 @@ struct http_page {
 	/* the "*" segments of the route's path, in order ("" when unused) */
 	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
 };
+
+/* A page of the site: a handler sees GET/HEAD and POST; a POST reaches it
+ * only with a valid CSRF token. A "*" segment in a path matches one
+ * segment holding a UUID, handed to the handler as p->arg[0], p->arg[1] in
+ * order. */
+struct http_page_route {
+	const char *path;
+	void (*fn)(struct http_page *p);
+	bool get, post;
+	bool login; /* visitors are sent to the login form */
+	bool staff; /* a logged-in custodian who is not staff gets 403 */
+};
+
+/* ---- http_admin*.c ---- */
+/* The staff pages under /admin/ (every one has .login and .staff). */
+extern const struct http_page_route http_admin_routes[];
+extern const size_t http_admin_n_routes;
+
+/* ---- http_audit.c ---- */
+/* Stores an audit entry through the admin service: source "web", "api",
+ * "cli" or "system"; actor the custodian who acted (NULL for a visitor,
+ * then actor_email is the address they typed, or NULL); action, target
+ * and a printf summary of what changed (never a password, token, code,
+ * phone number or medical field; NULL for none). Then publishes ids only
+ * on keryu/v1/audit (qos 1, not waited for). Returns 0, or the storage
+ * error (logged; the caller's action stands either way). */
+int http_audit(struct http_ctx *ctx, const struct http_request *req,
+	       const char *source, const struct keryu_custodian *actor,
+	       const char *actor_email, const char *action,
+	       const char *target_type, const char *target_id,
+	       const char *summary_fmt, ...) KERYU_PRINTF(9, 10);
 
 /* True when the logged-in custodian's phone is verified; otherwise makes
  * p's response a 403 page linking /account/verify and returns false. */

@@ -19,65 +19,58 @@
 #define ALLOW_FORM "GET, HEAD, POST"
 #define ALLOW_POST "POST"
 
-/* The pages that use sessions. A handler sees GET/HEAD and POST; a POST
- * reaches it only with a valid CSRF token. A "*" segment in a path matches
- * one segment holding a UUID, handed to the handler as p->arg[0], p->arg[1]
- * in order. */
-static const struct page_route {
-	const char *path;
-	void (*fn)(struct http_page *p);
-	bool get, post;
-	bool login; /* visitors are sent to the login form */
-} page_routes[] = {
-	{"/", http_landing, true, false, false},
-	{"/account/", http_account_home, true, false, true},
-	{"/account/signup", http_signup, true, true, false},
-	{"/account/verify", http_verify, true, true, true},
-	{"/account/verify/resend", http_verify_resend, false, true, true},
-	{"/account/login", http_login, true, true, false},
-	{"/account/logout", http_logout, false, true, false},
-	{"/account/password", http_password_change, true, true, true},
-	{"/account/reset", http_reset, true, true, false},
-	{"/account/reset/confirm", http_reset_confirm, true, true, false},
+/* The custodians' pages (struct http_page_route); the staff pages are
+ * http_admin_routes. */
+static const struct http_page_route page_routes[] = {
+	{"/", http_landing, true, false, false, false},
+	{"/account/", http_account_home, true, false, true, false},
+	{"/account/signup", http_signup, true, true, false, false},
+	{"/account/verify", http_verify, true, true, true, false},
+	{"/account/verify/resend", http_verify_resend, false, true, true, false},
+	{"/account/login", http_login, true, true, false, false},
+	{"/account/logout", http_logout, false, true, false, false},
+	{"/account/password", http_password_change, true, true, true, false},
+	{"/account/reset", http_reset, true, true, false, false},
+	{"/account/reset/confirm", http_reset_confirm, true, true, false, false},
 	/* subjects routes */
-	{"/subjects/", http_subject_list, true, false, true},
-	{"/subjects/new", http_subject_new, true, true, true},
-	{"/subjects/*/", http_subject_view, true, false, true},
-	{"/subjects/*/edit", http_subject_edit, true, true, true},
-	{"/subjects/*/delete", http_subject_delete, true, true, true},
-	{"/subjects/*/privacy", http_subject_privacy, true, true, true},
-	{"/subjects/*/missing", http_subject_missing, false, true, true},
-	{"/subjects/*/photo", http_subject_photo, true, true, true},
+	{"/subjects/", http_subject_list, true, false, true, false},
+	{"/subjects/new", http_subject_new, true, true, true, false},
+	{"/subjects/*/", http_subject_view, true, false, true, false},
+	{"/subjects/*/edit", http_subject_edit, true, true, true, false},
+	{"/subjects/*/delete", http_subject_delete, true, true, true, false},
+	{"/subjects/*/privacy", http_subject_privacy, true, true, true, false},
+	{"/subjects/*/missing", http_subject_missing, false, true, true, false},
+	{"/subjects/*/photo", http_subject_photo, true, true, true, false},
 	{"/subjects/*/photo/image", http_subject_photo_image, true, false,
-	 true},
-	{"/subjects/*/contacts/", http_contacts, true, false, true},
-	{"/subjects/*/contacts/new", http_contact_new, false, true, true},
+	 true, false},
+	{"/subjects/*/contacts/", http_contacts, true, false, true, false},
+	{"/subjects/*/contacts/new", http_contact_new, false, true, true, false},
 	{"/subjects/*/contacts/*/delete", http_contact_delete, false, true,
-	 true},
-	{"/subjects/*/contacts/*/up", http_contact_up, false, true, true},
-	{"/subjects/*/contacts/*/down", http_contact_down, false, true, true},
+	 true, false},
+	{"/subjects/*/contacts/*/up", http_contact_up, false, true, true, false},
+	{"/subjects/*/contacts/*/down", http_contact_down, false, true, true, false},
 	{"/subjects/*/contacts/*/verify", http_contact_verify, true, true,
-	 true},
+	 true, false},
 	{"/subjects/*/contacts/*/verify/resend", http_contact_resend, false,
-	 true, true},
+	 true, true, false},
 	/* tags routes */
-	{"/subjects/*/tags/", http_tags_list, true, false, true},
-	{"/subjects/*/tags/new", http_tag_new, false, true, true},
-	{"/subjects/*/tags/*/activate", http_tag_activate, false, true, true},
+	{"/subjects/*/tags/", http_tags_list, true, false, true, false},
+	{"/subjects/*/tags/new", http_tag_new, false, true, true, false},
+	{"/subjects/*/tags/*/activate", http_tag_activate, false, true, true, false},
 	{"/subjects/*/tags/*/deactivate", http_tag_deactivate, false, true,
-	 true},
-	{"/subjects/*/tags/*/qr.png", http_tag_png, true, false, true},
-	{"/subjects/*/tags/*/qr.svg", http_tag_svg, true, false, true},
-	{"/subjects/*/tags/*/print", http_tag_print, true, false, true},
+	 true, false},
+	{"/subjects/*/tags/*/qr.png", http_tag_png, true, false, true, false},
+	{"/subjects/*/tags/*/qr.svg", http_tag_svg, true, false, true, false},
+	{"/subjects/*/tags/*/print", http_tag_print, true, false, true, false},
 	/* alarms routes */
-	{"/dashboard/", http_dashboard, true, false, true},
-	{"/alarms/", http_alarms_list, true, false, true},
-	{"/alarms/*/", http_alarm_detail, true, false, true},
-	{"/alarms/*/resolve", http_alarm_resolve, false, true, true},
-	{"/alarms/*/acknowledge", http_alarm_acknowledge, false, true, true},
+	{"/dashboard/", http_dashboard, true, false, true, false},
+	{"/alarms/", http_alarms_list, true, false, true, false},
+	{"/alarms/*/", http_alarm_detail, true, false, true, false},
+	{"/alarms/*/resolve", http_alarm_resolve, false, true, true, false},
+	{"/alarms/*/acknowledge", http_alarm_acknowledge, false, true, true, false},
 	/* statistics routes */
-	{"/stats/", http_stats, true, false, true},
-	{"/stats/alarms.csv", http_stats_csv, true, false, true},
+	{"/stats/", http_stats, true, false, true, false},
+	{"/stats/alarms.csv", http_stats_csv, true, false, true, false},
 };
 
 #define N_PAGE_ROUTES (sizeof(page_routes) / sizeof(page_routes[0]))
@@ -112,7 +105,7 @@ static bool match_path(const char *pattern, const char *path,
 	return !*pattern && !*path;
 }
 
-static const struct page_route *
+static const struct http_page_route *
 find_page(const char *path, char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX])
 {
 	size_t i;
@@ -120,6 +113,9 @@ find_page(const char *path, char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX])
 	for (i = 0; path && i < N_PAGE_ROUTES; i++)
 		if (match_path(page_routes[i].path, path, arg))
 			return &page_routes[i];
+	for (i = 0; path && i < http_admin_n_routes; i++)
+		if (match_path(http_admin_routes[i].path, path, arg))
+			return &http_admin_routes[i];
 	return NULL;
 }
 
@@ -218,7 +214,7 @@ bool http_route_takes_post(const char *path)
 {
 	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
 	char token[KERYU_ACK_TOKEN_LEN];
-	const struct page_route *rt = find_page(path, arg);
+	const struct http_page_route *rt = find_page(path, arg);
 
 	char seg[64];
 
@@ -242,7 +238,7 @@ long long http_route_body_limit(const struct http_ctx *ctx, const char *path)
 bool http_route_needs_login(const char *path)
 {
 	char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
-	const struct page_route *rt = find_page(path, arg);
+	const struct http_page_route *rt = find_page(path, arg);
 
 	return rt && rt->login;
 }
@@ -260,7 +256,7 @@ static void to_login(struct http_response *r, const char *path)
 }
 
 static void page_route(struct http_ctx *ctx, const struct http_request *req,
-		       const struct page_route *rt,
+		       const struct http_page_route *rt,
 		       char arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX],
 		       struct http_response *r)
 {
@@ -316,6 +312,14 @@ static void page_route(struct http_ctx *ctx, const struct http_request *req,
 			to_login(r, req->path ? req->path : rt->path);
 		return;
 	}
+	if (rt->staff && !s.who.is_staff) {
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.staff_only",
+			       "path=%s status=403", rt->path);
+		http_page_error(r, 403, "Staff only",
+				"This page is for the staff who run this "
+				"service.");
+		return;
+	}
 	rt->fn(&p);
 }
 
@@ -326,7 +330,7 @@ const char *http_route_class(const char *path)
 		HTTP_WEBHOOK_WHATSAPP, HTTP_WEBHOOK_TWILIO};
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX];
 	char token[KERYU_ACK_TOKEN_LEN];
-	const struct page_route *rt;
+	const struct http_page_route *rt;
 	size_t i;
 
 	if (!path)
@@ -363,7 +367,7 @@ void http_route(struct http_ctx *ctx, const struct http_request *req,
 {
 	char seg[64], arg[HTTP_PAGE_ARGS][HTTP_PAGE_ARG_MAX] = {{0}};
 	char token[KERYU_ACK_TOKEN_LEN];
-	const struct page_route *rt;
+	const struct http_page_route *rt;
 	enum { NONE, SCAN, SHORT, HEALTH, READY, METRICS, WA_VERIFY } route =
 		NONE;
 	enum http_finder_route finder;

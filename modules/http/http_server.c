@@ -117,6 +117,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct http_response *r,
 					"no-store");
 	if (r->allow)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->www_authenticate)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->www_authenticate);
 	if (r->set_cookie[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
 					r->set_cookie);

@@ -24,6 +24,7 @@
 #define KERYU_TOPIC_DELIVERY "keryu/v1/delivery/" /* + notification id */
 #define KERYU_TOPIC_SYSTEM "keryu/v1/system/"     /* + instance/module */
 #define KERYU_TOPIC_REPORT "keryu/v1/report/"     /* + alarm id */
+#define KERYU_TOPIC_AUDIT "keryu/v1/audit"        /* no further level */
 
 /* keryu/v1/scan/{qr_uuid}: http -> alarms */
 struct keryu_scan_event {
@@ -96,6 +97,23 @@ struct keryu_report_event {
 	char alarm_id[KERYU_UUID_LEN];
 	char kind[16]; /* "location" or "report" */
 };
+
+/* keryu/v1/audit: http (staff pages, API, logins) -> anyone. Ids and
+ * names of things only: no email, name, phone or summary (those stay in the
+ * database's audit log). */
+struct keryu_audit_event {
+	char event_id[KERYU_UUID_LEN];
+	char at[KERYU_TIME_LEN];
+	char action[48];      /* e.g. "login.failed", "subject.update" */
+	char source[8];       /* "web", "api", "cli", "system" */
+	char actor_id[KERYU_UUID_LEN]; /* "" for a visitor; optional */
+	char target_type[24]; /* "" none; optional */
+	char target_id[64];   /* "" none; optional */
+};
+
+char *keryu_audit_event_encode(const struct keryu_audit_event *e);
+int keryu_audit_event_decode(const char *json, size_t len,
+			     struct keryu_audit_event *out);
 
 char *keryu_report_event_encode(const struct keryu_report_event *e);
 int keryu_report_event_decode(const char *json, size_t len,
