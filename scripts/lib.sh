@@ -9,11 +9,12 @@ KERYU_PACKAGES=(
 	libmosquitto-dev mosquitto mosquitto-clients
 	libpq-dev postgresql postgresql-client
 	libcurl4-openssl-dev libqrencode-dev libpng-dev libcjson-dev
-	libmicrohttpd-dev uuid-dev libinih-dev libsodium-dev libssl-dev
+	libmicrohttpd-dev uuid-dev libinih-dev libsodium-dev libssl-dev libjwt-dev
 	libcmocka-dev zbar-tools curl python3 procps iproute2 gettext
 )
-# Only the test suite needs these: a browser and Node.js for playwright-core.
-KERYU_TEST_PACKAGES=(chromium fonts-dejavu-core nodejs)
+# Only the test suite needs these: a browser and Node.js for playwright-core,
+# and a JSON Schema validator for the OpenAPI conformance test.
+KERYU_TEST_PACKAGES=(chromium fonts-dejavu-core nodejs python3-jsonschema)
 # Only bench/run needs these: the load generator and a static server to
 # compare the scan page with.
 KERYU_BENCH_PACKAGES=(wrk nginx)
