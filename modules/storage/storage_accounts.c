@@ -311,7 +311,7 @@ int storage_custodian_list(void *self, const char *search, int offset,
 
 struct active_call {
 	const char *v[2]; /* id, "true"/"false" */
-	int ended;
+	int ended, revoked;
 };
 
 static int active_work(struct storage_pool *p, PGconn *c, void *arg)
@@ -321,6 +321,7 @@ static int active_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	ac->ended = 0;
+	ac->revoked = 0;
 	rc = storage_db_begin(p, c);
 	if (!rc)
 		rc = storage_db_exec(p, c, "custodian.set_active",
@@ -333,7 +334,8 @@ static int active_work(struct storage_pool *p, PGconn *c, void *arg)
 	PQclear(r);
 	r = NULL;
 	/* session_get already refuses an inactive custodian's sessions;
-	 * deleting them too leaves nothing to revive on reactivation */
+	 * deleting them, and revoking the API's refresh tokens, leaves
+	 * nothing to revive on reactivation */
 	if (!rc && strcmp(ac->v[1], "false") == 0) {
 		rc = storage_db_exec(p, c, "custodian.end_sessions",
 				     "DELETE FROM sessions "
@@ -342,6 +344,9 @@ static int active_work(struct storage_pool *p, PGconn *c, void *arg)
 		if (!rc)
 			ac->ended = atoi(PQcmdTuples(r));
 		PQclear(r);
+		if (!rc)
+			rc = storage_refresh_revoke_in(p, c, ac->v[0],
+						       &ac->revoked);
 	}
 	if (!rc)
 		rc = storage_db_commit(p, c);
@@ -353,7 +358,7 @@ static int active_work(struct storage_pool *p, PGconn *c, void *arg)
 int storage_custodian_set_active(void *self, const char *id, bool active)
 {
 	struct storage_pool *p = self;
-	struct active_call ac = {{id, active ? "true" : "false"}, 0};
+	struct active_call ac = {{id, active ? "true" : "false"}, 0, 0};
 	int rc;
 
 	if (!keryu_uuid_valid(id))
@@ -363,8 +368,8 @@ int storage_custodian_set_active(void *self, const char *id, bool active)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 					  "storage.custodian_active",
 					  "custodian_id=%s active=%d "
-					  "sessions_ended=%d",
-					  id, active, ac.ended);
+					  "sessions_ended=%d tokens_revoked=%d",
+					  id, active, ac.ended, ac.revoked);
 	return rc;
 }
 
@@ -435,7 +440,7 @@ int storage_custodian_by_email(void *self, const char *email,
 
 struct password_call {
 	const char *v[3]; /* id, hash, token hash kept (or NULL) */
-	int ended;
+	int ended, revoked;
 };
 
 static int password_work(struct storage_pool *p, PGconn *c, void *arg)
@@ -446,6 +451,7 @@ static int password_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	pc->ended = 0;
+	pc->revoked = 0;
 	rc = storage_db_begin(p, c);
 	if (!rc)
 		rc = storage_db_exec(p, c, "custodian.set_password",
@@ -471,6 +477,9 @@ static int password_work(struct storage_pool *p, PGconn *c, void *arg)
 	if (!rc)
 		pc->ended = atoi(PQcmdTuples(r));
 	PQclear(r);
+	/* and every API refresh token: the API has no session to keep */
+	if (!rc)
+		rc = storage_refresh_revoke_in(p, c, pc->v[0], &pc->revoked);
 	if (!rc)
 		rc = storage_db_commit(p, c);
 	if (rc)
@@ -483,7 +492,7 @@ int storage_custodian_set_password(void *self, const char *id,
 				   const char *keep_token_hash)
 {
 	struct storage_pool *p = self;
-	struct password_call pc = {{id, password_hash, keep_token_hash}, 0};
+	struct password_call pc = {{id, password_hash, keep_token_hash}, 0, 0};
 	int rc;
 
 	if (!keryu_uuid_valid(id) || !password_hash_valid(password_hash) ||
@@ -493,8 +502,9 @@ int storage_custodian_set_password(void *self, const char *id,
 	if (!rc)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 					  "storage.password_set",
-					  "custodian_id=%s sessions_ended=%d",
-					  id, pc.ended);
+					  "custodian_id=%s sessions_ended=%d "
+					  "tokens_revoked=%d",
+					  id, pc.ended, pc.revoked);
 	return rc;
 }
 

@@ -11,29 +11,10 @@
 #include "storage_pool.h"
 #include "storage_service.h"
 
-/* What fill_summary() reads, in this order, from alarms a and subjects s. */
-#define SUMMARY_COLS                                                           \
-	"a.id::text, s.id::text, s.name, " STORAGE_ISO_UTC("a.scanned_at")     \
-	", a.notification_status, a.resolved_at IS NOT NULL, "                 \
-	"a.latitude IS NOT NULL AND a.longitude IS NOT NULL"
-
-/* The filter of alarm_list, in the parameters $2..$5 after the
- * custodian's $1. from and to are UTC days, whatever the server's zone. */
-#define FILTER_SQL                                                             \
-	"FROM alarms a JOIN subjects s ON s.id = a.subject_id "                \
-	"WHERE s.custodian_id = $1::uuid "                                     \
-	"AND ($2::uuid IS NULL OR a.subject_id = $2::uuid) "                   \
-	"AND ($3::text = '' "                                                  \
-	"  OR ($3::text = 'open' AND a.resolved_at IS NULL) "                  \
-	"  OR ($3::text = 'resolved' AND a.resolved_at IS NOT NULL)) "         \
-	"AND ($4::date IS NULL "                                               \
-	"  OR a.scanned_at >= $4::date::timestamp AT TIME ZONE 'UTC') "        \
-	"AND ($5::date IS NULL "                                               \
-	"  OR a.scanned_at < ($5::date + 1)::timestamp AT TIME ZONE 'UTC') "
-
 #define LIMIT_MAX 100
 
-static void fill_summary(PGresult *r, int row, struct keryu_alarm_summary *s)
+void storage_alarm_fill_summary(PGresult *r, int row,
+				struct keryu_alarm_summary *s)
 {
 	memset(s, 0, sizeof(*s));
 	storage_copy_text(s->id, sizeof(s->id), PQgetvalue(r, row, 0));
@@ -64,14 +45,16 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, i, rows;
 
-	rc = storage_db_exec(p, c, "alarm.count", "SELECT count(*) " FILTER_SQL,
-			     5, lc->v, &r);
+	rc = storage_db_exec(p, c, "alarm.count",
+			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
+			     lc->v, &r);
 	if (rc)
 		return rc;
 	lc->total = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	rc = storage_db_exec(p, c, "alarm.list",
-			     "SELECT " SUMMARY_COLS " " FILTER_SQL
+			     "SELECT " STORAGE_ALARM_SUMMARY_COLS
+			     " " STORAGE_ALARM_FILTER_SQL
 			     "ORDER BY a.scanned_at DESC, a.id DESC "
 			     "OFFSET $6::int LIMIT $7::int",
 			     7, lc->v, &r);
@@ -79,13 +62,13 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 		return rc;
 	rows = PQntuples(r);
 	for (i = 0; i < rows; i++)
-		fill_summary(r, i, &lc->out[i]);
+		storage_alarm_fill_summary(r, i, &lc->out[i]);
 	lc->n = (size_t)rows;
 	PQclear(r);
 	return 0;
 }
 
-static bool filter_valid(const struct keryu_alarm_filter *f)
+bool storage_alarm_filter_valid(const struct keryu_alarm_filter *f)
 {
 	return memchr(f->subject_id, '\0', sizeof(f->subject_id)) &&
 	       memchr(f->state, '\0', sizeof(f->state)) &&
@@ -113,7 +96,8 @@ int storage_alarm_list(void *self, const char *custodian_id,
 	if (total)
 		*total = 0;
 	if (!n || !total || !f || (max && !out) ||
-	    !keryu_uuid_valid(custodian_id) || !filter_valid(f))
+	    !keryu_uuid_valid(custodian_id) ||
+	    !storage_alarm_filter_valid(f))
 		return KERYU_EINVAL;
 	snprintf(off, sizeof(off), "%d", f->offset);
 	snprintf(lim, sizeof(lim), "%d",
@@ -150,7 +134,7 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	rc = storage_db_exec(p, c, "alarm.get",
-			     "SELECT " SUMMARY_COLS ", "
+			     "SELECT " STORAGE_ALARM_SUMMARY_COLS ", "
 			     "coalesce(a.qr_uuid::text, ''), "
 			     "coalesce(a.location, ''), "
 			     "coalesce(a.latitude, 0), coalesce(a.longitude, 0), "
@@ -171,7 +155,7 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 		return KERYU_ENOTFOUND;
 	}
 	memset(d, 0, sizeof(*d));
-	fill_summary(r, 0, &d->s);
+	storage_alarm_fill_summary(r, 0, &d->s);
 	storage_copy_text(d->qr_uuid, sizeof(d->qr_uuid), PQgetvalue(r, 0, 7));
 	storage_copy_text(d->location, sizeof(d->location),
 			  PQgetvalue(r, 0, 8));

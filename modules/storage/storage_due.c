@@ -217,7 +217,8 @@ static int insert_queued(struct due *d, PGconn *c, const char *alarm_id,
 		"  $7::uuid, 'QUEUED', 1, now(), "
 		"  now() + $8::int * interval '1 second') "
 		"  ON CONFLICT (alarm_id, recipient, channel, kind) "
-		"  WHERE alarm_id IS NOT NULL DO NOTHING RETURNING id), "
+		"  WHERE alarm_id IS NOT NULL AND retried_as IS NULL "
+		"  DO NOTHING RETURNING id), "
 		"e AS (INSERT INTO notification_events (notification_id, "
 		"  status, attempt) SELECT id, 'QUEUED', 1 FROM n) "
 		"SELECT id::text FROM n",

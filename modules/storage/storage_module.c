@@ -1,10 +1,12 @@
 /* The storage module: owns the PostgreSQL pool and the schema, and offers
- * the "storage" (keryu/storage.h), "accounts" (keryu/accounts.h) and
- * "subjects" (keryu/subjects.h) services to the modules in its process. */
+ * the "storage" (keryu/storage.h), "accounts" (keryu/accounts.h),
+ * "subjects" (keryu/subjects.h) and "admin" (keryu/admin.h) services to the
+ * modules in its process. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <keryu/accounts.h>
+#include <keryu/admin.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
 #include <keryu/subjects.h>
@@ -18,6 +20,7 @@ struct storage_state {
 	struct keryu_storage iface;
 	struct keryu_accounts accounts;
 	struct keryu_subjects subjects;
+	struct keryu_admin admin;
 };
 
 static const struct keryu_option options[] = {
@@ -39,7 +42,8 @@ static const struct keryu_option options[] = {
 
 static const char *const provides[] = {KERYU_SERVICE_STORAGE,
 				       KERYU_SERVICE_ACCOUNTS,
-				       KERYU_SERVICE_SUBJECTS, NULL};
+				       KERYU_SERVICE_SUBJECTS,
+				       KERYU_SERVICE_ADMIN, NULL};
 
 static void fill_accounts(struct keryu_accounts *a, struct storage_pool *pool)
 {
@@ -91,6 +95,33 @@ static void fill_subjects(struct keryu_subjects *s, struct storage_pool *pool)
 	s->stats = storage_stats;
 }
 
+static void fill_admin(struct keryu_admin *a, struct storage_pool *pool)
+{
+	a->struct_size = sizeof(*a);
+	a->self = pool;
+	a->audit_append = storage_audit_append;
+	a->audit_list = storage_audit_list;
+	a->template_list = storage_template_list;
+	a->template_get = storage_template_get;
+	a->template_put = storage_template_put;
+	a->template_delete = storage_template_delete;
+	a->setting_list = storage_setting_list;
+	a->setting_set = storage_setting_set;
+	a->custodian_set_staff = storage_custodian_set_staff;
+	a->custodian_reset_phone = storage_custodian_reset_phone;
+	a->owner_of = storage_owner_of;
+	a->subjects_all = storage_subjects_all;
+	a->tags_all = storage_tags_all;
+	a->alarms_all = storage_alarms_all;
+	a->deliveries_failed = storage_deliveries_failed;
+	a->notification_retry = storage_notification_retry;
+	a->refresh_create = storage_refresh_create;
+	a->refresh_rotate = storage_refresh_rotate;
+	a->refresh_revoke = storage_refresh_revoke;
+	a->refresh_revoke_all = storage_refresh_revoke_all;
+	a->purge = storage_purge;
+}
+
 static int storage_init(keryu_mod *m, const struct keryu_host *host,
 			void **state)
 {
@@ -137,11 +168,14 @@ static int storage_init(keryu_mod *m, const struct keryu_host *host,
 	s->iface.metrics = storage_metrics;
 	fill_accounts(&s->accounts, s->pool);
 	fill_subjects(&s->subjects, s->pool);
+	fill_admin(&s->admin, s->pool);
 	rc = host->provide(m, KERYU_SERVICE_STORAGE, &s->iface);
 	if (!rc)
 		rc = host->provide(m, KERYU_SERVICE_ACCOUNTS, &s->accounts);
 	if (!rc)
 		rc = host->provide(m, KERYU_SERVICE_SUBJECTS, &s->subjects);
+	if (!rc)
+		rc = host->provide(m, KERYU_SERVICE_ADMIN, &s->admin);
 	if (rc) {
 		storage_pool_free(s->pool);
 		free(s);
@@ -176,7 +210,8 @@ static void storage_cleanup(void *state)
 
 KERYU_MODULE_DEFINE(.name = "storage",
 		    .description = "PostgreSQL pool, schema migrations, and the "
-				   "storage, accounts and subjects services",
+				   "storage, accounts, subjects and admin "
+				   "services",
 		    .provides = provides, .options = options,
 		    .init = storage_init, .start = storage_start,
 		    .stop = storage_stop, .cleanup = storage_cleanup);

@@ -1,7 +1,8 @@
 /* The functions behind struct keryu_storage (keryu/storage.h), struct
- * keryu_accounts (keryu/accounts.h) and struct keryu_subjects
- * (keryu/subjects.h); self is the module's struct storage_pool. Returns and
- * ownership as in those headers. */
+ * keryu_accounts (keryu/accounts.h), struct keryu_subjects
+ * (keryu/subjects.h) and struct keryu_admin (keryu/admin.h); self is the
+ * module's struct storage_pool. Returns and ownership as in those
+ * headers. */
 #ifndef STORAGE_SERVICE_H
 #define STORAGE_SERVICE_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include <keryu/accounts.h>
+#include <keryu/admin.h>
 #include <keryu/storage.h>
 #include <keryu/subjects.h>
 
@@ -156,6 +158,31 @@ int storage_alarm_timeline(void *self, const char *custodian_id,
 			   const char *alarm_id,
 			   struct keryu_timeline_entry *out, size_t max,
 			   size_t *n);
+/* What storage_alarm_fill_summary() reads, in this order, from alarms a
+ * and subjects s. */
+#define STORAGE_ALARM_SUMMARY_COLS                                             \
+	"a.id::text, s.id::text, s.name, " STORAGE_ISO_UTC("a.scanned_at")     \
+	", a.notification_status, a.resolved_at IS NOT NULL, "                 \
+	"a.latitude IS NOT NULL AND a.longitude IS NOT NULL"
+/* The alarm list's filter: $1 the custodian (NULL: every custodian's, for
+ * staff), then the filter's $2..$5 (storage_alarm_filter_valid() checked
+ * it). from and to are UTC days, whatever the server's zone. */
+#define STORAGE_ALARM_FILTER_SQL                                               \
+	"FROM alarms a JOIN subjects s ON s.id = a.subject_id "                \
+	"WHERE ($1::uuid IS NULL OR s.custodian_id = $1::uuid) "               \
+	"AND ($2::uuid IS NULL OR a.subject_id = $2::uuid) "                   \
+	"AND ($3::text = '' "                                                  \
+	"  OR ($3::text = 'open' AND a.resolved_at IS NULL) "                  \
+	"  OR ($3::text = 'resolved' AND a.resolved_at IS NOT NULL)) "         \
+	"AND ($4::date IS NULL "                                               \
+	"  OR a.scanned_at >= $4::date::timestamp AT TIME ZONE 'UTC') "        \
+	"AND ($5::date IS NULL "                                               \
+	"  OR a.scanned_at < ($5::date + 1)::timestamp AT TIME ZONE 'UTC') "
+void storage_alarm_fill_summary(PGresult *r, int row,
+				struct keryu_alarm_summary *s);
+/* True for a filter whose every field is terminated and within its rules
+ * (keryu/subjects.h): limit 1..100, offset >= 0. */
+bool storage_alarm_filter_valid(const struct keryu_alarm_filter *f);
 int storage_alarm_resolve(void *self, const char *custodian_id,
 			  const char *id, const char *notes);
 /* subjects->alarm_acknowledge: from the alarm page */
@@ -167,6 +194,61 @@ int storage_dashboard(void *self, const char *custodian_id,
 int storage_alarms_export(void *self, const char *since, const char *until,
 			  const char *after_id, struct keryu_alarm_export *out,
 			  size_t max, size_t *n);
+
+/* admin: the audit log and retention (storage_admin_audit.c) */
+int storage_audit_append(void *self, struct keryu_audit_entry *e);
+int storage_audit_list(void *self, const struct keryu_audit_filter *f,
+		       struct keryu_audit_entry *out, size_t max, size_t *n,
+		       int *total);
+int storage_purge(void *self, int what, int days, int batch, long *rows);
+
+/* admin: templates and settings (storage_admin_config.c) */
+int storage_template_list(void *self, struct keryu_template *out, size_t max,
+			  size_t *n);
+int storage_template_get(void *self, const char *event, const char *channel,
+			 struct keryu_template *out);
+int storage_template_put(void *self, const struct keryu_template *t,
+			 const char *actor_id, struct keryu_template *before);
+int storage_template_delete(void *self, const char *event,
+			    const char *channel);
+int storage_setting_list(void *self, struct keryu_setting *out, size_t max,
+			 size_t *n);
+int storage_setting_set(void *self, const char *key, const char *value,
+			const char *actor_id, char before[64]);
+
+/* admin: staff-wide views, failed deliveries (storage_admin_views.c) */
+int storage_custodian_set_staff(void *self, const char *id, bool staff);
+int storage_custodian_reset_phone(void *self, const char *id);
+int storage_owner_of(void *self, enum keryu_owned kind, const char *id,
+		     char custodian_id[KERYU_UUID_LEN]);
+int storage_subjects_all(void *self, const char *search, int offset,
+			 struct keryu_admin_subject *out, size_t max, size_t *n,
+			 int *total);
+int storage_tags_all(void *self, const char *search, int offset,
+		     struct keryu_admin_tag *out, size_t max, size_t *n,
+		     int *total);
+int storage_alarms_all(void *self, const struct keryu_alarm_filter *f,
+		       struct keryu_admin_alarm *out, size_t max, size_t *n,
+		       int *total);
+int storage_deliveries_failed(void *self, int offset,
+			      struct keryu_failed_delivery *out, size_t max,
+			      size_t *n, int *total);
+int storage_notification_retry(void *self, const char *id,
+			       char new_id[KERYU_UUID_LEN]);
+
+/* admin: API refresh tokens (storage_admin_tokens.c) */
+int storage_refresh_create(void *self, const char *token_hash,
+			   const char *custodian_id, int ttl_s);
+int storage_refresh_rotate(void *self, const char *old_hash,
+			   const char *new_hash, int ttl_s,
+			   char custodian_id[KERYU_UUID_LEN]);
+int storage_refresh_revoke(void *self, const char *token_hash);
+int storage_refresh_revoke_all(void *self, const char *custodian_id);
+/* Revokes every live refresh token of the custodian inside the caller's
+ * transaction (password change, deactivation); *revoked (may be NULL)
+ * gets how many. Returns 0 or a storage_db_exec() error. */
+int storage_refresh_revoke_in(struct storage_pool *p, PGconn *c,
+			      const char *custodian_id, int *revoked);
 
 /* Checks for the subjects service (storage_subjects.c). */
 /* True when s is well-formed UTF-8 (no overlong forms, surrogates or code
@@ -211,8 +293,8 @@ int storage_next_recipient(struct storage_pool *p, PGconn *c,
 			   const char *alarm_id, const char *channel,
 			   struct storage_recipient *out, bool *found);
 /* Appends an alarm-level step to the alarm's timeline (kind ESCALATED,
- * FALLBACK, EXHAUSTED or ACKNOWLEDGED; notification_id and detail may be
- * NULL or ""). */
+ * FALLBACK, EXHAUSTED, ACKNOWLEDGED or RETRIED; notification_id and detail
+ * may be NULL or ""). */
 int storage_alarm_event(struct storage_pool *p, PGconn *c,
 			const char *alarm_id, const char *kind,
 			const char *notification_id, const char *detail);

@@ -1,0 +1,677 @@
+/* The "admin" service's staff-wide views (keryu/admin.h): every
+ * custodian's subjects, tags and alarms, who owns a row, the failed
+ * deliveries and "retry now", and the staff flag and phone verification of
+ * a custodian. Nothing here is scoped to a custodian: the caller checked
+ * that the session is staff. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage_pool.h"
+#include "storage_service.h"
+
+#define LIMIT_MAX 100
+
+/* The last four digits of a phone: all that leaves the database of it. */
+#define PHONE_HINT(col)                                                        \
+	"right(regexp_replace(" col ", '[^0-9]', '', 'g'), 4)"
+
+/* "" or a search text: one line, at most 254 bytes (an email's length). */
+static bool search_valid(const char *s)
+{
+	return !s || !s[0] || storage_line_valid(s, 254);
+}
+
+/* The page's LIMIT: at most max and LIMIT_MAX. */
+static void page_limit(char lim[16], size_t max)
+{
+	snprintf(lim, 16, "%zu", max < LIMIT_MAX ? max : (size_t)LIMIT_MAX);
+}
+
+/* ---- custodians ---- */
+
+static int staff_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	const char *const *v = arg; /* id, staff, what */
+	PGresult *r;
+	int rc, rows;
+
+	rc = storage_db_exec(p, c, "custodian.admin_update",
+			     strcmp(v[2], "staff") == 0
+				     ? "UPDATE custodians SET is_staff = $2::bool, "
+				       "updated_at = now() "
+				       "WHERE id = $1::uuid RETURNING 1"
+				     : "UPDATE custodians SET "
+				       "phone_verified_at = NULL, "
+				       "updated_at = now() "
+				       "WHERE id = $1::uuid RETURNING 1",
+			     strcmp(v[2], "staff") == 0 ? 2 : 1, v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	PQclear(r);
+	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+}
+
+int storage_custodian_set_staff(void *self, const char *id, bool staff)
+{
+	struct storage_pool *p = self;
+	const char *v[] = {id, staff ? "true" : "false", "staff"};
+	int rc;
+
+	if (!keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(p, "custodian_set_staff", staff_work, (void *)v);
+	if (!rc)
+		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
+					  "storage.custodian_staff",
+					  "custodian_id=%s staff=%d", id, staff);
+	return rc;
+}
+
+int storage_custodian_reset_phone(void *self, const char *id)
+{
+	struct storage_pool *p = self;
+	const char *v[] = {id, NULL, "phone"};
+	int rc;
+
+	if (!keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(p, "custodian_reset_phone", staff_work,
+			      (void *)v);
+	if (!rc)
+		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
+					  "storage.custodian_phone_reset",
+					  "custodian_id=%s", id);
+	return rc;
+}
+
+/* ---- owner_of ---- */
+
+struct owner_call {
+	const char *sql;
+	const char *v[1];
+	char custodian_id[KERYU_UUID_LEN];
+};
+
+static int owner_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct owner_call *oc = arg;
+	PGresult *r;
+	int rc;
+
+	rc = storage_db_exec(p, c, "owner_of", oc->sql, 1, oc->v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return KERYU_ENOTFOUND;
+	}
+	storage_copy_text(oc->custodian_id, sizeof(oc->custodian_id),
+			  PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+int storage_owner_of(void *self, enum keryu_owned kind, const char *id,
+		     char custodian_id[KERYU_UUID_LEN])
+{
+	struct owner_call oc;
+	int rc;
+
+	if (custodian_id)
+		custodian_id[0] = '\0';
+	if (!custodian_id || !keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	memset(&oc, 0, sizeof(oc));
+	switch (kind) {
+	case KERYU_OWNED_SUBJECT:
+		oc.sql = "SELECT custodian_id::text FROM subjects "
+			 "WHERE id = $1::uuid";
+		break;
+	case KERYU_OWNED_TAG:
+		oc.sql = "SELECT s.custodian_id::text FROM subject_qr_codes q "
+			 "JOIN subjects s ON s.id = q.subject_id "
+			 "WHERE q.uuid = $1::uuid";
+		break;
+	case KERYU_OWNED_ALARM:
+		oc.sql = "SELECT s.custodian_id::text FROM alarms a "
+			 "JOIN subjects s ON s.id = a.subject_id "
+			 "WHERE a.id = $1::uuid";
+		break;
+	case KERYU_OWNED_CONTACT:
+		oc.sql = "SELECT s.custodian_id::text FROM contacts k "
+			 "JOIN subjects s ON s.id = k.subject_id "
+			 "WHERE k.id = $1::uuid";
+		break;
+	default:
+		return KERYU_EINVAL;
+	}
+	oc.v[0] = id;
+	rc = storage_pool_run(self, "owner_of", owner_work, &oc);
+	if (!rc)
+		storage_copy_text(custodian_id, KERYU_UUID_LEN, oc.custodian_id);
+	return rc;
+}
+
+/* ---- subjects_all ---- */
+
+struct all_call {
+	const char *v[3]; /* search, offset, limit */
+	void *out;
+	size_t n;
+	int total;
+};
+
+static int subjects_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct all_call *ac = arg;
+	struct keryu_admin_subject *out = ac->out;
+	PGresult *r;
+	int rc, i, rows;
+
+	/* one statement: the count and the page see the same rows; an
+	 * empty page still returns the count (the LEFT JOIN's one row) */
+	rc = storage_db_exec(
+		p, c, "subjects_all",
+		"WITH m AS (SELECT s.id, s.name, s.is_active, s.photo, "
+		"  s.created_at, k.id AS cid, k.email FROM subjects s "
+		"  JOIN custodians k ON k.id = s.custodian_id "
+		"  WHERE $1::text = '' "
+		"  OR strpos(lower(s.name), lower($1::text)) > 0 "
+		"  OR strpos(lower(k.email), lower($1::text)) > 0), "
+		"pg AS (SELECT * FROM m ORDER BY created_at DESC, id DESC "
+		"  OFFSET $2::int LIMIT $3::int) "
+		"SELECT (SELECT count(*) FROM m), pg.id::text, pg.name, "
+		"pg.is_active, coalesce(pg.photo, '') <> '', "
+		"(SELECT count(*) FROM subject_qr_codes q "
+		"  WHERE q.subject_id = pg.id AND q.is_active), "
+		"(SELECT count(*) FROM alarms a WHERE a.subject_id = pg.id "
+		"  AND a.resolved_at IS NULL), "
+		"coalesce((SELECT " STORAGE_ISO_UTC("max(a.scanned_at)") " "
+		"  FROM alarms a WHERE a.subject_id = pg.id), ''), "
+		"pg.cid::text, pg.email "
+		"FROM (SELECT 1) one LEFT JOIN pg ON true "
+		"ORDER BY pg.created_at DESC, pg.id DESC",
+		3, ac->v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	ac->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	for (i = 0; i < rows; i++) {
+		struct keryu_admin_subject *o;
+
+		if (PQgetisnull(r, i, 1))
+			continue; /* the empty page's one row */
+		o = &out[ac->n++];
+		memset(o, 0, sizeof(*o));
+		storage_copy_text(o->s.id, sizeof(o->s.id), PQgetvalue(r, i, 1));
+		storage_copy_text(o->s.name, sizeof(o->s.name),
+				  PQgetvalue(r, i, 2));
+		o->s.is_active = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+		o->s.has_photo = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+		o->s.active_tags = atoi(PQgetvalue(r, i, 5));
+		o->s.open_alarms = atoi(PQgetvalue(r, i, 6));
+		storage_copy_text(o->s.last_alarm_at, sizeof(o->s.last_alarm_at),
+				  PQgetvalue(r, i, 7));
+		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
+				  PQgetvalue(r, i, 8));
+		storage_copy_text(o->custodian_email,
+				  sizeof(o->custodian_email),
+				  PQgetvalue(r, i, 9));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Checks and fills what subjects_all, tags_all and deliveries_failed
+ * share; false for bad arguments. */
+static bool all_prepare(struct all_call *ac, const char *search, int offset,
+			void *out, size_t max, size_t *n, int *total,
+			char off[16], char lim[16])
+{
+	if (n)
+		*n = 0;
+	if (total)
+		*total = 0;
+	if (!n || !total || offset < 0 || (max && !out) ||
+	    !search_valid(search))
+		return false;
+	snprintf(off, 16, "%d", offset);
+	page_limit(lim, max);
+	memset(ac, 0, sizeof(*ac));
+	ac->v[0] = search ? search : "";
+	ac->v[1] = off;
+	ac->v[2] = lim;
+	ac->out = out;
+	return true;
+}
+
+int storage_subjects_all(void *self, const char *search, int offset,
+			 struct keryu_admin_subject *out, size_t max, size_t *n,
+			 int *total)
+{
+	struct all_call ac;
+	char off[16], lim[16];
+	int rc;
+
+	if (!all_prepare(&ac, search, offset, out, max, n, total, off, lim))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(self, "subjects_all", subjects_work, &ac);
+	if (rc)
+		return rc;
+	*n = ac.n;
+	*total = ac.total;
+	return 0;
+}
+
+/* ---- tags_all ---- */
+
+static int tags_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct all_call *ac = arg;
+	struct keryu_admin_tag *out = ac->out;
+	PGresult *r;
+	int rc, i, rows;
+
+	rc = storage_db_exec(
+		p, c, "tags_all",
+		"WITH m AS (SELECT q.*, s.name AS sname, k.id AS cid, k.email "
+		"  FROM subject_qr_codes q JOIN subjects s ON s.id = q.subject_id "
+		"  JOIN custodians k ON k.id = s.custodian_id "
+		"  WHERE $1::text = '' "
+		"  OR strpos(q.short_code::text, upper($1::text)) > 0 "
+		"  OR strpos(lower(s.name), lower($1::text)) > 0 "
+		"  OR strpos(lower(k.email), lower($1::text)) > 0), "
+		"pg AS (SELECT * FROM m ORDER BY created_at DESC, uuid DESC "
+		"  OFFSET $2::int LIMIT $3::int) "
+		"SELECT (SELECT count(*) FROM m), pg.uuid::text, "
+		"pg.subject_id::text, pg.short_code, pg.is_active, "
+		"" STORAGE_ISO_UTC("pg.created_at") ", "
+		"coalesce(" STORAGE_ISO_UTC("pg.activated_at") ", ''), "
+		"coalesce(" STORAGE_ISO_UTC("pg.last_used") ", ''), "
+		"pg.sname, pg.cid::text, pg.email "
+		"FROM (SELECT 1) one LEFT JOIN pg ON true "
+		"ORDER BY pg.created_at DESC, pg.uuid DESC",
+		3, ac->v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	ac->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	for (i = 0; i < rows; i++) {
+		struct keryu_admin_tag *o;
+
+		if (PQgetisnull(r, i, 1))
+			continue;
+		o = &out[ac->n++];
+		memset(o, 0, sizeof(*o));
+		storage_copy_text(o->t.uuid, sizeof(o->t.uuid),
+				  PQgetvalue(r, i, 1));
+		storage_copy_text(o->t.subject_id, sizeof(o->t.subject_id),
+				  PQgetvalue(r, i, 2));
+		storage_copy_text(o->t.short_code, sizeof(o->t.short_code),
+				  PQgetvalue(r, i, 3));
+		o->t.is_active = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+		storage_copy_text(o->t.created_at, sizeof(o->t.created_at),
+				  PQgetvalue(r, i, 5));
+		storage_copy_text(o->t.activated_at, sizeof(o->t.activated_at),
+				  PQgetvalue(r, i, 6));
+		storage_copy_text(o->t.last_used, sizeof(o->t.last_used),
+				  PQgetvalue(r, i, 7));
+		storage_copy_text(o->subject_name, sizeof(o->subject_name),
+				  PQgetvalue(r, i, 8));
+		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
+				  PQgetvalue(r, i, 9));
+		storage_copy_text(o->custodian_email,
+				  sizeof(o->custodian_email),
+				  PQgetvalue(r, i, 10));
+	}
+	PQclear(r);
+	return 0;
+}
+
+int storage_tags_all(void *self, const char *search, int offset,
+		     struct keryu_admin_tag *out, size_t max, size_t *n,
+		     int *total)
+{
+	struct all_call ac;
+	char off[16], lim[16];
+	int rc;
+
+	if (!all_prepare(&ac, search, offset, out, max, n, total, off, lim))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(self, "tags_all", tags_work, &ac);
+	if (rc)
+		return rc;
+	*n = ac.n;
+	*total = ac.total;
+	return 0;
+}
+
+/* ---- alarms_all ---- */
+
+struct alarms_call {
+	const char *v[7]; /* NULL (every custodian), subject, state, from, to,
+			   * offset, limit */
+	struct keryu_admin_alarm *out;
+	size_t n;
+	int total;
+};
+
+static int alarms_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct alarms_call *ac = arg;
+	PGresult *r;
+	int rc, i, rows;
+
+	rc = storage_db_exec(p, c, "alarms_all.count",
+			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
+			     ac->v, &r);
+	if (rc)
+		return rc;
+	ac->total = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	rc = storage_db_exec(
+		p, c, "alarms_all",
+		"SELECT " STORAGE_ALARM_SUMMARY_COLS ", s.custodian_id::text, "
+		"(SELECT k.email FROM custodians k "
+		"  WHERE k.id = s.custodian_id) " STORAGE_ALARM_FILTER_SQL
+		"ORDER BY a.scanned_at DESC, a.id DESC "
+		"OFFSET $6::int LIMIT $7::int",
+		7, ac->v, &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	for (i = 0; i < rows; i++) {
+		struct keryu_admin_alarm *o = &ac->out[i];
+
+		memset(o, 0, sizeof(*o));
+		storage_alarm_fill_summary(r, i, &o->s);
+		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
+				  PQgetvalue(r, i, 7));
+		storage_copy_text(o->custodian_email,
+				  sizeof(o->custodian_email),
+				  PQgetvalue(r, i, 8));
+	}
+	ac->n = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+int storage_alarms_all(void *self, const struct keryu_alarm_filter *f,
+		       struct keryu_admin_alarm *out, size_t max, size_t *n,
+		       int *total)
+{
+	struct alarms_call ac;
+	char off[16], lim[16];
+	int rc;
+
+	if (n)
+		*n = 0;
+	if (total)
+		*total = 0;
+	if (!n || !total || !f || (max && !out) ||
+	    !storage_alarm_filter_valid(f))
+		return KERYU_EINVAL;
+	snprintf(off, sizeof(off), "%d", f->offset);
+	snprintf(lim, sizeof(lim), "%d",
+		 (size_t)f->limit < max ? f->limit : (int)max);
+	memset(&ac, 0, sizeof(ac));
+	ac.v[0] = NULL;
+	ac.v[1] = f->subject_id[0] ? f->subject_id : NULL;
+	ac.v[2] = f->state;
+	ac.v[3] = f->from[0] ? f->from : NULL;
+	ac.v[4] = f->to[0] ? f->to : NULL;
+	ac.v[5] = off;
+	ac.v[6] = lim;
+	ac.out = out;
+	rc = storage_pool_run(self, "alarms_all", alarms_work, &ac);
+	if (rc)
+		return rc;
+	*n = ac.n;
+	*total = ac.total;
+	return 0;
+}
+
+/* ---- deliveries_failed ---- */
+
+/* Failed for good: FAILED, or an ERROR after which the channel said it
+ * will not try again (no retry hint). */
+#define FAILED_WHERE                                                           \
+	"(n.status = 'FAILED' "                                                \
+	"OR (n.status = 'ERROR' AND NOT coalesce(n.retry_hint, false)))"
+
+static int failed_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct all_call *ac = arg;
+	struct keryu_failed_delivery *out = ac->out;
+	PGresult *r;
+	int rc, i, rows;
+
+	rc = storage_db_exec(p, c, "deliveries_failed.count",
+			     "SELECT count(*) FROM notifications n "
+			     "WHERE " FAILED_WHERE,
+			     0, NULL, &r);
+	if (rc)
+		return rc;
+	ac->total = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	rc = storage_db_exec(
+		p, c, "deliveries_failed",
+		"SELECT n.id::text, coalesce(n.alarm_id::text, ''), "
+		"coalesce(s.name, ''), k.email, "
+		"CASE WHEN n.purpose = 'code' THEN 'code' ELSE n.kind END, "
+		"n.channel, " PHONE_HINT("n.recipient") ", n.status, "
+		"n.attempts, coalesce(n.last_error_code, ''), "
+		"coalesce(n.last_error, ''), " STORAGE_ISO_UTC("n.updated_at")
+		", coalesce(n.retried_as::text, '') "
+		"FROM notifications n JOIN custodians k ON k.id = n.custodian_id "
+		"LEFT JOIN alarms a ON a.id = n.alarm_id "
+		"LEFT JOIN subjects s ON s.id = a.subject_id "
+		"WHERE " FAILED_WHERE " "
+		"ORDER BY n.updated_at DESC, n.id DESC "
+		"OFFSET $1::int LIMIT $2::int",
+		2, &ac->v[1], &r);
+	if (rc)
+		return rc;
+	rows = PQntuples(r);
+	for (i = 0; i < rows; i++) {
+		struct keryu_failed_delivery *o = &out[i];
+
+		memset(o, 0, sizeof(*o));
+		storage_copy_text(o->notification_id,
+				  sizeof(o->notification_id),
+				  PQgetvalue(r, i, 0));
+		storage_copy_text(o->alarm_id, sizeof(o->alarm_id),
+				  PQgetvalue(r, i, 1));
+		storage_copy_text(o->subject_name, sizeof(o->subject_name),
+				  PQgetvalue(r, i, 2));
+		storage_copy_text(o->custodian_email,
+				  sizeof(o->custodian_email),
+				  PQgetvalue(r, i, 3));
+		storage_copy_text(o->kind, sizeof(o->kind), PQgetvalue(r, i, 4));
+		storage_copy_text(o->channel, sizeof(o->channel),
+				  PQgetvalue(r, i, 5));
+		storage_copy_text(o->recipient_hint, sizeof(o->recipient_hint),
+				  PQgetvalue(r, i, 6));
+		storage_copy_text(o->status, sizeof(o->status),
+				  PQgetvalue(r, i, 7));
+		o->attempt = atoi(PQgetvalue(r, i, 8));
+		storage_copy_text(o->error_code, sizeof(o->error_code),
+				  PQgetvalue(r, i, 9));
+		storage_copy_text(o->error_text, sizeof(o->error_text),
+				  PQgetvalue(r, i, 10));
+		storage_copy_text(o->updated_at, sizeof(o->updated_at),
+				  PQgetvalue(r, i, 11));
+		storage_copy_text(o->retried_as, sizeof(o->retried_as),
+				  PQgetvalue(r, i, 12));
+	}
+	ac->n = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+int storage_deliveries_failed(void *self, int offset,
+			      struct keryu_failed_delivery *out, size_t max,
+			      size_t *n, int *total)
+{
+	struct all_call ac;
+	char off[16], lim[16];
+	int rc;
+
+	if (!all_prepare(&ac, NULL, offset, out, max, n, total, off, lim))
+		return KERYU_EINVAL;
+	rc = storage_pool_run(self, "deliveries_failed", failed_work, &ac);
+	if (rc)
+		return rc;
+	*n = ac.n;
+	*total = ac.total;
+	return 0;
+}
+
+/* ---- notification_retry ---- */
+
+struct retry_call {
+	const char *id;
+	char alarm_id[KERYU_UUID_LEN];
+	char new_id[KERYU_UUID_LEN];
+};
+
+/* Locks the failed row (its alarm first, the order every writer of
+ * notifications keeps) and says whether it may be retried. */
+static int retry_lock(struct storage_pool *p, PGconn *c,
+		      struct retry_call *rt, char detail[160])
+{
+	const char *v[] = {rt->id};
+	const char *va[] = {rt->alarm_id};
+	PGresult *r;
+	int rc;
+	bool ok;
+
+	rc = storage_db_exec(p, c, "retry.alarm",
+			     "SELECT coalesce(alarm_id::text, '') "
+			     "FROM notifications WHERE id = $1::uuid",
+			     1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return KERYU_ENOTFOUND;
+	}
+	storage_copy_text(rt->alarm_id, sizeof(rt->alarm_id),
+			  PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* a code's text is not stored: there is nothing to send again */
+	if (!rt->alarm_id[0])
+		return KERYU_ECONFLICT;
+	rc = storage_db_exec(p, c, "retry.lock_alarm",
+			     "SELECT 1 FROM alarms WHERE id = $1::uuid "
+			     "FOR NO KEY UPDATE",
+			     1, va, NULL);
+	if (rc)
+		return rc;
+	/* FOR UPDATE: a second "retry now" waits here, then sees
+	 * retried_as set */
+	rc = storage_db_exec(
+		p, c, "retry.lock",
+		"SELECT " FAILED_WHERE " AND n.retried_as IS NULL, n.channel, "
+		"n.status, coalesce(n.last_error_code, '') "
+		"FROM notifications n WHERE n.id = $1::uuid FOR UPDATE",
+		1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return KERYU_ENOTFOUND;
+	}
+	ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	snprintf(detail, 160, "%.31s %.15s%s%.31s; retried by staff",
+		 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+		 PQgetvalue(r, 0, 3)[0] ? ": " : "", PQgetvalue(r, 0, 3));
+	PQclear(r);
+	return ok ? 0 : KERYU_ECONFLICT;
+}
+
+static int retry_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct retry_call *rt = arg;
+	const char *v[2];
+	char detail[160];
+	PGresult *r;
+	int rc;
+
+	rt->new_id[0] = '\0';
+	rc = storage_db_begin(p, c);
+	if (!rc)
+		rc = retry_lock(p, c, rt, detail);
+	if (!rc)
+		rc = storage_db_exec(p, c, "retry.new_id",
+				     "SELECT gen_random_uuid()::text", 0, NULL,
+				     &r);
+	if (rc)
+		goto fail;
+	storage_copy_text(rt->new_id, sizeof(rt->new_id), PQgetvalue(r, 0, 0));
+	PQclear(r);
+	v[0] = rt->id;
+	v[1] = rt->new_id;
+	/* The failed row first leaves the one-live-row rule (retried_as set;
+	 * the key is checked at commit), with nothing left for notify_due
+	 * to do about it: no lease, no follow-up — the retry is followed up
+	 * if it fails too. Then the retry: the same alarm, person, channel,
+	 * kind and data, PENDING with a lease that has already run out, so
+	 * that notify_due's next round publishes it like any re-drive. */
+	rc = storage_db_exec(p, c, "retry.link",
+			     "UPDATE notifications SET retried_as = $2::uuid, "
+			     "lease_until = NULL, followed_up = true "
+			     "WHERE id = $1::uuid",
+			     2, v, NULL);
+	if (!rc)
+		rc = storage_db_exec(
+			p, c, "retry.insert",
+			"INSERT INTO notifications (id, alarm_id, custodian_id, "
+			"contact_id, channel, recipient, purpose, kind, detail, "
+			"step, fallback_of, status, attempts, lease_until, "
+			"followed_up) "
+			"SELECT $2::uuid, alarm_id, custodian_id, contact_id, "
+			"channel, recipient, purpose, kind, detail, step, "
+			"fallback_of, 'PENDING', 0, now(), false "
+			"FROM notifications WHERE id = $1::uuid",
+			2, v, NULL);
+	if (!rc)
+		rc = storage_alarm_event(p, c, rt->alarm_id, "RETRIED",
+					 rt->new_id, detail);
+	if (!rc)
+		rc = storage_alarm_summarise(p, c, rt->alarm_id);
+	if (!rc)
+		rc = storage_db_commit(p, c);
+	if (!rc)
+		return 0;
+fail:
+	storage_db_rollback(p, c);
+	rt->new_id[0] = '\0';
+	return rc;
+}
+
+int storage_notification_retry(void *self, const char *id,
+			       char new_id[KERYU_UUID_LEN])
+{
+	struct storage_pool *p = self;
+	struct retry_call rt;
+	int rc;
+
+	if (new_id)
+		new_id[0] = '\0';
+	if (!new_id || !keryu_uuid_valid(id))
+		return KERYU_EINVAL;
+	memset(&rt, 0, sizeof(rt));
+	rt.id = id;
+	rc = storage_pool_run(p, "notification_retry", retry_work, &rt);
+	if (rc)
+		return rc;
+	storage_copy_text(new_id, KERYU_UUID_LEN, rt.new_id);
+	storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
+				  "storage.notification_retried",
+				  "notification_id=%s retry_id=%s alarm_id=%s",
+				  id, rt.new_id, rt.alarm_id);
+	return 0;
+}
