@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include <keryu/accounts.h>
+#include <keryu/admin.h>
 #include <keryu/events.h>
 #include <keryu/qr.h>
 #include <keryu/storage.h>
@@ -45,7 +46,8 @@ static const char usage[] =
 	"  custodian list|deactivate\n"
 	"                           list custodians, or deactivate one\n"
 	"  export alarms            every alarm as CSV on stdout\n"
-	"  purge [--days N]         clear finder data older than the retention\n"
+	"  purge                    apply the retention: finder data, alarms,\n"
+	"                           audit entries\n"
 	"\n"
 	"  keryu <command> --help   help on one command\n"
 	"  keryu --version          print the version\n";
@@ -83,11 +85,14 @@ enum {
 	OPT_SINCE = 1u << 6,
 	OPT_UNTIL = 1u << 7,
 	OPT_DAYS = 1u << 8,
+	OPT_FINDER_DAYS = 1u << 9,
+	OPT_ALARM_DAYS = 1u << 10,
+	OPT_AUDIT_DAYS = 1u << 11,
 };
 
 struct opts {
 	const char *out, *email, *phone, *name, *search, *since, *until,
-		*days;
+		*days, *finder_days, *alarm_days, *audit_days;
 	bool pw_stdin;
 };
 
@@ -128,6 +133,9 @@ static int parse(int argc, char **argv, const char *what, const char *help,
 		{"since", required_argument, NULL, 256 + 6},
 		{"until", required_argument, NULL, 256 + 7},
 		{"days", required_argument, NULL, 256 + 8},
+		{"finder-days", required_argument, NULL, 256 + 9},
+		{"alarm-days", required_argument, NULL, 256 + 10},
+		{"audit-days", required_argument, NULL, 256 + 11},
 		{0},
 	};
 	int ch, li;
@@ -164,6 +172,9 @@ static int parse(int argc, char **argv, const char *what, const char *help,
 		case 256 + 6: o->since = optarg; break;
 		case 256 + 7: o->until = optarg; break;
 		case 256 + 8: o->days = optarg; break;
+		case 256 + 9: o->finder_days = optarg; break;
+		case 256 + 10: o->alarm_days = optarg; break;
+		case 256 + 11: o->audit_days = optarg; break;
 		default:
 			/* getopt's '?' with optopt set: a known option
 			 * without its value */
@@ -389,10 +400,18 @@ static const char usage_export[] =
 	"resolved_at, joined_alarm_id.\n";
 
 static const char usage_purge[] =
-	"usage: keryu purge [--days N]\n"
-	"Clears the finder data (location, address hash, browser, words) of\n"
-	"alarms scanned more than N days ago; N defaults to [alarms]\n"
-	"finder_retention_days (0 there: kept for good, nothing to do).\n";
+	"usage: keryu purge [--finder-days N] [--alarm-days N] [--audit-days N]\n"
+	"Applies the retention, in batches, and prints the rows purged per\n"
+	"kind:\n"
+	"  finder data  the location, address hash, browser and words of the\n"
+	"               alarms scanned more than N days ago are cleared\n"
+	"  alarms       alarms scanned more than N days ago are deleted, with\n"
+	"               their notifications and timeline\n"
+	"  audit        audit log entries older than N days are deleted\n"
+	"Each N (1 to 36500) defaults to the setting staff stored\n"
+	"(finder_retention_days, alarm_retention_days, audit_retention_days),\n"
+	"else to the [alarms] option of that name; 0 there keeps that kind\n"
+	"for good. --days N is --finder-days N (kept for older scripts).\n";
 
 /* The kernel with the storage module started without the bus, and its
  * services. */
@@ -929,54 +948,184 @@ static int cmd_export(int argc, char **argv, struct common *c)
 
 /* ---- purge ---- */
 
+/* One kind of row keryu purge deletes or clears. */
+struct retention {
+	const char *key;  /* the setting and the [alarms] option */
+	const char *flag; /* its command-line override */
+	const char *arg;  /* the flag's value, NULL when not given */
+	long days;        /* 0: kept for good */
+	char from[64];    /* where days came from, for the output */
+};
+
+/* Reads a flag's value: 1..36500. Returns 0 or the usage error's code. */
+static int days_arg(const char *what, struct retention *r)
+{
+	char *end;
+
+	errno = 0;
+	r->days = strtol(r->arg, &end, 10);
+	if (errno || end == r->arg || *end || r->days < 1 || r->days > 36500)
+		return usage_error(what, "%s must be a whole number of days, 1 "
+					 "to 36500",
+				   r->flag);
+	snprintf(r->from, sizeof(r->from), "%s", r->flag);
+	return 0;
+}
+
+/* For each kind without a flag: keryu.conf's value, with the stored
+ * setting over it (as the alarms module applies them). Returns 0 or the
+ * exit code after printing the line. */
+static int retention_values(const struct common *c, const char *what,
+			    const struct keryu_admin *ad, struct retention *r,
+			    size_t nr)
+{
+	struct keryu_setting rows[KERYU_SETTINGS_MAX + 8];
+	struct config *cfg;
+	struct kernel *k;
+	size_t n = 0, i, j;
+	char *end;
+	long v;
+	int rc;
+
+	/* [alarms] is declared by the alarms module: load it (not start
+	 * it) for its validated values and defaults */
+	k = load(c, "storage,alarms", NULL, &cfg);
+	if (!k) {
+		config_free(cfg);
+		return 2;
+	}
+	for (i = 0; i < nr; i++) {
+		if (r[i].arg)
+			continue; /* the flag's, read before */
+		r[i].days = (long)config_get_int(cfg, "alarms", r[i].key);
+		snprintf(r[i].from, sizeof(r[i].from), "[alarms] %s", r[i].key);
+	}
+	kernel_free(k);
+	config_free(cfg);
+	rc = ad->setting_list(ad->self, rows, sizeof(rows) / sizeof(rows[0]),
+			      &n);
+	if (rc) {
+		fprintf(stderr, PROG ": %s: cannot read the settings: %s\n",
+			what, keryu_strerror(rc));
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nr; j++) {
+			if (r[j].arg || strcmp(rows[i].key, r[j].key) != 0)
+				continue;
+			/* the service checked it on the way in; a value
+			 * written around it is not trusted */
+			errno = 0;
+			v = strtol(rows[i].value, &end, 10);
+			if (errno || end == rows[i].value || *end || v < 0 ||
+			    v > 36500)
+				continue;
+			r[j].days = v;
+			snprintf(r[j].from, sizeof(r[j].from), "setting %s",
+				 r[j].key);
+		}
+	return 0;
+}
+
+/* Deletes in batches of 1000 until fewer come back: no one statement
+ * holds locks on a large backlog. */
+static int purge_batches(const struct keryu_admin *ad, int kind, long days,
+			 long *total)
+{
+	long rows;
+	int rc;
+
+	*total = 0;
+	do {
+		rows = 0;
+		rc = ad->purge(ad->self, kind, (int)days, 1000, &rows);
+		if (rc)
+			return rc;
+		*total += rows;
+	} while (rows >= 1000);
+	return 0;
+}
+
 static int cmd_purge(int argc, char **argv, struct common *c)
 {
 	static const char *const what = "purge";
 	struct opts o = {0};
-	struct config *cfg;
-	struct kernel *k;
+	struct retention r[] = {
+		{.key = "finder_retention_days", .flag = "--finder-days"},
+		{.key = "alarm_retention_days", .flag = "--alarm-days"},
+		{.key = "audit_retention_days", .flag = "--audit-days"},
+	};
+	const struct keryu_admin *ad;
 	struct store s;
-	long days, rows = 0;
-	char *end;
-	int rc = parse_plain(argc, argv, what, usage_purge, c, OPT_DAYS, &o);
+	long rows = 0;
+	size_t i;
+	int rc = parse_plain(argc, argv, what, usage_purge, c,
+			     OPT_DAYS | OPT_FINDER_DAYS | OPT_ALARM_DAYS |
+				     OPT_AUDIT_DAYS,
+			     &o);
 
 	if (rc >= 0)
 		return rc;
-	if (o.days) {
-		errno = 0;
-		days = strtol(o.days, &end, 10);
-		if (errno || end == o.days || *end || days < 1 || days > 36500)
-			return usage_error(what, "--days must be a whole number "
-						 "of days, 1 to 36500");
-	} else {
-		/* [alarms] is declared by the alarms module: load it (not
-		 * start it) for its validated value and default */
-		k = load(c, "storage,alarms", NULL, &cfg);
-		if (!k) {
-			config_free(cfg);
-			return 2;
-		}
-		days = (long)config_get_int(cfg, "alarms",
-					    "finder_retention_days");
-		kernel_free(k);
-		config_free(cfg);
-		if (days <= 0) {
-			puts("finder data is kept for good ([alarms] "
-			     "finder_retention_days = 0): nothing to purge");
-			return 0;
-		}
-	}
+	if (o.days && o.finder_days)
+		return usage_error(what, "--days is --finder-days: give one");
+	r[0].arg = o.finder_days ? o.finder_days : o.days;
+	if (o.days)
+		r[0].flag = "--days";
+	r[1].arg = o.alarm_days;
+	r[2].arg = o.audit_days;
+	/* bad flags are usage errors before anything is opened */
+	for (i = 0; i < 3; i++)
+		if (r[i].arg && (rc = days_arg(what, &r[i])) != 0)
+			return rc;
 	rc = store_open(c, what, &s);
 	if (rc)
 		return rc;
-	rc = s.st->purge_finder_data(s.st->self, (int)days, &rows);
+	ad = kernel_service(s.k, KERYU_SERVICE_ADMIN);
+	if (!ad || ad->struct_size < offsetof(struct keryu_admin, reserved) ||
+	    !ad->purge || !ad->setting_list) {
+		fprintf(stderr, PROG ": %s: the storage module is too old for "
+				"this command\n",
+			what);
+		store_close(&s);
+		return 1;
+	}
+	rc = retention_values(c, what, ad, r, 3);
+	if (rc) {
+		store_close(&s);
+		return rc;
+	}
+	for (i = 0; i < 3 && !rc; i++) {
+		if (r[i].days <= 0) {
+			printf("%s kept for good (%s = 0): nothing to purge\n",
+			       i == 0 ? "finder data is"
+			       : i == 1 ? "alarms are"
+					: "audit entries are",
+			       r[i].from);
+			continue;
+		}
+		if (i == 0)
+			rc = s.st->purge_finder_data(s.st->self, (int)r[i].days,
+						     &rows);
+		else
+			rc = purge_batches(ad,
+					   i == 1 ? KERYU_PURGE_ALARMS
+						  : KERYU_PURGE_AUDIT,
+					   r[i].days, &rows);
+		if (rc)
+			break;
+		printf(i == 0   ? "cleared the finder data of %ld alarms older "
+				  "than %ld days (%s)\n"
+		       : i == 1 ? "deleted %ld alarms older than %ld days, with "
+				  "their notifications (%s)\n"
+				: "deleted %ld audit entries older than %ld days "
+				  "(%s)\n",
+		       rows, r[i].days, r[i].from);
+	}
 	store_close(&s);
 	if (rc) {
 		fprintf(stderr, PROG ": %s: %s\n", what, keryu_strerror(rc));
 		return 1;
 	}
-	printf("cleared the finder data of %ld alarms older than %ld days\n",
-	       rows, days);
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 
 #include "alarms_module.h"
 
-static const char *const requires_list[] = {KERYU_SERVICE_STORAGE, NULL};
+static const char *const requires_list[] = {
+	KERYU_SERVICE_STORAGE, KERYU_SERVICE_ADMIN, KERYU_SERVICE_SUBJECTS, NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "channel", .type = KERYU_OPT_STR, .def = "log",
@@ -56,14 +57,24 @@ static const struct keryu_option options[] = {
 	 .help = "days a finder's location, address hash, browser and words "
 		 "are kept with an alarm; 0: kept for good",
 	 .min = 0, .max = 36500},
+	{.key = "alarm_retention_days", .type = KERYU_OPT_INT, .def = "0",
+	 .help = "days an alarm is kept, with its notifications and timeline, "
+		 "after its scan; 0: kept for good",
+	 .min = 0, .max = 36500},
+	{.key = "audit_retention_days", .type = KERYU_OPT_INT, .def = "365",
+	 .help = "days an audit log entry is kept; 0: kept for good",
+	 .min = 0, .max = 36500},
 	{.key = "ack_link_ttl_s", .type = KERYU_OPT_INT, .def = "86400",
 	 .help = "lifetime of the acknowledgement link in each alert (needs "
 		 "[http] public_url and [kernel] secret_key)",
 	 .min = 60, .max = 2592000},
 	{.key = "template", .type = KERYU_OPT_STR, .def = "qr_template_on_m",
-	 .help = "message template named in delivery requests"},
+	 .help = "message template named in alerts; parameters: name, scan "
+		 "time. An approved template stored by staff (event alert) "
+		 "takes its place"},
 	{.key = "language", .type = KERYU_OPT_STR, .def = "en_US",
-	 .help = "template language"},
+	 .help = "language of the configured templates (a stored template "
+		 "names its own)"},
 	{.key = "group", .type = KERYU_OPT_STR, .def = "",
 	 .help = "shared-subscription group; empty (the default) means a "
 		 "plain subscription: every alarms instance sees every scan "
@@ -128,19 +139,19 @@ static int load_policy(struct alarms_ctx *ctx)
 	const char *pub = h->global(ctx->m, "http", "public_url");
 	const char *secret = h->global(ctx->m, "kernel", "secret_key");
 	size_t n = pub ? strlen(pub) : 0;
+	struct alarms_settings *c = &ctx->conf;
 
-	ctx->policy.channel = ctx->channel;
-	ctx->policy.fallback_channel = ctx->fallback_channel;
-	ctx->policy.escalate_after_s = (int)h->config_int(ctx->m,
-							  "escalate_after_s");
-	ctx->policy.ack_timeout_s = (int)h->config_int(ctx->m, "ack_timeout_s");
-	ctx->policy.cooldown_s = (int)h->config_int(ctx->m, "cooldown_s");
-	ctx->policy.lease_s = (int)h->config_int(ctx->m, "lease_s");
-	ctx->policy.max_redrives = (int)h->config_int(ctx->m, "max_redrives");
+	c->escalate_after_s = (int)h->config_int(ctx->m, "escalate_after_s");
+	c->ack_timeout_s = (int)h->config_int(ctx->m, "ack_timeout_s");
+	c->cooldown_s = (int)h->config_int(ctx->m, "cooldown_s");
+	c->finder_days = (int)h->config_int(ctx->m, "finder_retention_days");
+	c->alarm_days = (int)h->config_int(ctx->m, "alarm_retention_days");
+	c->audit_days = (int)h->config_int(ctx->m, "audit_retention_days");
+	ctx->live = *c; /* until the first due round reads the database */
+	ctx->lease_s = (int)h->config_int(ctx->m, "lease_s");
+	ctx->max_redrives = (int)h->config_int(ctx->m, "max_redrives");
 	ctx->tick_ms = (int)h->config_int(ctx->m, "tick_ms");
 	ctx->ack_link_ttl_s = (int)h->config_int(ctx->m, "ack_link_ttl_s");
-	ctx->retention_days = (int)h->config_int(ctx->m,
-						 "finder_retention_days");
 
 	/* without both, alerts simply carry no acknowledgement link */
 	while (n > 0 && pub[n - 1] == '/')
@@ -190,6 +201,11 @@ static int init_wakeup(struct alarms_ctx *ctx)
 		pthread_cond_destroy(&ctx->due_wake);
 		return KERYU_ERR;
 	}
+	if (pthread_mutex_init(&ctx->live_lock, NULL)) {
+		pthread_mutex_destroy(&ctx->due_lock);
+		pthread_cond_destroy(&ctx->due_wake);
+		return KERYU_ERR;
+	}
 	return 0;
 }
 
@@ -197,6 +213,7 @@ static void free_ctx(struct alarms_ctx *ctx)
 {
 	pthread_cond_destroy(&ctx->due_wake);
 	pthread_mutex_destroy(&ctx->due_lock);
+	pthread_mutex_destroy(&ctx->live_lock);
 	free(ctx);
 }
 
@@ -229,7 +246,24 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 		free_ctx(ctx);
 		return KERYU_ENOTFOUND;
 	}
-	rc = load(ctx, "channel", ctx->channel, sizeof(ctx->channel), true);
+	ctx->admin = host->service(m, KERYU_SERVICE_ADMIN);
+	ctx->subjects = host->service(m, KERYU_SERVICE_SUBJECTS);
+	if (!ctx->admin ||
+	    ctx->admin->struct_size < offsetof(struct keryu_admin, reserved) ||
+	    !ctx->admin->setting_list || !ctx->admin->template_list ||
+	    !ctx->admin->purge || !ctx->admin->owner_of || !ctx->subjects ||
+	    ctx->subjects->struct_size <
+		    offsetof(struct keryu_subjects, alarm_get) +
+			    sizeof(ctx->subjects->alarm_get) ||
+	    !ctx->subjects->alarm_get) {
+		host->log(m, KERYU_LOG_ERROR, "alarms.init",
+			  "error=\"admin or subjects service missing or too "
+			  "old\"");
+		free_ctx(ctx);
+		return KERYU_ENOTFOUND;
+	}
+	rc = load(ctx, "channel", ctx->conf.channel, sizeof(ctx->conf.channel),
+		  true);
 	if (!rc)
 		rc = load(ctx, "template", ctx->template_name,
 			  sizeof(ctx->template_name), false);
@@ -239,13 +273,13 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 	if (!rc && *host->config(m, "group"))
 		rc = load(ctx, "group", ctx->group, sizeof(ctx->group), true);
 	if (!rc && *host->config(m, "fallback_channel"))
-		rc = load(ctx, "fallback_channel", ctx->fallback_channel,
-			  sizeof(ctx->fallback_channel), true);
+		rc = load(ctx, "fallback_channel", ctx->conf.fallback_channel,
+			  sizeof(ctx->conf.fallback_channel), true);
 	if (!rc)
-		rc = check_channel(ctx, "channel", ctx->channel);
+		rc = check_channel(ctx, "channel", ctx->conf.channel);
 	if (!rc)
 		rc = check_channel(ctx, "fallback_channel",
-				   ctx->fallback_channel);
+				   ctx->conf.fallback_channel);
 	if (!rc)
 		rc = load(ctx, "location_template", ctx->location_template,
 			  sizeof(ctx->location_template), false);
@@ -278,8 +312,9 @@ static int alarms_start(void *state)
 		       rc ? "alarms.start_failed" : "alarms.started",
 		       "channel=%s group=%s escalate_after_s=%d "
 		       "ack_timeout_s=%d lease_s=%d",
-		       ctx->channel, ctx->group, ctx->policy.escalate_after_s,
-		       ctx->policy.ack_timeout_s, ctx->policy.lease_s);
+		       ctx->conf.channel, ctx->group,
+		       ctx->conf.escalate_after_s, ctx->conf.ack_timeout_s,
+		       ctx->lease_s);
 	return rc;
 }
 

@@ -16,7 +16,7 @@ static int call_notification_result(void *arg)
 	const struct keryu_storage *st = c->ctx->storage;
 
 	return st->notification_result(st->self, c->ev,
-				       c->ctx->policy.lease_s);
+				       c->ctx->lease_s);
 }
 
 int alarms_record_result(struct alarms_ctx *ctx, int64_t deadline_ms,

@@ -22,6 +22,18 @@ static const struct {
 	{"test", "TEST: the finder says this is only a test"},
 };
 
+int alarms_map_link(double lat, double lng, char *out, size_t size)
+{
+	if (!isfinite(lat) || !isfinite(lng) || fabs(lat) > 90 ||
+	    fabs(lng) > 180)
+		return KERYU_EINVAL;
+	snprintf(out, size,
+		 "https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f"
+		 "#map=17/%.6f/%.6f",
+		 lat, lng, lat, lng);
+	return 0;
+}
+
 /* "<lat>,<lng>[,<accuracy>]" -> an OpenStreetMap link. */
 static int map_link(const char *detail, char *out, size_t size)
 {
@@ -33,50 +45,72 @@ static int map_link(const char *detail, char *out, size_t size)
 		return KERYU_EINVAL;
 	detail = end + 1;
 	lng = strtod(detail, &end);
-	if (end == detail || (*end != ',' && *end != '\0') || !isfinite(lat) ||
-	    !isfinite(lng) || fabs(lat) > 90 || fabs(lng) > 180)
+	if (end == detail || (*end != ',' && *end != '\0'))
 		return KERYU_EINVAL;
-	snprintf(out, size,
-		 "https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f"
-		 "#map=17/%.6f/%.6f",
-		 lat, lng, lat, lng);
+	return alarms_map_link(lat, lng, out, size);
+}
+
+/* "<situation>[: <words>]" -> the situation's text and the words ("-"
+ * when none: a template parameter may not be empty). */
+static int report_values(const char *detail, const char **situation,
+			 char *words, size_t size)
+{
+	const char *colon = strchr(detail, ':');
+	size_t klen = colon ? (size_t)(colon - detail) : strlen(detail);
+	const char *w = colon ? colon + 1 : "";
+	size_t i;
+
+	while (*w == ' ')
+		w++;
+	for (i = 0; i < sizeof(situations) / sizeof(situations[0]); i++)
+		if (strlen(situations[i].key) == klen &&
+		    strncmp(situations[i].key, detail, klen) == 0)
+			break;
+	if (i == sizeof(situations) / sizeof(situations[0]))
+		return KERYU_EINVAL;
+	*situation = situations[i].text;
+	snprintf(words, size, "%s", *w ? w : "-");
 	return 0;
 }
 
-int alarms_followup_params(const struct alarms_ctx *ctx,
+int alarms_followup_params(struct alarms_ctx *ctx,
 			   const struct keryu_notify_job *job,
 			   struct keryu_notify_event *n)
 {
-	snprintf(n->params[0], sizeof(n->params[0]), "%s", job->subject_name);
+	struct keryu_template t;
+	const char *situation = "";
+	char map[512], words[512];
+	bool stored;
+
 	if (strcmp(job->kind, "location") == 0) {
-		snprintf(n->template_name, sizeof(n->template_name), "%s",
-			 ctx->location_template);
-		n->param_count = 2;
-		return map_link(job->detail, n->params[1], sizeof(n->params[1]));
+		const struct alarms_var vars[] = {
+			{"name", job->subject_name},
+			{"map", map},
+		};
+
+		if (map_link(job->detail, map, sizeof(map)))
+			return KERYU_EINVAL;
+		stored = alarms_live_template(ctx, "location", job->channel, &t);
+		alarms_template_fill(ctx, "location", stored ? &t : NULL,
+				     ctx->location_template, "name,map", vars,
+				     sizeof(vars) / sizeof(vars[0]), n);
+		return 0;
 	}
 	if (strcmp(job->kind, "report") == 0) {
-		const char *colon = strchr(job->detail, ':');
-		size_t klen = colon ? (size_t)(colon - job->detail)
-				    : strlen(job->detail);
-		const char *words = colon ? colon + 1 : "";
-		size_t i;
-
-		while (*words == ' ')
-			words++;
-		for (i = 0; i < sizeof(situations) / sizeof(situations[0]); i++)
-			if (strlen(situations[i].key) == klen &&
-			    strncmp(situations[i].key, job->detail, klen) == 0)
-				break;
-		if (i == sizeof(situations) / sizeof(situations[0]))
+		if (report_values(job->detail, &situation, words,
+				  sizeof(words)))
 			return KERYU_EINVAL;
-		snprintf(n->template_name, sizeof(n->template_name), "%s",
-			 ctx->report_template);
-		n->param_count = 3;
-		snprintf(n->params[1], sizeof(n->params[1]), "%s",
-			 situations[i].text);
-		/* template parameters may not be empty */
-		snprintf(n->params[2], sizeof(n->params[2]), "%s",
-			 *words ? words : "-");
+		const struct alarms_var vars[] = {
+			{"name", job->subject_name},
+			{"situation", situation},
+			{"words", words},
+		};
+
+		stored = alarms_live_template(ctx, "report", job->channel, &t);
+		alarms_template_fill(ctx, "report", stored ? &t : NULL,
+				     ctx->report_template,
+				     "name,situation,words", vars,
+				     sizeof(vars) / sizeof(vars[0]), n);
 		return 0;
 	}
 	return KERYU_EINVAL;
@@ -96,7 +130,7 @@ static int call_followups(void *arg)
 
 	c->n = 0;
 	return st->followups(st->self, c->ev->alarm_id, c->ev->kind,
-			     c->ctx->policy.lease_s, c->jobs, FOLLOWUPS_MAX,
+			     c->ctx->lease_s, c->jobs, FOLLOWUPS_MAX,
 			     &c->n);
 }
 

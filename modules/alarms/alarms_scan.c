@@ -20,6 +20,7 @@ struct scan_call {
 	struct alarms_ctx *ctx;
 	const struct keryu_scan_event *ev;
 	struct keryu_alarm_created *out;
+	struct alarms_policy pol; /* what applies when the scan came */
 };
 
 static int call_alarm_from_scan(void *arg)
@@ -28,7 +29,7 @@ static int call_alarm_from_scan(void *arg)
 	const struct keryu_storage *st = c->ctx->storage;
 
 	memset(c->out, 0, sizeof(*c->out));
-	return st->alarm_from_scan(st->self, c->ev, &c->ctx->policy, c->out);
+	return st->alarm_from_scan(st->self, c->ev, &c->pol.p, c->out);
 }
 
 struct queued_call {
@@ -42,7 +43,7 @@ static int call_notification_queued(void *arg)
 	const struct keryu_storage *st = c->ctx->storage;
 
 	return st->notification_queued(st->self, c->notification_id, 1,
-				       c->ctx->policy.lease_s);
+				       c->ctx->lease_s);
 }
 
 void alarms_format_time(const char *iso, char *out, size_t size)
@@ -137,6 +138,63 @@ static void ack_url(struct alarms_ctx *ctx, const char *notification_id,
 	memcpy(out + nb, token, nt + 1);
 }
 
+/* The alert's "place": a map link of where the tag was scanned when the
+ * scan carried a location, else "-" (a template parameter may not be
+ * empty). Costs two queries, so it is looked up only for a template that
+ * names it. */
+static void place(struct alarms_ctx *ctx, const char *alarm_id, char *out,
+		  size_t size)
+{
+	const struct keryu_admin *ad = ctx->admin;
+	const struct keryu_subjects *sj = ctx->subjects;
+	char owner[KERYU_UUID_LEN];
+	struct keryu_alarm_detail *d = malloc(sizeof(*d));
+	int rc = d ? ad->owner_of(ad->self, KERYU_OWNED_ALARM, alarm_id, owner)
+		   : KERYU_ENOMEM;
+
+	if (!rc)
+		rc = sj->alarm_get(sj->self, owner, alarm_id, d);
+	if (rc || !d->s.has_location ||
+	    alarms_map_link(d->latitude, d->longitude, out, size)) {
+		if (rc)
+			ctx->host->log(ctx->m, KERYU_LOG_WARN,
+				       "alarms.place.failed",
+				       "alarm=%s error=\"%s\"", alarm_id,
+				       keryu_strerror(rc));
+		snprintf(out, size, "-");
+	}
+	free(d);
+}
+
+/* The alert's variables (admin.h); keryu.conf's template takes the name
+ * and the time, the link going in the request's ack_url either way. */
+static void alert_params(struct alarms_ctx *ctx,
+			 const struct keryu_notify_job *job,
+			 struct keryu_notify_event *n)
+{
+	struct keryu_template t;
+	bool stored = alarms_live_template(ctx, "alert", job->channel, &t);
+	char when[64], where[256];
+	struct alarms_var vars[] = {
+		{"name", job->subject_name},
+		{"time", when},
+		{"place", where},
+		{"link", "-"},
+	};
+
+	alarms_format_time(job->scanned_at, when, sizeof(when));
+	ack_url(ctx, job->notification_id, n->ack_url, sizeof(n->ack_url));
+	if (n->ack_url[0])
+		vars[3].value = n->ack_url;
+	if (stored && alarms_params_name(t.parameters, "place"))
+		place(ctx, job->alarm_id, where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "-");
+	alarms_template_fill(ctx, "alert", stored ? &t : NULL,
+			     ctx->template_name, "name,time", vars,
+			     sizeof(vars) / sizeof(vars[0]), n);
+}
+
 int alarms_publish_job(struct alarms_ctx *ctx,
 		       const struct keryu_notify_job *job)
 {
@@ -153,21 +211,12 @@ int alarms_publish_job(struct alarms_ctx *ctx,
 	n.attempt = job->attempt;
 	snprintf(n.channel, sizeof(n.channel), "%s", job->channel);
 	snprintf(n.to, sizeof(n.to), "%s", job->recipient);
-	snprintf(n.language, sizeof(n.language), "%s", ctx->language);
 	if (job->kind[0] && strcmp(job->kind, "alert") != 0) {
 		/* a follow-up: the alert before it carried the link */
 		if (alarms_followup_params(ctx, job, &n))
 			return KERYU_EINVAL;
 	} else {
-		snprintf(n.template_name, sizeof(n.template_name), "%s",
-			 ctx->template_name);
-		n.param_count = 2;
-		snprintf(n.params[0], sizeof(n.params[0]), "%s",
-			 job->subject_name);
-		alarms_format_time(job->scanned_at, n.params[1],
-				   sizeof(n.params[1]));
-		ack_url(ctx, job->notification_id, n.ack_url,
-			sizeof(n.ack_url));
+		alert_params(ctx, job, &n);
 	}
 
 	snprintf(topic, sizeof(topic), "%s%s", KERYU_TOPIC_NOTIFY, job->channel);
@@ -221,7 +270,7 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 	struct alarms_ctx *ctx = arg;
 	struct keryu_scan_event ev;
 	struct keryu_alarm_created out;
-	struct scan_call call = {ctx, &ev, &out};
+	struct scan_call call = {.ctx = ctx, .ev = &ev, .out = &out};
 	int64_t deadline = alarms_deadline(ctx);
 	int rc;
 
@@ -241,6 +290,7 @@ void alarms_on_scan(void *arg, const char *topic, const void *payload,
 	/* one spelling of a tag everywhere after this point */
 	for (char *c = ev.qr_uuid; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
+	alarms_live_policy(ctx, &call.pol);
 	rc = alarms_retry(ctx, deadline, "alarm_from_scan", call_alarm_from_scan,
 			  &call);
 	switch (rc) {

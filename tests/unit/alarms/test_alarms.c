@@ -10,9 +10,11 @@
 
 #include <cmocka.h>
 
+#include <keryu/admin.h>
 #include <keryu/events.h>
 #include <keryu/module.h>
 #include <keryu/storage.h>
+#include <keryu/subjects.h>
 
 #include "alarms_module.h"
 #include "fake_host.h"
@@ -190,6 +192,134 @@ static const struct keryu_storage fake_storage = {
 	.purge_finder_data = fs_purge,
 };
 
+/* ---- fake admin and subjects services ---- */
+
+static struct {
+	struct keryu_setting settings[12];
+	size_t n_settings;
+	int setting_rc, setting_calls;
+	struct keryu_template templates[8];
+	size_t n_templates;
+	int template_rc, template_calls;
+	/* purge: rows returned by successive calls, per kind (1, 2) */
+	long purge_rows[3][4];
+	int purge_calls[3], purge_days[3], purge_batch, purge_rc;
+	int owner_calls;
+	bool has_location; /* the alarm alarm_get returns */
+} A;
+
+static int fa_setting_list(void *self, struct keryu_setting *out, size_t max,
+			   size_t *n)
+{
+	(void)self;
+	A.setting_calls++;
+	*n = 0;
+	if (A.setting_rc)
+		return A.setting_rc;
+	while (*n < max && *n < A.n_settings) {
+		out[*n] = A.settings[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
+static int fa_template_list(void *self, struct keryu_template *out,
+			    size_t max, size_t *n)
+{
+	(void)self;
+	A.template_calls++;
+	*n = 0;
+	if (A.template_rc)
+		return A.template_rc;
+	while (*n < max && *n < A.n_templates) {
+		out[*n] = A.templates[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
+static int fa_purge(void *self, int what, int days, int batch, long *rows)
+{
+	int i;
+
+	(void)self;
+	assert_true(what == KERYU_PURGE_ALARMS || what == KERYU_PURGE_AUDIT);
+	i = A.purge_calls[what]++;
+	A.purge_days[what] = days;
+	A.purge_batch = batch;
+	*rows = i < 4 ? A.purge_rows[what][i] : 0;
+	return A.purge_rc;
+}
+
+static int fa_owner_of(void *self, enum keryu_owned kind, const char *id,
+		       char custodian_id[KERYU_UUID_LEN])
+{
+	(void)self;
+	A.owner_calls++;
+	if (kind != KERYU_OWNED_ALARM || strcmp(id, ALARM) != 0)
+		return KERYU_ENOTFOUND;
+	strcpy(custodian_id, SUBJECT); /* any id: alarm_get checks it */
+	return 0;
+}
+
+static const struct keryu_admin fake_admin = {
+	.struct_size = sizeof(struct keryu_admin),
+	.setting_list = fa_setting_list,
+	.template_list = fa_template_list,
+	.purge = fa_purge,
+	.owner_of = fa_owner_of,
+};
+
+static int fj_alarm_get(void *self, const char *custodian_id, const char *id,
+			struct keryu_alarm_detail *out)
+{
+	(void)self;
+	if (strcmp(custodian_id, SUBJECT) != 0 || strcmp(id, ALARM) != 0)
+		return KERYU_ENOTFOUND;
+	memset(out, 0, sizeof(*out));
+	strcpy(out->s.id, ALARM);
+	out->s.has_location = A.has_location;
+	out->latitude = 40.4168;
+	out->longitude = -3.7038;
+	return 0;
+}
+
+static const struct keryu_subjects fake_subjects = {
+	.struct_size = sizeof(struct keryu_subjects),
+	.alarm_get = fj_alarm_get,
+};
+
+static void add_services(void)
+{
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_add_service(KERYU_SERVICE_ADMIN, &fake_admin);
+	fake_host_add_service(KERYU_SERVICE_SUBJECTS, &fake_subjects);
+}
+
+static void setting(const char *key, const char *value)
+{
+	struct keryu_setting *r = &A.settings[A.n_settings++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->value, sizeof(r->value), "%s", value);
+}
+
+static void stored_template(const char *event, const char *channel,
+			    const char *name, const char *language,
+			    const char *parameters, bool approved)
+{
+	struct keryu_template *t = &A.templates[A.n_templates++];
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->event, sizeof(t->event), "%s", event);
+	snprintf(t->channel, sizeof(t->channel), "%s", channel);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->language, sizeof(t->language), "%s", language);
+	snprintf(t->parameters, sizeof(t->parameters), "%s", parameters);
+	t->approved = approved;
+}
+
 /* ---- helpers ---- */
 
 static struct alarms_ctx *ctx;
@@ -208,11 +338,55 @@ static int capture_subscribe(keryu_mod *m, const char *filter, int qos,
 	return fake_host()->subscribe(m, filter, qos, fn, arg);
 }
 
+/* How many times an event was logged (the fake host keeps the lines, not
+ * a count): a lasting fault must be said once, not every tick. */
+static struct {
+	char event[64];
+	int n;
+} logged[64];
+static size_t n_logged;
+
+static void counting_log(keryu_mod *m, enum keryu_log_level level,
+			 const char *event, const char *fields, ...)
+	KERYU_PRINTF(4, 5);
+static void counting_log(keryu_mod *m, enum keryu_log_level level,
+			 const char *event, const char *fields, ...)
+{
+	char line[2048];
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fields);
+	vsnprintf(line, sizeof(line), fields, ap);
+	va_end(ap);
+	for (i = 0; i < n_logged && strcmp(logged[i].event, event); i++)
+		;
+	if (i == n_logged && n_logged < 64)
+		snprintf(logged[n_logged++].event, sizeof(logged[0].event),
+			 "%s", event);
+	if (i < n_logged)
+		logged[i].n++;
+	fake_host()->log(m, level, event, "%s", line);
+}
+
+static int times_logged(const char *event)
+{
+	size_t i;
+
+	for (i = 0; i < n_logged; i++)
+		if (strcmp(logged[i].event, event) == 0)
+			return logged[i].n;
+	return 0;
+}
+
 static const struct keryu_host *host_table(void)
 {
 	wrapped_host = *fake_host();
 	wrapped_host.subscribe = capture_subscribe;
+	wrapped_host.log = counting_log;
 	n_sub_qos = 0;
+	n_logged = 0;
+	memset(logged, 0, sizeof(logged));
 	return &wrapped_host;
 }
 
@@ -222,6 +396,7 @@ static int setup(void **st)
 
 	(void)st;
 	memset(&S, 0, sizeof(S));
+	memset(&A, 0, sizeof(A));
 	strcpy(S.created.alarm_id, ALARM);
 	strcpy(S.created.subject_id, SUBJECT);
 	strcpy(S.created.notification_id, NOTIF);
@@ -231,7 +406,7 @@ static int setup(void **st)
 	strcpy(S.created.scanned_at, "2026-11-25T12:34:56.789Z");
 
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("channel", "whatsapp");
 	fake_host_set("tick_ms", "600000"); /* tests run due work themselves */
 	fake_host_set_global("http", "public_url", "https://keryu.example/");
@@ -325,7 +500,7 @@ static void group_option_names_the_share(void **st)
 
 	(void)st;
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("group", "blue");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
 	assert_string_equal(fake_host_sub_filter(0),
@@ -333,29 +508,29 @@ static void group_option_names_the_share(void **st)
 	keryu_module.cleanup(state);
 
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("channel", "a/b");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("group", "#");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
 	/* channels storage would refuse in every policy: refused at init,
 	 * not by every scan */
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("channel", "WhatsApp");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("fallback_channel", "sms.text");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("channel", "my_chan-2");
 	fake_host_set("fallback_channel", "sms");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
@@ -544,10 +719,11 @@ static void no_ack_link_without_secret(void **st)
 
 	(void)st;
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	add_services();
 	fake_host_set("tick_ms", "600000");
 	fake_host_set_global("http", "public_url", "https://keryu.example");
 	memset(&S, 0, sizeof(S));
+	memset(&A, 0, sizeof(A));
 	strcpy(S.created.alarm_id, ALARM);
 	strcpy(S.created.notification_id, NOTIF);
 	strcpy(S.created.recipient, PHONE);
@@ -687,7 +863,8 @@ static void due_work_purges_once_a_day(void **st)
 	alarms_due_run(ctx);
 	assert_int_equal(S.purge_calls, 4);
 	/* 0 keeps finder data */
-	ctx->retention_days = 0;
+	ctx->conf.finder_days = 0;
+	ctx->conf.audit_days = 0;
 	ctx->last_purge_ms = 0;
 	alarms_due_run(ctx);
 	assert_int_equal(S.purge_calls, 4);
@@ -985,6 +1162,241 @@ static void time_formatting(void **st)
 	assert_string_equal(out, "2026-13-05T03:04:59Z");
 }
 
+/* ---- settings and templates kept in the database ---- */
+
+static void decode_pub(size_t i, struct keryu_notify_event *n)
+{
+	const struct fake_pub *p = fake_host_pub(i);
+
+	assert_non_null(p);
+	assert_int_equal(keryu_notify_event_decode(p->payload, p->len, n), 0);
+}
+
+/* Stored settings replace the options in the next due round, for the
+ * due work and for scans alike; removing them brings the options back. */
+static void stored_settings_apply_without_restart(void **st)
+{
+	(void)st;
+	setting("default_channel", "sms");
+	setting("fallback_channel", "log");
+	setting("cooldown_s", "5");
+	setting("escalate_after_s", "7");
+	setting("ack_timeout_s", "9");
+	alarms_due_run(ctx);
+	assert_string_equal(S.last_policy.channel, "sms");
+	assert_string_equal(S.last_policy.fallback_channel, "log");
+	assert_int_equal(S.last_policy.cooldown_s, 5);
+	assert_int_equal(S.last_policy.escalate_after_s, 7);
+	assert_int_equal(S.last_policy.ack_timeout_s, 9);
+	assert_int_equal(S.last_policy.lease_s, 60);
+	deliver_scan(QR, EVENT, QR);
+	assert_string_equal(S.last_channel, "sms");
+	assert_int_equal(S.last_policy.cooldown_s, 5);
+
+	A.n_settings = 0;
+	alarms_due_run(ctx);
+	deliver_scan(QR, "5d1c2b3a-4e5f-4a6b-9c7d-000000000002", QR);
+	assert_string_equal(S.last_channel, "whatsapp");
+	assert_int_equal(S.last_policy.cooldown_s, 60);
+	assert_string_equal(S.last_policy.fallback_channel, "");
+}
+
+/* The database going away keeps what was read last, said once; a value
+ * written around the service's checks is ignored, said once. */
+static void admin_failure_keeps_last_values(void **st)
+{
+	(void)st;
+	setting("cooldown_s", "5");
+	alarms_due_run(ctx);
+	A.setting_rc = KERYU_EIO;
+	A.template_rc = KERYU_EIO;
+	alarms_due_run(ctx);
+	alarms_due_run(ctx);
+	assert_int_equal(S.last_policy.cooldown_s, 5);
+	assert_int_equal(times_logged("alarms.settings.failed"), 1);
+	assert_int_equal(times_logged("alarms.templates.failed"), 1);
+	A.setting_rc = 0;
+	A.template_rc = 0;
+	alarms_due_run(ctx);
+	assert_int_equal(times_logged("alarms.settings.recovered"), 1);
+	assert_int_equal(times_logged("alarms.templates.recovered"), 1);
+	A.setting_rc = KERYU_EIO;
+	alarms_due_run(ctx);
+	assert_int_equal(times_logged("alarms.settings.failed"), 2);
+
+	A.setting_rc = 0;
+	A.n_settings = 0;
+	setting("cooldown_s", "-3");
+	setting("escalate_after_s", "30");
+	alarms_due_run(ctx);
+	alarms_due_run(ctx);
+	assert_int_equal(S.last_policy.cooldown_s, 60);
+	assert_int_equal(S.last_policy.escalate_after_s, 30);
+	assert_int_equal(times_logged("alarms.setting.invalid"), 1);
+	assert_true(fake_host_log_contains("key=cooldown_s"));
+}
+
+/* An approved stored template names the alert's template, language and
+ * parameters in its own order, the place looked up only then. */
+static void stored_alert_template_is_used(void **st)
+{
+	struct keryu_notify_event n;
+
+	(void)st;
+	stored_template("alert", "whatsapp", "qr_alert_b", "es",
+			"link,name,place,time", true);
+	A.has_location = true;
+	alarms_due_run(ctx);
+	deliver_scan(QR, EVENT, QR);
+	decode_pub(1, &n);
+	assert_string_equal(n.template_name, "qr_alert_b");
+	assert_string_equal(n.language, "es");
+	assert_int_equal(n.param_count, 4);
+	assert_string_equal(n.params[0], n.ack_url);
+	assert_true(strncmp(n.ack_url, "https://keryu.example/ack/", 26) == 0);
+	assert_string_equal(n.params[1], NAME);
+	assert_string_equal(n.params[2],
+			    "https://www.openstreetmap.org/?mlat=40.416800"
+			    "&mlon=-3.703800#map=17/40.416800/-3.703800");
+	assert_string_equal(n.params[3], "2026-11-25 12:34 UTC");
+	assert_int_equal(A.owner_calls, 1);
+
+	/* no location: "-", a parameter may not be empty */
+	A.has_location = false;
+	deliver_scan(QR, "5d1c2b3a-4e5f-4a6b-9c7d-000000000002", QR);
+	decode_pub(3, &n);
+	assert_string_equal(n.params[2], "-");
+}
+
+/* No row, an unapproved row, a row for another channel: keryu.conf's
+ * template exactly as before. The (event, "") row serves every channel
+ * without its own; a channel's own row, approved or not, decides. */
+static void template_choice_follows_the_rows(void **st)
+{
+	struct keryu_notify_event n;
+
+	(void)st;
+	stored_template("alert", "whatsapp", "qr_wait", "es", "name", false);
+	stored_template("alert", "twilio", "qr_sms", "es", "name", true);
+	alarms_due_run(ctx);
+	deliver_scan(QR, EVENT, QR);
+	decode_pub(1, &n);
+	assert_string_equal(n.template_name, "qr_template_on_m");
+	assert_string_equal(n.language, "en_US");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0], NAME);
+	assert_string_equal(n.params[1], "2026-11-25 12:34 UTC");
+	assert_int_equal(A.owner_calls, 0);
+
+	/* a "" row does not override the channel's own unapproved one */
+	stored_template("alert", "", "qr_all", "de", "time,name", true);
+	alarms_due_run(ctx);
+	deliver_scan(QR, "5d1c2b3a-4e5f-4a6b-9c7d-000000000002", QR);
+	decode_pub(3, &n);
+	assert_string_equal(n.template_name, "qr_template_on_m");
+
+	/* without it, the "" row applies */
+	A.templates[0] = A.templates[2];
+	A.n_templates = 2;
+	alarms_due_run(ctx);
+	deliver_scan(QR, "5d1c2b3a-4e5f-4a6b-9c7d-000000000003", QR);
+	decode_pub(5, &n);
+	assert_string_equal(n.template_name, "qr_all");
+	assert_string_equal(n.language, "de");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0], "2026-11-25 12:34 UTC");
+	assert_string_equal(n.params[1], NAME);
+
+	/* a row naming what an alert does not have: keryu.conf's, logged */
+	A.n_templates = 0;
+	stored_template("alert", "whatsapp", "qr_bad", "es", "name,map", true);
+	alarms_due_run(ctx);
+	deliver_scan(QR, "5d1c2b3a-4e5f-4a6b-9c7d-000000000004", QR);
+	decode_pub(7, &n);
+	assert_string_equal(n.template_name, "qr_template_on_m");
+	assert_true(fake_host_log_contains("alarms.template.unusable "
+					   "event=alert channel=whatsapp"));
+}
+
+/* Follow-ups take their stored templates too, by kind and channel. */
+static void stored_followup_templates_are_used(void **st)
+{
+	struct keryu_notify_event n;
+	char *json;
+
+	(void)st;
+	stored_template("location", "", "qr_where", "fr", "map,name", true);
+	stored_template("report", "whatsapp", "qr_said", "fr",
+			"words,situation", true);
+	alarms_due_run(ctx);
+	job(&S.followup_jobs[0], 0, "whatsapp", 1, 0);
+	strcpy(S.followup_jobs[0].kind, "location");
+	strcpy(S.followup_jobs[0].detail, "40.5,-3.25,12");
+	S.n_followup_jobs = 1;
+	json = report_json(ALARM, "location");
+	fake_host_deliver("keryu/v1/report/" ALARM, json);
+	free(json);
+	decode_pub(0, &n);
+	assert_string_equal(n.template_name, "qr_where");
+	assert_string_equal(n.language, "fr");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0],
+			    "https://www.openstreetmap.org/?mlat=40.500000"
+			    "&mlon=-3.250000#map=17/40.500000/-3.250000");
+	assert_string_equal(n.params[1], S.followup_jobs[0].subject_name);
+
+	strcpy(S.followup_jobs[0].kind, "report");
+	strcpy(S.followup_jobs[0].detail, "injured: by the river");
+	json = report_json(ALARM, "report");
+	fake_host_deliver("keryu/v1/report/" ALARM, json);
+	free(json);
+	decode_pub(1, &n);
+	assert_string_equal(n.template_name, "qr_said");
+	assert_int_equal(n.param_count, 2);
+	assert_string_equal(n.params[0], "by the river");
+	assert_string_equal(n.params[1], "is injured");
+}
+
+/* The daily purge deletes alarms and audit entries in batches of 1000
+ * until fewer come back, with the stored retention over keryu.conf. */
+static void purge_deletes_alarms_and_audit_in_batches(void **st)
+{
+	(void)st;
+	setting("alarm_retention_days", "400");
+	setting("finder_retention_days", "10");
+	A.purge_rows[KERYU_PURGE_ALARMS][0] = 1000;
+	A.purge_rows[KERYU_PURGE_ALARMS][1] = 1000;
+	A.purge_rows[KERYU_PURGE_ALARMS][2] = 3;
+	A.purge_rows[KERYU_PURGE_AUDIT][0] = 12;
+	alarms_due_run(ctx);
+	assert_int_equal(S.purge_days, 10);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_ALARMS], 3);
+	assert_int_equal(A.purge_days[KERYU_PURGE_ALARMS], 400);
+	assert_int_equal(A.purge_batch, 1000);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_AUDIT], 1);
+	assert_int_equal(A.purge_days[KERYU_PURGE_AUDIT], 365);
+	assert_true(fake_host_log_contains("alarm_days=400 deleted=2003 "
+					   "audit_days=365 audit_deleted=12"));
+	/* once a day; a failure is tried again next round */
+	alarms_due_run(ctx);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_AUDIT], 1);
+	ctx->last_purge_ms -= 25LL * 3600 * 1000;
+	A.purge_rc = KERYU_EIO;
+	alarms_due_run(ctx);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_ALARMS], 4);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_AUDIT], 1);
+	A.purge_rc = 0;
+	alarms_due_run(ctx);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_AUDIT], 2);
+	/* 0 keeps */
+	A.n_settings = 0;
+	setting("audit_retention_days", "0");
+	ctx->last_purge_ms = 0;
+	alarms_due_run(ctx);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_AUDIT], 2);
+	assert_int_equal(A.purge_calls[KERYU_PURGE_ALARMS], 5);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1018,6 +1430,12 @@ int main(void)
 		T(delivery_refused_when_wrong),
 		T(delivery_eio_retried),
 		cmocka_unit_test(time_formatting),
+		T(stored_settings_apply_without_restart),
+		T(admin_failure_keeps_last_values),
+		T(stored_alert_template_is_used),
+		T(template_choice_follows_the_rows),
+		T(stored_followup_templates_are_used),
+		T(purge_deletes_alarms_and_audit_in_batches),
 	};
 #undef T
 

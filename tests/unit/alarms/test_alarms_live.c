@@ -1,0 +1,260 @@
+/* The pieces of alarms_live.c that need no host: the stored settings over
+ * keryu.conf's, the choice of a stored template, and a template's
+ * parameters assembled in the order its row names them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "alarms_module.h"
+
+static const struct alarms_settings conf = {
+	.channel = "whatsapp",
+	.fallback_channel = "",
+	.cooldown_s = 60,
+	.escalate_after_s = 120,
+	.ack_timeout_s = 600,
+	.finder_days = 30,
+	.alarm_days = 0,
+	.audit_days = 365,
+};
+
+static struct keryu_setting row(const char *key, const char *value)
+{
+	struct keryu_setting r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.value, sizeof(r.value), "%s", value);
+	return r;
+}
+
+static void no_rows_is_the_config(void **st)
+{
+	struct alarms_settings out;
+
+	(void)st;
+	memset(&out, 0x55, sizeof(out));
+	assert_int_equal(alarms_settings_overlay(&conf, NULL, 0, &out), 0);
+	assert_memory_equal(&out, &conf, sizeof(conf));
+}
+
+static void every_key_overrides_its_option(void **st)
+{
+	const struct keryu_setting rows[] = {
+		row("default_channel", "sms"),
+		row("fallback_channel", "log_2-b"),
+		row("cooldown_s", "0"),
+		row("escalate_after_s", "86400"),
+		row("ack_timeout_s", "604800"),
+		row("finder_retention_days", "7"),
+		row("alarm_retention_days", "36500"),
+		row("audit_retention_days", "0"),
+	};
+	struct alarms_settings out;
+
+	(void)st;
+	assert_int_equal(alarms_settings_overlay(&conf, rows, 8, &out), 0);
+	assert_string_equal(out.channel, "sms");
+	assert_string_equal(out.fallback_channel, "log_2-b");
+	assert_int_equal(out.cooldown_s, 0);
+	assert_int_equal(out.escalate_after_s, 86400);
+	assert_int_equal(out.ack_timeout_s, 604800);
+	assert_int_equal(out.finder_days, 7);
+	assert_int_equal(out.alarm_days, 36500);
+	assert_int_equal(out.audit_days, 0);
+}
+
+/* A value outside admin.h's rules leaves that one option as configured
+ * and says which key; the others still apply. */
+static void bad_values_are_left_out(void **st)
+{
+	static const struct {
+		const char *key, *value;
+		unsigned bit;
+	} bad[] = {
+		{"default_channel", "", 1u << 0},
+		{"default_channel", "WhatsApp", 1u << 0},
+		{"default_channel", "a/b", 1u << 0},
+		{"default_channel", "abcdefghijklmnopqrstuvwxyz0123456", 1u << 0},
+		{"fallback_channel", "sms text", 1u << 1},
+		{"cooldown_s", "-1", 1u << 2},
+		{"cooldown_s", "86401", 1u << 2},
+		{"cooldown_s", " 5", 1u << 2},
+		{"cooldown_s", "5s", 1u << 2},
+		{"cooldown_s", "", 1u << 2},
+		{"cooldown_s", "+5", 1u << 2},
+		{"escalate_after_s", "99999999999999999999", 1u << 3},
+		{"ack_timeout_s", "604801", 1u << 4},
+		{"finder_retention_days", "36501", 1u << 5},
+		{"alarm_retention_days", "x", 1u << 6},
+		{"audit_retention_days", "1e3", 1u << 7},
+		{"no_such_key", "1", 1u << 31},
+	};
+	struct keryu_setting rows[2];
+	struct alarms_settings out;
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rows[0] = row(bad[i].key, bad[i].value);
+		rows[1] = row("cooldown_s", "5");
+		if (strcmp(bad[i].key, "cooldown_s") == 0)
+			rows[1] = row("escalate_after_s", "5");
+		assert_int_equal(alarms_settings_overlay(&conf, rows, 2, &out),
+				 bad[i].bit);
+		assert_string_equal(out.channel, "whatsapp");
+		assert_string_equal(out.fallback_channel, "");
+		assert_int_equal(out.ack_timeout_s, 600);
+		assert_int_equal(out.finder_days, 30);
+		assert_int_equal(out.alarm_days, 0);
+		assert_int_equal(out.audit_days, 365);
+		/* the good row beside it applied */
+		if (strcmp(bad[i].key, "cooldown_s") == 0) {
+			assert_int_equal(out.cooldown_s, 60);
+			assert_int_equal(out.escalate_after_s, 5);
+		} else {
+			assert_int_equal(out.cooldown_s, 5);
+		}
+	}
+}
+
+static struct keryu_template tpl(const char *event, const char *channel,
+				 const char *name, bool approved)
+{
+	struct keryu_template t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.event, sizeof(t.event), "%s", event);
+	snprintf(t.channel, sizeof(t.channel), "%s", channel);
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	t.approved = approved;
+	return t;
+}
+
+/* As admin's template_get: the channel's row, else the event's "" row;
+ * only an approved one is used. */
+static void template_pick_like_template_get(void **st)
+{
+	const struct keryu_template rows[] = {
+		tpl("alert", "", "all", true),
+		tpl("alert", "whatsapp", "wa", true),
+		tpl("alert", "twilio", "tw_wait", false),
+		tpl("location", "whatsapp", "loc", true),
+		tpl("report", "", "rep_wait", false),
+	};
+	const struct keryu_template *t;
+
+	(void)st;
+	t = alarms_template_pick(rows, 5, "alert", "whatsapp");
+	assert_non_null(t);
+	assert_string_equal(t->name, "wa");
+	t = alarms_template_pick(rows, 5, "alert", "log");
+	assert_non_null(t);
+	assert_string_equal(t->name, "all");
+	assert_null(alarms_template_pick(rows, 5, "alert", "twilio"));
+	assert_null(alarms_template_pick(rows, 5, "location", "twilio"));
+	assert_string_equal(alarms_template_pick(rows, 5, "location",
+						 "whatsapp")->name,
+			    "loc");
+	assert_null(alarms_template_pick(rows, 5, "report", "whatsapp"));
+	assert_null(alarms_template_pick(rows, 5, "code", "whatsapp"));
+	assert_null(alarms_template_pick(rows, 0, "alert", "whatsapp"));
+}
+
+static const struct alarms_var vars[] = {
+	{"name", "Ana"},
+	{"time", "2026-11-25 12:34 UTC"},
+	{"place", "-"},
+	{"link", "https://k.example/ack/t"},
+};
+
+static void parameters_in_the_rows_order(void **st)
+{
+	struct keryu_notify_event n;
+
+	(void)st;
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(alarms_params_assemble("link,time,name", vars, 4, &n),
+			 0);
+	assert_int_equal(n.param_count, 3);
+	assert_string_equal(n.params[0], "https://k.example/ack/t");
+	assert_string_equal(n.params[1], "2026-11-25 12:34 UTC");
+	assert_string_equal(n.params[2], "Ana");
+	assert_int_equal(alarms_params_assemble("place", vars, 4, &n), 0);
+	assert_int_equal(n.param_count, 1);
+	assert_string_equal(n.params[0], "-");
+	/* a template with no variables at all */
+	assert_int_equal(alarms_params_assemble("", vars, 4, &n), 0);
+	assert_int_equal(n.param_count, 0);
+}
+
+/* What a row cannot mean changes nothing: the caller falls back. */
+static void bad_lists_are_refused(void **st)
+{
+	static const char *const bad[] = {
+		"name,map",   "name,name", "name,",  ",name",     "name,,time",
+		"Name",       "nam",       "names",  "name time", "name,time,x",
+	};
+	struct keryu_notify_event n;
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&n, 0, sizeof(n));
+		n.param_count = 7;
+		assert_int_equal(alarms_params_assemble(bad[i], vars, 4, &n),
+				 KERYU_EINVAL);
+		assert_int_equal(n.param_count, 7);
+		assert_string_equal(n.params[0], "");
+	}
+}
+
+/* More names than a request carries: refused, not cut. */
+static void at_most_eight_parameters(void **st)
+{
+	const struct alarms_var many[] = {
+		{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"},
+		{"f", "6"}, {"g", "7"}, {"h", "8"}, {"i", "9"},
+	};
+	struct keryu_notify_event n;
+
+	(void)st;
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(alarms_params_assemble("a,b,c,d,e,f,g,h", many, 9, &n),
+			 0);
+	assert_int_equal(n.param_count, 8);
+	assert_string_equal(n.params[7], "8");
+	assert_int_equal(alarms_params_assemble("a,b,c,d,e,f,g,h,i", many, 9,
+						&n),
+			 KERYU_EINVAL);
+}
+
+static void name_lookup(void **st)
+{
+	(void)st;
+	assert_true(alarms_params_name("name,time,place", "place"));
+	assert_true(alarms_params_name("place", "place"));
+	assert_false(alarms_params_name("name,time", "place"));
+	assert_false(alarms_params_name("placed,name", "place"));
+	assert_false(alarms_params_name("", "place"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_rows_is_the_config),
+		cmocka_unit_test(every_key_overrides_its_option),
+		cmocka_unit_test(bad_values_are_left_out),
+		cmocka_unit_test(template_pick_like_template_get),
+		cmocka_unit_test(parameters_in_the_rows_order),
+		cmocka_unit_test(bad_lists_are_refused),
+		cmocka_unit_test(at_most_eight_parameters),
+		cmocka_unit_test(name_lookup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
