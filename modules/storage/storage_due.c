@@ -319,11 +319,12 @@ static int fail_one(struct due *d, PGconn *c, const char *nid,
 		3, v, NULL);
 }
 
+/* why: the timeline's words for it. */
 static int redrive_one(struct due *d, PGconn *c, const char *nid,
-		       int attempt)
+		       int attempt, const char *why)
 {
 	char at[16];
-	const char *v[] = {nid, at, d->lease};
+	const char *v[] = {nid, at, d->lease, why};
 
 	snprintf(at, sizeof(at), "%d", attempt);
 	d->redriven++;
@@ -336,9 +337,8 @@ static int redrive_one(struct due *d, PGconn *c, const char *nid,
 		"  WHERE id = $1::uuid RETURNING id) "
 		"INSERT INTO notification_events (notification_id, status, "
 		"attempt, error_text) "
-		"SELECT id, 'QUEUED', $2::int, 're-driven: its lease ran out' "
-		"FROM f",
-		3, v, NULL);
+		"SELECT id, 'QUEUED', $2::int, $4::text FROM f",
+		4, v, NULL);
 }
 
 static int lease_work(struct storage_pool *p, PGconn *c, void *arg)
@@ -407,13 +407,17 @@ static int lease_work(struct storage_pool *p, PGconn *c, void *arg)
 		struct alarm_ref a = {PQgetvalue(r, i, 5), PQgetvalue(r, i, 9),
 				      PQgetvalue(r, i, 10)};
 		bool error = strcmp(status, "ERROR") == 0;
+		/* PENDING with no attempt: never handed to the bus (a staff
+		 * "retry now" waits for this round to be published); its
+		 * first publication is no re-drive, whatever max_redrives */
+		bool unsent = strcmp(status, "PENDING") == 0 && attempts == 0;
 
 		if (error && !hint)
 			rc = fail_one(d, c, nid, "no_outcome",
 				      "the last attempt's outcome is unknown "
 				      "and no status came before the lease "
 				      "ran out");
-		else if (redrives >= d->pol->max_redrives)
+		else if (redrives >= d->pol->max_redrives && !unsent)
 			rc = fail_one(d, c, nid, "no_channel",
 				      "no channel answered before the lease "
 				      "ran out, re-drives exhausted");
@@ -423,7 +427,10 @@ static int lease_work(struct storage_pool *p, PGconn *c, void *arg)
 
 			/* follow-ups are re-driven like alerts, with their
 			 * own kind and data */
-			rc = redrive_one(d, c, nid, attempt);
+			rc = redrive_one(d, c, nid, attempt,
+					 unsent ? "sent: not published before"
+						: "re-driven: its lease ran "
+						  "out");
 			if (!rc)
 				rc = add_job_kind(d, nid, &a,
 						  PQgetvalue(r, i, 6),

@@ -828,6 +828,7 @@ static void test_retry(void **unused)
 	struct keryu_failed_delivery d[16];
 	const struct keryu_failed_delivery *f;
 	struct keryu_notify_job jobs[8];
+	struct keryu_alarm_policy pol;
 	struct keryu_timeline_entry tl[16];
 	char new_id[KERYU_UUID_LEN], again[KERYU_UUID_LEN], code_nid[64];
 	const char *v[2];
@@ -968,8 +969,11 @@ static void test_retry(void **unused)
 		}
 	assert_true(seen);
 
-	/* notify_due's next round publishes it */
-	jn = fx_due(fx_pol("whatsapp"), jobs, 8);
+	/* notify_due's next round publishes it, even where nothing is ever
+	 * re-driven: this is its first publication */
+	pol = *fx_pol("whatsapp");
+	pol.max_redrives = 0;
+	jn = fx_due(&pol, jobs, 8);
 	seen = false;
 	for (i = 0; i < jn; i++)
 		if (strcmp(jobs[i].notification_id, new_id) == 0) {
@@ -983,6 +987,12 @@ static void test_retry(void **unused)
 		}
 	assert_true(seen);
 	assert_string_equal(fx_nfield(new_id, "status"), "QUEUED");
+	assert_int_equal(fx_count("SELECT count(*) FROM notification_events "
+				  "WHERE notification_id = $1::uuid AND "
+				  "status = 'QUEUED' AND attempt = 1 AND "
+				  "error_text = 'sent: not published before'",
+				  new_id),
+			 1);
 	/* the failed one is not followed up: with nobody else to alert, that
 	 * would have marked the alarm exhausted */
 	assert_string_equal(fx_afield(c.alarm_id, "escalation_done::text"),
