@@ -10,7 +10,7 @@
 
 static const char *const requires_list[] = {
 	KERYU_SERVICE_STORAGE, KERYU_SERVICE_ACCOUNTS, KERYU_SERVICE_SUBJECTS,
-	KERYU_SERVICE_QR, NULL};
+	KERYU_SERVICE_QR, KERYU_SERVICE_ADMIN, NULL};
 
 static const struct keryu_option options[] = {
 	{.key = "port", .type = KERYU_OPT_INT, .def = "8000",
@@ -103,6 +103,26 @@ static const struct keryu_option options[] = {
 	 .help = "the scan limits' window, in seconds (the limits are "
 		 "counted in each http process's memory)",
 	 .min = 1, .max = 86400},
+	{.key = "api_max_bytes", .type = KERYU_OPT_INT, .def = "65536",
+	 .help = "largest JSON API request body (/api/v1/), in bytes; larger "
+		 "ones get 413",
+	 .min = 1024, .max = 16777216},
+	{.key = "api_access_ttl_s", .type = KERYU_OPT_INT, .def = "900",
+	 .help = "lifetime of a JSON API access token (JWT), in seconds",
+	 .min = 60, .max = 86400},
+	{.key = "api_refresh_ttl_s", .type = KERYU_OPT_INT, .def = "2592000",
+	 .help = "lifetime of a JSON API refresh token, in seconds (each use "
+		 "replaces it with a new one)",
+	 .min = 300, .max = 31536000},
+	{.key = "api_rate_per_ip", .type = KERYU_OPT_INT, .def = "600",
+	 .help = "JSON API requests one client address may make per minute "
+		 "before 429 (counted in each http process's memory); 0 is "
+		 "unlimited",
+	 .min = 0, .max = 1000000},
+	{.key = "api_rate_per_token", .type = KERYU_OPT_INT, .def = "300",
+	 .help = "JSON API requests one custodian's tokens may make per "
+		 "minute before 429; 0 is unlimited",
+	 .min = 0, .max = 1000000},
 	{.key = "metrics_token", .type = KERYU_OPT_STR, .def = "",
 	 .flags = KERYU_OPT_SECRET,
 	 .help = "bearer token a scraper sends to read /metrics "
@@ -152,6 +172,13 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 			  "error=\"subjects service missing or too old\"");
 		ctx->subjects = NULL;
 	}
+	ctx->admin = host->service(m, KERYU_SERVICE_ADMIN);
+	if (ctx->admin &&
+	    ctx->admin->struct_size < offsetof(struct keryu_admin, reserved))
+		ctx->admin = NULL;
+	if (!ctx->admin) /* the staff pages and the API say 503 */
+		host->log(m, KERYU_LOG_ERROR, "http.init",
+			  "error=\"admin service missing or too old\"");
 	ctx->qr = host->service(m, KERYU_SERVICE_QR);
 	if (ctx->qr &&
 	    ctx->qr->struct_size < offsetof(struct keryu_qr, reserved))
