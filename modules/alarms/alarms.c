@@ -305,8 +305,12 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 static int alarms_start(void *state)
 {
 	struct alarms_ctx *ctx = state;
+	int rc;
 
-	int rc = alarms_due_start(ctx);
+	/* what staff stored applies from the first scan, not the first
+	 * tick; the due thread does not run yet */
+	alarms_live_refresh(ctx);
+	rc = alarms_due_start(ctx);
 
 	ctx->host->log(ctx->m, rc ? KERYU_LOG_ERROR : KERYU_LOG_INFO,
 		       rc ? "alarms.start_failed" : "alarms.started",

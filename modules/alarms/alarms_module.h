@@ -124,9 +124,9 @@ int alarms_params_assemble(const char *list, const struct alarms_var *vars,
 			   size_t nvars, struct keryu_notify_event *n);
 /* True when list (as above) names var. */
 bool alarms_params_name(const char *list, const char *var);
-/* Reads the settings and templates from the admin service into live (due
- * thread). A failing call keeps the last good values and is logged once
- * until it succeeds again. */
+/* Reads the settings and templates from the admin service into live (the
+ * due thread, or start before it runs). A failing call keeps the last
+ * good values and is logged once until it succeeds again. */
 void alarms_live_refresh(struct alarms_ctx *ctx);
 /* Copies of what applies now, taken under live_lock (any thread). */
 void alarms_live_settings(struct alarms_ctx *ctx, struct alarms_settings *out);

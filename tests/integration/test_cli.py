@@ -163,6 +163,12 @@ class Cli(KeryuTest):
                            (["purge", "--days", "0"], "--days"),
                            (["purge", "--days", "ten"], "--days"),
                            (["purge", "--search", "x"], "--search"),
+                           (["purge", "--alarm-days", "0"], "--alarm-days"),
+                           (["purge", "--audit-days", "36501"], "--audit-days"),
+                           (["purge", "--finder-days", "7x"], "--finder-days"),
+                           (["purge", "--alarm-days"], "needs a value"),
+                           (["purge", "--days", "3", "--finder-days", "4"], "give one"),
+                           (["purge", "old"], "unexpected argument"),
                            (["nosuchcommand"], "nosuchcommand")]:
             r = subprocess.run([os.path.join(os.environ["KERYU_BUILD_DIR"], "bin", "keryu"), *args],
                                env=self.env(), capture_output=True, text=True, cwd=self.work,
@@ -267,7 +273,97 @@ class Cli(KeryuTest):
         r = self.keryu("purge", "--days", "1")
         self.assertIn("0 alarms", r.stdout)
         r = self.keryu("purge", env=self.env(KERYU_ALARMS_FINDER_RETENTION_DAYS="0"))
-        self.assertIn("nothing to purge", r.stdout)
+        self.assertIn("finder data is kept for good ([alarms] finder_retention_days = 0):"
+                      " nothing to purge", r.stdout)
+
+    def test_purge_help_names_every_kind_and_flag(self):
+        r = self.keryu("purge", "--help")
+        for word in ("finder data", "alarms", "audit", "--finder-days", "--alarm-days",
+                     "--audit-days", "--days", "batches", "finder_retention_days",
+                     "alarm_retention_days", "audit_retention_days"):
+            self.assertIn(word, r.stdout)
+        self.assertIn("purge", self.keryu("--help").stdout)
+
+    def test_purge_alarms_and_audit_entries_from_settings_config_and_flags(self):
+        self.migrate()
+        tag = self.seed()
+        subj = self.pg.scalar("SELECT subject_id FROM subject_qr_codes WHERE uuid = :'a1'", tag)
+
+        def backdate(alarm_days, audit_days):
+            self.pg.query(
+                "INSERT INTO alarms (event_id, subject_id, scanned_at, location)"
+                " SELECT gen_random_uuid(), :'a1', now() - interval '1 day' * d, 'here'"
+                " FROM unnest(string_to_array(:'a2', ',')::int[]) AS d;"
+                "INSERT INTO audit_log (at, source, action)"
+                " SELECT now() - interval '1 day' * d, 'system', 'test.entry'"
+                " FROM unnest(string_to_array(:'a3', ',')::int[]) AS d;",
+                subj, ",".join(map(str, alarm_days)), ",".join(map(str, audit_days)))
+
+        def ages(table, column):
+            return self.pg.scalar(
+                f"SELECT array_agg(round(extract(epoch FROM now() - {column}) / 86400)"
+                f" ORDER BY {column}) FROM {table}")
+
+        # with a notification and a timeline, which go with their alarm
+        backdate([900, 500, 100, 2], [2000, 400, 300, 1])
+        old = self.pg.scalar("SELECT id FROM alarms ORDER BY scanned_at LIMIT 1")
+        self.pg.query(
+            "INSERT INTO notifications (alarm_id, custodian_id, recipient, channel, status)"
+            " SELECT :'a1', custodian_id, '+16505551234', 'log', 'DELIVERED'"
+            " FROM subjects WHERE id = :'a2'", old, subj)
+        # keryu.conf's defaults: alarms kept, audit entries 365 days
+        r = self.keryu("purge")
+        self.assertIn("alarms are kept for good ([alarms] alarm_retention_days = 0):"
+                      " nothing to purge", r.stdout)
+        self.assertIn("deleted 2 audit entries older than 365 days"
+                      " ([alarms] audit_retention_days)", r.stdout)
+        self.assertIn("cleared the finder data of 3 alarms older than 30 days"
+                      " ([alarms] finder_retention_days)", r.stdout)
+        self.assertEqual(ages("alarms", "scanned_at"), "{900,500,100,2}")
+        self.assertEqual(ages("audit_log", "at"), "{300,1}")
+        self.assertEqual(self.pg.scalar("SELECT array_agg(location) FROM alarms"
+                                        " WHERE location IS NOT NULL"), "{here}")
+
+        # keryu.conf's alarm retention
+        r = self.keryu("purge", env=self.env(KERYU_ALARMS_ALARM_RETENTION_DAYS="600"))
+        self.assertIn("deleted 1 alarms older than 600 days, with their notifications"
+                      " ([alarms] alarm_retention_days)", r.stdout)
+        self.assertEqual(ages("alarms", "scanned_at"), "{500,100,2}")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM notifications"), "0")
+
+        # the settings staff stored win over keryu.conf
+        self.pg.query("INSERT INTO settings (key, value) VALUES"
+                      " ('alarm_retention_days', '200'), ('audit_retention_days', '30'),"
+                      " ('finder_retention_days', '1')")
+        r = self.keryu("purge", env=self.env(KERYU_ALARMS_ALARM_RETENTION_DAYS="600"))
+        self.assertIn("cleared the finder data of 1 alarms older than 1 days"
+                      " (setting finder_retention_days)", r.stdout)
+        self.assertIn("deleted 1 alarms older than 200 days, with their notifications"
+                      " (setting alarm_retention_days)", r.stdout)
+        self.assertIn("deleted 1 audit entries older than 30 days"
+                      " (setting audit_retention_days)", r.stdout)
+        self.assertEqual(ages("alarms", "scanned_at"), "{100,2}")
+        self.assertEqual(ages("audit_log", "at"), "{1}")
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"
+                                        " WHERE location IS NOT NULL"), "0")
+
+        # and the flags win over both
+        r = self.keryu("purge", "--alarm-days", "1", "--audit-days", "2", "--days", "1")
+        self.assertIn("deleted 2 alarms older than 1 days, with their notifications"
+                      " (--alarm-days)", r.stdout)
+        self.assertIn("deleted 0 audit entries older than 2 days (--audit-days)", r.stdout)
+        self.assertIn("(--days)", r.stdout)
+        self.assertEqual(ages("alarms", "scanned_at"), None)
+        self.assertEqual(ages("audit_log", "at"), "{1}")
+
+        # more than one batch of 1000
+        backdate([], [])
+        self.pg.query("INSERT INTO audit_log (at, source, action)"
+                      " SELECT now() - interval '40 days', 'system', 'test.entry'"
+                      " FROM generate_series(1, 2345)")
+        r = self.keryu("purge", "--audit-days", "35")
+        self.assertIn("deleted 2345 audit entries older than 35 days", r.stdout)
+        self.assertEqual(self.pg.scalar("SELECT count(*) FROM audit_log"), "1")
 
 
 if __name__ == "__main__":

@@ -1201,6 +1201,53 @@ static void stored_settings_apply_without_restart(void **st)
 	assert_string_equal(S.last_policy.fallback_channel, "");
 }
 
+/* Without the admin service there are no stored settings to honour:
+ * refused at init rather than silently ignoring what staff set. */
+static void admin_service_is_required(void **st)
+{
+	void *state = NULL;
+	int i, found = 0;
+
+	(void)st;
+	fake_host_reset(&keryu_module);
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_host_add_service(KERYU_SERVICE_SUBJECTS, &fake_subjects);
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
+			 KERYU_ENOTFOUND);
+	assert_true(fake_host_log_contains("admin or subjects service"));
+	/* declared, so the kernel starts storage first */
+	for (i = 0; keryu_module.requires[i]; i++)
+		found += strcmp(keryu_module.requires[i], "admin") == 0;
+	assert_int_equal(found, 1);
+	fake_host_reset(NULL);
+}
+
+/* What was stored before keryud started applies to the first scan, before
+ * the first due round. */
+static void stored_settings_apply_from_start(void **st)
+{
+	void *state = NULL;
+
+	(void)st;
+	memset(&S, 0, sizeof(S));
+	memset(&A, 0, sizeof(A));
+	strcpy(S.created.alarm_id, ALARM);
+	fake_host_reset(&keryu_module);
+	add_services();
+	fake_host_set("tick_ms", "600000");
+	setting("cooldown_s", "5");
+	setting("default_channel", "sms");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state), 0);
+	assert_int_equal(keryu_module.start(state), 0);
+	deliver_scan(QR, EVENT, QR);
+	assert_int_equal(S.last_policy.cooldown_s, 5);
+	assert_string_equal(S.last_channel, "sms");
+	assert_int_equal(S.due_calls, 0);
+	keryu_module.stop(state, 1000);
+	keryu_module.cleanup(state);
+	fake_host_reset(NULL);
+}
+
 /* The database going away keeps what was read last, said once; a value
  * written around the service's checks is ignored, said once. */
 static void admin_failure_keeps_last_values(void **st)
@@ -1431,6 +1478,8 @@ int main(void)
 		T(delivery_eio_retried),
 		cmocka_unit_test(time_formatting),
 		T(stored_settings_apply_without_restart),
+		cmocka_unit_test(stored_settings_apply_from_start),
+		cmocka_unit_test(admin_service_is_required),
 		T(admin_failure_keeps_last_values),
 		T(stored_alert_template_is_used),
 		T(template_choice_follows_the_rows),
