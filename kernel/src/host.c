@@ -56,6 +56,16 @@ static const struct {
 	{"http", "public_url"},	     {"whatsapp", "app_secret"},
 	{"whatsapp", "verify_token"}, {"twilio", "auth_token"},
 	{"twilio", "account_sid"},
+	/* the staff settings page shows what applies without a row of its
+	 * own, and the templates page the default templates */
+	{"alarms", "channel"},	     {"alarms", "fallback_channel"},
+	{"alarms", "cooldown_s"},    {"alarms", "escalate_after_s"},
+	{"alarms", "ack_timeout_s"}, {"alarms", "finder_retention_days"},
+	{"alarms", "alarm_retention_days"},
+	{"alarms", "audit_retention_days"},
+	{"alarms", "template"},	     {"alarms", "language"},
+	{"alarms", "location_template"},
+	{"alarms", "report_template"},
 };
 
 static const char *host_global(keryu_mod *m, const char *section,

@@ -618,6 +618,27 @@ static bool login_failed(struct http_ctx *ctx, struct login_key *keys,
 	return limited;
 }
 
+/* The audit entry of a refused login: no actor (nobody logged in), the
+ * address as typed (lower-cased; a malformed one too, cut to fit), the
+ * account when there is one, and why, for the staff who read the log;
+ * never the password. */
+static void login_failed_audit(struct http_page *p, const char *email,
+			       const struct keryu_custodian *c,
+			       const char *why)
+{
+	char typed[255];
+	size_t i;
+
+	if (!email) {
+		keryu_utf8_copy(typed, sizeof(typed), http_field(p, "email"));
+		for (i = 0; typed[i]; i++)
+			typed[i] = (char)tolower((unsigned char)typed[i]);
+		email = typed;
+	}
+	http_audit(p->ctx, p->req, "web", NULL, email, "login.failed",
+		   c ? "custodian" : NULL, c ? c->id : NULL, "%s", why);
+}
+
 void http_login(struct http_page *p)
 {
 	struct http_ctx *ctx = p->ctx;
@@ -669,10 +690,13 @@ void http_login(struct http_page *p)
 		http_busy(p); /* not a failure: nothing was checked */
 		return;
 	}
-	ok = ok && found && c.is_active;
-	if (!ok) {
+	if (!(ok && found && c.is_active)) {
 		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 			       "result=refused");
+		login_failed_audit(p, email_ok ? email : NULL, found ? &c : NULL,
+				   !found ? "unknown email"
+				   : !ok  ? "wrong password"
+					  : "inactive account");
 		if (login_failed(ctx, keys, 3)) {
 			login_limited(p, LOGIN_WINDOW_S -
 						 (int)(time(NULL) %
@@ -689,14 +713,19 @@ void http_login(struct http_page *p)
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 		       "result=ok custodian=%s", c.id);
+	http_audit(ctx, p->req, "web", &c, NULL, "login", "custodian", c.id,
+		   NULL);
 	http_redirect(p->r, http_next_valid(next) ? next : "/dashboard/");
 }
 
 void http_logout(struct http_page *p)
 {
-	if (p->s->logged_in)
+	if (p->s->logged_in) {
 		p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.logout",
 				  "custodian=%s", p->s->who.id);
+		http_audit(p->ctx, p->req, "web", &p->s->who, NULL, "logout",
+			   "custodian", p->s->who.id, NULL);
+	}
 	if (http_session_end(p->ctx, p->s, p->r) != 0) {
 		http_unavailable(p);
 		p->r->set_cookie[0] = '\0';

@@ -94,6 +94,8 @@ void http_password_change(struct http_page *p)
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.password",
 		       "custodian=%s result=changed", p->s->who.id);
+	http_audit(ctx, p->req, "web", &p->s->who, NULL, "password.change",
+		   "custodian", p->s->who.id, "other sessions ended");
 	http_redirect(p->r, "/account/?notice=password");
 }
 
@@ -269,5 +271,8 @@ void http_reset_confirm(struct http_page *p)
 	}
 	ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.reset",
 		       "custodian=%s result=changed", c.id);
+	/* the code sent to their phone proved who is acting */
+	http_audit(ctx, p->req, "web", &c, NULL, "password.reset",
+		   "custodian", c.id, "with a code; every session ended");
 	http_redirect(p->r, "/account/login?notice=reset");
 }

@@ -67,6 +67,44 @@ static const char *purpose_name(enum keryu_code_purpose p)
 	return "?";
 }
 
+/* Fills ev's template, language and parameters: the approved template
+ * staff set for event "code" on the verify channel (admin.h), read on
+ * every send so a change needs no restart, else [http] verify_template.
+ * Any error reading it falls back: a code must still go out. */
+static void code_template(struct http_ctx *ctx, struct keryu_notify_event *ev,
+			  const char *code)
+{
+	const struct keryu_admin *a = ctx->admin;
+	struct keryu_template t;
+	char params[sizeof(t.parameters)], *save = NULL, *tok;
+
+	memset(&t, 0, sizeof(t));
+	if (a && a->template_get &&
+	    a->template_get(a->self, "code", ctx->verify_channel, &t) == 0 &&
+	    t.approved && t.name[0] && t.language[0]) {
+		snprintf(ev->template_name, sizeof(ev->template_name), "%s",
+			 t.name);
+		snprintf(ev->language, sizeof(ev->language), "%s", t.language);
+		/* "code" is the only variable of this event (admin.h): the
+		 * template takes it once, or takes no parameter */
+		memcpy(params, t.parameters, sizeof(params));
+		params[sizeof(params) - 1] = '\0';
+		ev->param_count = 0;
+		for (tok = strtok_r(params, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save))
+			if (strcmp(tok, "code") == 0 && ev->param_count == 0)
+				snprintf(ev->params[ev->param_count++],
+					 sizeof(ev->params[0]), "%s", code);
+		return;
+	}
+	snprintf(ev->template_name, sizeof(ev->template_name), "%s",
+		 ctx->verify_template);
+	snprintf(ev->language, sizeof(ev->language), "%s",
+		 ctx->verify_language);
+	ev->param_count = 1;
+	snprintf(ev->params[0], sizeof(ev->params[0]), "%s", code);
+}
+
 /* contact_id is NULL unless purpose is KERYU_CODE_CONTACT. */
 static int code_send(struct http_ctx *ctx, const char *custodian_id,
 		     enum keryu_code_purpose purpose, const char *contact_id)
@@ -108,11 +146,7 @@ static int code_send(struct http_ctx *ctx, const char *custodian_id,
 	ev.attempt = 1;
 	snprintf(ev.channel, sizeof(ev.channel), "%s", ctx->verify_channel);
 	snprintf(ev.to, sizeof(ev.to), "%s", issued.recipient);
-	snprintf(ev.template_name, sizeof(ev.template_name), "%s",
-		 ctx->verify_template);
-	snprintf(ev.language, sizeof(ev.language), "%s", ctx->verify_language);
-	ev.param_count = 1;
-	snprintf(ev.params[0], sizeof(ev.params[0]), "%s", code);
+	code_template(ctx, &ev, code);
 	sodium_memzero(code, sizeof(code));
 
 	json = keryu_notify_event_encode(&ev);

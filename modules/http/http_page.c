@@ -105,6 +105,8 @@ void http_layout_begin(struct html *h, const char *title,
 			    "<a href=\"/alarms/\">Alarms</a>\n"
 			    "<a href=\"/stats/\">Statistics</a>\n"
 			    "<a href=\"/account/\">Account</a>\n");
+		if (s->who.is_staff)
+			html_raw(h, "<a href=\"/admin/\">Admin</a>\n");
 		html_raw(h, "<form method=\"post\" action=\"/account/logout\">"
 			    "<input type=\"hidden\" name=\"csrf\" value=\"");
 		html_attr(h, s->row.csrf);

@@ -1,0 +1,797 @@
+/* Staff pages for every custodian's subjects, tags and alarms: searchable
+ * lists from the admin service, and one subject or alarm read through
+ * owner_of and then the subjects service scoped to the owner. A subject
+ * shows the fields its custodian's own page shows; nothing more. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_admin.h"
+#include "http_subjects.h"
+#include "http_tags_alarms.h"
+
+#define SEARCH_MAX 254
+#define TAGS_SHOWN 20
+#define TIMELINE_MAX 100
+#define NOTES_MAX (KERYU_TEXT_MAX - 1)
+
+static void owner_link(struct html *h, const char *id, const char *email)
+{
+	char href[64];
+
+	snprintf(href, sizeof(href), "/admin/custodians/%s/", id);
+	http_admin_link(h, href, email[0] ? email : id);
+}
+
+/* The search box of a list; q was refused when error is not NULL. */
+static void search_form(struct html *h, const char *action, const char *q,
+			const char *hint, const char *error)
+{
+	html_raw(h, "<form class=\"filters\" method=\"get\" action=\"");
+	html_attr(h, action);
+	html_raw(h, "\">\n");
+	html_input(h, &(struct html_field){.name = "q", .label = "Search",
+					   .hint = hint, .value = q,
+					   .error = error});
+	html_raw(h, "<p><button type=\"submit\">Search</button> <a href=\"");
+	html_attr(h, action);
+	html_raw(h, "\">Clear</a></p>\n</form>\n");
+}
+
+static void read_search(const struct http_page *p, const char **q, int *page,
+			struct html_errors *e)
+{
+	*q = http_query(p, "q");
+	if (strlen(*q) > SEARCH_MAX)
+		html_errors_add(e, "q", "The search is too long.");
+	http_admin_page_arg(p, page, e);
+}
+
+/* ---- subjects ---- */
+
+static void subject_row(struct html *h, const struct keryu_admin_subject *s)
+{
+	char href[64];
+
+	snprintf(href, sizeof(href), "/admin/subjects/%s/", s->s.id);
+	html_raw(h, "<li class=\"row\"><strong>");
+	http_admin_link(h, href, s->s.name);
+	html_raw(h, "</strong>");
+	if (!s->s.is_active)
+		html_raw(h, " <span class=\"small\">(inactive)</span>");
+	html_raw(h, "<br>Custodian: ");
+	owner_link(h, s->custodian_id, s->custodian_email);
+	html_raw(h, "<br><span class=\"small\">");
+	html_textf(h, "%d active tag%s, %d open alarm%s", s->s.active_tags,
+		   s->s.active_tags == 1 ? "" : "s", s->s.open_alarms,
+		   s->s.open_alarms == 1 ? "" : "s");
+	html_raw(h, " &middot; last alarm ");
+	http_time(h, s->s.last_alarm_at, "never");
+	html_raw(h, "</span></li>\n");
+}
+
+void http_admin_subjects(struct http_page *p)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	struct keryu_admin_subject *list = NULL;
+	struct html_errors e = {0};
+	struct html *h = &p->r->body;
+	char base[HTTP_ADMIN_URL_MAX] = "/admin/subjects/?";
+	const char *q = "";
+	size_t n = 0, i;
+	int page = 1, total = 0, rc;
+
+	if (!a)
+		return;
+	read_search(p, &q, &page, &e);
+	if (!e.n) {
+		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
+		rc = list ? a->subjects_all(a->self, q,
+					    (page - 1) * HTTP_ADMIN_PAGE_SIZE,
+					    list, HTTP_ADMIN_PAGE_SIZE, &n,
+					    &total)
+			  : KERYU_ENOMEM;
+		if (rc == KERYU_EINVAL) {
+			html_errors_add(&e, "q", "This search was not accepted.");
+		} else if (rc) {
+			free(list);
+			http_service_failed(p, "http.admin_subjects", rc);
+			return;
+		}
+	}
+	if (!http_admin_begin(p, "Subjects", e.n ? 400 : 200))
+		goto out;
+	html_error_summary(h, &e);
+	search_form(h, "/admin/subjects/", q,
+		    "Part of the subject's name or the custodian's email.",
+		    html_errors_for(&e, "q"));
+	if (!e.n) {
+		html_raw(h, "<p>");
+		html_textf(h, "%d subject%s.", total, total == 1 ? "" : "s");
+		html_raw(h, "</p>\n<ul class=\"rows\" id=\"subjects\">\n");
+		for (i = 0; i < n && i < HTTP_ADMIN_PAGE_SIZE; i++)
+			subject_row(h, &list[i]);
+		html_raw(h, "</ul>\n");
+		http_admin_url_add(base, sizeof(base), "q", q);
+		http_admin_pager(h, base, page, total, false);
+	}
+	http_layout_end(h);
+out:
+	free(list);
+}
+
+static const char *gender_name(const char *g)
+{
+	switch (g[0]) {
+	case 'F': return "Female";
+	case 'M': return "Male";
+	case 'O': return "Other";
+	case 'U': return "Prefer not to say";
+	}
+	return "";
+}
+
+static void tag_buttons(struct http_page *p, const struct keryu_tag *t,
+			const char *back)
+{
+	char action[96];
+
+	snprintf(action, sizeof(action), "/admin/tags/%s/%s", t->uuid,
+		 t->is_active ? "deactivate" : "activate");
+	http_admin_button(p, action, t->is_active ? "Deactivate" : "Activate",
+			  back);
+}
+
+static void subject_tags(struct http_page *p, const char *owner,
+			 const char *id, const char *back)
+{
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	struct keryu_tag tags[TAGS_SHOWN];
+	struct html *h = &p->r->body;
+	size_t n = 0, i;
+
+	html_raw(h, "<h2>QR tags</h2>\n");
+	if (sv->tag_list(sv->self, owner, id, tags, TAGS_SHOWN, &n)) {
+		html_raw(h, "<p>The tags cannot be shown right now.</p>\n");
+		return;
+	}
+	if (n == 0)
+		html_raw(h, "<p>None.</p>\n");
+	html_raw(h, "<ul class=\"rows\" id=\"tags\">\n");
+	for (i = 0; i < n && i < TAGS_SHOWN; i++) {
+		html_raw(h, "<li class=\"row\"><strong>");
+		html_text(h, tags[i].short_code);
+		html_raw(h, "</strong> ");
+		html_raw(h, tags[i].is_active ? "Active" : "Inactive");
+		html_raw(h, "<br><span class=\"small\">Last scan ");
+		http_time(h, tags[i].last_used, "never");
+		html_raw(h, "</span><br>");
+		tag_buttons(p, &tags[i], back);
+		html_raw(h, "</li>\n");
+	}
+	html_raw(h, "</ul>\n");
+}
+
+static void subject_contacts(struct http_page *p, const char *owner,
+			     const char *id)
+{
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	struct keryu_contact list[KERYU_CONTACTS_MAX];
+	struct html *h = &p->r->body;
+	size_t n = 0, i;
+
+	html_raw(h, "<h2>Emergency contacts</h2>\n");
+	if (sv->contact_list(sv->self, owner, id, list, KERYU_CONTACTS_MAX,
+			     &n)) {
+		html_raw(h, "<p>The contacts cannot be shown right now.</p>\n");
+		return;
+	}
+	html_raw(h, "<ol>\n<li>The custodian</li>\n");
+	for (i = 0; i < n && i < KERYU_CONTACTS_MAX; i++) {
+		html_raw(h, "<li>");
+		html_text(h, list[i].name);
+		if (!list[i].verified)
+			html_text(h, " (not verified yet)");
+		html_raw(h, "</li>\n");
+	}
+	html_raw(h, "</ol>\n");
+}
+
+void http_admin_subject(struct http_page *p)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	const struct keryu_accounts *acc = p->ctx->accounts;
+	const char *notice = http_query(p, "notice");
+	struct keryu_subject *s = NULL;
+	struct keryu_custodian c;
+	struct html *h = &p->r->body;
+	char id[KERYU_UUID_LEN], owner[KERYU_UUID_LEN], here[64], href[96];
+	int rc;
+
+	if (!a || !http_subjects_ready(p))
+		return;
+	if (!http_uuid_arg(p->arg[0], id)) {
+		http_not_found(p);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	memset(&c, 0, sizeof(c));
+	rc = s ? a->owner_of(a->self, KERYU_OWNED_SUBJECT, id, owner)
+	       : KERYU_ENOMEM;
+	if (!rc)
+		rc = sv->subject_get(sv->self, owner, id, s);
+	if (!rc)
+		rc = acc->custodian_get(acc->self, owner, &c);
+	if (rc) {
+		free(s);
+		http_admin_fail(p, "http.admin_subject", rc);
+		return;
+	}
+	if (!http_admin_begin(p, s->name, 200)) {
+		free(s);
+		return;
+	}
+	if (strcmp(notice, "deactivated") == 0)
+		http_notice(h, "The tag is deactivated.");
+	else if (strcmp(notice, "activated") == 0)
+		http_notice(h, "The tag is active (the subject's other tags "
+			       "were deactivated).");
+	else if (strcmp(notice, "unchanged") == 0)
+		http_notice(h, "Nothing changed: the tag was already like "
+			       "that.");
+	html_raw(h, "<p>Custodian: ");
+	owner_link(h, c.id, c.email);
+	snprintf(href, sizeof(href), "/admin/alarms/?subject=%s", id);
+	html_raw(h, " &middot; ");
+	http_admin_link(h, href, "Alarms");
+	html_raw(h, "</p>\n<dl>\n");
+	http_dl_row(h, "Status", s->is_active ? "Active" : "Inactive");
+	http_dl_row(h, "Reported missing", s->missing ? "Yes" : "No");
+	http_dl_row(h, "Photo", s->photo[0] ? "Yes" : "No");
+	http_dl_row(h, "Date of birth", s->date_of_birth);
+	http_dl_row(h, "Gender", gender_name(s->gender));
+	http_dl_row(h, "Care instructions for a finder", s->care_instructions);
+	http_dl_row(h, "Medical conditions", s->medical_conditions);
+	http_dl_row(h, "Allergies", s->allergies);
+	http_dl_row(h, "Medications", s->medications);
+	http_dl_row(h, "Doctor's name", s->doctor_name);
+	http_dl_row(h, "Doctor's phone", s->doctor_phone);
+	http_dl_row(h, "Doctor's address", s->doctor_address);
+	http_dl_row(h, "Doctor's speciality", s->doctor_speciality);
+	html_raw(h, "</dl>\n");
+	subject_contacts(p, owner, id);
+	snprintf(here, sizeof(here), "/admin/subjects/%s/", id);
+	subject_tags(p, owner, id, here);
+	html_raw(h, "<p><a href=\"/admin/subjects/\">All subjects</a></p>\n");
+	http_layout_end(h);
+	free(s);
+}
+
+/* ---- tags ---- */
+
+static void tag_row(struct http_page *p, const struct keryu_admin_tag *t,
+		    const char *back)
+{
+	struct html *h = &p->r->body;
+	char href[64];
+
+	html_raw(h, "<li class=\"row\" data-tag=\"");
+	html_attr(h, t->t.uuid);
+	html_raw(h, "\"><strong>");
+	html_text(h, t->t.short_code);
+	html_raw(h, "</strong> ");
+	html_raw(h, t->t.is_active ? "<span class=\"resolved\">Active</span>"
+				   : "<span class=\"small\">Inactive</span>");
+	html_raw(h, "<br>");
+	snprintf(href, sizeof(href), "/admin/subjects/%s/", t->t.subject_id);
+	http_admin_link(h, href, t->subject_name);
+	html_raw(h, " &middot; ");
+	owner_link(h, t->custodian_id, t->custodian_email);
+	html_raw(h, "<br><span class=\"small\">Last scan ");
+	http_time(h, t->t.last_used, "never");
+	html_raw(h, "</span><br>");
+	tag_buttons(p, &t->t, back);
+	html_raw(h, "</li>\n");
+}
+
+void http_admin_tags(struct http_page *p)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	const char *notice = http_query(p, "notice");
+	struct keryu_admin_tag *list = NULL;
+	struct html_errors e = {0};
+	struct html *h = &p->r->body;
+	char base[HTTP_ADMIN_URL_MAX] = "/admin/tags/?";
+	char back[HTTP_ADMIN_URL_MAX + 32];
+	const char *q = "";
+	size_t n = 0, i;
+	int page = 1, total = 0, rc;
+
+	if (!a)
+		return;
+	read_search(p, &q, &page, &e);
+	if (!e.n) {
+		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
+		rc = list ? a->tags_all(a->self, q,
+					(page - 1) * HTTP_ADMIN_PAGE_SIZE,
+					list, HTTP_ADMIN_PAGE_SIZE, &n, &total)
+			  : KERYU_ENOMEM;
+		if (rc == KERYU_EINVAL) {
+			html_errors_add(&e, "q", "This search was not accepted.");
+		} else if (rc) {
+			free(list);
+			http_service_failed(p, "http.admin_tags", rc);
+			return;
+		}
+	}
+	if (!http_admin_begin(p, "Tags", e.n ? 400 : 200))
+		goto out;
+	if (strcmp(notice, "deactivated") == 0)
+		http_notice(h, "The tag is deactivated.");
+	else if (strcmp(notice, "activated") == 0)
+		http_notice(h, "The tag is active (the subject's other tags "
+			       "were deactivated).");
+	else if (strcmp(notice, "unchanged") == 0)
+		http_notice(h, "Nothing changed: the tag was already like "
+			       "that.");
+	html_error_summary(h, &e);
+	search_form(h, "/admin/tags/", q,
+		    "The short code, the subject's name or the custodian's "
+		    "email.",
+		    html_errors_for(&e, "q"));
+	if (!e.n) {
+		http_admin_url_add(base, sizeof(base), "q", q);
+		snprintf(back, sizeof(back), "%spage=%d", base, page);
+		html_raw(h, "<p>");
+		html_textf(h, "%d tag%s.", total, total == 1 ? "" : "s");
+		html_raw(h, "</p>\n<ul class=\"rows\" id=\"tags\">\n");
+		for (i = 0; i < n && i < HTTP_ADMIN_PAGE_SIZE; i++)
+			tag_row(p, &list[i], back);
+		html_raw(h, "</ul>\n");
+		http_admin_pager(h, base, page, total, false);
+	}
+	http_layout_end(h);
+out:
+	free(list);
+}
+
+static void tag_action(struct http_page *p, bool active)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	struct keryu_tag t;
+	char id[KERYU_UUID_LEN], owner[KERYU_UUID_LEN];
+	const char *back;
+	int rc;
+
+	if (!a || !http_subjects_ready(p))
+		return;
+	if (!http_uuid_arg(p->arg[0], id)) {
+		http_not_found(p);
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	rc = a->owner_of(a->self, KERYU_OWNED_TAG, id, owner);
+	if (!rc)
+		rc = sv->tag_get(sv->self, owner, id, &t);
+	if (rc) {
+		http_admin_fail(p, "http.admin_tag", rc);
+		return;
+	}
+	back = http_admin_back(p, "/admin/tags/");
+	if (t.is_active == active) {
+		http_admin_done(p, back, "unchanged");
+		return;
+	}
+	rc = sv->tag_set_active(sv->self, owner, id, active);
+	if (rc) {
+		http_admin_fail(p, "http.admin_tag", rc);
+		return;
+	}
+	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.admin_tag",
+			  "staff=%s tag=%s active=%s", p->s->who.id, id,
+			  http_admin_bool(active));
+	http_audit(p->ctx, p->req, "web", &p->s->who, NULL,
+		   active ? "tag.activate" : "tag.deactivate", "tag", id,
+		   "is_active: %s -> %s%s", http_admin_bool(!active),
+		   http_admin_bool(active),
+		   active ? " (the subject's other tags deactivated)" : "");
+	http_admin_done(p, back, active ? "activated" : "deactivated");
+}
+
+void http_admin_tag_deactivate(struct http_page *p)
+{
+	tag_action(p, false);
+}
+
+void http_admin_tag_activate(struct http_page *p)
+{
+	tag_action(p, true);
+}
+
+/* ---- alarms ---- */
+
+struct alarm_query {
+	struct keryu_alarm_filter f;
+	int page;
+};
+
+static void read_alarm_query(const struct http_page *p, struct alarm_query *q,
+			     struct html_errors *e)
+{
+	const char *subject = http_query(p, "subject");
+	const char *state = http_query(p, "state");
+	const char *from = http_query(p, "from"), *to = http_query(p, "to");
+
+	memset(q, 0, sizeof(*q));
+	if (*subject && !http_uuid_arg(subject, q->f.subject_id))
+		html_errors_add(e, "subject", "That is not a subject's id.");
+	if (!*state || strcmp(state, "open") == 0 ||
+	    strcmp(state, "resolved") == 0)
+		snprintf(q->f.state, sizeof(q->f.state), "%s", state);
+	else
+		html_errors_add(e, "state", "Choose open, resolved or any.");
+	if (*from && !http_admin_date_ok(from))
+		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
+					   "e.g. 2026-01-31.");
+	else
+		snprintf(q->f.from, sizeof(q->f.from), "%s", from);
+	if (*to && !http_admin_date_ok(to))
+		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
+					 "e.g. 2026-01-31.");
+	else
+		snprintf(q->f.to, sizeof(q->f.to), "%s", to);
+	if (q->f.from[0] && q->f.to[0] && strcmp(q->f.from, q->f.to) > 0)
+		html_errors_add(e, "to", "The end date is before the start "
+					 "date.");
+	http_admin_page_arg(p, &q->page, e);
+	q->f.offset = (q->page - 1) * HTTP_ADMIN_PAGE_SIZE;
+	q->f.limit = HTTP_ADMIN_PAGE_SIZE;
+}
+
+static void option(struct html *h, const char *value, const char *text,
+		   bool selected)
+{
+	html_raw(h, "<option value=\"");
+	html_attr(h, value);
+	html_raw(h, selected ? "\" selected>" : "\">");
+	html_text(h, text);
+	html_raw(h, "</option>\n");
+}
+
+static void alarm_filters(struct http_page *p, const struct html_errors *e)
+{
+	struct html *h = &p->r->body;
+	const char *state = http_query(p, "state");
+	const char *subject = http_query(p, "subject");
+
+	html_raw(h, "<form class=\"filters\" method=\"get\" "
+		    "action=\"/admin/alarms/\">\n");
+	if (*subject)
+		html_hidden(h, "subject", subject);
+	html_raw(h, "<div class=\"field\"><label for=\"f-state\">State</label>"
+		    "\n<select id=\"f-state\" name=\"state\">\n");
+	option(h, "", "Open and resolved", !*state);
+	option(h, "open", "Open", strcmp(state, "open") == 0);
+	option(h, "resolved", "Resolved", strcmp(state, "resolved") == 0);
+	html_raw(h, "</select>\n</div>\n");
+	html_input(h, &(struct html_field){
+			      .name = "from", .label = "From (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "from"),
+			      .error = html_errors_for(e, "from")});
+	html_input(h, &(struct html_field){
+			      .name = "to", .label = "To (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "to"),
+			      .error = html_errors_for(e, "to")});
+	html_raw(h, "<p><button type=\"submit\">Show alarms</button> "
+		    "<a href=\"/admin/alarms/\">Clear</a></p>\n</form>\n");
+}
+
+static void alarm_row(struct html *h, const struct keryu_admin_alarm *a)
+{
+	char href[64];
+
+	snprintf(href, sizeof(href), "/admin/alarms/%s/", a->s.id);
+	html_raw(h, "<li class=\"row\"><a href=\"");
+	html_attr(h, href);
+	html_raw(h, "\">");
+	http_time(h, a->s.scanned_at, "-");
+	html_raw(h, "</a> ");
+	html_raw(h, a->s.resolved ? "<span class=\"resolved\">Resolved</span>"
+				  : "<span class=\"open\">Open</span>");
+	html_raw(h, "<br><strong>");
+	html_text(h, a->s.subject_name);
+	html_raw(h, "</strong> &middot; ");
+	owner_link(h, a->custodian_id, a->custodian_email);
+	html_raw(h, "<br><span class=\"small\">Notification: ");
+	html_text(h, a->s.notification_status);
+	html_raw(h, "</span></li>\n");
+}
+
+void http_admin_alarms(struct http_page *p)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	struct keryu_admin_alarm *list = NULL;
+	struct html_errors e = {0};
+	struct alarm_query q;
+	struct html *h = &p->r->body;
+	char base[HTTP_ADMIN_URL_MAX] = "/admin/alarms/?";
+	size_t n = 0, i;
+	int total = 0, rc;
+
+	if (!a)
+		return;
+	read_alarm_query(p, &q, &e);
+	if (!e.n) {
+		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
+		rc = list ? a->alarms_all(a->self, &q.f, list,
+					  HTTP_ADMIN_PAGE_SIZE, &n, &total)
+			  : KERYU_ENOMEM;
+		if (rc == KERYU_EINVAL) {
+			html_errors_add(&e, NULL, "These filters were not "
+						  "accepted.");
+		} else if (rc) {
+			free(list);
+			http_service_failed(p, "http.admin_alarms", rc);
+			return;
+		}
+	}
+	if (!http_admin_begin(p, "Alarms", e.n ? 400 : 200))
+		goto out;
+	html_error_summary(h, &e);
+	alarm_filters(p, &e);
+	if (!e.n) {
+		html_raw(h, "<p>");
+		html_textf(h, "%d alarm%s, newest first.", total,
+			   total == 1 ? "" : "s");
+		html_raw(h, "</p>\n<ul class=\"rows\" id=\"alarms\">\n");
+		for (i = 0; i < n && i < HTTP_ADMIN_PAGE_SIZE; i++)
+			alarm_row(h, &list[i]);
+		html_raw(h, "</ul>\n");
+		/* the values were validated: ids, words and dates */
+		http_admin_url_add(base, sizeof(base), "subject",
+				   q.f.subject_id);
+		http_admin_url_add(base, sizeof(base), "state", q.f.state);
+		http_admin_url_add(base, sizeof(base), "from", q.f.from);
+		http_admin_url_add(base, sizeof(base), "to", q.f.to);
+		http_admin_pager(h, base, q.page, total, false);
+	}
+	http_layout_end(h);
+out:
+	free(list);
+}
+
+static const char *alarm_step(const char *status)
+{
+	static const struct {
+		const char *status, *text;
+	} steps[] = {
+		{"ESCALATED", "Alert passed on to the next person"},
+		{"FALLBACK", "Alert sent again on another channel"},
+		{"EXHAUSTED", "Nobody left to alert"},
+		{"ACKNOWLEDGED", "Acknowledged: someone is on their way"},
+		{"RETRIED", "Retried by staff"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(status, steps[i].status) == 0)
+			return steps[i].text;
+	return NULL;
+}
+
+static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
+{
+	const char *step = alarm_step(t->status);
+
+	html_raw(h, "<li>");
+	http_time(h, t->at, "-");
+	html_raw(h, " <strong>");
+	html_text(h, step ? step : t->status);
+	html_raw(h, "</strong><br><span class=\"small\">");
+	if (!step)
+		html_textf(h, "Attempt %d ", t->attempt);
+	if (t->channel[0])
+		html_textf(h, "via %s ", t->channel);
+	if (t->recipient_hint[0])
+		html_textf(h, "to the number ending %s", t->recipient_hint);
+	if (t->error_code[0] || t->error_text[0]) {
+		html_raw(h, "<br>");
+		if (t->error_code[0]) {
+			html_text(h, t->error_code);
+			html_raw(h, ": ");
+		}
+		html_text(h, t->error_text);
+	}
+	html_raw(h, "</span></li>\n");
+}
+
+static void notes_field(struct html *h, const char *value, const char *error)
+{
+	html_raw(h, error ? "<div class=\"field has-error\">\n"
+			  : "<div class=\"field\">\n");
+	html_raw(h, "<label for=\"f-notes\">Notes</label>\n");
+	if (error) {
+		html_raw(h, "<span class=\"error\" id=\"f-notes-error\">");
+		html_text(h, error);
+		html_raw(h, "</span>\n");
+	}
+	html_raw(h, "<textarea id=\"f-notes\" name=\"notes\" rows=\"4\" "
+		    "maxlength=\"2000\">");
+	html_text(h, value);
+	html_raw(h, "</textarea>\n</div>\n");
+}
+
+static void alarm_page(struct http_page *p, const char *id,
+		       const struct html_errors *e, const char *notes,
+		       unsigned status)
+{
+	const struct keryu_admin *a = p->ctx->admin;
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	const struct keryu_accounts *acc = p->ctx->accounts;
+	const char *notice = http_query(p, "notice");
+	struct keryu_timeline_entry *tl = NULL;
+	struct keryu_alarm_detail *d = NULL;
+	struct keryu_custodian c;
+	struct html *h = &p->r->body;
+	char owner[KERYU_UUID_LEN], title[160], href[96];
+	size_t n = 0, i;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	tl = calloc(TIMELINE_MAX, sizeof(*tl));
+	memset(&c, 0, sizeof(c));
+	rc = d && tl ? a->owner_of(a->self, KERYU_OWNED_ALARM, id, owner)
+		     : KERYU_ENOMEM;
+	if (!rc)
+		rc = sv->alarm_get(sv->self, owner, id, d);
+	if (!rc)
+		rc = sv->alarm_timeline(sv->self, owner, id, tl, TIMELINE_MAX,
+					&n);
+	if (!rc)
+		rc = acc->custodian_get(acc->self, owner, &c);
+	if (rc) {
+		http_admin_fail(p, "http.admin_alarm", rc);
+		goto out;
+	}
+	snprintf(title, sizeof(title), "Alarm: %s", d->s.subject_name);
+	if (!http_admin_begin(p, title, status))
+		goto out;
+	if (strcmp(notice, "resolved") == 0)
+		http_notice(h, "The alarm is marked resolved.");
+	else if (strcmp(notice, "already") == 0)
+		http_notice(h, "This alarm was already resolved.");
+	html_error_summary(h, e);
+	html_raw(h, "<dl>\n<dt>Subject</dt><dd>");
+	snprintf(href, sizeof(href), "/admin/subjects/%s/", d->s.subject_id);
+	http_admin_link(h, href, d->s.subject_name);
+	html_raw(h, "</dd>\n<dt>Custodian</dt><dd>");
+	owner_link(h, c.id, c.email);
+	html_raw(h, "</dd>\n<dt>Scanned</dt><dd>");
+	http_time(h, d->s.scanned_at, "-");
+	html_raw(h, "</dd>\n<dt>State</dt><dd>");
+	if (d->s.resolved) {
+		html_raw(h, "<span class=\"resolved\">Resolved</span> ");
+		http_time(h, d->resolved_at, "");
+	} else {
+		html_raw(h, "<span class=\"open\">Open</span>");
+	}
+	html_raw(h, "</dd>\n<dt>Acknowledged</dt><dd>");
+	http_time(h, d->acknowledged_at, "Not yet");
+	html_raw(h, "</dd>\n<dt>Notification</dt><dd>");
+	html_text(h, d->s.notification_status);
+	html_raw(h, "</dd>\n");
+	if (d->s.resolved && d->resolution_notes[0]) {
+		html_raw(h, "<dt>Notes</dt><dd class=\"notes\">");
+		html_text(h, d->resolution_notes);
+		html_raw(h, "</dd>\n");
+	}
+	html_raw(h, "</dl>\n<h2>Notifications</h2>\n");
+	if (n == 0)
+		html_raw(h, "<p>No notification was sent yet.</p>\n");
+	html_raw(h, "<ol class=\"timeline\" id=\"timeline\">\n");
+	for (i = 0; i < n && i < TIMELINE_MAX; i++)
+		timeline_item(h, &tl[i]);
+	html_raw(h, "</ol>\n");
+	if (!d->s.resolved) {
+		html_raw(h, "<h2>Resolve</h2>\n");
+		snprintf(href, sizeof(href), "/admin/alarms/%s/resolve", id);
+		html_form_begin(h, href, p->s->row.csrf);
+		notes_field(h, notes, html_errors_for(e, "notes"));
+		html_form_end(h, "Mark resolved");
+	}
+	html_raw(h, "<p><a href=\"/admin/alarms/\">All alarms</a></p>\n");
+	http_layout_end(h);
+out:
+	free(d);
+	free(tl);
+}
+
+void http_admin_alarm(struct http_page *p)
+{
+	struct html_errors e = {0};
+	char id[KERYU_UUID_LEN];
+
+	if (!http_admin_service(p) || !http_subjects_ready(p))
+		return;
+	if (!http_uuid_arg(p->arg[0], id)) {
+		http_not_found(p);
+		return;
+	}
+	alarm_page(p, id, &e, "", 200);
+}
+
+/* NULL when notes (valid UTF-8, no control characters but line breaks
+ * and tabs, at most 2000 bytes) are acceptable, else the message. */
+static const char *notes_problem(const char *notes)
+{
+	const unsigned char *c;
+	char *copy;
+	bool same;
+
+	if (strlen(notes) > NOTES_MAX)
+		return "The notes must be at most 2000 characters long.";
+	copy = malloc(strlen(notes) + 1);
+	if (!copy)
+		return "The notes could not be read.";
+	keryu_utf8_copy(copy, strlen(notes) + 1, notes);
+	same = strcmp(copy, notes) == 0;
+	free(copy);
+	if (!same)
+		return "The notes contain characters that are not allowed.";
+	for (c = (const unsigned char *)notes; *c; c++)
+		if ((*c < 0x20 && *c != '\n' && *c != '\r' && *c != '\t') ||
+		    *c == 0x7f)
+			return "The notes contain characters that are not "
+			       "allowed.";
+	return NULL;
+}
+
+void http_admin_alarm_resolve(struct http_page *p)
+{
+	const struct keryu_admin *a = http_admin_service(p);
+	const struct keryu_subjects *sv = p->ctx->subjects;
+	const char *notes = http_field(p, "notes"), *why;
+	struct html_errors e = {0};
+	char id[KERYU_UUID_LEN], owner[KERYU_UUID_LEN], loc[96];
+	int rc;
+
+	if (!a || !http_subjects_ready(p))
+		return;
+	if (!http_uuid_arg(p->arg[0], id)) {
+		http_not_found(p);
+		return;
+	}
+	rc = a->owner_of(a->self, KERYU_OWNED_ALARM, id, owner);
+	if (rc) {
+		http_admin_fail(p, "http.admin_alarm_resolve", rc);
+		return;
+	}
+	why = notes_problem(notes);
+	if (why) {
+		html_errors_add(&e, "notes", why);
+		alarm_page(p, id, &e, "", 400);
+		return;
+	}
+	rc = sv->alarm_resolve(sv->self, owner, id, notes);
+	snprintf(loc, sizeof(loc), "/admin/alarms/%s/", id);
+	if (rc == KERYU_ECONFLICT) {
+		http_admin_done(p, loc, "already");
+		return;
+	}
+	if (rc == KERYU_EINVAL) {
+		html_errors_add(&e, "notes", "These notes were not accepted.");
+		alarm_page(p, id, &e, notes, 400);
+		return;
+	}
+	if (rc) {
+		http_admin_fail(p, "http.admin_alarm_resolve", rc);
+		return;
+	}
+	p->ctx->host->log(p->ctx->m, KERYU_LOG_INFO, "http.admin_alarm_resolve",
+			  "staff=%s alarm=%s", p->s->who.id, id);
+	http_audit(p->ctx, p->req, "web", &p->s->who, NULL, "alarm.resolve",
+		   "alarm", id, "resolved: false -> true");
+	http_admin_done(p, loc, "resolved");
+}
