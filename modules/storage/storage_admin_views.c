@@ -224,45 +224,44 @@ static int subjects_work(struct storage_pool *p, PGconn *c, void *arg)
 	return 0;
 }
 
-/* Checks and fills what subjects_all, tags_all and deliveries_failed
- * share; false for bad arguments. */
-static bool all_prepare(struct all_call *ac, const char *search, int offset,
-			void *out, size_t max, size_t *n, int *total,
-			char off[16], char lim[16])
+/* What subjects_all, tags_all and deliveries_failed share: the checks,
+ * the parameters ($1 search, $2 offset, $3 limit) and the call. */
+static int run_all(void *self, const char *what, storage_work_fn fn,
+		   const char *search, int offset, void *out, size_t max,
+		   size_t *n, int *total)
 {
+	struct all_call ac;
+	char off[16], lim[16];
+	int rc;
+
 	if (n)
 		*n = 0;
 	if (total)
 		*total = 0;
 	if (!n || !total || offset < 0 || (max && !out) ||
 	    !search_valid(search))
-		return false;
-	snprintf(off, 16, "%d", offset);
+		return KERYU_EINVAL;
+	snprintf(off, sizeof(off), "%d", offset);
 	page_limit(lim, max);
-	memset(ac, 0, sizeof(*ac));
-	ac->v[0] = search ? search : "";
-	ac->v[1] = off;
-	ac->v[2] = lim;
-	ac->out = out;
-	return true;
+	memset(&ac, 0, sizeof(ac));
+	ac.v[0] = search ? search : "";
+	ac.v[1] = off;
+	ac.v[2] = lim;
+	ac.out = out;
+	rc = storage_pool_run(self, what, fn, &ac);
+	if (rc)
+		return rc;
+	*n = ac.n;
+	*total = ac.total;
+	return 0;
 }
 
 int storage_subjects_all(void *self, const char *search, int offset,
 			 struct keryu_admin_subject *out, size_t max, size_t *n,
 			 int *total)
 {
-	struct all_call ac;
-	char off[16], lim[16];
-	int rc;
-
-	if (!all_prepare(&ac, search, offset, out, max, n, total, off, lim))
-		return KERYU_EINVAL;
-	rc = storage_pool_run(self, "subjects_all", subjects_work, &ac);
-	if (rc)
-		return rc;
-	*n = ac.n;
-	*total = ac.total;
-	return 0;
+	return run_all(self, "subjects_all", subjects_work, search, offset,
+		       out, max, n, total);
 }
 
 /* ---- tags_all ---- */
@@ -334,18 +333,8 @@ int storage_tags_all(void *self, const char *search, int offset,
 		     struct keryu_admin_tag *out, size_t max, size_t *n,
 		     int *total)
 {
-	struct all_call ac;
-	char off[16], lim[16];
-	int rc;
-
-	if (!all_prepare(&ac, search, offset, out, max, n, total, off, lim))
-		return KERYU_EINVAL;
-	rc = storage_pool_run(self, "tags_all", tags_work, &ac);
-	if (rc)
-		return rc;
-	*n = ac.n;
-	*total = ac.total;
-	return 0;
+	return run_all(self, "tags_all", tags_work, search, offset, out, max,
+		       n, total);
 }
 
 /* ---- alarms_all ---- */
@@ -515,18 +504,8 @@ int storage_deliveries_failed(void *self, int offset,
 			      struct keryu_failed_delivery *out, size_t max,
 			      size_t *n, int *total)
 {
-	struct all_call ac;
-	char off[16], lim[16];
-	int rc;
-
-	if (!all_prepare(&ac, NULL, offset, out, max, n, total, off, lim))
-		return KERYU_EINVAL;
-	rc = storage_pool_run(self, "deliveries_failed", failed_work, &ac);
-	if (rc)
-		return rc;
-	*n = ac.n;
-	*total = ac.total;
-	return 0;
+	return run_all(self, "deliveries_failed", failed_work, NULL, offset,
+		       out, max, n, total);
 }
 
 /* ---- notification_retry ---- */
