@@ -284,6 +284,9 @@ class Cli(KeryuTest):
             self.assertIn(word, r.stdout)
         self.assertIn("purge", self.keryu("--help").stdout)
 
+    def purge(self, *args, env=None):
+        return self.keryu("purge", *args, env=env).stdout.splitlines()
+
     def test_purge_alarms_and_audit_entries_from_settings_config_and_flags(self):
         self.migrate()
         tag = self.seed()
@@ -304,30 +307,30 @@ class Cli(KeryuTest):
                 f"SELECT array_agg(round(extract(epoch FROM now() - {column}) / 86400)"
                 f" ORDER BY {column}) FROM {table}")
 
-        # with a notification and a timeline, which go with their alarm
+        # the oldest alarm has a notification, which goes with it
         backdate([900, 500, 100, 2], [2000, 400, 300, 1])
         old = self.pg.scalar("SELECT id FROM alarms ORDER BY scanned_at LIMIT 1")
         self.pg.query(
             "INSERT INTO notifications (alarm_id, custodian_id, recipient, channel, status)"
             " SELECT :'a1', custodian_id, '+16505551234', 'log', 'DELIVERED'"
             " FROM subjects WHERE id = :'a2'", old, subj)
-        # keryu.conf's defaults: alarms kept, audit entries 365 days
-        r = self.keryu("purge")
-        self.assertIn("alarms are kept for good ([alarms] alarm_retention_days = 0):"
-                      " nothing to purge", r.stdout)
-        self.assertIn("deleted 2 audit entries older than 365 days"
-                      " ([alarms] audit_retention_days)", r.stdout)
-        self.assertIn("cleared the finder data of 3 alarms older than 30 days"
-                      " ([alarms] finder_retention_days)", r.stdout)
+        # keryu.conf's defaults: finder data 30 days, alarms kept, audit
+        # entries 365 days; one line per kind, in that order
+        conf = {k: f"[alarms] {k}_retention_days" for k in ("finder", "alarm", "audit")}
+        self.assertEqual(self.purge(), [
+            f"cleared the finder data of 3 alarms older than 30 days ({conf['finder']})",
+            f"alarms are kept for good ({conf['alarm']} = 0): nothing to purge",
+            f"deleted 2 audit entries older than 365 days ({conf['audit']})"])
         self.assertEqual(ages("alarms", "scanned_at"), "{900,500,100,2}")
         self.assertEqual(ages("audit_log", "at"), "{300,1}")
         self.assertEqual(self.pg.scalar("SELECT array_agg(location) FROM alarms"
                                         " WHERE location IS NOT NULL"), "{here}")
 
-        # keryu.conf's alarm retention
-        r = self.keryu("purge", env=self.env(KERYU_ALARMS_ALARM_RETENTION_DAYS="600"))
-        self.assertIn("deleted 1 alarms older than 600 days, with their notifications"
-                      " ([alarms] alarm_retention_days)", r.stdout)
+        # keryu.conf's alarm retention; an alarm goes with its notifications
+        conf600 = self.env(KERYU_ALARMS_ALARM_RETENTION_DAYS="600")
+        self.assertEqual(self.purge(env=conf600)[1],
+                         f"deleted 1 alarms older than 600 days, with their notifications"
+                         f" ({conf['alarm']})")
         self.assertEqual(ages("alarms", "scanned_at"), "{500,100,2}")
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM notifications"), "0")
 
@@ -335,34 +338,31 @@ class Cli(KeryuTest):
         self.pg.query("INSERT INTO settings (key, value) VALUES"
                       " ('alarm_retention_days', '200'), ('audit_retention_days', '30'),"
                       " ('finder_retention_days', '1')")
-        r = self.keryu("purge", env=self.env(KERYU_ALARMS_ALARM_RETENTION_DAYS="600"))
-        self.assertIn("cleared the finder data of 1 alarms older than 1 days"
-                      " (setting finder_retention_days)", r.stdout)
-        self.assertIn("deleted 1 alarms older than 200 days, with their notifications"
-                      " (setting alarm_retention_days)", r.stdout)
-        self.assertIn("deleted 1 audit entries older than 30 days"
-                      " (setting audit_retention_days)", r.stdout)
+        self.assertEqual(self.purge(env=conf600), [
+            "cleared the finder data of 1 alarms older than 1 days"
+            " (setting finder_retention_days)",
+            "deleted 1 alarms older than 200 days, with their notifications"
+            " (setting alarm_retention_days)",
+            "deleted 1 audit entries older than 30 days (setting audit_retention_days)"])
         self.assertEqual(ages("alarms", "scanned_at"), "{100,2}")
         self.assertEqual(ages("audit_log", "at"), "{1}")
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM alarms"
                                         " WHERE location IS NOT NULL"), "0")
 
-        # and the flags win over both
-        r = self.keryu("purge", "--alarm-days", "1", "--audit-days", "2", "--days", "1")
-        self.assertIn("deleted 2 alarms older than 1 days, with their notifications"
-                      " (--alarm-days)", r.stdout)
-        self.assertIn("deleted 0 audit entries older than 2 days (--audit-days)", r.stdout)
-        self.assertIn("(--days)", r.stdout)
+        # and the flags win over both (--days is --finder-days)
+        self.assertEqual(self.purge("--alarm-days", "1", "--audit-days", "2", "--days", "1"), [
+            "cleared the finder data of 0 alarms older than 1 days (--days)",
+            "deleted 2 alarms older than 1 days, with their notifications (--alarm-days)",
+            "deleted 0 audit entries older than 2 days (--audit-days)"])
         self.assertEqual(ages("alarms", "scanned_at"), None)
         self.assertEqual(ages("audit_log", "at"), "{1}")
 
         # more than one batch of 1000
-        backdate([], [])
         self.pg.query("INSERT INTO audit_log (at, source, action)"
                       " SELECT now() - interval '40 days', 'system', 'test.entry'"
                       " FROM generate_series(1, 2345)")
-        r = self.keryu("purge", "--audit-days", "35")
-        self.assertIn("deleted 2345 audit entries older than 35 days", r.stdout)
+        self.assertEqual(self.purge("--audit-days", "35")[2],
+                         "deleted 2345 audit entries older than 35 days (--audit-days)")
         self.assertEqual(self.pg.scalar("SELECT count(*) FROM audit_log"), "1")
 
 
