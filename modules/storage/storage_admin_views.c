@@ -550,12 +550,20 @@ static int retry_lock(struct storage_pool *p, PGconn *c,
 	if (rc)
 		return rc;
 	/* FOR UPDATE: a second "retry now" waits here, then sees
-	 * retried_as set */
+	 * retried_as set. The person must still be one notify_due would
+	 * alert: a contact still there, verified, with the same phone; the
+	 * custodian reachable on the channel at the same phone. */
 	rc = storage_db_exec(
 		p, c, "retry.lock",
-		"SELECT " FAILED_WHERE " AND n.retried_as IS NULL, n.channel, "
-		"n.status, coalesce(n.last_error_code, '') "
-		"FROM notifications n WHERE n.id = $1::uuid FOR UPDATE",
+		"SELECT " FAILED_WHERE " AND n.retried_as IS NULL "
+		"AND CASE WHEN n.contact_id IS NOT NULL THEN EXISTS (SELECT 1 "
+		"  FROM contacts k WHERE k.id = n.contact_id "
+		"  AND k.verified_at IS NOT NULL AND k.phone_e164 = n.recipient) "
+		"ELSE EXISTS (SELECT 1 FROM custodians c "
+		"  WHERE c.id = n.custodian_id AND c.phone_e164 = n.recipient "
+		"  AND " STORAGE_CUSTODIAN_REACHES("n.channel") ") END, "
+		"n.channel, n.status, coalesce(n.last_error_code, '') "
+		"FROM notifications n WHERE n.id = $1::uuid FOR UPDATE OF n",
 		1, v, &r);
 	if (rc)
 		return rc;
@@ -596,9 +604,10 @@ static int retry_work(struct storage_pool *p, PGconn *c, void *arg)
 	/* The failed row first leaves the one-live-row rule (retried_as set;
 	 * the key is checked at commit), with nothing left for notify_due
 	 * to do about it: no lease, no follow-up — the retry is followed up
-	 * if it fails too. Then the retry: the same alarm, person, channel,
-	 * kind and data, PENDING with a lease that has already run out, so
-	 * that notify_due's next round publishes it like any re-drive. */
+	 * if it fails too (an alert; a finder's follow-up never is). Then
+	 * the retry: the same alarm, person, channel, kind and data, PENDING
+	 * with a lease that has already run out, so that notify_due's next
+	 * round publishes it. */
 	rc = storage_db_exec(p, c, "retry.link",
 			     "UPDATE notifications SET retried_as = $2::uuid, "
 			     "lease_until = NULL, followed_up = true "
@@ -613,7 +622,7 @@ static int retry_work(struct storage_pool *p, PGconn *c, void *arg)
 			"followed_up) "
 			"SELECT $2::uuid, alarm_id, custodian_id, contact_id, "
 			"channel, recipient, purpose, kind, detail, step, "
-			"fallback_of, 'PENDING', 0, now(), false "
+			"fallback_of, 'PENDING', 0, now(), kind <> 'alert' "
 			"FROM notifications WHERE id = $1::uuid",
 			2, v, NULL);
 	if (!rc)

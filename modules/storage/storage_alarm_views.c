@@ -204,8 +204,8 @@ static int timeline_work(struct storage_pool *p, PGconn *c, void *arg)
 	/* The alarm row comes first (LEFT JOINs), so that an alarm without
 	 * steps is an empty timeline and another custodian's is no row.
 	 * Notification events and alarm-level steps (ESCALATED, FALLBACK,
-	 * EXHAUSTED, ACKNOWLEDGED: status is the kind, error_text the
-	 * detail) are merged by time; at one instant an alarm-level step
+	 * EXHAUSTED, ACKNOWLEDGED, RETRIED: status is the kind, error_text
+	 * the detail) are merged by time; at one instant an alarm-level step
 	 * comes first, as it caused what follows. Only the last four digits
 	 * of the recipient leave the database. */
 	rc = storage_db_exec(

@@ -16,14 +16,6 @@
 #include "storage_pool.h"
 #include "storage_service.h"
 
-/* The custodian row c can be messaged on channel ch: an inactive custodian
- * is told nothing, nor one whose phone was never verified (the number could
- * be anyone's), nor, on the channels that send WhatsApp messages, one who
- * opted out of WhatsApp. */
-#define CUSTODIAN_REACHES(ch)                                                  \
-	"c.is_active AND c.phone_verified_at IS NOT NULL "                     \
-	"AND (c.whatsapp_opt_in OR " ch " NOT IN ('whatsapp', 'twilio'))"
-
 int storage_next_recipient(struct storage_pool *p, PGconn *c,
 			   const char *alarm_id, const char *channel,
 			   struct storage_recipient *out, bool *found)
@@ -43,7 +35,8 @@ int storage_next_recipient(struct storage_pool *p, PGconn *c,
 		"  c.phone_e164 AS phone, $2::text AS channel "
 		"  FROM alarms a JOIN subjects s ON s.id = a.subject_id "
 		"  JOIN custodians c ON c.id = s.custodian_id "
-		"  WHERE a.id = $1::uuid AND " CUSTODIAN_REACHES("$2::text") " "
+		"  WHERE a.id = $1::uuid "
+		"  AND " STORAGE_CUSTODIAN_REACHES("$2::text") " "
 		"  UNION ALL "
 		"  SELECT 1, k.position, k.created_at, s.custodian_id, k.id, "
 		"  k.phone_e164, k.channel "
@@ -460,8 +453,8 @@ static int custodian_reaches(struct due *d, PGconn *c,
 
 	rc = storage_db_exec(d->p, c, "due.reaches",
 			     "SELECT 1 FROM custodians c "
-			     "WHERE c.id = $1::uuid AND " CUSTODIAN_REACHES(
-				     "$2::text"),
+			     "WHERE c.id = $1::uuid "
+			     "AND " STORAGE_CUSTODIAN_REACHES("$2::text"),
 			     2, v, &r);
 	if (rc)
 		return rc;

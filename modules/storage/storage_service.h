@@ -276,6 +276,14 @@ bool storage_policy_valid(const struct keryu_alarm_policy *pol);
 /* True for a channel name as above. */
 bool storage_channel_valid(const char *ch);
 
+/* The custodian row c can be messaged on channel ch: an inactive custodian
+ * is told nothing, nor one whose phone was never verified (the number could
+ * be anyone's), nor, on the channels that send WhatsApp messages, one who
+ * opted out of WhatsApp. */
+#define STORAGE_CUSTODIAN_REACHES(ch)                                          \
+	"c.is_active AND c.phone_verified_at IS NOT NULL "                     \
+	"AND (c.whatsapp_opt_in OR " ch " NOT IN ('whatsapp', 'twilio'))"
+
 /* Who an alarm alerts next (storage_due.c). */
 struct storage_recipient {
 	char custodian_id[KERYU_UUID_LEN]; /* the subject's custodian */

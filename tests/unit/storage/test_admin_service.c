@@ -1020,6 +1020,50 @@ static void test_retry(void **unused)
 	f = find_failed(d, n, e.notification_id);
 	assert_non_null(f);
 	assert_string_equal(f->retried_as, again);
+	/* only someone notify_due would still alert: a contact whose phone
+	 * changed is not, nor an inactive custodian */
+	{
+		const char *vk[] = {e.alarm_id, w1.custodian, w1.contact[0],
+				    w1.cphone[0]};
+
+		r = fx_sqlv("INSERT INTO notifications (alarm_id, "
+			    "custodian_id, contact_id, channel, recipient, "
+			    "status, attempts) VALUES ($1::uuid, $2::uuid, "
+			    "$3::uuid, 'sms', $4, 'FAILED', 1) "
+			    "RETURNING id::text",
+			    4, vk);
+		snprintf(code_nid, sizeof(code_nid), "%s",
+			 PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	fx_sql1("UPDATE contacts SET phone_e164 = '+15550819999' "
+		"WHERE id = $1::uuid",
+		w1.contact[0]);
+	assert_int_equal(ad->notification_retry(ad->self, code_nid, again),
+			 KERYU_ECONFLICT);
+	{
+		const char *vk[] = {w1.contact[0], w1.cphone[0]};
+
+		PQclear(fx_sqlv("UPDATE contacts SET phone_e164 = $2 "
+				"WHERE id = $1::uuid",
+				2, vk));
+	}
+	assert_int_equal(ad->notification_retry(ad->self, code_nid, again), 0);
+	assert_string_equal(fx_nfield(again, "contact_id::text"),
+			    w1.contact[0]);
+	fx_scan(&w4, fx_pol("whatsapp"), &h);
+	fx_result(h.notification_id, "failed", 1, -1, NULL, NULL);
+	fx_sql1("UPDATE custodians SET is_active = false WHERE id = $1::uuid",
+		w4.custodian);
+	assert_int_equal(ad->notification_retry(ad->self, h.notification_id,
+						again),
+			 KERYU_ECONFLICT);
+	fx_sql1("UPDATE custodians SET is_active = true WHERE id = $1::uuid",
+		w4.custodian);
+	assert_int_equal(ad->notification_retry(ad->self, h.notification_id,
+						again),
+			 0);
+
 	/* the one-live-row rule still holds for the retry */
 	assert_true(fx_sql_fails("INSERT INTO notifications (alarm_id, "
 				 "custodian_id, channel, recipient) SELECT "
