@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_api.h"
 #include "http_module.h"
 
 static int bad(struct http_ctx *ctx, const char *key, const char *why)
@@ -242,6 +243,47 @@ static int load_photos(struct http_ctx *ctx)
 	return 0;
 }
 
+/* One integer option in min..max into *out. */
+static int load_int(struct http_ctx *ctx, const char *key, long long min,
+		    long long max, long long *out)
+{
+	long long v = ctx->host->config_int(ctx->m, key);
+	char why[64];
+
+	if (v < min || v > max) {
+		snprintf(why, sizeof(why), "must be %lld..%lld", min, max);
+		return bad(ctx, key, why);
+	}
+	*out = v;
+	return 0;
+}
+
+/* The JSON API's options (api_*). */
+static int load_api(struct http_ctx *ctx)
+{
+	struct http_api_conf c;
+	long long v[4];
+	int rc;
+
+	rc = load_int(ctx, "api_max_bytes", 1024, 16777216, &c.max_bytes);
+	if (!rc)
+		rc = load_int(ctx, "api_access_ttl_s", 60, 86400, &v[0]);
+	if (!rc)
+		rc = load_int(ctx, "api_refresh_ttl_s", 300, 31536000, &v[1]);
+	if (!rc)
+		rc = load_int(ctx, "api_rate_per_ip", 0, 1000000, &v[2]);
+	if (!rc)
+		rc = load_int(ctx, "api_rate_per_token", 0, 1000000, &v[3]);
+	if (rc)
+		return rc;
+	c.access_ttl_s = (int)v[0];
+	c.refresh_ttl_s = (int)v[1];
+	c.rate_per_ip = (int)v[2];
+	c.rate_per_token = (int)v[3];
+	http_api_configure(ctx, &c);
+	return 0;
+}
+
 int http_config_load(struct http_ctx *ctx)
 {
 	const struct keryu_host *h = ctx->host;
@@ -338,6 +380,8 @@ int http_config_load(struct http_ctx *ctx)
 	ctx->session_max_s = (int)v;
 
 	rc = load_photos(ctx);
+	if (!rc)
+		rc = load_api(ctx);
 	if (rc)
 		return rc;
 

@@ -6,6 +6,7 @@
 
 #include <keryu/events.h>
 
+#include "http_api.h"
 #include "http_finder.h"
 #include "http_module.h"
 #include "http_stats.h"
@@ -335,6 +336,8 @@ const char *http_route_class(const char *path)
 
 	if (!path)
 		return "other";
+	if (http_api_path(path))
+		return http_api_route_class(path);
 	rt = find_page(path, arg);
 	if (rt)
 		return rt->path;

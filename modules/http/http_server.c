@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "http_api.h"
 #include "http_module.h"
 #include "http_webhooks.h"
 
@@ -69,8 +70,9 @@ struct conn {
 	struct http_body *body; /* POST only */
 	unsigned status;        /* an error found while reading the body */
 	bool answered;
-	/* a webhook's body, kept raw: its signature covers the exact bytes */
-	bool raw;
+	/* a webhook's body, kept raw: its signature covers the exact bytes;
+	 * an API request's, read the same way up to api_max_bytes */
+	bool raw, api;
 	char *raw_buf;
 	size_t raw_len, raw_cap;
 	/* for /metrics: when the request came, its route class, and the
@@ -377,6 +379,67 @@ static void body_error(struct http_response *r, unsigned status)
 				"Something went wrong. Please try again.");
 }
 
+/* req from the connection's headers; query gets the query string; ip
+ * (size >= INET6_ADDRSTRLEN + 8) holds the client address req points to. */
+static void request_fill(struct http_ctx *ctx, struct MHD_Connection *c,
+			 const char *url, const char *method,
+			 struct http_request *req, struct http_form *query,
+			 char *ip, size_t size)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->path = url;
+	req->host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_HOST);
+	req->user_agent = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	req->cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						  MHD_HTTP_HEADER_COOKIE);
+	req->content_type = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req->origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	req->accept_language = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+	req->loopback = client_ip(ctx, c, ip, size);
+	req->client_ip = ip[0] ? ip : NULL;
+	req->authorization = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, query);
+	req->query = query;
+}
+
+/* An API request, its raw body read (or none); status 413 or 500 when
+ * reading it failed. */
+static enum MHD_Result answer_api(struct http_ctx *ctx,
+				  struct MHD_Connection *c, const char *url,
+				  const char *method, struct conn *cs,
+				  unsigned status)
+{
+	struct http_request req;
+	struct http_response r;
+	struct http_form query;
+	char ip[INET6_ADDRSTRLEN + 8];
+	enum MHD_Result ret;
+
+	http_response_init(&r);
+	http_form_init(&query);
+	if (status == 413)
+		http_api_problem(&r, 413, "payload-too-large",
+				 "Payload Too Large",
+				 "The request body is larger than this server "
+				 "accepts.");
+	else if (status)
+		http_api_problem(&r, 500, NULL, "Internal Server Error", NULL);
+	else {
+		request_fill(ctx, c, url, method, &req, &query, ip, sizeof(ip));
+		http_api_handle(ctx, &req, cs->raw_buf, cs->raw_len, &r);
+	}
+	ret = queue(c, &r, cs);
+	http_response_free(&r);
+	http_form_free(&query);
+	return ret;
+}
+
 static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 			      struct conn *cs, const char *url,
 			      const char *method, const struct http_form *form,
@@ -393,28 +456,7 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 	if (status) {
 		body_error(&r, status);
 	} else {
-		memset(&req, 0, sizeof(req));
-		req.method = method;
-		req.path = url;
-		req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       MHD_HTTP_HEADER_HOST);
-		req.user_agent = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
-		req.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_COOKIE);
-		req.content_type = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		req.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							 "Origin");
-		req.accept_language = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
-		req.loopback = client_ip(ctx, c, ip, sizeof(ip));
-		req.client_ip = ip[0] ? ip : NULL;
-		req.authorization = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg,
-					  &query);
-		req.query = &query;
+		request_fill(ctx, c, url, method, &req, &query, ip, sizeof(ip));
 		req.form = form;
 		http_route(ctx, &req, &r);
 	}
@@ -471,6 +513,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		*con_cls = cs;
 		clock_gettime(CLOCK_MONOTONIC, &cs->t0);
 		cs->route = http_route_class(url);
+		if (http_api_path(url)) {
+			/* only POST and PATCH carry a body; the rest are
+			 * answered before any body is read */
+			cs->api = true;
+			cs->raw = strcmp(method, "POST") == 0 ||
+				  strcmp(method, "PATCH") == 0;
+			cl = MHD_lookup_connection_value(
+				c, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_CONTENT_LENGTH);
+			status = cs->raw && cl &&
+						 strtoull(cl, NULL, 10) >
+							 (unsigned long long)
+								 http_api_config()
+									 ->max_bytes
+					 ? 413
+					 : 0;
+			if (cs->raw && !status)
+				return MHD_YES; /* called again with the body */
+			cs->answered = true;
+			return answer_api(ctx, c, url, method, cs, status);
+		}
 		if (http_webhook_takes_raw(method, url)) {
 			cs->raw = true;
 			cl = MHD_lookup_connection_value(
@@ -516,9 +579,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (cs->raw) {
 		if (*upload_data_size) {
 			if (!cs->status)
-				cs->status = raw_feed(cs, upload_data,
-						      *upload_data_size,
-						      ctx->webhook_max_bytes);
+				cs->status = raw_feed(
+					cs, upload_data, *upload_data_size,
+					cs->api ? http_api_config()->max_bytes
+						: ctx->webhook_max_bytes);
 			*upload_data_size = 0;
 			if (cs->status == 413) { /* chunked, over the cap */
 				ctx->host->log(ctx->m, KERYU_LOG_WARN,
@@ -529,6 +593,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return MHD_YES;
 		}
 		cs->answered = true;
+		if (cs->api)
+			return answer_api(ctx, c, url, method, cs, cs->status);
 		return answer_raw(ctx, c, url, cs, cs->status);
 	}
 	if (*upload_data_size) {
