@@ -48,6 +48,10 @@ static void delivery_row(struct http_page *p,
 		html_raw(h, "<span class=\"small\">Retried as ");
 		html_text(h, d->retried_as);
 		html_raw(h, "</span>");
+	} else if (strcmp(d->kind, "code") == 0) {
+		/* only the code's HMAC is stored: it cannot be sent again */
+		html_raw(h, "<span class=\"small\">A code cannot be sent "
+			    "again: the custodian asks for a new one.</span>");
 	} else {
 		snprintf(href, sizeof(href), "/admin/deliveries/%s/retry",
 			 d->notification_id);

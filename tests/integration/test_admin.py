@@ -499,6 +499,9 @@ class Admin(AdminBase, KeryuTest):
         nid = wait_for(lambda: self.pg.scalar(
             "SELECT id FROM notifications WHERE status = 'FAILED' AND purpose = 'alarm'"), 15,
             what="a FAILED notification")
+        code = wait_for(lambda: self.pg.scalar(
+            "SELECT id FROM notifications WHERE status = 'FAILED' AND purpose = 'code'"), 15,
+            what="the sign-up's code FAILED")
         status, _, text = self.staff.get("/admin/deliveries/")
         self.assertEqual(status, 200)
         self.assertIn(f'data-notification="{nid}"', text)
@@ -506,6 +509,14 @@ class Admin(AdminBase, KeryuTest):
         self.assertIn("testchan failed (configured outcome)", text)
         self.assertIn("Ana María Pérez", text)
         self.assertIn(f'action="/admin/deliveries/{nid}/retry"', text)
+        # the failed code of the sign-up is listed, with no button: a code
+        # cannot be sent again
+        self.assertIn(f'data-notification="{code}"', text)
+        self.assertNotIn(f'action="/admin/deliveries/{code}/retry"', text)
+        self.assertIn("A code cannot be sent again", text)
+        status, r, _ = self.post(self.staff, f"/admin/deliveries/{code}/retry",
+                                 page="/admin/deliveries/")
+        self.assertEqual(r.getheader("Location"), "/admin/deliveries/?notice=conflict")
 
         n = len(self.chan.requests())
         status, r, _ = self.post(self.staff, f"/admin/deliveries/{nid}/retry",
