@@ -17,22 +17,26 @@ static const char *const requires_list[] = {
 static const struct keryu_option options[] = {
 	{.key = "channel", .type = KERYU_OPT_STR, .def = "log",
 	 .help = "the custodian's channel (contacts name their own): requests "
-		 "go to keryu/v1/notify/<channel>"},
+		 "go to keryu/v1/notify/<channel>; the default_channel setting "
+		 "overrides it"},
 	{.key = "fallback_channel", .type = KERYU_OPT_STR, .def = "",
 	 .help = "channel tried when a recipient's channel fails for good and "
-		 "the contact names no fallback of its own; empty: none"},
+		 "the contact names no fallback of its own; empty: none (a stored "
+		 "setting overrides it)"},
 	{.key = "escalate_after_s", .type = KERYU_OPT_INT, .def = "120",
 	 .help = "alert the next contact when the alert is not delivered this "
-		 "many seconds after it was sent; 0: never",
+		 "many seconds after it was sent; 0: never (a stored setting "
+		 "overrides it)",
 	 .min = 0, .max = 86400},
 	{.key = "ack_timeout_s", .type = KERYU_OPT_INT, .def = "600",
 	 .help = "alert the next contact when nobody acknowledged the alarm "
 		 "this many seconds after the current contact was alerted; "
-		 "0: never",
+		 "0: never (a stored setting overrides it)",
 	 .min = 0, .max = 604800},
 	{.key = "cooldown_s", .type = KERYU_OPT_INT, .def = "60",
 	 .help = "a scan this many seconds or less after an open alarm of the "
-		 "same person joins it instead of alerting again; 0: off",
+		 "same person joins it instead of alerting again; 0: off (a "
+		 "stored setting overrides it)",
 	 .min = 0, .max = 86400},
 	{.key = "lease_s", .type = KERYU_OPT_INT, .def = "60",
 	 .help = "seconds a delivery request may stay unanswered (beyond the "
@@ -43,26 +47,33 @@ static const struct keryu_option options[] = {
 		 "out before it is FAILED (no channel answered)",
 	 .min = 0, .max = 1000},
 	{.key = "tick_ms", .type = KERYU_OPT_INT, .def = "1000",
-	 .help = "how often due work (escalation, re-drives) is looked for",
+	 .help = "how often due work (escalation, re-drives) is looked for and "
+		 "the settings and templates stored by staff are read again",
 	 .min = 10, .max = 600000},
 	{.key = "location_template", .type = KERYU_OPT_STR,
 	 .def = "qr_location_update",
 	 .help = "template of the follow-up when the finder shares a "
-		 "location; parameters: name, map link"},
+		 "location; parameters: name, map link. An approved template "
+		 "stored by staff (event location) takes its place"},
 	{.key = "report_template", .type = KERYU_OPT_STR,
 	 .def = "qr_finder_report",
 	 .help = "template of the follow-up when the finder sends a report; "
-		 "parameters: name, situation, the finder's words (or -)"},
+		 "parameters: name, situation, the finder's words (or -). An "
+		 "approved template stored by staff (event report) takes its "
+		 "place"},
 	{.key = "finder_retention_days", .type = KERYU_OPT_INT, .def = "30",
 	 .help = "days a finder's location, address hash, browser and words "
-		 "are kept with an alarm; 0: kept for good",
+		 "are kept with an alarm; 0: kept for good (a stored setting "
+		 "overrides it)",
 	 .min = 0, .max = 36500},
 	{.key = "alarm_retention_days", .type = KERYU_OPT_INT, .def = "0",
 	 .help = "days an alarm is kept, with its notifications and timeline, "
-		 "after its scan; 0: kept for good",
+		 "after its scan; 0: kept for good (a stored setting overrides "
+		 "it)",
 	 .min = 0, .max = 36500},
 	{.key = "audit_retention_days", .type = KERYU_OPT_INT, .def = "365",
-	 .help = "days an audit log entry is kept; 0: kept for good",
+	 .help = "days an audit log entry is kept; 0: kept for good (a stored "
+		 "setting overrides it)",
 	 .min = 0, .max = 36500},
 	{.key = "ack_link_ttl_s", .type = KERYU_OPT_INT, .def = "86400",
 	 .help = "lifetime of the acknowledgement link in each alert (needs "
