@@ -138,8 +138,9 @@ static void ack_url(struct alarms_ctx *ctx, const char *notification_id,
 	memcpy(out + nb, token, nt + 1);
 }
 
-/* The alert's "place": a map link of where the tag was scanned when the
- * scan carried a location, else "-" (a template parameter may not be
+/* The alert's "place": a map link of the alarm's location when one is
+ * known (the scan carried it, or the finder has shared it by the time of
+ * an escalation or a re-drive), else "-" (a template parameter may not be
  * empty). Costs two queries, so it is looked up only for a template that
  * names it. */
 static void place(struct alarms_ctx *ctx, const char *alarm_id, char *out,
