@@ -1,8 +1,10 @@
 /* The pieces of alarms_live.c that need no host: the stored settings over
  * keryu.conf's, the choice of a stored template, and a template's
  * parameters assembled in the order its row names them. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "alarms_module.h"
+#include "fake_host.h"
 
 static const struct alarms_settings conf = {
 	.channel = "whatsapp",
@@ -243,6 +246,92 @@ static void name_lookup(void **st)
 	assert_false(alarms_params_name("", "place"));
 }
 
+/* ---- one refresher, one reader ---- */
+
+/* Every call alternates between two consistent sets of rows: a reader
+ * must never see half of one and half of the other. */
+static atomic_int lists;
+
+static int flip_settings(void *self, struct keryu_setting *out, size_t max,
+			 size_t *n)
+{
+	bool odd = atomic_fetch_add(&lists, 1) & 1;
+
+	(void)self;
+	(void)max;
+	out[0] = row("default_channel", odd ? "odd" : "even");
+	out[1] = row("cooldown_s", odd ? "1" : "2");
+	*n = 2;
+	return 0;
+}
+
+static int flip_templates(void *self, struct keryu_template *out, size_t max,
+			  size_t *n)
+{
+	bool odd = atomic_load(&lists) & 1;
+
+	(void)self;
+	(void)max;
+	out[0] = tpl("alert", "", odd ? "t_odd" : "t_even", true);
+	snprintf(out[0].language, sizeof(out[0].language), "%s",
+		 odd ? "odd" : "even");
+	*n = 1;
+	return 0;
+}
+
+static const struct keryu_admin flip_admin = {
+	.struct_size = sizeof(struct keryu_admin),
+	.setting_list = flip_settings,
+	.template_list = flip_templates,
+};
+
+static atomic_bool reading_done;
+
+static void *refresher(void *arg)
+{
+	struct alarms_ctx *ctx = arg;
+
+	while (!atomic_load(&reading_done))
+		alarms_live_refresh(ctx);
+	return NULL;
+}
+
+/* The bus thread's copies while the due thread refreshes (run under the
+ * sanitizers, and with TSan by hand: no unguarded access). */
+static void copies_are_whole_while_refreshing(void **st)
+{
+	struct alarms_ctx ctx;
+	struct alarms_policy pol;
+	struct keryu_template t;
+	pthread_t th;
+	int i;
+
+	(void)st;
+	fake_host_reset(NULL);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.m = fake_mod();
+	ctx.host = fake_host();
+	ctx.admin = &flip_admin;
+	ctx.conf = conf;
+	ctx.live = conf;
+	assert_int_equal(pthread_mutex_init(&ctx.live_lock, NULL), 0);
+	atomic_store(&reading_done, false);
+	assert_int_equal(pthread_create(&th, NULL, refresher, &ctx), 0);
+	/* enough rounds of both, however the threads are scheduled */
+	for (i = 0; i < 20000 || atomic_load(&lists) < 2000; i++) {
+		alarms_live_policy(&ctx, &pol);
+		if (strcmp(pol.p.channel, "whatsapp") == 0)
+			continue; /* not refreshed yet */
+		assert_int_equal(pol.p.cooldown_s,
+				 strcmp(pol.p.channel, "odd") == 0 ? 1 : 2);
+		if (alarms_live_template(&ctx, "alert", "whatsapp", &t))
+			assert_string_equal(t.name + 2, t.language);
+	}
+	atomic_store(&reading_done, true);
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&ctx.live_lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +343,7 @@ int main(void)
 		cmocka_unit_test(bad_lists_are_refused),
 		cmocka_unit_test(at_most_eight_parameters),
 		cmocka_unit_test(name_lookup),
+		cmocka_unit_test(copies_are_whole_while_refreshing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
