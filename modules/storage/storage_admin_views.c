@@ -32,20 +32,15 @@ static void page_limit(char lim[16], size_t max)
 
 static int staff_work(struct storage_pool *p, PGconn *c, void *arg)
 {
-	const char *const *v = arg; /* id, staff, what */
+	const char *const *v = arg; /* id, staff */
 	PGresult *r;
 	int rc, rows;
 
-	rc = storage_db_exec(p, c, "custodian.admin_update",
-			     strcmp(v[2], "staff") == 0
-				     ? "UPDATE custodians SET is_staff = $2::bool, "
-				       "updated_at = now() "
-				       "WHERE id = $1::uuid RETURNING 1"
-				     : "UPDATE custodians SET "
-				       "phone_verified_at = NULL, "
-				       "updated_at = now() "
-				       "WHERE id = $1::uuid RETURNING 1",
-			     strcmp(v[2], "staff") == 0 ? 2 : 1, v, &r);
+	rc = storage_db_exec(p, c, "custodian.set_staff",
+			     "UPDATE custodians SET is_staff = $2::bool, "
+			     "updated_at = now() "
+			     "WHERE id = $1::uuid RETURNING 1",
+			     2, v, &r);
 	if (rc)
 		return rc;
 	rows = PQntuples(r);
@@ -56,7 +51,7 @@ static int staff_work(struct storage_pool *p, PGconn *c, void *arg)
 int storage_custodian_set_staff(void *self, const char *id, bool staff)
 {
 	struct storage_pool *p = self;
-	const char *v[] = {id, staff ? "true" : "false", "staff"};
+	const char *v[] = {id, staff ? "true" : "false"};
 	int rc;
 
 	if (!keryu_uuid_valid(id))
@@ -69,15 +64,53 @@ int storage_custodian_set_staff(void *self, const char *id, bool staff)
 	return rc;
 }
 
+static int reset_phone_work(struct storage_pool *p, PGconn *c, void *arg)
+{
+	const char *const *v = arg; /* id */
+	PGresult *r;
+	int rc, rows;
+
+	rc = storage_db_begin(p, c);
+	if (rc)
+		return rc;
+	rc = storage_db_exec(p, c, "custodian.reset_phone",
+			     "UPDATE custodians SET phone_verified_at = NULL, "
+			     "updated_at = now() "
+			     "WHERE id = $1::uuid RETURNING 1",
+			     1, v, &r);
+	if (rc)
+		goto fail;
+	rows = PQntuples(r);
+	PQclear(r);
+	if (rows != 1) {
+		rc = KERYU_ENOTFOUND;
+		goto fail;
+	}
+	/* "verify again" means with a new code: one sent before the reset
+	 * would otherwise undo it */
+	rc = storage_db_exec(p, c, "custodian.reset_phone_codes",
+			     "UPDATE one_time_codes SET consumed_at = now() "
+			     "WHERE custodian_id = $1::uuid AND purpose = 1 "
+			     "AND consumed_at IS NULL",
+			     1, v, NULL);
+	if (!rc)
+		rc = storage_db_commit(p, c);
+	if (!rc)
+		return 0;
+fail:
+	storage_db_rollback(p, c);
+	return rc;
+}
+
 int storage_custodian_reset_phone(void *self, const char *id)
 {
 	struct storage_pool *p = self;
-	const char *v[] = {id, NULL, "phone"};
+	const char *v[] = {id};
 	int rc;
 
 	if (!keryu_uuid_valid(id))
 		return KERYU_EINVAL;
-	rc = storage_pool_run(p, "custodian_reset_phone", staff_work,
+	rc = storage_pool_run(p, "custodian_reset_phone", reset_phone_work,
 			      (void *)v);
 	if (!rc)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,

@@ -754,6 +754,9 @@ static void test_alarms_all_owner(void **unused)
 static void test_staff_and_phone(void **unused)
 {
 	struct keryu_custodian k;
+	struct keryu_code_issued issued;
+	enum keryu_code_check check = KERYU_CODE_OK;
+	char code[KERYU_HASH_HEX];
 
 	(void)unused;
 	assert_int_equal(ad->custodian_set_staff(ad->self, w2.custodian, true),
@@ -779,7 +782,18 @@ static void test_staff_and_phone(void **unused)
 	assert_int_equal(fx.ac->custodian_get(fx.ac->self, w2.custodian, &k),
 			 0);
 	assert_true(k.phone_verified);
+	/* a phone code sent before the reset no longer verifies */
+	assert_int_equal(fx.ac->code_issue(fx.ac->self, w2.custodian,
+					   KERYU_CODE_PHONE, NULL,
+					   hx('c', code), "whatsapp", 600, 5,
+					   0, &issued),
+			 0);
 	assert_int_equal(ad->custodian_reset_phone(ad->self, w2.custodian), 0);
+	assert_int_equal(fx.ac->code_check(fx.ac->self, w2.custodian,
+					   KERYU_CODE_PHONE, NULL, code,
+					   &check),
+			 0);
+	assert_int_equal(check, KERYU_CODE_EXPIRED);
 	assert_int_equal(fx.ac->custodian_get(fx.ac->self, w2.custodian, &k),
 			 0);
 	assert_false(k.phone_verified);
