@@ -952,6 +952,10 @@ static int cmd_export(int argc, char **argv, struct common *c)
 struct retention {
 	const char *key;  /* the setting and the [alarms] option */
 	const char *flag; /* its command-line override */
+	int what;         /* admin's KERYU_PURGE_*, 0 for the finder data */
+	/* the output: "<done> N <rows> older than D days<extra> (<from>)",
+	 * or "<kept> kept for good (<from> = 0): nothing to purge" */
+	const char *done, *rows, *extra, *kept;
 	const char *arg;  /* the flag's value, NULL when not given */
 	long days;        /* 0: kept for good */
 	char from[64];    /* where days came from, for the output */
@@ -972,20 +976,14 @@ static int days_arg(const char *what, struct retention *r)
 	return 0;
 }
 
-/* For each kind without a flag: keryu.conf's value, with the stored
- * setting over it (as the alarms module applies them). Returns 0 or the
- * exit code after printing the line. */
-static int retention_values(const struct common *c, const char *what,
-			    const struct keryu_admin *ad, struct retention *r,
-			    size_t nr)
+/* For each kind without a flag, keryu.conf's value. Returns 0 or 2 after
+ * printing the line. */
+static int retention_conf(const struct common *c, struct retention *r,
+			  size_t nr)
 {
-	struct keryu_setting rows[KERYU_SETTINGS_MAX + 8];
 	struct config *cfg;
 	struct kernel *k;
-	size_t n = 0, i, j;
-	char *end;
-	long v;
-	int rc;
+	size_t i;
 
 	/* [alarms] is declared by the alarms module: load it (not start
 	 * it) for its validated values and defaults */
@@ -1002,8 +1000,22 @@ static int retention_values(const struct common *c, const char *what,
 	}
 	kernel_free(k);
 	config_free(cfg);
-	rc = ad->setting_list(ad->self, rows, sizeof(rows) / sizeof(rows[0]),
-			      &n);
+	return 0;
+}
+
+/* For each kind without a flag, the setting staff stored over keryu.conf's
+ * value, as the alarms module applies them. Returns 0 or 1 after printing
+ * the line. */
+static int retention_settings(const char *what, const struct keryu_admin *ad,
+			      struct retention *r, size_t nr)
+{
+	struct keryu_setting rows[KERYU_SETTINGS_MAX + 8];
+	size_t n = 0, i, j;
+	char *end;
+	long v;
+	int rc = ad->setting_list(ad->self, rows,
+				  sizeof(rows) / sizeof(rows[0]), &n);
+
 	if (rc) {
 		fprintf(stderr, PROG ": %s: cannot read the settings: %s\n",
 			what, keryu_strerror(rc));
@@ -1051,9 +1063,16 @@ static int cmd_purge(int argc, char **argv, struct common *c)
 	static const char *const what = "purge";
 	struct opts o = {0};
 	struct retention r[] = {
-		{.key = "finder_retention_days", .flag = "--finder-days"},
-		{.key = "alarm_retention_days", .flag = "--alarm-days"},
-		{.key = "audit_retention_days", .flag = "--audit-days"},
+		{.key = "finder_retention_days", .flag = "--finder-days",
+		 .done = "cleared the finder data of", .rows = "alarms",
+		 .extra = "", .kept = "finder data is"},
+		{.key = "alarm_retention_days", .flag = "--alarm-days",
+		 .what = KERYU_PURGE_ALARMS, .done = "deleted", .rows = "alarms",
+		 .extra = ", with their notifications", .kept = "alarms are"},
+		{.key = "audit_retention_days", .flag = "--audit-days",
+		 .what = KERYU_PURGE_AUDIT, .done = "deleted",
+		 .rows = "audit entries", .extra = "",
+		 .kept = "audit entries are"},
 	};
 	const struct keryu_admin *ad;
 	struct store s;
@@ -1077,7 +1096,9 @@ static int cmd_purge(int argc, char **argv, struct common *c)
 	for (i = 0; i < 3; i++)
 		if (r[i].arg && (rc = days_arg(what, &r[i])) != 0)
 			return rc;
-	rc = store_open(c, what, &s);
+	rc = retention_conf(c, r, 3);
+	if (!rc)
+		rc = store_open(c, what, &s);
 	if (rc)
 		return rc;
 	ad = kernel_service(s.k, KERYU_SERVICE_ADMIN);
@@ -1089,7 +1110,7 @@ static int cmd_purge(int argc, char **argv, struct common *c)
 		store_close(&s);
 		return 1;
 	}
-	rc = retention_values(c, what, ad, r, 3);
+	rc = retention_settings(what, ad, r, 3);
 	if (rc) {
 		store_close(&s);
 		return rc;
@@ -1097,29 +1118,16 @@ static int cmd_purge(int argc, char **argv, struct common *c)
 	for (i = 0; i < 3 && !rc; i++) {
 		if (r[i].days <= 0) {
 			printf("%s kept for good (%s = 0): nothing to purge\n",
-			       i == 0 ? "finder data is"
-			       : i == 1 ? "alarms are"
-					: "audit entries are",
-			       r[i].from);
+			       r[i].kept, r[i].from);
 			continue;
 		}
-		if (i == 0)
-			rc = s.st->purge_finder_data(s.st->self, (int)r[i].days,
-						     &rows);
-		else
-			rc = purge_batches(ad,
-					   i == 1 ? KERYU_PURGE_ALARMS
-						  : KERYU_PURGE_AUDIT,
-					   r[i].days, &rows);
-		if (rc)
-			break;
-		printf(i == 0   ? "cleared the finder data of %ld alarms older "
-				  "than %ld days (%s)\n"
-		       : i == 1 ? "deleted %ld alarms older than %ld days, with "
-				  "their notifications (%s)\n"
-				: "deleted %ld audit entries older than %ld days "
-				  "(%s)\n",
-		       rows, r[i].days, r[i].from);
+		rc = r[i].what ? purge_batches(ad, r[i].what, r[i].days, &rows)
+			       : s.st->purge_finder_data(s.st->self,
+							 (int)r[i].days, &rows);
+		if (!rc)
+			printf("%s %ld %s older than %ld days%s (%s)\n",
+			       r[i].done, rows, r[i].rows, r[i].days,
+			       r[i].extra, r[i].from);
 	}
 	store_close(&s);
 	if (rc) {
