@@ -156,6 +156,22 @@ int alarms_params_assemble(const char *list, const struct alarms_var *vars,
 	return 0;
 }
 
+/* True when rc is a failure of admin's list of what. A lasting failure is
+ * logged once, then its end; *flag remembers which (due thread only). */
+static bool failed(struct alarms_ctx *ctx, bool *flag, const char *what,
+		   int rc, size_t n)
+{
+	if (rc && !*flag)
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "alarms.admin.failed",
+			       "list=%s error=\"%s\" kept=last", what,
+			       keryu_strerror(rc));
+	else if (!rc && *flag)
+		ctx->host->log(ctx->m, KERYU_LOG_INFO, "alarms.admin.recovered",
+			       "list=%s rows=%zu", what, n);
+	*flag = rc != 0;
+	return rc != 0;
+}
+
 static void refresh_settings(struct alarms_ctx *ctx)
 {
 	const struct keryu_admin *ad = ctx->admin;
@@ -166,18 +182,8 @@ static void refresh_settings(struct alarms_ctx *ctx)
 	int rc = ad->setting_list(ad->self, rows, sizeof(rows) / sizeof(rows[0]),
 				  &n);
 
-	if (rc) {
-		if (!ctx->settings_failing)
-			ctx->host->log(ctx->m, KERYU_LOG_WARN,
-				       "alarms.settings.failed",
-				       "error=\"%s\" kept=last", keryu_strerror(rc));
-		ctx->settings_failing = true;
+	if (failed(ctx, &ctx->settings_failing, "settings", rc, n))
 		return;
-	}
-	if (ctx->settings_failing)
-		ctx->host->log(ctx->m, KERYU_LOG_INFO,
-			       "alarms.settings.recovered", "rows=%zu", n);
-	ctx->settings_failing = false;
 	bad = alarms_settings_overlay(&ctx->conf, rows, n, &next);
 	/* service and schema check values on the way in: a bad one was
 	 * written around them (SQL by hand); said once, not every tick */
@@ -205,19 +211,10 @@ static void refresh_templates(struct alarms_ctx *ctx)
 					  &n)
 		      : KERYU_ENOMEM;
 
-	if (rc) {
-		if (!ctx->templates_failing)
-			ctx->host->log(ctx->m, KERYU_LOG_WARN,
-				       "alarms.templates.failed",
-				       "error=\"%s\" kept=last", keryu_strerror(rc));
-		ctx->templates_failing = true;
+	if (failed(ctx, &ctx->templates_failing, "templates", rc, n)) {
 		free(rows);
 		return;
 	}
-	if (ctx->templates_failing)
-		ctx->host->log(ctx->m, KERYU_LOG_INFO,
-			       "alarms.templates.recovered", "rows=%zu", n);
-	ctx->templates_failing = false;
 	if (n > KERYU_TEMPLATES_MAX)
 		n = KERYU_TEMPLATES_MAX;
 	pthread_mutex_lock(&ctx->live_lock);
