@@ -145,8 +145,9 @@ static void set_active(struct http_api_call *c, bool active)
 	if (!empty_body(c) || !tag_load(c, &t, owner))
 		return;
 	rc = sv->tag_set_active(sv->self, owner, t.uuid, active);
+	/* not t.uuid: tag_get clears its out struct first */
 	if (!rc)
-		rc = sv->tag_get(sv->self, owner, t.uuid, &t);
+		rc = sv->tag_get(sv->self, owner, c->arg[0], &t);
 	if (rc) {
 		http_api_fail(c, "http.api_tag_active", rc, NULL);
 		return;
