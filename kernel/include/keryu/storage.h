@@ -227,7 +227,9 @@ struct keryu_storage {
 	 *    attempt + 1, ERROR without one becomes FAILED "no_outcome"; one
 	 *    re-driven more than pol->max_redrives times becomes FAILED
 	 *    "no_channel" (code notifications past their lease just become
-	 *    FAILED "no_outcome": their code is not stored to resend);
+	 *    FAILED "no_outcome": their code is not stored to resend); a
+	 *    PENDING one never handed to the bus (staff's "retry now") is
+	 *    published whatever max_redrives says;
 	 *  - a notification that became FAILED gets, once, a PENDING
 	 *    follow-up to the same person on their fallback channel, or, if
 	 *    there is none (or it was the fallback), the alarm escalates now;

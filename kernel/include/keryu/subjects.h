@@ -141,7 +141,9 @@ struct keryu_alarm_detail {
  * (status ESCALATED: the next recipient was alerted, notification_id names
  * their notification and error_text says why, e.g. "not delivered in
  * 120 s"; FALLBACK: the same person on their fallback channel; EXHAUSTED:
- * nobody left to alert; ACKNOWLEDGED: by link or on the alarm page). */
+ * nobody left to alert; ACKNOWLEDGED: by link or on the alarm page;
+ * RETRIED: staff retried a failed notification, notification_id names the
+ * retry). */
 struct keryu_timeline_entry {
 	char at[KERYU_TIME_LEN];
 	char notification_id[KERYU_UUID_LEN];
