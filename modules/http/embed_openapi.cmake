@@ -25,11 +25,8 @@ string(APPEND text "static const unsigned char doc[] = {\n\t${bytes}0x00};\n\n")
 string(APPEND text "const char *http_api_openapi_bytes(size_t *len)\n{\n")
 string(APPEND text "\t*len = sizeof(doc) - 1;\n\treturn (const char *)doc;\n}\n")
 
-# Rewrite only on change so dependants are not rebuilt for nothing.
-if(EXISTS ${OUT})
-  file(READ ${OUT} old)
-  if(old STREQUAL text)
-    return()
-  endif()
-endif()
-file(WRITE ${OUT} "${text}")
+# configure_file touches OUT only when the text changed, so the module is
+# not rebuilt for nothing.
+file(WRITE ${OUT}.new "${text}")
+configure_file(${OUT}.new ${OUT} COPYONLY)
+file(REMOVE ${OUT}.new)
