@@ -80,6 +80,23 @@ class Bench(KeryuTest):
         assert status == 200, (status, body)
         return json.loads(body)["access_token"]
 
+    def nginx_copy(self, path, body, ctype):
+        """A private nginx serving body at path (the query is ignored) with
+        Content-Type ctype: (Nginx, the URL)."""
+        root = os.path.join(self.work, "www")
+        name = os.path.join(root, path.split("?")[0].lstrip("/"))
+        os.makedirs(os.path.dirname(name), mode=0o755, exist_ok=True)
+        with open(name, "wb") as f:
+            f.write(body)
+        os.chmod(name, 0o644)
+        ngx = Nginx(self.work, root, ctype)
+        self.addCleanup(ngx.stop)
+        url = f"http://127.0.0.1:{ngx.port}{path}"
+        with urllib.request.urlopen(url) as r:
+            if r.read() != body or r.headers.get("Content-Type") != ctype:
+                raise AssertionError("nginx does not serve the saved answer as it was")
+        return ngx, url
+
     def runTest(self):
         for tool in ("wrk", "nginx"):
             if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
@@ -130,20 +147,7 @@ class Bench(KeryuTest):
         answer = json.loads(body)
         assert answer["total"] == ALARMS, answer["total"]
 
-        root = os.path.join(self.work, "www")
-        os.makedirs(os.path.join(root, "api", "v1"), exist_ok=True)
-        with open(os.path.join(root, "api", "v1", "alarms"), "wb") as f:
-            f.write(body)
-        for d, _, files in os.walk(root):
-            os.chmod(d, 0o755)
-            for n in files:
-                os.chmod(os.path.join(d, n), 0o644)
-        ngx = Nginx(self.work, root, ctype)
-        self.addCleanup(ngx.stop)
-        ngx_url = f"http://127.0.0.1:{ngx.port}{path}"
-        with urllib.request.urlopen(ngx_url) as r:
-            assert r.read() == body and r.headers.get("Content-Type") == ctype, \
-                "nginx does not serve the saved answer as it was"
+        ngx, ngx_url = self.nginx_copy(path, body, ctype)
 
         time.sleep(1.0)
         rss_before = status_kib(k.proc.pid, "VmRSS")

@@ -105,6 +105,8 @@ class Answer:
 
 
 class ApiOpenapi(KeryuTest):
+    maxDiff = None
+
     def setUp(self):
         super().setUp()
         self.migrate()
