@@ -316,20 +316,21 @@ static int alarms_init(keryu_mod *m, const struct keryu_host *host,
 static int alarms_start(void *state)
 {
 	struct alarms_ctx *ctx = state;
+	struct alarms_settings s;
 	int rc;
 
 	/* what staff stored applies from the first scan, not the first
 	 * tick; the due thread does not run yet */
 	alarms_live_refresh(ctx);
+	alarms_live_settings(ctx, &s);
 	rc = alarms_due_start(ctx);
 
 	ctx->host->log(ctx->m, rc ? KERYU_LOG_ERROR : KERYU_LOG_INFO,
 		       rc ? "alarms.start_failed" : "alarms.started",
 		       "channel=%s group=%s escalate_after_s=%d "
 		       "ack_timeout_s=%d lease_s=%d",
-		       ctx->conf.channel, ctx->group,
-		       ctx->conf.escalate_after_s, ctx->conf.ack_timeout_s,
-		       ctx->lease_s);
+		       s.channel, ctx->group, s.escalate_after_s,
+		       s.ack_timeout_s, ctx->lease_s);
 	return rc;
 }
 
