@@ -1,6 +1,6 @@
 """What staff change in the database reaches the delivery path of a running
-keryud (issue 6): message templates, settings (cooldown, default channel,
-retention) and "retry now" on a failed delivery.
+keryud (issue 6): message templates, settings (cooldown, default and
+fallback channels, retention) and "retry now" on a failed delivery.
 
 Real processes: PostgreSQL, mosquitto, keryud with storage, qr, http,
 alarms, log and the test-only channel module (tests/channels/testchan),
@@ -209,6 +209,23 @@ class AdminDelivery(KeryuTest):
         wait_for(lambda: len(self.notifications()) == 5, 10, what="a fifth alert")
         self.assertEqual(self.notifications()[-1][1], "log")
         self.assertEqual(len(self.chan.requests()), 1)
+        self.assert_same_keryud()
+
+    def test_fallback_channel_setting_applies_live(self):
+        self.migrate()
+        tag = self.seed(name=NAME)
+        self.start(outcome="failed:131026")  # keryu.conf: no fallback
+        self.scan(tag)
+        wait_for(lambda: [r[1:] for r in self.notifications()] == [["testchan", "FAILED"]],
+                 10, what="the alert FAILED")
+        time.sleep(0.5)
+        self.assertEqual(len(self.notifications()), 1)
+
+        self.setting("fallback_channel", "log")
+        self.scan(tag)
+        wait_for(lambda: [r[1:] for r in self.notifications()][1:] ==
+                 [["testchan", "FAILED"], ["log", "DELIVERED"]], 10,
+                 what="the failed alert followed on the fallback channel")
         self.assert_same_keryud()
 
     def test_retention_settings_purge_on_start(self):
