@@ -52,6 +52,16 @@ enum {
 	F_DOCS = 1u << 3,  /* the OpenAPI document or page */
 };
 
+static void openapi(struct http_api_call *c)
+{
+	http_api_openapi(c->ctx, c->req, c->r);
+}
+
+static void docs(struct http_api_call *c)
+{
+	http_api_docs_page(c->ctx, c->req, c->r);
+}
+
 static const char *const q_subjects[] = {"offset", "limit", "q", NULL};
 static const char *const q_alarms[] = {"subject_id", "state", "from", "to",
 				       "offset",     "limit", NULL};
@@ -96,6 +106,8 @@ static const struct api_route {
 	 F_AUTH | F_BODY | F_WRITE, NULL},
 	{"/api/v1/alarms/*/resolve", M_POST, http_api_alarm_resolve,
 	 F_AUTH | F_BODY | F_WRITE, NULL},
+	{"/api/v1/openapi.json", M_GET, openapi, F_DOCS, NULL},
+	{"/api/v1/docs", M_GET, docs, F_DOCS, NULL},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

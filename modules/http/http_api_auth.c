@@ -389,27 +389,37 @@ static const struct http_api_field refresh_fields[] = {
 	 .size = sizeof(((struct refresh_body *)0)->token)},
 };
 
+/* The body's refresh token as the HMAC it is stored under. False after
+ * answering 400, or 503 without the admin service. */
+static bool refresh_read(struct http_api_call *c, char hash[KERYU_HASH_HEX])
+{
+	struct http_api_errors e = {0};
+	struct refresh_body b = {{0}};
+
+	if (!http_api_json_read(c->body, refresh_fields, 1, &b, &e, NULL)) {
+		http_api_invalid(c->r, &e);
+		return false;
+	}
+	if (!c->ctx->admin) {
+		http_api_unavailable(c);
+		return false;
+	}
+	http_hmac_hex(c->ctx, b.token, hash);
+	sodium_memzero(&b, sizeof(b));
+	return true;
+}
+
 void http_api_auth_refresh(struct http_api_call *c)
 {
 	struct http_ctx *ctx = c->ctx;
 	const struct keryu_admin *adm = ctx->admin;
 	const struct keryu_accounts *a = ctx->accounts;
-	struct http_api_errors e = {0};
-	struct refresh_body b = {{0}};
 	char old_hash[KERYU_HASH_HEX], hash[KERYU_HASH_HEX], refresh[64];
 	char who[KERYU_UUID_LEN];
 	int rc;
 
-	if (!http_api_json_read(c->body, refresh_fields, 1, &b, &e, NULL)) {
-		http_api_invalid(c->r, &e);
+	if (!refresh_read(c, old_hash))
 		return;
-	}
-	if (!adm) {
-		http_api_unavailable(c);
-		return;
-	}
-	http_hmac_hex(ctx, b.token, old_hash);
-	sodium_memzero(&b, sizeof(b));
 	refresh_new(ctx, refresh, hash);
 	rc = adm->refresh_rotate(adm->self, old_hash, hash,
 				 http_api_config()->refresh_ttl_s, who);
@@ -436,21 +446,11 @@ void http_api_auth_refresh(struct http_api_call *c)
 void http_api_auth_logout(struct http_api_call *c)
 {
 	const struct keryu_admin *adm = c->ctx->admin;
-	struct http_api_errors e = {0};
-	struct refresh_body b = {{0}};
 	char hash[KERYU_HASH_HEX];
 	int rc;
 
-	if (!http_api_json_read(c->body, refresh_fields, 1, &b, &e, NULL)) {
-		http_api_invalid(c->r, &e);
+	if (!refresh_read(c, hash))
 		return;
-	}
-	if (!adm) {
-		http_api_unavailable(c);
-		return;
-	}
-	http_hmac_hex(c->ctx, b.token, hash);
-	sodium_memzero(&b, sizeof(b));
 	rc = adm->refresh_revoke(adm->self, hash);
 	if (rc) {
 		http_api_fail(c, "http.api_logout", rc, NULL);

@@ -25,6 +25,8 @@ struct subject_body {
 	struct keryu_subject s; /* first: the offsets below fit s alone */
 	bool missing;
 };
+_Static_assert(offsetof(struct subject_body, s) == 0,
+	       "subject_json reads the fields at the table's offsets");
 
 #define SB(field) offsetof(struct subject_body, s.field)
 #define SZ(field) sizeof(((struct keryu_subject *)0)->field)

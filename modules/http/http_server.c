@@ -408,38 +408,20 @@ static void request_fill(struct http_ctx *ctx, struct MHD_Connection *c,
 	req->query = query;
 }
 
-/* An API request, its raw body read (or none); status 413 or 500 when
- * reading it failed. */
-static enum MHD_Result answer_api(struct http_ctx *ctx,
-				  struct MHD_Connection *c, const char *url,
-				  const char *method, struct conn *cs,
-				  unsigned status)
+/* A problem+json answer for an API body that could not be read. */
+static void api_body_error(struct http_response *r, unsigned status)
 {
-	struct http_request req;
-	struct http_response r;
-	struct http_form query;
-	char ip[INET6_ADDRSTRLEN + 8];
-	enum MHD_Result ret;
-
-	http_response_init(&r);
-	http_form_init(&query);
 	if (status == 413)
-		http_api_problem(&r, 413, "payload-too-large",
+		http_api_problem(r, 413, "payload-too-large",
 				 "Payload Too Large",
 				 "The request body is larger than this server "
 				 "accepts.");
-	else if (status)
-		http_api_problem(&r, 500, NULL, "Internal Server Error", NULL);
-	else {
-		request_fill(ctx, c, url, method, &req, &query, ip, sizeof(ip));
-		http_api_handle(ctx, &req, cs->raw_buf, cs->raw_len, &r);
-	}
-	ret = queue(c, &r, cs);
-	http_response_free(&r);
-	http_form_free(&query);
-	return ret;
+	else
+		http_api_problem(r, 500, NULL, "Internal Server Error", NULL);
 }
 
+/* A page's request (form: its POST body) or, for cs->api, an API
+ * request with its raw body; status: the error met reading the body. */
 static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 			      struct conn *cs, const char *url,
 			      const char *method, const struct http_form *form,
@@ -453,12 +435,18 @@ static enum MHD_Result answer(struct http_ctx *ctx, struct MHD_Connection *c,
 
 	http_response_init(&r);
 	http_form_init(&query);
-	if (status) {
+	if (status && cs->api) {
+		api_body_error(&r, status);
+	} else if (status) {
 		body_error(&r, status);
 	} else {
 		request_fill(ctx, c, url, method, &req, &query, ip, sizeof(ip));
 		req.form = form;
-		http_route(ctx, &req, &r);
+		if (cs->api)
+			http_api_handle(ctx, &req, cs->raw_buf, cs->raw_len,
+					&r);
+		else
+			http_route(ctx, &req, &r);
 	}
 	ret = queue(c, &r, cs);
 	http_response_free(&r);
@@ -532,7 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			if (cs->raw && !status)
 				return MHD_YES; /* called again with the body */
 			cs->answered = true;
-			return answer_api(ctx, c, url, method, cs, status);
+			return answer(ctx, c, cs, url, method, NULL, status);
 		}
 		if (http_webhook_takes_raw(method, url)) {
 			cs->raw = true;
@@ -594,7 +582,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		}
 		cs->answered = true;
 		if (cs->api)
-			return answer_api(ctx, c, url, method, cs, cs->status);
+			return answer(ctx, c, cs, url, method, NULL,
+				      cs->status);
 		return answer_raw(ctx, c, url, cs, cs->status);
 	}
 	if (*upload_data_size) {
