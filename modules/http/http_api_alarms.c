@@ -150,9 +150,9 @@ static cJSON *timeline_json(const struct keryu_timeline_entry *t, size_t n)
 			break;
 		cJSON_AddStringToObject(o, "at", t[i].at);
 		http_api_add_str(o, "notification_id", t[i].notification_id);
-		cJSON_AddStringToObject(o, "channel", t[i].channel);
-		cJSON_AddStringToObject(o, "recipient_hint",
-					t[i].recipient_hint);
+		/* null for an alarm-level step (no notification) */
+		http_api_add_str(o, "channel", t[i].channel);
+		http_api_add_str(o, "recipient_hint", t[i].recipient_hint);
 		cJSON_AddStringToObject(o, "status", t[i].status);
 		cJSON_AddNumberToObject(o, "attempt", t[i].attempt);
 		http_api_add_str(o, "provider_message_id",

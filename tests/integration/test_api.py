@@ -319,6 +319,10 @@ class Endpoints(Api):
                           a["timeline"]), (None, None, None, []))
         _, a = self.ok(200, "POST", f"/alarms/{aid}/acknowledge", token=t)
         self.assertIsNotNone(a["acknowledged_at"])
+        # an alarm-level step has no notification: nulls, never ""
+        step = [x for x in a["timeline"] if x["status"] == "ACKNOWLEDGED"]
+        self.assertEqual([(x["notification_id"], x["channel"], x["recipient_hint"])
+                          for x in step], [(None, None, None)])
         self.assert_audited("alarm.acknowledge", cid, aid)
         self.problem(409, "conflict", "POST", f"/alarms/{aid}/acknowledge", {}, t)
         _, a = self.ok(200, "POST", f"/alarms/{aid}/resolve", {"notes": "found her"}, t)
