@@ -241,6 +241,17 @@ void http_api_reply(struct http_api_call *c, unsigned status, cJSON *obj)
 	c->r->no_store = true;
 }
 
+void http_api_list_reply(struct http_api_call *c, const char *event, int rc,
+			 cJSON *items, int total, int offset, int limit)
+{
+	if (rc) {
+		cJSON_Delete(items);
+		http_api_fail(c, event, rc, NULL);
+		return;
+	}
+	http_api_reply(c, 200, http_api_page(items, total, offset, limit));
+}
+
 void http_api_no_content(struct http_api_call *c)
 {
 	html_free(&c->r->body);

@@ -64,6 +64,10 @@ struct http_api_call {
 
 /* r becomes 200 (or status) with obj as its JSON body; obj is freed. */
 void http_api_reply(struct http_api_call *c, unsigned status, cJSON *obj);
+/* A list's answer: the page of items (taken) when rc is 0, else
+ * http_api_fail(c, event, rc). */
+void http_api_list_reply(struct http_api_call *c, const char *event, int rc,
+			 cJSON *items, int total, int offset, int limit);
 /* r becomes 204 with no body. */
 void http_api_no_content(struct http_api_call *c);
 /* The standard problems of a handler. */

@@ -125,12 +125,7 @@ void http_api_alarms_list(struct http_api_call *c)
 					     summary_json(&rows[i], c->who.id));
 		free(rows);
 	}
-	if (rc) {
-		cJSON_Delete(items);
-		http_api_fail(c, "http.api_alarms", rc, NULL);
-		return;
-	}
-	http_api_reply(c, 200, http_api_page(items, total, f.offset, f.limit));
+	http_api_list_reply(c, "http.api_alarms", rc, items, total, f.offset, f.limit);
 }
 
 static cJSON *number_or_null(bool have, double v)

@@ -179,12 +179,7 @@ void http_api_subjects_list(struct http_api_call *c)
 					     summary_json(&rows[i], c->who.id));
 		free(rows);
 	}
-	if (rc) {
-		cJSON_Delete(items);
-		http_api_fail(c, "http.api_subjects", rc, NULL);
-		return;
-	}
-	http_api_reply(c, 200, http_api_page(items, total, offset, limit));
+	http_api_list_reply(c, "http.api_subjects", rc, items, total, offset, limit);
 }
 
 /* Loads the subject of arg[0] for the caller into s and its owner. */
