@@ -199,6 +199,14 @@ static bool subject_load(struct http_api_call *c, struct keryu_subject *s,
 	return true;
 }
 
+/* The service refused values the checks here let through (the ids were
+ * checked before): a 400, not the 404 an EINVAL means elsewhere. */
+static void refused(struct http_api_call *c)
+{
+	http_api_problem(c->r, 400, "validation", "Invalid request",
+			 "The values were not accepted.");
+}
+
 /* Reads the body into b; the date of birth is also checked against the
  * service's range so that a bad one is a field error, not a 404. */
 static bool subject_read(struct http_api_call *c, struct subject_body *b,
@@ -270,6 +278,10 @@ void http_api_subject_create(struct http_api_call *c)
 	rc = sv->subject_create(sv->self, c->who.id, &b->s, id);
 	if (!rc)
 		rc = sv->subject_get(sv->self, c->who.id, id, &b->s);
+	if (rc == KERYU_EINVAL) {
+		refused(c);
+		goto out;
+	}
 	if (rc) {
 		http_api_fail(c, "http.api_subject_create", rc, NULL);
 		goto out;
@@ -322,6 +334,10 @@ void http_api_subject_patch(struct http_api_call *c)
 					     b->missing);
 	if (!rc)
 		rc = sv->subject_get(sv->self, owner, c->arg[0], &b->s);
+	if (rc == KERYU_EINVAL) {
+		refused(c);
+		goto out;
+	}
 	if (rc) {
 		http_api_fail(c, "http.api_subject_update", rc, NULL);
 		goto out;
@@ -456,6 +472,10 @@ void http_api_contact_create(struct http_api_call *c)
 	if (!rc)
 		rc = sv->contact_list(sv->self, owner, c->arg[0], k,
 				      KERYU_CONTACTS_MAX, &n);
+	if (rc == KERYU_EINVAL) {
+		refused(c);
+		return;
+	}
 	if (rc) {
 		http_api_fail(c, "http.api_contact_add", rc,
 			      "The subject already has the most emergency "
