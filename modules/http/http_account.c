@@ -72,9 +72,7 @@ void http_notice(struct html *h, const char *text)
 	html_raw(h, "</p>\n");
 }
 
-/* Copies s without leading and trailing white space into out. False
- * when it does not fit. */
-static bool trim_copy(const char *s, char *out, size_t size)
+bool http_trim_copy(const char *s, char *out, size_t size)
 {
 	size_t n;
 
@@ -95,7 +93,7 @@ const char *http_email_normalise(const char *in, char out[255])
 	const char *at;
 	size_t i;
 
-	if (!trim_copy(in, out, 255))
+	if (!http_trim_copy(in, out, 255))
 		return "The email address is too long.";
 	if (!out[0])
 		return "Enter your email address.";
@@ -252,7 +250,7 @@ void http_signup(struct http_page *p)
 			  SIGNUP_WINDOW_S, 10, p->r))
 		return;
 
-	if (!trim_copy(http_field(p, "name"), name, sizeof(name)))
+	if (!http_trim_copy(http_field(p, "name"), name, sizeof(name)))
 		html_errors_add(&e, "name", "The name must be at most 100 "
 					    "characters long.");
 	else if ((why = name_problem(name)) != NULL)
@@ -693,7 +691,8 @@ void http_login(struct http_page *p)
 	if (!(ok && found && c.is_active)) {
 		ctx->host->log(ctx->m, KERYU_LOG_INFO, "http.login",
 			       "result=refused");
-		login_failed_audit(p, email_ok ? email : NULL, found ? &c : NULL,
+		login_failed_audit(p, email_ok ? email : NULL,
+				   found ? &c : NULL,
 				   !found ? "unknown email"
 				   : !ok  ? "wrong password"
 					  : "inactive account");

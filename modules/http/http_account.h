@@ -19,6 +19,9 @@ void http_notice(struct html *h, const char *text);
 /* Trims and lower-cases an email into out. NULL when it is acceptable,
  * else the message to show. */
 const char *http_email_normalise(const char *in, char out[255]);
+/* Copies s without leading and trailing white space into out. False
+ * when it does not fit (out is then unchanged). */
+bool http_trim_copy(const char *s, char *out, size_t size);
 /* Reads a phone as people type it ("+1 (650) 555-1234") into E.164 in
  * out. NULL when it is acceptable, else the message to show. */
 const char *http_phone_normalise(const char *in, char out[32]);

@@ -111,7 +111,8 @@ bool http_admin_page_arg(const struct http_page *p, int *page,
 	return true;
 }
 
-bool http_admin_date_ok(const char *s)
+/* True for "YYYY-MM-DD" naming a real day. */
+static bool date_ok(const char *s)
 {
 	char t[32];
 
@@ -119,6 +120,41 @@ bool http_admin_date_ok(const char *s)
 		return false;
 	snprintf(t, sizeof(t), "%sT00:00:00Z", s);
 	return keryu_time_valid(t);
+}
+
+void http_admin_dates(const struct http_page *p, char from[11], char to[11],
+		      struct html_errors *e)
+{
+	const char *f = http_query(p, "from"), *t = http_query(p, "to");
+
+	from[0] = to[0] = '\0';
+	if (*f && !date_ok(f))
+		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
+					   "e.g. 2026-01-31.");
+	else if (*f)
+		memcpy(from, f, 11);
+	if (*t && !date_ok(t))
+		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
+					 "e.g. 2026-01-31.");
+	else if (*t)
+		memcpy(to, t, 11);
+	if (from[0] && to[0] && strcmp(from, to) > 0)
+		html_errors_add(e, "to", "The end date is before the start "
+					 "date.");
+}
+
+void http_admin_date_inputs(struct http_page *p, const struct html_errors *e)
+{
+	struct html *h = &p->r->body;
+
+	html_input(h, &(struct html_field){
+			      .name = "from", .label = "From (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "from"),
+			      .error = html_errors_for(e, "from")});
+	html_input(h, &(struct html_field){
+			      .name = "to", .label = "To (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "to"),
+			      .error = html_errors_for(e, "to")});
 }
 
 bool http_admin_url_add(char *url, size_t size, const char *name,
@@ -219,9 +255,32 @@ void http_admin_done(struct http_page *p, const char *path,
 	const char *sep = "?";
 
 	if (strchr(path, '?'))
-		sep = n && (path[n - 1] == '?' || path[n - 1] == '&') ? "" : "&";
+		sep = n && (path[n - 1] == '?' || path[n - 1] == '&') ? ""
+								      : "&";
 	snprintf(loc, sizeof(loc), "%s%snotice=%s", path, sep, notice);
 	http_redirect(p->r, loc);
+}
+
+bool http_admin_id(struct http_page *p, char id[KERYU_UUID_LEN])
+{
+	if (http_uuid_arg(p->arg[0], id))
+		return true;
+	http_not_found(p);
+	return false;
+}
+
+bool http_admin_listed(struct http_page *p, int rc, struct html_errors *e,
+		       const char *field, const char *event)
+{
+	if (rc == KERYU_EINVAL) {
+		html_errors_add(e, field,
+				field ? "This search was not accepted."
+				      : "These filters were not accepted.");
+		return true;
+	}
+	if (rc)
+		http_service_failed(p, event, rc);
+	return rc == 0;
 }
 
 void http_admin_fail(struct http_page *p, const char *event, int rc)

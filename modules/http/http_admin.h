@@ -32,8 +32,13 @@ bool http_admin_begin(struct http_page *p, const char *title,
  * to e for anything but 1..a page that can be offset in an int. */
 bool http_admin_page_arg(const struct http_page *p, int *page,
 			 struct html_errors *e);
-/* True for "YYYY-MM-DD" naming a real day. */
-bool http_admin_date_ok(const char *s);
+/* Reads ?from= and ?to= (YYYY-MM-DD, UTC, inclusive; "" no bound) into
+ * from and to; adds an error for a bad one and for an end before the
+ * start. */
+void http_admin_dates(const struct http_page *p, char from[11], char to[11],
+		      struct html_errors *e);
+/* The two date inputs of a filter form, refilled from the query. */
+void http_admin_date_inputs(struct http_page *p, const struct html_errors *e);
 /* Appends "name=<value %-encoded>&" to url (size bytes) when value is
  * not "". False when it does not fit (url is then unchanged). */
 bool http_admin_url_add(char *url, size_t size, const char *name,
@@ -54,6 +59,15 @@ const char *http_admin_back(const struct http_page *p, const char *dflt);
 /* 303 to path with "notice=<notice>" appended ("?" or "&"). */
 void http_admin_done(struct http_page *p, const char *path,
 		     const char *notice);
+/* The page's "*" segment as a lower-case UUID in id; false after making r
+ * the 404 page (the router lets only UUIDs through, but says nothing of
+ * their case). */
+bool http_admin_id(struct http_page *p, char id[KERYU_UUID_LEN]);
+/* After a staff-wide list call: KERYU_EINVAL becomes an error of field
+ * (NULL: the form) in e, shown on the page with a 400; any other error
+ * makes r a 503 page (logged under event) and returns false. */
+bool http_admin_listed(struct http_page *p, int rc, struct html_errors *e,
+		       const char *field, const char *event);
 /* Logs the service error under event and makes r a 503 page; 404 for
  * KERYU_ENOTFOUND. */
 void http_admin_fail(struct http_page *p, const char *event, int rc);

@@ -3,7 +3,6 @@
  * over keryu.conf. Every field is checked here against admin.h's rules
  * first, so a refused form shows each error next to its field with what
  * was typed, and nothing is stored. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,23 +54,6 @@ static int event_index(const char *event)
 	return -1;
 }
 
-/* Copies s trimmed of white space into out; false when it does not fit. */
-static bool trimmed(const char *s, char *out, size_t size)
-{
-	size_t n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (n >= size)
-		return false;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return true;
-}
-
 /* Checks a comma-separated list (spaces around names are dropped) of the
  * event's variables, each at most once, at most 8, into out; NULL when
  * acceptable, else the message. */
@@ -92,7 +74,7 @@ static const char *parameters_read(const char *in, int ev, char *out,
 		const char *vars = event_defaults[ev].vars, *hit;
 		size_t len;
 
-		if (!trimmed(tok, name, sizeof(name)) || !name[0])
+		if (!http_trim_copy(tok, name, sizeof(name)) || !name[0])
 			return "Separate the names with single commas.";
 		len = strlen(name);
 		hit = strstr(vars, name);
@@ -307,15 +289,16 @@ static void template_read(const struct http_page *p, struct template_form *f,
 		html_errors_add(e, "event", "Choose an event from the list.");
 	else
 		snprintf(f->event, sizeof(f->event), "%s", template_events[ev]);
-	if (!trimmed(http_field(p, "channel"), f->channel, sizeof(f->channel)) ||
+	if (!http_trim_copy(http_field(p, "channel"), f->channel,
+			    sizeof(f->channel)) ||
 	    (f->channel[0] && !channel_ok(f->channel)))
 		html_errors_add(e, "channel", "A channel is 1 to 31 of a-z, "
 					      "0-9, _ and -, or empty.");
-	if (!trimmed(http_field(p, "name"), f->name, sizeof(f->name)) ||
+	if (!http_trim_copy(http_field(p, "name"), f->name, sizeof(f->name)) ||
 	    !word_ok(f->name, LOWER_DIGITS "_", 127))
 		html_errors_add(e, "name", "Enter the template's name: 1 to "
 					   "127 of a-z, 0-9 and _.");
-	if (!trimmed(http_field(p, "language"), f->language,
+	if (!http_trim_copy(http_field(p, "language"), f->language,
 		     sizeof(f->language)) ||
 	    !word_ok(f->language,
 		     LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-", 15))
@@ -530,7 +513,7 @@ static void settings_page(struct http_page *p,
 	html_error_summary(h, e);
 	html_form_begin(h, "/admin/settings/", p->s->row.csrf);
 	for (i = 0; i < KERYU_SETTINGS_MAX; i++) {
-		const char *stored = "", *conf;
+		const char *stored = "", *conf, *value;
 		char hint[256];
 
 		for (j = 0; j < n; j++)
@@ -541,15 +524,14 @@ static void settings_page(struct http_page *p,
 		snprintf(hint, sizeof(hint), "%s keryu.conf: %s.",
 			 settings[i].hint,
 			 !conf ? "not set" : !*conf ? "empty" : conf);
+		value = post ? http_field(p, settings[i].key) : stored;
 		html_input(h, &(struct html_field){
 				      .name = settings[i].key,
 				      .label = settings[i].label,
 				      .hint = hint,
 				      .inputmode = settings[i].max ? "numeric"
 								   : NULL,
-				      .value = post ? http_field(
-							      p, settings[i].key)
-						    : stored,
+				      .value = value,
 				      .error = html_errors_for(
 					      e, settings[i].key)});
 	}
@@ -587,7 +569,7 @@ void http_admin_settings(struct http_page *p)
 		for (j = 0; j < n; j++)
 			if (strcmp(rows[j].key, settings[i].key) == 0)
 				stored = rows[j].value;
-		if (!trimmed(http_field(p, settings[i].key), value[i],
+		if (!http_trim_copy(http_field(p, settings[i].key), value[i],
 			     sizeof(value[i]))) {
 			html_errors_add(&e, settings[i].key, "Too long.");
 			continue;

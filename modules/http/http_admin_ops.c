@@ -13,7 +13,8 @@
 /* ---- failed deliveries ---- */
 
 static void delivery_row(struct http_page *p,
-			 const struct keryu_failed_delivery *d, const char *back)
+			 const struct keryu_failed_delivery *d,
+			 const char *back)
 {
 	struct html *h = &p->r->body;
 	char href[96];
@@ -79,11 +80,9 @@ void http_admin_deliveries(struct http_page *p)
 				    a->self, (page - 1) * HTTP_ADMIN_PAGE_SIZE,
 				    list, HTTP_ADMIN_PAGE_SIZE, &n, &total)
 			  : KERYU_ENOMEM;
-		if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_deliveries", rc);
-			return;
-		}
+		if (!http_admin_listed(p, rc, &e, NULL,
+				       "http.admin_deliveries"))
+			goto out;
 	}
 	if (!http_admin_begin(p, "Failed deliveries", e.n ? 400 : 200))
 		goto out;
@@ -95,7 +94,8 @@ void http_admin_deliveries(struct http_page *p)
 			       "already retried, or it is no longer failed.");
 	html_error_summary(h, &e);
 	if (!e.n) {
-		snprintf(back, sizeof(back), "/admin/deliveries/?page=%d", page);
+		snprintf(back, sizeof(back), "/admin/deliveries/?page=%d",
+			 page);
 		html_raw(h, "<p>");
 		html_textf(h, "%d notification%s ended failed, newest first.",
 			   total, total == 1 ? "" : "s");
@@ -119,10 +119,8 @@ void http_admin_delivery_retry(struct http_page *p)
 
 	if (!a)
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	back = http_admin_back(p, "/admin/deliveries/");
 	rc = a->notification_retry(a->self, id, new_id);
 	if (rc == KERYU_ECONFLICT) {
@@ -224,7 +222,6 @@ static void audit_query(const struct http_page *p,
 	const char *actor = http_query(p, "actor");
 	const char *action = http_query(p, "action");
 	const char *target = http_query(p, "target");
-	const char *from = http_query(p, "from"), *to = http_query(p, "to");
 
 	memset(f, 0, sizeof(*f));
 	if (strlen(actor) >= sizeof(f->actor))
@@ -242,17 +239,7 @@ static void audit_query(const struct http_page *p,
 		html_errors_add(e, "target", "This is too long.");
 	else
 		memcpy(f->target_id, target, strlen(target) + 1);
-	if (*from && !http_admin_date_ok(from))
-		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD.");
-	else
-		snprintf(f->from, sizeof(f->from), "%s", from);
-	if (*to && !http_admin_date_ok(to))
-		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD.");
-	else
-		snprintf(f->to, sizeof(f->to), "%s", to);
-	if (f->from[0] && f->to[0] && strcmp(f->from, f->to) > 0)
-		html_errors_add(e, "to", "The end date is before the start "
-					 "date.");
+	http_admin_dates(p, f->from, f->to, e);
 	http_admin_page_arg(p, page, e);
 	f->offset = (*page - 1) * HTTP_ADMIN_PAGE_SIZE;
 	f->limit = HTTP_ADMIN_PAGE_SIZE;
@@ -279,14 +266,7 @@ static void audit_filters(struct http_page *p, const struct html_errors *e)
 			      .name = "target", .label = "Target id",
 			      .value = http_query(p, "target"),
 			      .error = html_errors_for(e, "target")});
-	html_input(h, &(struct html_field){
-			      .name = "from", .label = "From (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "from"),
-			      .error = html_errors_for(e, "from")});
-	html_input(h, &(struct html_field){
-			      .name = "to", .label = "To (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "to"),
-			      .error = html_errors_for(e, "to")});
+	http_admin_date_inputs(p, e);
 	html_raw(h, "<p><button type=\"submit\">Show entries</button> "
 		    "<a href=\"/admin/audit/\">Clear</a></p>\n</form>\n");
 }
@@ -310,14 +290,8 @@ void http_admin_audit(struct http_page *p)
 		rc = list ? a->audit_list(a->self, &f, list,
 					  HTTP_ADMIN_PAGE_SIZE, &n, &total)
 			  : KERYU_ENOMEM;
-		if (rc == KERYU_EINVAL) {
-			html_errors_add(&e, NULL, "These filters were not "
-						  "accepted.");
-		} else if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_audit", rc);
-			return;
-		}
+		if (!http_admin_listed(p, rc, &e, NULL, "http.admin_audit"))
+			goto out;
 	}
 	if (!http_admin_begin(p, "Audit log", e.n ? 400 : 200))
 		goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_admin.h"
+#include "http_subjects.h"
 #include "http_tags_alarms.h"
 
 #define SEARCH_MAX 254
@@ -59,16 +60,14 @@ void http_admin_custodians(struct http_page *p)
 	if (!e.n) {
 		/* one more than shown tells whether a next page exists */
 		list = calloc(HTTP_ADMIN_PAGE_SIZE + 1, sizeof(*list));
-		rc = list ? acc->custodian_list(acc->self, q,
-						(page - 1) * HTTP_ADMIN_PAGE_SIZE,
-						list, HTTP_ADMIN_PAGE_SIZE + 1,
-						&n)
+		rc = list ? acc->custodian_list(
+				    acc->self, q,
+				    (page - 1) * HTTP_ADMIN_PAGE_SIZE, list,
+				    HTTP_ADMIN_PAGE_SIZE + 1, &n)
 			  : KERYU_ENOMEM;
-		if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_custodians", rc);
-			return;
-		}
+		if (!http_admin_listed(p, rc, &e, "q",
+				       "http.admin_custodians"))
+			goto out;
 	}
 	if (!http_admin_begin(p, "Custodians", e.n ? 400 : 200))
 		goto out;
@@ -100,15 +99,6 @@ out:
 }
 
 /* ---- one custodian ---- */
-
-static void row(struct html *h, const char *term, const char *value)
-{
-	html_raw(h, "<dt>");
-	html_text(h, term);
-	html_raw(h, "</dt><dd>");
-	html_text(h, value);
-	html_raw(h, "</dd>\n");
-}
 
 static void their_subjects(struct http_page *p, const char *id)
 {
@@ -170,7 +160,8 @@ static void audit_section(struct http_page *p, const char *title,
 	html_text(h, title);
 	html_raw(h, "</h2>\n");
 	if (http_admin_audit_rows(p, &f)) {
-		html_raw(h, "<p>The audit log cannot be shown right now.</p>\n");
+		html_raw(h, "<p>The audit log cannot be shown right "
+			    "now.</p>\n");
 		return;
 	}
 	snprintf(href, sizeof(href), "/admin/audit/?%s=%s",
@@ -223,12 +214,12 @@ static void custodian_page(struct http_page *p, const char *id,
 		html_error_summary(h, &e);
 	}
 	html_raw(h, "<dl>\n");
-	row(h, "Email", c.email);
-	row(h, "Name", c.name);
-	row(h, "Phone", c.phone);
-	row(h, "Phone verified", c.phone_verified ? "Yes" : "No");
-	row(h, "Staff", c.is_staff ? "Yes" : "No");
-	row(h, "Account", c.is_active ? "Active" : "Inactive");
+	http_dl_row(h, "Email", c.email);
+	http_dl_row(h, "Name", c.name);
+	http_dl_row(h, "Phone", c.phone);
+	http_dl_row(h, "Phone verified", c.phone_verified ? "Yes" : "No");
+	http_dl_row(h, "Staff", c.is_staff ? "Yes" : "No");
+	http_dl_row(h, "Account", c.is_active ? "Active" : "Inactive");
 	html_raw(h, "<dt>Created</dt><dd>");
 	http_time(h, c.created_at, "-");
 	html_raw(h, "</dd>\n</dl>\n<h2>Actions</h2>\n<p>\n");
@@ -260,10 +251,8 @@ void http_admin_custodian(struct http_page *p)
 
 	if (!http_admin_service(p))
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	custodian_page(p, id, NULL, 200);
 }
 
@@ -306,10 +295,8 @@ static void custodian_action(struct http_page *p, enum cust_action act)
 
 	if (!a)
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	memset(&c, 0, sizeof(c));
 	rc = acc->custodian_get(acc->self, id, &c);
 	if (rc) {

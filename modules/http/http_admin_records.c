@@ -47,12 +47,32 @@ static void read_search(const struct http_page *p, const char **q, int *page,
 	http_admin_page_arg(p, page, e);
 }
 
+/* The notice of a tag action, on the page it came back to. */
+static void tag_notice(struct http_page *p)
+{
+	const char *notice = http_query(p, "notice");
+	struct html *h = &p->r->body;
+
+	if (strcmp(notice, "deactivated") == 0)
+		http_notice(h, "The tag is deactivated.");
+	else if (strcmp(notice, "activated") == 0)
+		http_notice(h, "The tag is active (the subject's other tags "
+			       "were deactivated).");
+	else if (strcmp(notice, "unchanged") == 0)
+		http_notice(h, "Nothing changed: the tag was already like "
+			       "that.");
+}
+
 /* ---- subjects ---- */
 
-static void subject_row(struct html *h, const struct keryu_admin_subject *s)
+static void subject_row(struct http_page *p, const void *item,
+			const char *back)
 {
+	const struct keryu_admin_subject *s = item;
+	struct html *h = &p->r->body;
 	char href[64];
 
+	(void)back;
 	snprintf(href, sizeof(href), "/admin/subjects/%s/", s->s.id);
 	html_raw(h, "<li class=\"row\"><strong>");
 	http_admin_link(h, href, s->s.name);
@@ -68,56 +88,6 @@ static void subject_row(struct html *h, const struct keryu_admin_subject *s)
 	html_raw(h, " &middot; last alarm ");
 	http_time(h, s->s.last_alarm_at, "never");
 	html_raw(h, "</span></li>\n");
-}
-
-void http_admin_subjects(struct http_page *p)
-{
-	const struct keryu_admin *a = http_admin_service(p);
-	struct keryu_admin_subject *list = NULL;
-	struct html_errors e = {0};
-	struct html *h = &p->r->body;
-	char base[HTTP_ADMIN_URL_MAX] = "/admin/subjects/?";
-	const char *q = "";
-	size_t n = 0, i;
-	int page = 1, total = 0, rc;
-
-	if (!a)
-		return;
-	read_search(p, &q, &page, &e);
-	if (!e.n) {
-		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
-		rc = list ? a->subjects_all(a->self, q,
-					    (page - 1) * HTTP_ADMIN_PAGE_SIZE,
-					    list, HTTP_ADMIN_PAGE_SIZE, &n,
-					    &total)
-			  : KERYU_ENOMEM;
-		if (rc == KERYU_EINVAL) {
-			html_errors_add(&e, "q", "This search was not accepted.");
-		} else if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_subjects", rc);
-			return;
-		}
-	}
-	if (!http_admin_begin(p, "Subjects", e.n ? 400 : 200))
-		goto out;
-	html_error_summary(h, &e);
-	search_form(h, "/admin/subjects/", q,
-		    "Part of the subject's name or the custodian's email.",
-		    html_errors_for(&e, "q"));
-	if (!e.n) {
-		html_raw(h, "<p>");
-		html_textf(h, "%d subject%s.", total, total == 1 ? "" : "s");
-		html_raw(h, "</p>\n<ul class=\"rows\" id=\"subjects\">\n");
-		for (i = 0; i < n && i < HTTP_ADMIN_PAGE_SIZE; i++)
-			subject_row(h, &list[i]);
-		html_raw(h, "</ul>\n");
-		http_admin_url_add(base, sizeof(base), "q", q);
-		http_admin_pager(h, base, page, total, false);
-	}
-	http_layout_end(h);
-out:
-	free(list);
 }
 
 static const char *gender_name(const char *g)
@@ -202,7 +172,6 @@ void http_admin_subject(struct http_page *p)
 	const struct keryu_admin *a = http_admin_service(p);
 	const struct keryu_subjects *sv = p->ctx->subjects;
 	const struct keryu_accounts *acc = p->ctx->accounts;
-	const char *notice = http_query(p, "notice");
 	struct keryu_subject *s = NULL;
 	struct keryu_custodian c;
 	struct html *h = &p->r->body;
@@ -211,10 +180,8 @@ void http_admin_subject(struct http_page *p)
 
 	if (!a || !http_subjects_ready(p))
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	s = calloc(1, sizeof(*s));
 	memset(&c, 0, sizeof(c));
 	rc = s ? a->owner_of(a->self, KERYU_OWNED_SUBJECT, id, owner)
@@ -232,14 +199,7 @@ void http_admin_subject(struct http_page *p)
 		free(s);
 		return;
 	}
-	if (strcmp(notice, "deactivated") == 0)
-		http_notice(h, "The tag is deactivated.");
-	else if (strcmp(notice, "activated") == 0)
-		http_notice(h, "The tag is active (the subject's other tags "
-			       "were deactivated).");
-	else if (strcmp(notice, "unchanged") == 0)
-		http_notice(h, "Nothing changed: the tag was already like "
-			       "that.");
+	tag_notice(p);
 	html_raw(h, "<p>Custodian: ");
 	owner_link(h, c.id, c.email);
 	snprintf(href, sizeof(href), "/admin/alarms/?subject=%s", id);
@@ -270,9 +230,9 @@ void http_admin_subject(struct http_page *p)
 
 /* ---- tags ---- */
 
-static void tag_row(struct http_page *p, const struct keryu_admin_tag *t,
-		    const char *back)
+static void tag_row(struct http_page *p, const void *item, const char *back)
 {
+	const struct keryu_admin_tag *t = item;
 	struct html *h = &p->r->body;
 	char href[64];
 
@@ -295,16 +255,37 @@ static void tag_row(struct http_page *p, const struct keryu_admin_tag *t,
 	html_raw(h, "</li>\n");
 }
 
-void http_admin_tags(struct http_page *p)
+/* ---- the searchable lists (subjects, tags) ---- */
+
+struct search_list {
+	const char *title, *path, *hint, *event, *one, *many, *id;
+	size_t item_size;
+	int (*fetch)(const struct keryu_admin *a, const char *q, int offset,
+		     void *out, size_t max, size_t *n, int *total);
+	void (*row)(struct http_page *p, const void *item, const char *back);
+};
+
+static int subjects_fetch(const struct keryu_admin *a, const char *q,
+			  int offset, void *out, size_t max, size_t *n,
+			  int *total)
+{
+	return a->subjects_all(a->self, q, offset, out, max, n, total);
+}
+
+static int tags_fetch(const struct keryu_admin *a, const char *q, int offset,
+		      void *out, size_t max, size_t *n, int *total)
+{
+	return a->tags_all(a->self, q, offset, out, max, n, total);
+}
+
+static void search_page(struct http_page *p, const struct search_list *l)
 {
 	const struct keryu_admin *a = http_admin_service(p);
-	const char *notice = http_query(p, "notice");
-	struct keryu_admin_tag *list = NULL;
 	struct html_errors e = {0};
 	struct html *h = &p->r->body;
-	char base[HTTP_ADMIN_URL_MAX] = "/admin/tags/?";
-	char back[HTTP_ADMIN_URL_MAX + 32];
+	char base[HTTP_ADMIN_URL_MAX], back[HTTP_ADMIN_URL_MAX + 32];
 	const char *q = "";
+	unsigned char *list = NULL;
 	size_t n = 0, i;
 	int page = 1, total = 0, rc;
 
@@ -312,48 +293,62 @@ void http_admin_tags(struct http_page *p)
 		return;
 	read_search(p, &q, &page, &e);
 	if (!e.n) {
-		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
-		rc = list ? a->tags_all(a->self, q,
-					(page - 1) * HTTP_ADMIN_PAGE_SIZE,
-					list, HTTP_ADMIN_PAGE_SIZE, &n, &total)
+		list = calloc(HTTP_ADMIN_PAGE_SIZE, l->item_size);
+		rc = list ? l->fetch(a, q, (page - 1) * HTTP_ADMIN_PAGE_SIZE,
+				     list, HTTP_ADMIN_PAGE_SIZE, &n, &total)
 			  : KERYU_ENOMEM;
-		if (rc == KERYU_EINVAL) {
-			html_errors_add(&e, "q", "This search was not accepted.");
-		} else if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_tags", rc);
-			return;
-		}
+		if (!http_admin_listed(p, rc, &e, "q", l->event))
+			goto out;
 	}
-	if (!http_admin_begin(p, "Tags", e.n ? 400 : 200))
+	if (!http_admin_begin(p, l->title, e.n ? 400 : 200))
 		goto out;
-	if (strcmp(notice, "deactivated") == 0)
-		http_notice(h, "The tag is deactivated.");
-	else if (strcmp(notice, "activated") == 0)
-		http_notice(h, "The tag is active (the subject's other tags "
-			       "were deactivated).");
-	else if (strcmp(notice, "unchanged") == 0)
-		http_notice(h, "Nothing changed: the tag was already like "
-			       "that.");
+	tag_notice(p);
 	html_error_summary(h, &e);
-	search_form(h, "/admin/tags/", q,
-		    "The short code, the subject's name or the custodian's "
-		    "email.",
-		    html_errors_for(&e, "q"));
+	search_form(h, l->path, q, l->hint, html_errors_for(&e, "q"));
 	if (!e.n) {
+		snprintf(base, sizeof(base), "%s?", l->path);
 		http_admin_url_add(base, sizeof(base), "q", q);
+		/* a button in a row comes back to this very page */
 		snprintf(back, sizeof(back), "%spage=%d", base, page);
 		html_raw(h, "<p>");
-		html_textf(h, "%d tag%s.", total, total == 1 ? "" : "s");
-		html_raw(h, "</p>\n<ul class=\"rows\" id=\"tags\">\n");
+		html_textf(h, "%d %s.", total, total == 1 ? l->one : l->many);
+		html_raw(h, "</p>\n<ul class=\"rows\" id=\"");
+		html_attr(h, l->id);
+		html_raw(h, "\">\n");
 		for (i = 0; i < n && i < HTTP_ADMIN_PAGE_SIZE; i++)
-			tag_row(p, &list[i], back);
+			l->row(p, list + i * l->item_size, back);
 		html_raw(h, "</ul>\n");
 		http_admin_pager(h, base, page, total, false);
 	}
 	http_layout_end(h);
 out:
 	free(list);
+}
+
+void http_admin_subjects(struct http_page *p)
+{
+	static const struct search_list l = {
+		.title = "Subjects", .path = "/admin/subjects/",
+		.hint = "Part of the subject's name or the custodian's email.",
+		.event = "http.admin_subjects", .one = "subject",
+		.many = "subjects", .id = "subjects",
+		.item_size = sizeof(struct keryu_admin_subject),
+		.fetch = subjects_fetch, .row = subject_row};
+
+	search_page(p, &l);
+}
+
+void http_admin_tags(struct http_page *p)
+{
+	static const struct search_list l = {
+		.title = "Tags", .path = "/admin/tags/",
+		.hint = "The short code, the subject's name or the custodian's "
+			"email.",
+		.event = "http.admin_tags", .one = "tag", .many = "tags",
+		.id = "tags", .item_size = sizeof(struct keryu_admin_tag),
+		.fetch = tags_fetch, .row = tag_row};
+
+	search_page(p, &l);
 }
 
 static void tag_action(struct http_page *p, bool active)
@@ -367,10 +362,8 @@ static void tag_action(struct http_page *p, bool active)
 
 	if (!a || !http_subjects_ready(p))
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	memset(&t, 0, sizeof(t));
 	rc = a->owner_of(a->self, KERYU_OWNED_TAG, id, owner);
 	if (!rc)
@@ -422,7 +415,6 @@ static void read_alarm_query(const struct http_page *p, struct alarm_query *q,
 {
 	const char *subject = http_query(p, "subject");
 	const char *state = http_query(p, "state");
-	const char *from = http_query(p, "from"), *to = http_query(p, "to");
 
 	memset(q, 0, sizeof(*q));
 	if (*subject && !http_uuid_arg(subject, q->f.subject_id))
@@ -432,19 +424,7 @@ static void read_alarm_query(const struct http_page *p, struct alarm_query *q,
 		snprintf(q->f.state, sizeof(q->f.state), "%s", state);
 	else
 		html_errors_add(e, "state", "Choose open, resolved or any.");
-	if (*from && !http_admin_date_ok(from))
-		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
-					   "e.g. 2026-01-31.");
-	else
-		snprintf(q->f.from, sizeof(q->f.from), "%s", from);
-	if (*to && !http_admin_date_ok(to))
-		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
-					 "e.g. 2026-01-31.");
-	else
-		snprintf(q->f.to, sizeof(q->f.to), "%s", to);
-	if (q->f.from[0] && q->f.to[0] && strcmp(q->f.from, q->f.to) > 0)
-		html_errors_add(e, "to", "The end date is before the start "
-					 "date.");
+	http_admin_dates(p, q->f.from, q->f.to, e);
 	http_admin_page_arg(p, &q->page, e);
 	q->f.offset = (q->page - 1) * HTTP_ADMIN_PAGE_SIZE;
 	q->f.limit = HTTP_ADMIN_PAGE_SIZE;
@@ -468,22 +448,20 @@ static void alarm_filters(struct http_page *p, const struct html_errors *e)
 
 	html_raw(h, "<form class=\"filters\" method=\"get\" "
 		    "action=\"/admin/alarms/\">\n");
-	if (*subject)
+	if (*subject) {
+		/* set from a subject's page: kept, and said */
 		html_hidden(h, "subject", subject);
+		html_raw(h, "<p class=\"small\">One subject's alarms only. "
+			    "<a href=\"/admin/alarms/\">Every subject</a>"
+			    "</p>\n");
+	}
 	html_raw(h, "<div class=\"field\"><label for=\"f-state\">State</label>"
 		    "\n<select id=\"f-state\" name=\"state\">\n");
 	option(h, "", "Open and resolved", !*state);
 	option(h, "open", "Open", strcmp(state, "open") == 0);
 	option(h, "resolved", "Resolved", strcmp(state, "resolved") == 0);
 	html_raw(h, "</select>\n</div>\n");
-	html_input(h, &(struct html_field){
-			      .name = "from", .label = "From (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "from"),
-			      .error = html_errors_for(e, "from")});
-	html_input(h, &(struct html_field){
-			      .name = "to", .label = "To (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "to"),
-			      .error = html_errors_for(e, "to")});
+	http_admin_date_inputs(p, e);
 	html_raw(h, "<p><button type=\"submit\">Show alarms</button> "
 		    "<a href=\"/admin/alarms/\">Clear</a></p>\n</form>\n");
 }
@@ -528,14 +506,8 @@ void http_admin_alarms(struct http_page *p)
 		rc = list ? a->alarms_all(a->self, &q.f, list,
 					  HTTP_ADMIN_PAGE_SIZE, &n, &total)
 			  : KERYU_ENOMEM;
-		if (rc == KERYU_EINVAL) {
-			html_errors_add(&e, NULL, "These filters were not "
-						  "accepted.");
-		} else if (rc) {
-			free(list);
-			http_service_failed(p, "http.admin_alarms", rc);
-			return;
-		}
+		if (!http_admin_listed(p, rc, &e, NULL, "http.admin_alarms"))
+			goto out;
 	}
 	if (!http_admin_begin(p, "Alarms", e.n ? 400 : 200))
 		goto out;
@@ -715,10 +687,8 @@ void http_admin_alarm(struct http_page *p)
 
 	if (!http_admin_service(p) || !http_subjects_ready(p))
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	alarm_page(p, id, &e, "", 200);
 }
 
@@ -759,10 +729,8 @@ void http_admin_alarm_resolve(struct http_page *p)
 
 	if (!a || !http_subjects_ready(p))
 		return;
-	if (!http_uuid_arg(p->arg[0], id)) {
-		http_not_found(p);
+	if (!http_admin_id(p, id))
 		return;
-	}
 	rc = a->owner_of(a->self, KERYU_OWNED_ALARM, id, owner);
 	if (rc) {
 		http_admin_fail(p, "http.admin_alarm_resolve", rc);
@@ -770,8 +738,14 @@ void http_admin_alarm_resolve(struct http_page *p)
 	}
 	why = notes_problem(notes);
 	if (why) {
+		/* refilled as valid UTF-8, cut to the limit */
+		char *kept = malloc(NOTES_MAX + 1);
+
 		html_errors_add(&e, "notes", why);
-		alarm_page(p, id, &e, "", 400);
+		if (kept)
+			keryu_utf8_copy(kept, NOTES_MAX + 1, notes);
+		alarm_page(p, id, &e, kept ? kept : "", 400);
+		free(kept);
 		return;
 	}
 	rc = sv->alarm_resolve(sv->self, owner, id, notes);

@@ -338,6 +338,8 @@ class Admin(AdminBase, KeryuTest):
         status, _, text = self.post(self.staff, f"/admin/alarms/{alarm}/resolve",
                                     {"notes": "bad \x01 byte"})
         self.assertEqual(status, 400)
+        self.assertIn('id="f-notes-error"', text)
+        self.assertIn(">bad \x01 byte</textarea>", text)  # kept to fix
         self.assertIsNone(self.pg.scalar("SELECT resolved_at FROM alarms WHERE id = :'a1'",
                                          alarm))
         status, r, _ = self.post(self.staff, f"/admin/alarms/{alarm}/resolve",
