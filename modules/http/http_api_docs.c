@@ -284,14 +284,27 @@ static void type_of(struct html *h, const cJSON *doc, const cJSON *s)
 			}
 			cJSON_ArrayForEach(p, props)
 			{
-				if (!get(p, "const"))
+				const cJSON *v = get(p, "const"), *e;
+				bool one = true;
+
+				if (!v && !cJSON_IsArray(get(p, "enum")))
 					continue;
 				html_raw(h, first ? " with " : ", ");
 				first = false;
 				html_text(h, p->string);
-				html_raw(h, " <code>");
-				value(h, get(p, "const"));
-				html_raw(h, "</code>");
+				if (v) {
+					html_raw(h, " <code>");
+					value(h, v);
+					html_raw(h, "</code>");
+					continue;
+				}
+				cJSON_ArrayForEach(e, get(p, "enum"))
+				{
+					html_raw(h, one ? " <code>" : " or <code>");
+					one = false;
+					value(h, e);
+					html_raw(h, "</code>");
+				}
 			}
 		}
 		return;
@@ -352,7 +365,7 @@ static void rules(struct html *h, const cJSON *s)
 		value(h, v);
 		html_raw(h, "</code>");
 		if (strstr(simple[i].key, "Length"))
-			html_raw(h, " characters");
+			html_raw(h, " long");
 		else if (strstr(simple[i].key, "Items"))
 			html_raw(h, " items");
 	}
