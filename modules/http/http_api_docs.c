@@ -592,16 +592,25 @@ static void op_anchor(struct html *h, const cJSON *op, const char *method,
 	html_attr(h, path);
 }
 
+/* before, the operation's anchor, between, then its title: the start of
+ * its section and of its entry in the list of operations. */
+static void op_head(struct html *h, const char *before, const char *between,
+		    const char *server, const char *method, const char *path,
+		    const cJSON *op)
+{
+	html_raw(h, before);
+	op_anchor(h, op, method, path);
+	html_raw(h, between);
+	op_title(h, server, method, path);
+}
+
 static void operation(struct html *h, const cJSON *doc, const char *server,
 		      const char *path, const cJSON *item, const char *method,
 		      const cJSON *op)
 {
 	const cJSON *sec = get(op, "security");
 
-	html_raw(h, "<section id=\"op-");
-	op_anchor(h, op, method, path);
-	html_raw(h, "\">\n<h3>");
-	op_title(h, server, method, path);
+	op_head(h, "<section id=\"op-", "\">\n<h3>", server, method, path, op);
 	html_raw(h, "</h3>\n<p><strong>");
 	html_text(h, str(op, "summary"));
 	html_raw(h, "</strong></p>\n");
@@ -647,10 +656,7 @@ static void toc_entry(struct html *h, const cJSON *doc, const char *server,
 {
 	(void)doc;
 	(void)item;
-	html_raw(h, "<li><a href=\"#op-");
-	op_anchor(h, op, method, path);
-	html_raw(h, "\">");
-	op_title(h, server, method, path);
+	op_head(h, "<li><a href=\"#op-", "\">", server, method, path, op);
 	html_raw(h, "</a> ");
 	html_text(h, str(op, "summary"));
 	html_raw(h, "</li>\n");
