@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import traceback
+import unittest
 import urllib.parse
 import uuid
 import warnings
@@ -621,6 +622,48 @@ class ApiOpenapi(KeryuTest):
                 for e in validator(["components", "responses", "MethodNotAllowed", "content",
                                     "application/problem+json", "schema"]).iter_errors(x.json):
                     self.mismatch(what, e.message)
+
+
+class Document(unittest.TestCase):
+    """The document on its own: every reference resolves, every schema is
+    a valid 2020-12 schema, operation ids are unique, every path
+    parameter is declared, and every operation lists a 2xx and the errors
+    every operation can give (400 for an unknown query parameter, 429)."""
+
+    def test_document_is_consistent(self):
+        def walk(node, where):
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    deref(node, where)  # raises when it dangles
+                for k, v in node.items():
+                    walk(v, where + [k])
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    walk(v, where + [i])
+
+        walk(DOC, [])
+        for name, schema in DOC["components"]["schemas"].items():
+            jsonschema.Draft202012Validator.check_schema(schema)
+        ids = []
+        for method, template in operations():
+            item = DOC["paths"][template]
+            op = item[method.lower()]
+            ids.append(op["operationId"])
+            params = [deref(p, [])[0] for p in item.get("parameters", []) +
+                      op.get("parameters", [])]
+            declared = {p["name"] for p in params if p["in"] == "path"}
+            wanted = {part[1:-1] for part in template.split("/") if part.startswith("{")}
+            self.assertEqual(declared, wanted, f"{method} {template}")
+            codes = set(op["responses"])
+            self.assertTrue(any(c.startswith("2") for c in codes), f"{method} {template}")
+            self.assertLessEqual({"400", "429"}, codes, f"{method} {template}")
+            if op.get("security", DOC["security"]) != []:
+                self.assertIn("401", codes, f"{method} {template}")
+            if "requestBody" in op:
+                self.assertLessEqual({"413", "415"}, codes, f"{method} {template}")
+            if wanted:
+                self.assertIn("404", codes, f"{method} {template}")
+        self.assertEqual(len(ids), len(set(ids)))
 
 
 class ApiRateLimit(KeryuTest):
