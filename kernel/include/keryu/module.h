@@ -160,10 +160,14 @@ struct keryu_host {
 	 * keys that sign status webhooks, for the http module that checks
 	 * them: [whatsapp] app_secret, verify_token, [twilio] auth_token,
 	 * account_sid (from the file or KERYU_* environment even when that
-	 * channel module is not loaded here; "" or NULL when unset). NULL
-	 * for any other section or key (other modules' sections hold their
-	 * secrets). Note
-	 * that [bus] url may carry the broker password
+	 * channel module is not loaded here; "" or NULL when unset); the
+	 * [alarms] values the staff settings and templates pages show as
+	 * what applies when nothing is stored: channel, fallback_channel,
+	 * cooldown_s, escalate_after_s, ack_timeout_s,
+	 * finder_retention_days, alarm_retention_days, audit_retention_days,
+	 * template, language, location_template, report_template. NULL for
+	 * any other section or key (other modules' sections hold their
+	 * secrets). Note that [bus] url may carry the broker password
 	 * (mqtt://user:password@host): never log it. Owned by the kernel,
 	 * valid until cleanup. */
 	const char *(*global)(keryu_mod *m, const char *section, const char *key);
