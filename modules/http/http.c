@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "http_api.h"
 #include "http_module.h"
 #include "http_webhooks.h"
 
@@ -195,6 +196,8 @@ static int http_init(keryu_mod *m, const struct keryu_host *host,
 	rc = http_config_load(ctx);
 	if (!rc)
 		rc = http_secret_load(ctx);
+	if (!rc) /* before the server starts: requests only read it */
+		http_api_jwt_key(ctx->secret, ctx->secret_len, ctx->api.key);
 	if (!rc)
 		rc = http_pwhash_init(ctx);
 	if (rc) {
@@ -236,6 +239,8 @@ static void http_cleanup(void *state)
 		       sizeof(((struct http_ctx *)state)->secret));
 	sodium_memzero(((struct http_ctx *)state)->metrics_token,
 		       sizeof(((struct http_ctx *)state)->metrics_token));
+	sodium_memzero(((struct http_ctx *)state)->api.key,
+		       sizeof(((struct http_ctx *)state)->api.key));
 	free(state);
 }
 

@@ -16,28 +16,6 @@
 #define PROBLEM_BASE "https://keryu.invalid/problems/"
 #define RATE_WINDOW_S 60
 
-/* The API's options. The http module runs once per process and
- * http_ctx has no room for them, so they live here, written once at init
- * before the server starts and only read afterwards. */
-static struct http_api_conf api_conf = {
-	.max_bytes = 65536,
-	.access_ttl_s = 900,
-	.refresh_ttl_s = 2592000,
-	.rate_per_ip = 600,
-	.rate_per_token = 300,
-};
-
-void http_api_configure(struct http_ctx *ctx, const struct http_api_conf *c)
-{
-	(void)ctx;
-	api_conf = *c;
-}
-
-const struct http_api_conf *http_api_config(void)
-{
-	return &api_conf;
-}
-
 enum {
 	M_GET = 1u << 0,
 	M_POST = 1u << 1,
@@ -470,7 +448,7 @@ void http_api_handle(struct http_ctx *ctx, const struct http_request *req,
 				 "name.");
 		return;
 	}
-	if (!rate_ok(&c, "ip", req->client_ip, api_conf.rate_per_ip))
+	if (!rate_ok(&c, "ip", req->client_ip, ctx->api.rate_per_ip))
 		return;
 	for (i = 0; i < N_ROUTES; i++) {
 		if (!match(routes[i].path, req->path, c.arg))
@@ -497,7 +475,7 @@ void http_api_handle(struct http_ctx *ctx, const struct http_request *req,
 	if ((rt->flags & F_AUTH) && !http_api_authenticate(&c))
 		return;
 	if (c.authed && !rate_ok(&c, "token", c.who.id,
-				 api_conf.rate_per_token))
+				 ctx->api.rate_per_token))
 		return;
 	if (req->query && req->query->n_fields) {
 		struct http_api_errors e = {0};

@@ -16,19 +16,6 @@
 
 /* ---- http_api.c: dispatch ---- */
 
-/* [http] api_* options (http_config.c reads them). */
-struct http_api_conf {
-	long long max_bytes;  /* api_max_bytes: largest request body */
-	int access_ttl_s;     /* api_access_ttl_s: JWT lifetime */
-	int refresh_ttl_s;    /* api_refresh_ttl_s: refresh token lifetime */
-	int rate_per_ip;      /* api_rate_per_ip per 60 s, 0 unlimited */
-	int rate_per_token;   /* api_rate_per_token per 60 s, 0 unlimited */
-};
-
-/* Keeps conf for the API of ctx (once, at init). */
-void http_api_configure(struct http_ctx *ctx, const struct http_api_conf *c);
-/* The options in force (the defaults before http_api_configure). */
-const struct http_api_conf *http_api_config(void);
 /* True when path is under /api/v1/ (the server reads those raw). */
 bool http_api_path(const char *path);
 /* The route class of an API path for /metrics: the matching route's
@@ -155,8 +142,6 @@ void http_api_add_str(cJSON *o, const char *name, const char *s);
 cJSON *http_api_page(cJSON *items, int total, int offset, int limit);
 
 /* ---- http_api_auth.c: tokens ---- */
-
-#define HTTP_API_KEY_LEN 32
 
 /* key = HMAC-SHA256(secret, "keryu-api-jwt-v1"). */
 void http_api_jwt_key(const unsigned char *secret, size_t len,

@@ -4,7 +4,6 @@
  * checked exactly as on the login page: the same argon2 slots, a dummy
  * hash for unknown emails and the same failure limits. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,26 +108,6 @@ out:
 	return rc;
 }
 
-/* The key of ctx's secret, derived once: the secret is loaded after the
- * options, so on first use rather than at configure time. */
-static struct {
-	pthread_mutex_t lock;
-	const struct http_ctx *owner;
-	unsigned char key[HTTP_API_KEY_LEN];
-} jwt_key = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void api_key(const struct http_ctx *ctx,
-		    unsigned char key[HTTP_API_KEY_LEN])
-{
-	pthread_mutex_lock(&jwt_key.lock);
-	if (jwt_key.owner != ctx) {
-		http_api_jwt_key(ctx->secret, ctx->secret_len, jwt_key.key);
-		jwt_key.owner = ctx;
-	}
-	memcpy(key, jwt_key.key, HTTP_API_KEY_LEN);
-	pthread_mutex_unlock(&jwt_key.lock);
-}
-
 static void unauthorized(struct http_api_call *c, bool sent, const char *why)
 {
 	http_api_problem(c->r, 401, "unauthorized", "Unauthorized", why);
@@ -141,7 +120,6 @@ bool http_api_authenticate(struct http_api_call *c)
 {
 	const struct keryu_accounts *a = c->ctx->accounts;
 	const char *h = c->req->authorization, *token;
-	unsigned char key[HTTP_API_KEY_LEN];
 	char sub[KERYU_UUID_LEN];
 	int rc;
 
@@ -153,9 +131,8 @@ bool http_api_authenticate(struct http_api_call *c)
 	token = h + 7;
 	while (*token == ' ')
 		token++;
-	api_key(c->ctx, key);
-	rc = http_api_jwt_verify(key, token, (long long)time(NULL), sub);
-	sodium_memzero(key, sizeof(key));
+	rc = http_api_jwt_verify(c->ctx->api.key, token, (long long)time(NULL),
+				 sub);
 	if (rc) {
 		unauthorized(c, true, "The access token is invalid or has "
 				      "expired.");
@@ -195,16 +172,13 @@ static void refresh_new(struct http_ctx *ctx, char token[64],
  * the caller and already stored). */
 static void tokens_reply(struct http_api_call *c, const char *refresh)
 {
-	unsigned char key[HTTP_API_KEY_LEN];
-	const struct http_api_conf *conf = http_api_config();
+	const struct http_api_conf *conf = &c->ctx->api;
 	cJSON *o;
 	char *access = NULL;
 	int rc;
 
-	api_key(c->ctx, key);
-	rc = http_api_jwt_encode(key, c->who.id, (long long)time(NULL),
+	rc = http_api_jwt_encode(conf->key, c->who.id, (long long)time(NULL),
 				 conf->access_ttl_s, &access);
-	sodium_memzero(key, sizeof(key));
 	if (rc) {
 		http_api_fail(c, "http.api_token", rc, NULL);
 		return;
@@ -365,7 +339,7 @@ void http_api_auth_token(struct http_api_call *c)
 	c->authed = true;
 	refresh_new(ctx, refresh, hash);
 	rc = adm->refresh_create(adm->self, hash, c->who.id,
-				 http_api_config()->refresh_ttl_s);
+				 ctx->api.refresh_ttl_s);
 	if (rc) {
 		http_api_fail(c, "http.api_token", rc, NULL);
 		goto out;
@@ -422,7 +396,7 @@ void http_api_auth_refresh(struct http_api_call *c)
 		return;
 	refresh_new(ctx, refresh, hash);
 	rc = adm->refresh_rotate(adm->self, old_hash, hash,
-				 http_api_config()->refresh_ttl_s, who);
+				 ctx->api.refresh_ttl_s, who);
 	if (!rc)
 		rc = a->custodian_get(a->self, who, &c->who);
 	sodium_memzero(c->who.password_hash, sizeof(c->who.password_hash));

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_api.h"
 #include "http_module.h"
 
 static int bad(struct http_ctx *ctx, const char *key, const char *why)
@@ -258,14 +257,14 @@ static int load_int(struct http_ctx *ctx, const char *key, long long min,
 	return 0;
 }
 
-/* The JSON API's options (api_*). */
+/* The JSON API's options (api_*); its key comes with the secret. */
 static int load_api(struct http_ctx *ctx)
 {
-	struct http_api_conf c;
+	struct http_api_conf *c = &ctx->api;
 	long long v[4];
 	int rc;
 
-	rc = load_int(ctx, "api_max_bytes", 1024, 16777216, &c.max_bytes);
+	rc = load_int(ctx, "api_max_bytes", 1024, 16777216, &c->max_bytes);
 	if (!rc)
 		rc = load_int(ctx, "api_access_ttl_s", 60, 86400, &v[0]);
 	if (!rc)
@@ -276,11 +275,10 @@ static int load_api(struct http_ctx *ctx)
 		rc = load_int(ctx, "api_rate_per_token", 0, 1000000, &v[3]);
 	if (rc)
 		return rc;
-	c.access_ttl_s = (int)v[0];
-	c.refresh_ttl_s = (int)v[1];
-	c.rate_per_ip = (int)v[2];
-	c.rate_per_token = (int)v[3];
-	http_api_configure(ctx, &c);
+	c->access_ttl_s = (int)v[0];
+	c->refresh_ttl_s = (int)v[1];
+	c->rate_per_ip = (int)v[2];
+	c->rate_per_token = (int)v[3];
 	return 0;
 }
 

@@ -26,6 +26,20 @@
 #define HTTP_MAX_PROXIES 16
 #define HTTP_CHANNELS_MAX 16 /* names in [http] contact_channels */
 
+#define HTTP_API_KEY_LEN 32
+
+/* The JSON API's state (http_api*.c): the [http] api_* options
+ * (http_config.c) and the access tokens' HS256 key, derived from the
+ * secret at init. Written before the server starts, only read after. */
+struct http_api_conf {
+	long long max_bytes;  /* api_max_bytes: largest request body */
+	int access_ttl_s;     /* api_access_ttl_s: JWT lifetime */
+	int refresh_ttl_s;    /* api_refresh_ttl_s: refresh token lifetime */
+	int rate_per_ip;      /* api_rate_per_ip per 60 s, 0 unlimited */
+	int rate_per_token;   /* api_rate_per_token per 60 s, 0 unlimited */
+	unsigned char key[HTTP_API_KEY_LEN]; /* http_api_jwt_key(secret) */
+};
+
 struct http_server; /* the libmicrohttpd side, http_server.c */
 struct MHD_Connection;
 
@@ -121,6 +135,8 @@ struct http_ctx {
 	} counts[HTTP_COUNTS_MAX];
 	int scan_limit_ip, scan_limit_tag, scan_limit_window_s;
 	int finder_token_ttl_s; /* lifetime of the scan page's token */
+
+	struct http_api_conf api; /* the JSON API under /api/v1/ */
 
 	/* webhooks (http_webhooks.c) read their keys with host->global():
 	 * [whatsapp] app_secret, verify_token, [twilio] auth_token; the

@@ -513,8 +513,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			status = cs->raw && cl &&
 						 strtoull(cl, NULL, 10) >
 							 (unsigned long long)
-								 http_api_config()
-									 ->max_bytes
+								 ctx->api.max_bytes
 					 ? 413
 					 : 0;
 			if (cs->raw && !status)
@@ -569,7 +568,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			if (!cs->status)
 				cs->status = raw_feed(
 					cs, upload_data, *upload_data_size,
-					cs->api ? http_api_config()->max_bytes
+					cs->api ? ctx->api.max_bytes
 						: ctx->webhook_max_bytes);
 			*upload_data_size = 0;
 			if (cs->status == 413) { /* chunked, over the cap */

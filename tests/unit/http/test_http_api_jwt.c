@@ -15,21 +15,26 @@
 #include <sodium.h>
 
 #include <keryu/events.h>
+#include <keryu/module.h>
 
+#include "fake_accounts.h"
+#include "fake_host.h"
+#include "fake_storage.h"
 #include "http_api.h"
 
 #define SUB "0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f"
 #define NOW 1800000000LL
+#define SECRET "unit-test-instance-secret"
+
+extern const struct keryu_module keryu_module;
 
 static unsigned char key[HTTP_API_KEY_LEN];
 
 static int setup(void **state)
 {
-	static const char secret[] = "unit-test-instance-secret";
-
 	(void)state;
 	assert_true(sodium_init() >= 0);
-	http_api_jwt_key((const unsigned char *)secret, strlen(secret), key);
+	http_api_jwt_key((const unsigned char *)SECRET, strlen(SECRET), key);
 	return 0;
 }
 
@@ -259,6 +264,47 @@ static void garbage(void **state)
 			 KERYU_EINVAL);
 }
 
+/* The module's API state is its own: the options read at init and the
+ * key derived from that instance's secret there, not on first use. */
+static struct http_ctx *module_init(const char *secret)
+{
+	void *st = NULL;
+
+	fake_host_reset(&keryu_module);
+	fake_storage_reset("4c8e5f2a-1b3d-4e6f-8a9b-0c1d2e3f4a5b", "Ana");
+	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
+	fake_accounts_reset();
+	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	fake_host_set_global("kernel", "secret_key", secret);
+	fake_host_set("api_rate_per_ip", "7");
+	fake_host_set("api_access_ttl_s", "120");
+	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &st), 0);
+	return st;
+}
+
+static void state_in_the_module(void **state)
+{
+	struct http_ctx *a = module_init(SECRET), *b;
+	unsigned char other[HTTP_API_KEY_LEN];
+
+	(void)state;
+	assert_memory_equal(a->api.key, key, HTTP_API_KEY_LEN);
+	assert_int_equal(a->api.rate_per_ip, 7);
+	assert_int_equal(a->api.access_ttl_s, 120);
+	assert_int_equal(a->api.rate_per_token, 300); /* the default */
+	assert_int_equal(a->api.max_bytes, 65536);
+	/* a second instance with another secret signs with its own key
+	 * and leaves the first one's alone */
+	b = module_init("another instance secret");
+	http_api_jwt_key((const unsigned char *)"another instance secret",
+			 strlen("another instance secret"), other);
+	assert_memory_equal(b->api.key, other, HTTP_API_KEY_LEN);
+	assert_memory_equal(a->api.key, key, HTTP_API_KEY_LEN);
+	keryu_module.cleanup(b);
+	keryu_module.cleanup(a);
+	fake_host_reset(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +318,7 @@ int main(void)
 		cmocka_unit_test(wrong_claims),
 		cmocka_unit_test(exp_missing_or_not_a_number),
 		cmocka_unit_test(garbage),
+		cmocka_unit_test(state_in_the_module),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
