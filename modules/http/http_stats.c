@@ -26,7 +26,7 @@ static const char stats_style[] =
 	"margin:0 0 1rem}\n"
 	".bar{fill:#1f5fa8}.bar2{fill:#7aa6d8}.axis{stroke:#555}\n"
 	".lbl{font:11px sans-serif;fill:#222}\n"
-	"table{border-collapse:collapse;margin:0 0 .5rem}\n"
+	"table{border-collapse:collapse;margin:0 0 .5rem;display:block;max-width:100%;overflow-x:auto}\n"
 	"td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}\n"
 	"</style>\n";
 
