@@ -1,6 +1,6 @@
 """docs/schemas/ against what keryud really publishes: a scan, its alarm,
-the notify request, the log channel's delivery, a finder's location report
-and the modules' retained status are captured from a real broker and each
+the notify request, the log channel's delivery, a finder's location report,
+an audit event (a failed login) and the modules' retained status are captured from a real broker and each
 payload is validated against its topic's JSON Schema. The C encoders
 (kernel/events/events.c, the status in kernel/src/bus.c) are read too, so
 that a field they emit cannot go undeclared. examples/bus_monitor runs
@@ -10,12 +10,12 @@ import os
 import re
 import urllib.parse
 
-from harness import BUILD, ROOT, KeryuTest, Process, http_get, main, wait_for
+from harness import BUILD, ROOT, Browser, KeryuTest, Process, http_get, main, wait_for
 
 MODULES = "storage,qr,http,alarms,log"
 SECRET = "integration-schemas-secret"
 SCHEMAS = os.path.join(ROOT, "docs", "schemas")
-TOPICS = ("scan", "alarm", "notify", "delivery", "report", "system")
+TOPICS = ("scan", "alarm", "notify", "delivery", "report", "audit", "system")
 
 
 # ---- a small JSON Schema validator, exactly the keywords the schemas use ----
@@ -150,7 +150,7 @@ def encoder_fields():
     envelope = set(re.findall(r'cJSON_Add\w+ToObject\(o, "(\w+)"',
                               _body(src, "static cJSON *encode_fields(")))
     out = {}
-    for t in ("scan", "alarm", "notify", "delivery", "report"):
+    for t in ("scan", "alarm", "notify", "delivery", "report", "audit"):
         table = _body(src.replace("\n};\n", "\n}\n"), f"static const struct field {t}_fields[]")
         names = set(re.findall(r'(?:STR|UUID|INT)\(struct keryu_\w+_event, (\w+)', table))
         names |= set(re.findall(r'\{"(\w+)", F_', table))
@@ -247,8 +247,14 @@ class BusSchemas(KeryuTest):
         st, _, body = wait_for(post, 5, interval=0.1, what="the scan's alarm")
         self.assertEqual(st, 200, body)
 
+        # a failed login is audited, and announced on keryu/v1/audit
+        b = Browser(self.http_port)
+        st, _, _ = b.submit("/account/login", "/account/login",
+                            {"email": "nobody@example.org", "password": "wrong password 1"})
+        self.assertIn(st, (200, 400, 401), "the login form answers a wrong password")
+
         wanted = ["keryu/v1/scan/", "keryu/v1/alarm/", "keryu/v1/notify/",
-                  "keryu/v1/delivery/", "keryu/v1/report/"]
+                  "keryu/v1/delivery/", "keryu/v1/report/", "keryu/v1/audit"]
         wait_for(lambda: all(watch.on(p) for p in wanted), 10, what="one event per topic")
         wait_for(lambda: any(json.loads(p).get("status") == "delivered"
                              for t, p in watch.poll() if t.startswith("keryu/v1/delivery/")),
@@ -270,12 +276,17 @@ class BusSchemas(KeryuTest):
             # each topic's last levels name what the payload is about
             last = topic.split("/")[3:]
             key = {"scan": ["qr_uuid"], "alarm": ["alarm_id"], "notify": ["channel"],
-                   "delivery": ["notification_id"], "report": ["alarm_id"],
+                   "delivery": ["notification_id"], "report": ["alarm_id"], "audit": [],
                    "system": ["instance", "module"]}[kind]
             self.assertEqual(last, [doc[x] for x in key], topic)
         self.assertTrue(all(seen.values()), seen)
         states = {json.loads(p)["state"] for t, p in watch.poll() if "/alarm/" in t}
         self.assertIn("created", states)
+        audit = [json.loads(p) for t, p in watch.poll() if t == "keryu/v1/audit"]
+        self.assertIn("login.failed", {a["action"] for a in audit})
+        # ids only: the email typed never reaches the bus
+        self.assertFalse([p for t, p in watch.poll() if t == "keryu/v1/audit"
+                          and "nobody@example.org" in p])
 
         # the monitor printed the alarm, the delivery and the report, and
         # never the notify request's phone number
