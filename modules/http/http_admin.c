@@ -1,14 +1,11 @@
 /* The staff pages under /admin/: the route table, the index with a count
  * per section, and the helpers the other http_admin_*.c files share. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_admin.h"
 #include "http_tags_alarms.h"
-
-#define PAGE_MAX (INT_MAX / HTTP_ADMIN_PAGE_SIZE - 1)
 
 /* Wider than the custodians' pages on a desktop; still one column that
  * fits 320 px. */
@@ -90,71 +87,6 @@ bool http_admin_begin(struct http_page *p, const char *title,
 	}
 	html_raw(h, "</nav>\n");
 	return true;
-}
-
-bool http_admin_page_arg(const struct http_page *p, int *page,
-			 struct html_errors *e)
-{
-	const char *s = http_query(p, "page");
-	char *end = NULL;
-	long v;
-
-	*page = 1;
-	if (!*s)
-		return true;
-	v = s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : 0;
-	if (!end || *end || v < 1 || v > PAGE_MAX) {
-		html_errors_add(e, NULL, "That page does not exist.");
-		return false;
-	}
-	*page = (int)v;
-	return true;
-}
-
-/* True for "YYYY-MM-DD" naming a real day. */
-static bool date_ok(const char *s)
-{
-	char t[32];
-
-	if (strlen(s) != 10)
-		return false;
-	snprintf(t, sizeof(t), "%sT00:00:00Z", s);
-	return keryu_time_valid(t);
-}
-
-void http_admin_dates(const struct http_page *p, char from[11], char to[11],
-		      struct html_errors *e)
-{
-	const char *f = http_query(p, "from"), *t = http_query(p, "to");
-
-	from[0] = to[0] = '\0';
-	if (*f && !date_ok(f))
-		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
-					   "e.g. 2026-01-31.");
-	else if (*f)
-		memcpy(from, f, 11);
-	if (*t && !date_ok(t))
-		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
-					 "e.g. 2026-01-31.");
-	else if (*t)
-		memcpy(to, t, 11);
-	if (from[0] && to[0] && strcmp(from, to) > 0)
-		html_errors_add(e, "to", "The end date is before the start "
-					 "date.");
-}
-
-void http_admin_date_inputs(struct http_page *p, const struct html_errors *e)
-{
-	struct html *h = &p->r->body;
-
-	html_input(h, &(struct html_field){
-			      .name = "from", .label = "From (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "from"),
-			      .error = html_errors_for(e, "from")});
-	html_input(h, &(struct html_field){
-			      .name = "to", .label = "To (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "to"),
-			      .error = html_errors_for(e, "to")});
 }
 
 bool http_admin_url_add(char *url, size_t size, const char *name,

@@ -28,17 +28,6 @@ const struct keryu_admin *http_admin_service(struct http_page *p);
  * could be made. */
 bool http_admin_begin(struct http_page *p, const char *title,
 		      unsigned status);
-/* Reads ?page= into *page (1 when absent). False after adding an error
- * to e for anything but 1..a page that can be offset in an int. */
-bool http_admin_page_arg(const struct http_page *p, int *page,
-			 struct html_errors *e);
-/* Reads ?from= and ?to= (YYYY-MM-DD, UTC, inclusive; "" no bound) into
- * from and to; adds an error for a bad one and for an end before the
- * start. */
-void http_admin_dates(const struct http_page *p, char from[11], char to[11],
-		      struct html_errors *e);
-/* The two date inputs of a filter form, refilled from the query. */
-void http_admin_date_inputs(struct http_page *p, const struct html_errors *e);
 /* Appends "name=<value %-encoded>&" to url (size bytes) when value is
  * not "". False when it does not fit (url is then unchanged). */
 bool http_admin_url_add(char *url, size_t size, const char *name,

@@ -74,7 +74,7 @@ void http_admin_deliveries(struct http_page *p)
 
 	if (!a)
 		return;
-	if (http_admin_page_arg(p, &page, &e)) {
+	if (http_page_arg(p, HTTP_ADMIN_PAGE_SIZE, &page, &e)) {
 		list = calloc(HTTP_ADMIN_PAGE_SIZE, sizeof(*list));
 		rc = list ? a->deliveries_failed(
 				    a->self, (page - 1) * HTTP_ADMIN_PAGE_SIZE,
@@ -239,8 +239,8 @@ static void audit_query(const struct http_page *p,
 		html_errors_add(e, "target", "This is too long.");
 	else
 		memcpy(f->target_id, target, strlen(target) + 1);
-	http_admin_dates(p, f->from, f->to, e);
-	http_admin_page_arg(p, page, e);
+	http_date_range(p, f->from, f->to, e);
+	http_page_arg(p, HTTP_ADMIN_PAGE_SIZE, page, e);
 	f->offset = (*page - 1) * HTTP_ADMIN_PAGE_SIZE;
 	f->limit = HTTP_ADMIN_PAGE_SIZE;
 }
@@ -266,7 +266,7 @@ static void audit_filters(struct http_page *p, const struct html_errors *e)
 			      .name = "target", .label = "Target id",
 			      .value = http_query(p, "target"),
 			      .error = html_errors_for(e, "target")});
-	http_admin_date_inputs(p, e);
+	http_date_inputs(p, e);
 	html_raw(h, "<p><button type=\"submit\">Show entries</button> "
 		    "<a href=\"/admin/audit/\">Clear</a></p>\n</form>\n");
 }

@@ -56,7 +56,7 @@ void http_admin_custodians(struct http_page *p)
 		return;
 	if (strlen(q) > SEARCH_MAX)
 		html_errors_add(&e, "q", "The search is too long.");
-	http_admin_page_arg(p, &page, &e);
+	http_page_arg(p, HTTP_ADMIN_PAGE_SIZE, &page, &e);
 	if (!e.n) {
 		/* one more than shown tells whether a next page exists */
 		list = calloc(HTTP_ADMIN_PAGE_SIZE + 1, sizeof(*list));

@@ -44,7 +44,7 @@ static void read_search(const struct http_page *p, const char **q, int *page,
 	*q = http_query(p, "q");
 	if (strlen(*q) > SEARCH_MAX)
 		html_errors_add(e, "q", "The search is too long.");
-	http_admin_page_arg(p, page, e);
+	http_page_arg(p, HTTP_ADMIN_PAGE_SIZE, page, e);
 }
 
 /* The notice of a tag action, on the page it came back to. */
@@ -88,17 +88,6 @@ static void subject_row(struct http_page *p, const void *item,
 	html_raw(h, " &middot; last alarm ");
 	http_time(h, s->s.last_alarm_at, "never");
 	html_raw(h, "</span></li>\n");
-}
-
-static const char *gender_name(const char *g)
-{
-	switch (g[0]) {
-	case 'F': return "Female";
-	case 'M': return "Male";
-	case 'O': return "Other";
-	case 'U': return "Prefer not to say";
-	}
-	return "";
 }
 
 static void tag_buttons(struct http_page *p, const struct keryu_tag *t,
@@ -209,16 +198,7 @@ void http_admin_subject(struct http_page *p)
 	http_dl_row(h, "Status", s->is_active ? "Active" : "Inactive");
 	http_dl_row(h, "Reported missing", s->missing ? "Yes" : "No");
 	http_dl_row(h, "Photo", s->photo[0] ? "Yes" : "No");
-	http_dl_row(h, "Date of birth", s->date_of_birth);
-	http_dl_row(h, "Gender", gender_name(s->gender));
-	http_dl_row(h, "Care instructions for a finder", s->care_instructions);
-	http_dl_row(h, "Medical conditions", s->medical_conditions);
-	http_dl_row(h, "Allergies", s->allergies);
-	http_dl_row(h, "Medications", s->medications);
-	http_dl_row(h, "Doctor's name", s->doctor_name);
-	http_dl_row(h, "Doctor's phone", s->doctor_phone);
-	http_dl_row(h, "Doctor's address", s->doctor_address);
-	http_dl_row(h, "Doctor's speciality", s->doctor_speciality);
+	http_subject_fields(h, s);
 	html_raw(h, "</dl>\n");
 	subject_contacts(p, owner, id);
 	snprintf(here, sizeof(here), "/admin/subjects/%s/", id);
@@ -424,20 +404,10 @@ static void read_alarm_query(const struct http_page *p, struct alarm_query *q,
 		snprintf(q->f.state, sizeof(q->f.state), "%s", state);
 	else
 		html_errors_add(e, "state", "Choose open, resolved or any.");
-	http_admin_dates(p, q->f.from, q->f.to, e);
-	http_admin_page_arg(p, &q->page, e);
+	http_date_range(p, q->f.from, q->f.to, e);
+	http_page_arg(p, HTTP_ADMIN_PAGE_SIZE, &q->page, e);
 	q->f.offset = (q->page - 1) * HTTP_ADMIN_PAGE_SIZE;
 	q->f.limit = HTTP_ADMIN_PAGE_SIZE;
-}
-
-static void option(struct html *h, const char *value, const char *text,
-		   bool selected)
-{
-	html_raw(h, "<option value=\"");
-	html_attr(h, value);
-	html_raw(h, selected ? "\" selected>" : "\">");
-	html_text(h, text);
-	html_raw(h, "</option>\n");
 }
 
 static void alarm_filters(struct http_page *p, const struct html_errors *e)
@@ -455,13 +425,8 @@ static void alarm_filters(struct http_page *p, const struct html_errors *e)
 			    "<a href=\"/admin/alarms/\">Every subject</a>"
 			    "</p>\n");
 	}
-	html_raw(h, "<div class=\"field\"><label for=\"f-state\">State</label>"
-		    "\n<select id=\"f-state\" name=\"state\">\n");
-	option(h, "", "Open and resolved", !*state);
-	option(h, "open", "Open", strcmp(state, "open") == 0);
-	option(h, "resolved", "Resolved", strcmp(state, "resolved") == 0);
-	html_raw(h, "</select>\n</div>\n");
-	http_admin_date_inputs(p, e);
+	http_alarm_state_select(h, state, html_errors_for(e, "state"));
+	http_date_inputs(p, e);
 	html_raw(h, "<p><button type=\"submit\">Show alarms</button> "
 		    "<a href=\"/admin/alarms/\">Clear</a></p>\n</form>\n");
 }
@@ -534,67 +499,6 @@ out:
 	free(list);
 }
 
-static const char *alarm_step(const char *status)
-{
-	static const struct {
-		const char *status, *text;
-	} steps[] = {
-		{"ESCALATED", "Alert passed on to the next person"},
-		{"FALLBACK", "Alert sent again on another channel"},
-		{"EXHAUSTED", "Nobody left to alert"},
-		{"ACKNOWLEDGED", "Acknowledged: someone is on their way"},
-		{"RETRIED", "Retried by staff"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (strcmp(status, steps[i].status) == 0)
-			return steps[i].text;
-	return NULL;
-}
-
-static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
-{
-	const char *step = alarm_step(t->status);
-
-	html_raw(h, "<li>");
-	http_time(h, t->at, "-");
-	html_raw(h, " <strong>");
-	html_text(h, step ? step : t->status);
-	html_raw(h, "</strong><br><span class=\"small\">");
-	if (!step)
-		html_textf(h, "Attempt %d ", t->attempt);
-	if (t->channel[0])
-		html_textf(h, "via %s ", t->channel);
-	if (t->recipient_hint[0])
-		html_textf(h, "to the number ending %s", t->recipient_hint);
-	if (t->error_code[0] || t->error_text[0]) {
-		html_raw(h, "<br>");
-		if (t->error_code[0]) {
-			html_text(h, t->error_code);
-			html_raw(h, ": ");
-		}
-		html_text(h, t->error_text);
-	}
-	html_raw(h, "</span></li>\n");
-}
-
-static void notes_field(struct html *h, const char *value, const char *error)
-{
-	html_raw(h, error ? "<div class=\"field has-error\">\n"
-			  : "<div class=\"field\">\n");
-	html_raw(h, "<label for=\"f-notes\">Notes</label>\n");
-	if (error) {
-		html_raw(h, "<span class=\"error\" id=\"f-notes-error\">");
-		html_text(h, error);
-		html_raw(h, "</span>\n");
-	}
-	html_raw(h, "<textarea id=\"f-notes\" name=\"notes\" rows=\"4\" "
-		    "maxlength=\"2000\">");
-	html_text(h, value);
-	html_raw(h, "</textarea>\n</div>\n");
-}
-
 static void alarm_page(struct http_page *p, const char *id,
 		       const struct html_errors *e, const char *notes,
 		       unsigned status)
@@ -664,13 +568,13 @@ static void alarm_page(struct http_page *p, const char *id,
 		html_raw(h, "<p>No notification was sent yet.</p>\n");
 	html_raw(h, "<ol class=\"timeline\" id=\"timeline\">\n");
 	for (i = 0; i < n && i < TIMELINE_MAX; i++)
-		timeline_item(h, &tl[i]);
+		http_alarm_timeline_item(h, &tl[i]);
 	html_raw(h, "</ol>\n");
 	if (!d->s.resolved) {
 		html_raw(h, "<h2>Resolve</h2>\n");
 		snprintf(href, sizeof(href), "/admin/alarms/%s/resolve", id);
 		html_form_begin(h, href, p->s->row.csrf);
-		notes_field(h, notes, html_errors_for(e, "notes"));
+		http_alarm_notes_field(h, notes, html_errors_for(e, "notes"));
 		html_form_end(h, "Mark resolved");
 	}
 	html_raw(h, "<p><a href=\"/admin/alarms/\">All alarms</a></p>\n");
@@ -692,30 +596,19 @@ void http_admin_alarm(struct http_page *p)
 	alarm_page(p, id, &e, "", 200);
 }
 
-/* NULL when notes (valid UTF-8, no control characters but line breaks
- * and tabs, at most 2000 bytes) are acceptable, else the message. */
+/* The message for notes that cannot be accepted, NULL when they can. */
 static const char *notes_problem(const char *notes)
 {
-	const unsigned char *c;
-	char *copy;
-	bool same;
+	size_t len = strlen(notes) + 1;
+	char *clean = malloc(len);
+	const char *why;
 
-	if (strlen(notes) > NOTES_MAX)
-		return "The notes must be at most 2000 characters long.";
-	copy = malloc(strlen(notes) + 1);
-	if (!copy)
+	if (!clean)
 		return "The notes could not be read.";
-	keryu_utf8_copy(copy, strlen(notes) + 1, notes);
-	same = strcmp(copy, notes) == 0;
-	free(copy);
-	if (!same)
-		return "The notes contain characters that are not allowed.";
-	for (c = (const unsigned char *)notes; *c; c++)
-		if ((*c < 0x20 && *c != '\n' && *c != '\r' && *c != '\t') ||
-		    *c == 0x7f)
-			return "The notes contain characters that are not "
-			       "allowed.";
-	return NULL;
+	keryu_utf8_copy(clean, len, notes);
+	why = http_alarm_notes_problem(notes, clean);
+	free(clean);
+	return why;
 }
 
 void http_admin_alarm_resolve(struct http_page *p)

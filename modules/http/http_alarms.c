@@ -12,7 +12,6 @@
 #include "http_tags_alarms.h"
 
 #define PAGE_SIZE 25
-#define PAGE_MAX (INT_MAX / PAGE_SIZE - 1)
 #define SUBJECTS_MAX 200 /* offered in the filter's select */
 #define TIMELINE_MAX 100
 #define NOTES_MAX (KERYU_TEXT_MAX - 1)
@@ -65,6 +64,61 @@ static bool date_valid(const char *s)
 	return keryu_time_valid(t);
 }
 
+bool http_page_arg(const struct http_page *p, int page_size, int *page,
+		   struct html_errors *e)
+{
+	const char *s = http_query(p, "page");
+	char *end = NULL;
+	long v;
+
+	*page = 1;
+	if (!*s)
+		return true;
+	v = s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : 0;
+	/* the last page whose offset still fits an int */
+	if (!end || *end || v < 1 || v > INT_MAX / page_size - 1) {
+		html_errors_add(e, NULL, "That page does not exist.");
+		return false;
+	}
+	*page = (int)v;
+	return true;
+}
+
+void http_date_range(const struct http_page *p, char from[11], char to[11],
+		     struct html_errors *e)
+{
+	const char *f = http_query(p, "from"), *t = http_query(p, "to");
+
+	from[0] = to[0] = '\0';
+	if (*f && !date_valid(f))
+		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
+					   "e.g. 2026-01-31.");
+	else if (*f)
+		memcpy(from, f, 11);
+	if (*t && !date_valid(t))
+		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
+					 "e.g. 2026-01-31.");
+	else if (*t)
+		memcpy(to, t, 11);
+	if (from[0] && to[0] && strcmp(from, to) > 0)
+		html_errors_add(e, "to", "The end date is before the start "
+					 "date.");
+}
+
+void http_date_inputs(struct http_page *p, const struct html_errors *e)
+{
+	struct html *h = &p->r->body;
+
+	html_input(h, &(struct html_field){
+			      .name = "from", .label = "From (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "from"),
+			      .error = html_errors_for(e, "from")});
+	html_input(h, &(struct html_field){
+			      .name = "to", .label = "To (YYYY-MM-DD)",
+			      .type = "date", .value = http_query(p, "to"),
+			      .error = html_errors_for(e, "to")});
+}
+
 static bool subject_known(const struct keryu_subject_summary *subs, size_t n,
 			  const char *id)
 {
@@ -82,13 +136,8 @@ static void read_query(struct http_page *p,
 {
 	const char *subject = http_query(p, "subject");
 	const char *state = http_query(p, "state");
-	const char *from = http_query(p, "from"), *to = http_query(p, "to");
-	const char *page = http_query(p, "page");
-	long v;
-	char *end;
 
 	memset(q, 0, sizeof(*q));
-	q->page = 1;
 	if (*subject && (!http_uuid_arg(subject, q->subject) ||
 			 !subject_known(subs, n, q->subject))) {
 		q->subject[0] = '\0';
@@ -99,28 +148,8 @@ static void read_query(struct http_page *p,
 		snprintf(q->state, sizeof(q->state), "%s", state);
 	else
 		html_errors_add(e, "state", "Choose open, resolved or any.");
-	if (*from && !date_valid(from))
-		html_errors_add(e, "from", "Enter the date as YYYY-MM-DD, "
-					   "e.g. 2026-01-31.");
-	else
-		snprintf(q->from, sizeof(q->from), "%s", from);
-	if (*to && !date_valid(to))
-		html_errors_add(e, "to", "Enter the date as YYYY-MM-DD, "
-					 "e.g. 2026-01-31.");
-	else
-		snprintf(q->to, sizeof(q->to), "%s", to);
-	if (q->from[0] && q->to[0] && strcmp(q->from, q->to) > 0)
-		html_errors_add(e, "to", "The end date is before the start "
-					 "date.");
-	if (*page) {
-		end = NULL;
-		v = page[0] >= '0' && page[0] <= '9' ? strtol(page, &end, 10)
-						     : 0;
-		if (!end || *end || v < 1 || v > PAGE_MAX)
-			html_errors_add(e, NULL, "That page does not exist.");
-		else
-			q->page = (int)v;
-	}
+	http_date_range(p, q->from, q->to, e);
+	http_page_arg(p, PAGE_SIZE, &q->page, e);
 }
 
 /* "/alarms/?subject=..&page=N" with the filters that are set. */
@@ -146,8 +175,8 @@ static void list_url(const struct list_query *q, int page, char *out,
 		snprintf(out + o, size - o, "page=%d", page);
 }
 
-static void option(struct html *h, const char *value, const char *text,
-		   bool selected)
+void http_option(struct html *h, const char *value, const char *text,
+		 bool selected)
 {
 	html_raw(h, "<option value=\"");
 	html_attr(h, value);
@@ -175,6 +204,17 @@ static void field_top(struct html *h, const char *name, const char *label,
 	}
 }
 
+void http_alarm_state_select(struct html *h, const char *state,
+			     const char *error)
+{
+	field_top(h, "state", "State", error);
+	html_raw(h, "<select id=\"f-state\" name=\"state\">\n");
+	http_option(h, "", "Open and resolved", !*state);
+	http_option(h, "open", "Open", strcmp(state, "open") == 0);
+	http_option(h, "resolved", "Resolved", strcmp(state, "resolved") == 0);
+	html_raw(h, "</select>\n</div>\n");
+}
+
 /* The filter form: a GET form, so no CSRF token; values refilled from
  * what was sent (escaped), even when they were refused. */
 static void filter_form(struct http_page *p,
@@ -183,7 +223,6 @@ static void filter_form(struct http_page *p,
 {
 	struct html *h = &p->r->body;
 	const char *subject = http_query(p, "subject");
-	const char *state = http_query(p, "state");
 	const char *err;
 	size_t i;
 
@@ -195,26 +234,14 @@ static void filter_form(struct http_page *p,
 			  "aria-invalid=\"true\" "
 			  "aria-describedby=\"f-subject-error\">\n"
 			: "<select id=\"f-subject\" name=\"subject\">\n");
-	option(h, "", "All subjects", !*subject);
+	http_option(h, "", "All subjects", !*subject);
 	for (i = 0; i < n; i++)
-		option(h, subs[i].id, subs[i].name,
-		       strcasecmp(subs[i].id, subject) == 0);
+		http_option(h, subs[i].id, subs[i].name,
+			    strcasecmp(subs[i].id, subject) == 0);
 	html_raw(h, "</select>\n</div>\n");
-	err = html_errors_for(e, "state");
-	field_top(h, "state", "State", err);
-	html_raw(h, "<select id=\"f-state\" name=\"state\">\n");
-	option(h, "", "Open and resolved", !*state);
-	option(h, "open", "Open", strcmp(state, "open") == 0);
-	option(h, "resolved", "Resolved", strcmp(state, "resolved") == 0);
-	html_raw(h, "</select>\n</div>\n");
-	html_input(h, &(struct html_field){
-			      .name = "from", .label = "From (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "from"),
-			      .error = html_errors_for(e, "from")});
-	html_input(h, &(struct html_field){
-			      .name = "to", .label = "To (YYYY-MM-DD)",
-			      .type = "date", .value = http_query(p, "to"),
-			      .error = html_errors_for(e, "to")});
+	http_alarm_state_select(h, http_query(p, "state"),
+				html_errors_for(e, "state"));
+	http_date_inputs(p, e);
 	html_raw(h, "<p><button type=\"submit\">Show alarms</button> "
 		    "<a href=\"/alarms/\">Clear</a></p>\n</form>\n");
 }
@@ -381,6 +408,7 @@ static const char *alarm_step(const char *status)
 		{"FALLBACK", "Alert sent again on another channel"},
 		{"EXHAUSTED", "Nobody left to alert"},
 		{"ACKNOWLEDGED", "Acknowledged: someone is on their way"},
+		{"RETRIED", "Retried by staff"},
 	};
 	size_t i;
 
@@ -390,7 +418,8 @@ static const char *alarm_step(const char *status)
 	return NULL;
 }
 
-static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
+void http_alarm_timeline_item(struct html *h,
+			      const struct keryu_timeline_entry *t)
 {
 	const char *step = alarm_step(t->status);
 
@@ -433,7 +462,8 @@ static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
 	html_raw(h, "</span></li>\n");
 }
 
-static void notes_field(struct html *h, const char *value, const char *error)
+void http_alarm_notes_field(struct html *h, const char *value,
+			    const char *error)
 {
 	html_raw(h, error ? "<div class=\"field has-error\">\n"
 			  : "<div class=\"field\">\n");
@@ -557,7 +587,7 @@ static void detail_page(struct http_page *p, const char *id,
 		html_raw(h, "<p>No notification was sent yet.</p>\n");
 	html_raw(h, "<ol class=\"timeline\">\n");
 	for (i = 0; i < n && i < TIMELINE_MAX; i++)
-		timeline_item(h, &tl[i]);
+		http_alarm_timeline_item(h, &tl[i]);
 	html_raw(h, "</ol>\n");
 	if (!a->s.resolved && !a->acknowledged_at[0] &&
 	    svc->alarm_acknowledge) {
@@ -571,7 +601,7 @@ static void detail_page(struct http_page *p, const char *id,
 		html_raw(h, "<h2>Resolve</h2>\n");
 		snprintf(action, sizeof(action), "/alarms/%s/resolve", id);
 		html_form_begin(h, action, p->s->row.csrf);
-		notes_field(h, notes, html_errors_for(e, "notes"));
+		http_alarm_notes_field(h, notes, html_errors_for(e, "notes"));
 		html_form_end(h, "Mark resolved");
 	}
 	html_raw(h, "<p class=\"small\"><a href=\"/alarms/\">All alarms</a>"
@@ -597,9 +627,7 @@ void http_alarm_detail(struct http_page *p)
 	detail_page(p, id, &e, "", 200);
 }
 
-/* NULL when notes (and clean, their valid UTF-8 copy) are acceptable,
- * else the message. */
-static const char *notes_problem(const char *notes, const char *clean)
+const char *http_alarm_notes_problem(const char *notes, const char *clean)
 {
 	const unsigned char *c;
 
@@ -652,7 +680,7 @@ void http_alarm_resolve(struct http_page *p)
 		return;
 	}
 	keryu_utf8_copy(valid, len, notes);
-	why = notes_problem(notes, valid);
+	why = http_alarm_notes_problem(notes, valid);
 	if (why) {
 		html_errors_add(&e, "notes", why);
 		detail_page(p, id, &e, valid, 400);

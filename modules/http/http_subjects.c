@@ -91,6 +91,20 @@ static const char *gender_name(const char *g)
 	return "";
 }
 
+void http_subject_fields(struct html *h, const struct keryu_subject *s)
+{
+	http_dl_row(h, "Date of birth", s->date_of_birth);
+	http_dl_row(h, "Gender", gender_name(s->gender));
+	http_dl_row(h, "Care instructions for a finder", s->care_instructions);
+	http_dl_row(h, "Medical conditions", s->medical_conditions);
+	http_dl_row(h, "Allergies", s->allergies);
+	http_dl_row(h, "Medications", s->medications);
+	http_dl_row(h, "Doctor's name", s->doctor_name);
+	http_dl_row(h, "Doctor's phone", s->doctor_phone);
+	http_dl_row(h, "Doctor's address", s->doctor_address);
+	http_dl_row(h, "Doctor's speciality", s->doctor_speciality);
+}
+
 /* ---- list ---- */
 
 /* ?page=N: 1 when absent; 0 for anything but 1..100000. */
@@ -455,16 +469,7 @@ void http_subject_view(struct http_page *p)
 	link_item(h, s->id, "privacy", "What the scan page shows");
 	html_raw(h, "</ul>\n<dl>\n");
 	http_dl_row(h, "Status", s->is_active ? "Active" : "Inactive");
-	http_dl_row(h, "Date of birth", s->date_of_birth);
-	http_dl_row(h, "Gender", gender_name(s->gender));
-	http_dl_row(h, "Care instructions for a finder", s->care_instructions);
-	http_dl_row(h, "Medical conditions", s->medical_conditions);
-	http_dl_row(h, "Allergies", s->allergies);
-	http_dl_row(h, "Medications", s->medications);
-	http_dl_row(h, "Doctor's name", s->doctor_name);
-	http_dl_row(h, "Doctor's phone", s->doctor_phone);
-	http_dl_row(h, "Doctor's address", s->doctor_address);
-	http_dl_row(h, "Doctor's speciality", s->doctor_speciality);
+	http_subject_fields(h, s);
 	html_raw(h, "</dl>\n");
 
 	view_contacts(p, s);

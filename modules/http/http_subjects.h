@@ -28,6 +28,11 @@ void http_subject_path(char out[128], const char *id, const char *rest);
 /* <dt>term</dt><dd>value</dd>, "Not given" for ""; multi-line text keeps
  * its line breaks. */
 void http_dl_row(struct html *h, const char *term, const char *value);
+/* The dl rows of a subject's details as the custodian entered them (date
+ * of birth, gender, care, medical and doctor's fields), one http_dl_row
+ * each; the caller writes <dl> around them. The staff subject page
+ * (http_admin_records.c) shows the same rows. */
+void http_subject_fields(struct html *h, const struct keryu_subject *s);
 
 /* ---- http_subject_form.c ---- */
 /* Messages made for one form (html_errors keeps pointers, not copies). */

@@ -12,6 +12,7 @@
 #include <keryu/subjects.h>
 
 #include "html.h"
+#include "html_form.h"
 #include "http_module.h"
 
 /* ---- http_tags.c ---- */
@@ -49,6 +50,43 @@ void http_alarm_acknowledge(struct http_page *p);
  * listeners miss it). */
 int http_alarm_event_publish(struct http_ctx *ctx, const char *alarm_id,
 			     const char *subject_id, const char *state);
+/* Also used by the staff alarm pages and lists (http_admin*.c), so the
+ * two ask and show the same things the same way: */
+/* Reads ?page= into *page (1 when absent). False, *page 1, after adding
+ * "That page does not exist." to e for anything but a number from 1 to
+ * the last page (page_size rows each) whose offset fits an int. */
+bool http_page_arg(const struct http_page *p, int page_size, int *page,
+		   struct html_errors *e);
+/* Reads ?from= and ?to= (YYYY-MM-DD, a real day; "" no bound) into from
+ * and to. Adds an error of field "from" or "to" for a bad one (left "")
+ * and of "to" for an end before the start. */
+void http_date_range(const struct http_page *p, char from[11], char to[11],
+		     struct html_errors *e);
+/* The two date inputs (from, to) of a filter form, refilled from the
+ * query, escaped, with their errors from e. */
+void http_date_inputs(struct http_page *p, const struct html_errors *e);
+/* <option value="value">text</option>, escaped; selected when asked. */
+void http_option(struct html *h, const char *value, const char *text,
+		 bool selected);
+/* The "State" select of an alarm filter (any, open, resolved) with state
+ * chosen; error, when not NULL, shown next to it. */
+void http_alarm_state_select(struct html *h, const char *state,
+			     const char *error);
+/* One entry of an alarm's notification timeline as an <li>: alarm-level
+ * steps (ESCALATED, FALLBACK, EXHAUSTED, ACKNOWLEDGED, RETRIED) in plain
+ * words, a delivery attempt with its channel, the recipient's last digits
+ * and the provider's id and error. Escaped. */
+void http_alarm_timeline_item(struct html *h,
+			      const struct keryu_timeline_entry *t);
+/* The notes textarea of an alarm's resolve form, refilled with value
+ * (escaped); error, when not NULL, shown next to it. */
+void http_alarm_notes_field(struct html *h, const char *value,
+			    const char *error);
+/* NULL when resolution notes are acceptable (at most KERYU_TEXT_MAX - 1
+ * bytes, valid UTF-8, no control characters but line breaks and tabs),
+ * else the message for the form. clean is notes after keryu_utf8_copy
+ * into a buffer as long: it differs when notes are not valid UTF-8. */
+const char *http_alarm_notes_problem(const char *notes, const char *clean);
 
 /* ---- http_dashboard.c ---- */
 void http_dashboard(struct http_page *p);     /* GET  /dashboard/ */
