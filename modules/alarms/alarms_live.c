@@ -52,6 +52,10 @@ static bool apply(struct alarms_settings *out, size_t key, const char *v)
 	case 1:
 		if (!channel_ok(v, true))
 			return false;
+		/* "" deletes the row (keryu.conf's fallback applies again),
+		 * so "no fallback" over a configured one is spelt "none" */
+		if (strcmp(v, KERYU_SETTING_NONE) == 0)
+			v = "";
 		snprintf(out->fallback_channel, sizeof(out->fallback_channel),
 			 "%s", v);
 		return true;

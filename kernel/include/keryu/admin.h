@@ -103,7 +103,9 @@ struct keryu_template {
  *   alarm_retention_days   0..36500        [alarms] alarm_retention_days
  *   audit_retention_days   0..36500        [alarms] audit_retention_days
  * A channel name is 1..31 of a-z, 0-9, '_' and '-'. Retention 0 keeps
- * for good. */
+ * for good. fallback_channel "none" (KERYU_SETTING_NONE) stores "no
+ * fallback" over a keryu.conf that names one ("" deletes the row). */
+#define KERYU_SETTING_NONE "none"
 #define KERYU_SETTING_KEYS                                                    \
 	{"default_channel",      "fallback_channel",                           \
 	 "cooldown_s",           "escalate_after_s",                           \

@@ -71,6 +71,20 @@ static void every_key_overrides_its_option(void **st)
 	assert_int_equal(out.audit_days, 0);
 }
 
+/* "none" stores "no fallback" over keryu.conf's fallback channel. */
+static void fallback_none_turns_it_off(void **st)
+{
+	struct alarms_settings with = conf, out;
+	const struct keryu_setting rows[] = {row("fallback_channel", "none")};
+
+	(void)st;
+	snprintf(with.fallback_channel, sizeof(with.fallback_channel), "sms");
+	assert_int_equal(alarms_settings_overlay(&with, rows, 1, &out), 0);
+	assert_string_equal(out.fallback_channel, "");
+	assert_int_equal(alarms_settings_overlay(&with, NULL, 0, &out), 0);
+	assert_string_equal(out.fallback_channel, "sms");
+}
+
 /* A value outside admin.h's rules leaves that one option as configured
  * and says which key; the others still apply. */
 static void bad_values_are_left_out(void **st)
@@ -337,6 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(no_rows_is_the_config),
 		cmocka_unit_test(every_key_overrides_its_option),
+		cmocka_unit_test(fallback_none_turns_it_off),
 		cmocka_unit_test(bad_values_are_left_out),
 		cmocka_unit_test(template_pick_like_template_get),
 		cmocka_unit_test(parameters_in_the_rows_order),
