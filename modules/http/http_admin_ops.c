@@ -10,6 +10,23 @@
 
 #define AUDIT_ACTION_SET "abcdefghijklmnopqrstuvwxyz0123456789._"
 
+/* The start of a row of either list: <li class="row"> with data-<key>
+ * set to value (for tests and scripts to find it), then when (ISO) and
+ * what, in bold. key is a literal; the rest is escaped. */
+static void row_head(struct html *h, const char *key, const char *value,
+		     const char *when, const char *what)
+{
+	html_raw(h, "<li class=\"row\" data-");
+	html_raw(h, key);
+	html_raw(h, "=\"");
+	html_attr(h, value);
+	html_raw(h, "\">");
+	http_time(h, when, "-");
+	html_raw(h, " <strong>");
+	html_text(h, what);
+	html_raw(h, "</strong>");
+}
+
 /* ---- failed deliveries ---- */
 
 static void delivery_row(struct http_page *p,
@@ -19,13 +36,9 @@ static void delivery_row(struct http_page *p,
 	struct html *h = &p->r->body;
 	char href[96];
 
-	html_raw(h, "<li class=\"row\" data-notification=\"");
-	html_attr(h, d->notification_id);
-	html_raw(h, "\">");
-	http_time(h, d->updated_at, "-");
-	html_raw(h, " <strong>");
-	html_text(h, d->status);
-	html_raw(h, "</strong> ");
+	row_head(h, "notification", d->notification_id, d->updated_at,
+		 d->status);
+	html_raw(h, " ");
 	html_text(h, d->kind);
 	html_raw(h, " via ");
 	html_text(h, d->channel);
@@ -146,13 +159,8 @@ static void audit_row(struct html *h, const struct keryu_audit_entry *e)
 {
 	char href[96];
 
-	html_raw(h, "<li class=\"row\" data-action=\"");
-	html_attr(h, e->action);
-	html_raw(h, "\">");
-	http_time(h, e->at, "-");
-	html_raw(h, " <strong>");
-	html_text(h, e->action);
-	html_raw(h, "</strong> <span class=\"small\">(");
+	row_head(h, "action", e->action, e->at, e->action);
+	html_raw(h, " <span class=\"small\">(");
 	html_text(h, e->source);
 	html_raw(h, ")</span><br>By ");
 	if (e->actor_id[0] && keryu_uuid_valid(e->actor_id)) {

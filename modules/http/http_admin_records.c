@@ -137,7 +137,7 @@ static void subject_contacts(struct http_page *p, const char *owner,
 	const struct keryu_subjects *sv = p->ctx->subjects;
 	struct keryu_contact list[KERYU_CONTACTS_MAX];
 	struct html *h = &p->r->body;
-	size_t n = 0, i;
+	size_t n = 0;
 
 	html_raw(h, "<h2>Emergency contacts</h2>\n");
 	if (sv->contact_list(sv->self, owner, id, list, KERYU_CONTACTS_MAX,
@@ -146,13 +146,8 @@ static void subject_contacts(struct http_page *p, const char *owner,
 		return;
 	}
 	html_raw(h, "<ol>\n<li>The custodian</li>\n");
-	for (i = 0; i < n && i < KERYU_CONTACTS_MAX; i++) {
-		html_raw(h, "<li>");
-		html_text(h, list[i].name);
-		if (!list[i].verified)
-			html_text(h, " (not verified yet)");
-		html_raw(h, "</li>\n");
-	}
+	http_contact_items(h, list,
+			   n < KERYU_CONTACTS_MAX ? n : KERYU_CONTACTS_MAX);
 	html_raw(h, "</ol>\n");
 }
 
@@ -512,7 +507,7 @@ static void alarm_page(struct http_page *p, const char *id,
 	struct keryu_custodian c;
 	struct html *h = &p->r->body;
 	char owner[KERYU_UUID_LEN], title[160], href[96];
-	size_t n = 0, i;
+	size_t n = 0;
 	int rc;
 
 	d = calloc(1, sizeof(*d));
@@ -544,16 +539,9 @@ static void alarm_page(struct http_page *p, const char *id,
 	http_admin_link(h, href, d->s.subject_name);
 	html_raw(h, "</dd>\n<dt>Custodian</dt><dd>");
 	owner_link(h, c.id, c.email);
-	html_raw(h, "</dd>\n<dt>Scanned</dt><dd>");
-	http_time(h, d->s.scanned_at, "-");
-	html_raw(h, "</dd>\n<dt>State</dt><dd>");
-	if (d->s.resolved) {
-		html_raw(h, "<span class=\"resolved\">Resolved</span> ");
-		http_time(h, d->resolved_at, "");
-	} else {
-		html_raw(h, "<span class=\"open\">Open</span>");
-	}
-	html_raw(h, "</dd>\n<dt>Acknowledged</dt><dd>");
+	html_raw(h, "</dd>\n");
+	http_alarm_state_rows(h, d);
+	html_raw(h, "<dt>Acknowledged</dt><dd>");
 	http_time(h, d->acknowledged_at, "Not yet");
 	html_raw(h, "</dd>\n<dt>Notification</dt><dd>");
 	html_text(h, d->s.notification_status);
@@ -563,19 +551,11 @@ static void alarm_page(struct http_page *p, const char *id,
 		html_text(h, d->resolution_notes);
 		html_raw(h, "</dd>\n");
 	}
-	html_raw(h, "</dl>\n<h2>Notifications</h2>\n");
-	if (n == 0)
-		html_raw(h, "<p>No notification was sent yet.</p>\n");
-	html_raw(h, "<ol class=\"timeline\" id=\"timeline\">\n");
-	for (i = 0; i < n && i < TIMELINE_MAX; i++)
-		http_alarm_timeline_item(h, &tl[i]);
-	html_raw(h, "</ol>\n");
+	html_raw(h, "</dl>\n");
+	http_alarm_timeline(h, tl, n < TIMELINE_MAX ? n : TIMELINE_MAX);
 	if (!d->s.resolved) {
-		html_raw(h, "<h2>Resolve</h2>\n");
 		snprintf(href, sizeof(href), "/admin/alarms/%s/resolve", id);
-		html_form_begin(h, href, p->s->row.csrf);
-		http_alarm_notes_field(h, notes, html_errors_for(e, "notes"));
-		html_form_end(h, "Mark resolved");
+		http_alarm_resolve_form(p, href, notes, e);
 	}
 	html_raw(h, "<p><a href=\"/admin/alarms/\">All alarms</a></p>\n");
 	http_layout_end(h);

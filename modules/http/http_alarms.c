@@ -418,8 +418,7 @@ static const char *alarm_step(const char *status)
 	return NULL;
 }
 
-void http_alarm_timeline_item(struct html *h,
-			      const struct keryu_timeline_entry *t)
+static void timeline_item(struct html *h, const struct keryu_timeline_entry *t)
 {
 	const char *step = alarm_step(t->status);
 
@@ -462,8 +461,7 @@ void http_alarm_timeline_item(struct html *h,
 	html_raw(h, "</span></li>\n");
 }
 
-void http_alarm_notes_field(struct html *h, const char *value,
-			    const char *error)
+static void notes_field(struct html *h, const char *value, const char *error)
 {
 	html_raw(h, error ? "<div class=\"field has-error\">\n"
 			  : "<div class=\"field\">\n");
@@ -483,6 +481,46 @@ void http_alarm_notes_field(struct html *h, const char *value,
 	html_raw(h, "</textarea>\n</div>\n");
 }
 
+void http_alarm_state_rows(struct html *h, const struct keryu_alarm_detail *a)
+{
+	term(h, "Scanned");
+	http_time(h, a->s.scanned_at, "-");
+	html_raw(h, "</dd>\n");
+	term(h, "State");
+	if (a->s.resolved) {
+		html_raw(h, "<span class=\"resolved\">Resolved</span> ");
+		http_time(h, a->resolved_at, "");
+	} else {
+		html_raw(h, "<span class=\"open\">Open</span>");
+	}
+	html_raw(h, "</dd>\n");
+}
+
+void http_alarm_timeline(struct html *h, const struct keryu_timeline_entry *tl,
+			 size_t n)
+{
+	size_t i;
+
+	html_raw(h, "<h2>Notifications</h2>\n");
+	if (n == 0)
+		html_raw(h, "<p>No notification was sent yet.</p>\n");
+	html_raw(h, "<ol class=\"timeline\" id=\"timeline\">\n");
+	for (i = 0; i < n; i++)
+		timeline_item(h, &tl[i]);
+	html_raw(h, "</ol>\n");
+}
+
+void http_alarm_resolve_form(struct http_page *p, const char *action,
+			     const char *notes, const struct html_errors *e)
+{
+	struct html *h = &p->r->body;
+
+	html_raw(h, "<h2>Resolve</h2>\n");
+	html_form_begin(h, action, p->s->row.csrf);
+	notes_field(h, notes, html_errors_for(e, "notes"));
+	html_form_end(h, "Mark resolved");
+}
+
 /* Renders the alarm id (validated, lower case) with its timeline; the
  * resolve form shows e and notes. */
 static void detail_page(struct http_page *p, const char *id,
@@ -495,7 +533,7 @@ static void detail_page(struct http_page *p, const char *id,
 	struct keryu_alarm_detail *a = NULL;
 	struct html *h = &p->r->body;
 	char title[160], action[80], href[80];
-	size_t n = 0, i;
+	size_t n = 0;
 	int rc;
 
 	a = calloc(1, sizeof(*a));
@@ -535,17 +573,7 @@ static void detail_page(struct http_page *p, const char *id,
 	snprintf(href, sizeof(href), "/subjects/%s/", a->s.subject_id);
 	a_link(h, href, a->s.subject_name);
 	html_raw(h, "</dd>\n");
-	term(h, "Scanned");
-	http_time(h, a->s.scanned_at, "-");
-	html_raw(h, "</dd>\n");
-	term(h, "State");
-	if (a->s.resolved) {
-		html_raw(h, "<span class=\"resolved\">Resolved</span> ");
-		http_time(h, a->resolved_at, "");
-	} else {
-		html_raw(h, "<span class=\"open\">Open</span>");
-	}
-	html_raw(h, "</dd>\n");
+	http_alarm_state_rows(h, a);
 	term(h, "Acknowledged");
 	if (a->acknowledged_at[0]) {
 		html_raw(h, "Someone is on their way, since ");
@@ -582,13 +610,8 @@ static void detail_page(struct http_page *p, const char *id,
 		html_text(h, a->resolution_notes);
 		html_raw(h, "</span></dd>\n");
 	}
-	html_raw(h, "</dl>\n<h2>Notifications</h2>\n");
-	if (n == 0)
-		html_raw(h, "<p>No notification was sent yet.</p>\n");
-	html_raw(h, "<ol class=\"timeline\">\n");
-	for (i = 0; i < n && i < TIMELINE_MAX; i++)
-		http_alarm_timeline_item(h, &tl[i]);
-	html_raw(h, "</ol>\n");
+	html_raw(h, "</dl>\n");
+	http_alarm_timeline(h, tl, n < TIMELINE_MAX ? n : TIMELINE_MAX);
 	if (!a->s.resolved && !a->acknowledged_at[0] &&
 	    svc->alarm_acknowledge) {
 		html_raw(h, "<h2>On your way?</h2>\n<p>Say so, and the alert "
@@ -598,11 +621,8 @@ static void detail_page(struct http_page *p, const char *id,
 		html_form_end(h, "I'm on my way");
 	}
 	if (!a->s.resolved) {
-		html_raw(h, "<h2>Resolve</h2>\n");
 		snprintf(action, sizeof(action), "/alarms/%s/resolve", id);
-		html_form_begin(h, action, p->s->row.csrf);
-		http_alarm_notes_field(h, notes, html_errors_for(e, "notes"));
-		html_form_end(h, "Mark resolved");
+		http_alarm_resolve_form(p, action, notes, e);
 	}
 	html_raw(h, "<p class=\"small\"><a href=\"/alarms/\">All alarms</a>"
 		    "</p>\n");

@@ -308,12 +308,26 @@ static void link_item(struct html *h, const char *id, const char *rest,
 	html_raw(h, "</a></li>\n");
 }
 
+void http_contact_items(struct html *h, const struct keryu_contact *list,
+			size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		html_raw(h, "<li>");
+		html_text(h, list[i].name);
+		if (!list[i].verified)
+			html_text(h, " (not verified yet)");
+		html_raw(h, "</li>\n");
+	}
+}
+
 static void view_contacts(struct http_page *p, const struct keryu_subject *s)
 {
 	const struct keryu_subjects *sv = p->ctx->subjects;
 	struct keryu_contact list[KERYU_CONTACTS_MAX];
 	struct html *h = &p->r->body;
-	size_t n = 0, i;
+	size_t n = 0;
 	int rc;
 
 	html_raw(h, "<h2 style=\"font-size:1.25rem\">Emergency contacts</h2>\n"
@@ -324,13 +338,7 @@ static void view_contacts(struct http_page *p, const struct keryu_subject *s)
 			      KERYU_CONTACTS_MAX, &n);
 	if (rc)
 		n = 0;
-	for (i = 0; i < n; i++) {
-		html_raw(h, "<li>");
-		html_text(h, list[i].name);
-		if (!list[i].verified)
-			html_text(h, " (not verified yet)");
-		html_raw(h, "</li>\n");
-	}
+	http_contact_items(h, list, n);
 	html_raw(h, "</ol>\n");
 	if (rc)
 		html_raw(h, "<p class=\"small\">The other contacts cannot be "

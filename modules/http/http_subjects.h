@@ -33,6 +33,10 @@ void http_dl_row(struct html *h, const char *term, const char *value);
  * each; the caller writes <dl> around them. The staff subject page
  * (http_admin_records.c) shows the same rows. */
 void http_subject_fields(struct html *h, const struct keryu_subject *s);
+/* One <li> per contact: the name, escaped, and "(not verified yet)" when
+ * so; the caller writes the list around them. */
+void http_contact_items(struct html *h, const struct keryu_contact *list,
+			size_t n);
 
 /* ---- http_subject_form.c ---- */
 /* Messages made for one form (html_errors keeps pointers, not copies). */

@@ -72,16 +72,21 @@ void http_option(struct html *h, const char *value, const char *text,
  * chosen; error, when not NULL, shown next to it. */
 void http_alarm_state_select(struct html *h, const char *state,
 			     const char *error);
-/* One entry of an alarm's notification timeline as an <li>: alarm-level
- * steps (ESCALATED, FALLBACK, EXHAUSTED, ACKNOWLEDGED, RETRIED) in plain
- * words, a delivery attempt with its channel, the recipient's last digits
- * and the provider's id and error. Escaped. */
-void http_alarm_timeline_item(struct html *h,
-			      const struct keryu_timeline_entry *t);
-/* The notes textarea of an alarm's resolve form, refilled with value
- * (escaped); error, when not NULL, shown next to it. */
-void http_alarm_notes_field(struct html *h, const char *value,
-			    const char *error);
+/* The Scanned and State rows (<dt>/<dd>) of an alarm's details. */
+void http_alarm_state_rows(struct html *h,
+			   const struct keryu_alarm_detail *a);
+/* "Notifications" with the alarm's timeline, oldest first, as the list
+ * #timeline: alarm-level steps (ESCALATED, FALLBACK, EXHAUSTED,
+ * ACKNOWLEDGED, RETRIED) in plain words, delivery attempts with their
+ * channel, the recipient's last digits and the provider's id and error.
+ * Escaped. */
+void http_alarm_timeline(struct html *h, const struct keryu_timeline_entry *tl,
+			 size_t n);
+/* "Resolve": a form posting to action with the session's CSRF token and
+ * the notes textarea, refilled with notes and showing e's "notes"
+ * error. */
+void http_alarm_resolve_form(struct http_page *p, const char *action,
+			     const char *notes, const struct html_errors *e);
 /* NULL when resolution notes are acceptable (at most KERYU_TEXT_MAX - 1
  * bytes, valid UTF-8, no control characters but line breaks and tabs),
  * else the message for the form. clean is notes after keryu_utf8_copy
