@@ -2,7 +2,6 @@
  * per-client and per-custodian rate limits, the body's content type and
  * shape, authentication, then the handler; every error is a
  * problem+json answer. Knows nothing of libmicrohttpd. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,65 +314,12 @@ void http_api_audit(struct http_api_call *c, const char *action,
 
 /* ---- rate limits ---- */
 
-static uint64_t key_hash(const char *kind, const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-	const char *p;
-
-	for (p = kind; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	h = (h ^ 0xffu) * 1099511628211ull; /* separator */
-	for (p = s; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h ? h : 1; /* 0 marks a free slot */
-}
-
-/* Counts one request of key in the current fixed window, in the
- * module's in-memory counter table (shared with the scan page, keys of
- * their own). True when within max; else *retry is the seconds left. */
-static bool rate_hit(struct http_ctx *ctx, const char *kind, const char *key,
-		     int max, int *retry)
-{
-	long long now = (long long)time(NULL);
-	long long start = now - now % RATE_WINDOW_S;
-	uint64_t h;
-	struct http_count *slot = NULL;
-	size_t i, at;
-	bool ok;
-
-	if (max <= 0 || !key || !*key)
-		return true;
-	h = key_hash(kind, key);
-	at = (size_t)(h % HTTP_COUNTS_MAX);
-	pthread_mutex_lock(&ctx->count_lock);
-	for (i = 0; i < 8 && !slot; i++) {
-		struct http_count *s = &ctx->counts[(at + i) % HTTP_COUNTS_MAX];
-
-		if (s->key == h || s->key == 0 || s->window < start)
-			slot = s;
-	}
-	if (!slot)
-		slot = &ctx->counts[at];
-	if (slot->key != h || slot->window != start) {
-		slot->key = h;
-		slot->window = start;
-		slot->hits = 0;
-	}
-	ok = slot->hits < max;
-	if (ok)
-		slot->hits++;
-	pthread_mutex_unlock(&ctx->count_lock);
-	if (!ok)
-		*retry = (int)(start + RATE_WINDOW_S - now);
-	return ok;
-}
-
 static bool rate_ok(struct http_api_call *c, const char *kind,
 		    const char *key, int max)
 {
 	int retry = 1;
 
-	if (rate_hit(c->ctx, kind, key, max, &retry))
+	if (http_count_hit(c->ctx, kind, key, max, RATE_WINDOW_S, &retry))
 		return true;
 	c->ctx->host->log(c->ctx->m, KERYU_LOG_WARN, "http.rate_limited",
 			  "what=api kind=%s", kind);

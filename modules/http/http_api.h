@@ -82,7 +82,7 @@ enum http_api_type {
 	HTTP_API_TEXT = 1, /* string, trimmed (http_text_read), min..max */
 	HTTP_API_RAW,      /* string kept as sent (secrets), 1..max bytes */
 	HTTP_API_ENUM,     /* one of choices */
-	HTTP_API_DATE,     /* YYYY-MM-DD, a real day */
+	HTTP_API_DATE,     /* YYYY-MM-DD, a real day (http_date_check) */
 	HTTP_API_PHONE,    /* E.164 */
 	HTTP_API_UUID,
 	HTTP_API_BOOL,
@@ -123,8 +123,6 @@ void http_api_error_add(struct http_api_errors *e, const char *field,
 bool http_api_json_read(const cJSON *obj, const struct http_api_field *f,
 			size_t n, void *dst, struct http_api_errors *e,
 			unsigned long *present);
-/* True for a real day written YYYY-MM-DD. */
-bool http_api_date_valid(const char *s);
 /* Adds an error for each query parameter not in allowed (NULL-ended). */
 void http_api_query_known(const struct http_form *q,
 			  const char *const *allowed,

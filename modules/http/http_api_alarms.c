@@ -66,12 +66,12 @@ static bool filter_read(struct http_api_call *c, struct keryu_alarm_filter *f)
 	else if (v)
 		snprintf(f->state, sizeof(f->state), "%s", v);
 	v = http_form_get(q, "from");
-	if (v && !http_api_date_valid(v))
+	if (v && http_date_check(v) != HTTP_DATE_OK)
 		http_api_error_add(&e, "from", "must be a date as YYYY-MM-DD");
 	else if (v)
 		memcpy(f->from, v, sizeof(f->from));
 	v = http_form_get(q, "to");
-	if (v && !http_api_date_valid(v))
+	if (v && http_date_check(v) != HTTP_DATE_OK)
 		http_api_error_add(&e, "to", "must be a date as YYYY-MM-DD");
 	else if (v)
 		memcpy(f->to, v, sizeof(f->to));

@@ -30,27 +30,6 @@ void http_api_error_add(struct http_api_errors *e, const char *field,
 	e->n++;
 }
 
-bool http_api_date_valid(const char *s)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
-	int y, m, d, i;
-
-	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return false;
-	for (i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-			return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
-	if (y < 1 || m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= mdays[m - 1] +
-			    (m == 2 && ((y % 4 == 0 && y % 100 != 0) ||
-					y % 400 == 0));
-}
-
 static int choice_index(const char *const *choices, const char *s)
 {
 	int i;
@@ -113,7 +92,7 @@ static void read_string(const struct http_api_field *f, const char *v,
 			memcpy(out, v, n + 1);
 		return;
 	case HTTP_API_DATE:
-		if (!http_api_date_valid(v))
+		if (http_date_check(v) != HTTP_DATE_OK)
 			http_api_error_add(e, f->name,
 					   "must be a date as YYYY-MM-DD");
 		else

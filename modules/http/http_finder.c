@@ -1,5 +1,6 @@
 /* The finder's side of a scan (issue 5): the token the scan page carries,
- * the scan page's rate limits, the hashed client address of a scan, and
+ * the scan page's rate limits (on the in-memory counters the API's limits
+ * share), the hashed client address of a scan, and
  * the endpoints the page posts to (location, report) and polls (status).
  *
  * No login and no CSRF session here: a finder is a stranger. The finder
@@ -85,50 +86,36 @@ void http_ip_hash(struct http_ctx *ctx, const struct http_request *req,
 		sodium_bin2hex(out, 65, md, md_len);
 }
 
-/* ---- the scan page's rate limits ---- */
+/* ---- the in-memory counters (the scan page's limits and the API's) ---- */
 
-static void too_many(struct http_ctx *ctx, struct http_response *r,
-		     const char *lang, int retry)
-{
-	http_page_error(r, 429, http_tr(ctx, lang, "Too many scans"),
-			http_tr(ctx, lang,
-				"This tag was scanned too many times in a "
-				"short time. Please wait a minute and reload "
-				"the page. If someone needs help now, call "
-				"your local emergency services."));
-	r->no_store = true;
-	r->retry_after = retry > 0 ? retry : 1;
-}
-
-static uint64_t key_hash(const char *s)
+static uint64_t key_hash(const char *kind, const char *key)
 {
 	uint64_t h = 14695981039346656037ull;
+	const char *p;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	for (p = kind; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ 0xffu) * 1099511628211ull; /* separator */
+	for (p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
 	return h ? h : 1; /* 0 marks a free slot */
 }
 
-/* Counts one scan on "scan:<kind>:<HMAC(subject)>" in this process's
- * memory (windows aligned to the epoch). True when allowed; else *retry
- * is the seconds left in the window. A full table forgets the slot it
- * probed first: a key may then get a few more hits, never fewer. */
-static bool scan_hit(struct http_ctx *ctx, const char *kind,
-		     const char *subject, int max, int window, int *retry)
+/* A full table forgets the slot it probed first: a key may then get a
+ * few more hits, never fewer. */
+bool http_count_hit(struct http_ctx *ctx, const char *kind, const char *key,
+		    int max, int window_s, int *retry_after)
 {
 	long long now = (long long)time(NULL), start;
-	char hash[KERYU_HASH_HEX], key[HTTP_BLOCK_KEY];
 	struct http_count *c = NULL;
 	uint64_t h;
 	size_t i, at;
 	bool allowed;
 
-	if (max <= 0 || window <= 0 || !subject || !*subject)
+	if (max <= 0 || window_s <= 0 || !key || !*key)
 		return true;
-	http_hmac_hex(ctx, subject, hash);
-	snprintf(key, sizeof(key), "scan:%s:%s", kind, hash);
-	h = key_hash(key);
-	start = now - now % window;
+	h = key_hash(kind, key);
+	start = now - now % window_s;
 	at = (size_t)(h % HTTP_COUNTS_MAX);
 	pthread_mutex_lock(&ctx->count_lock);
 	for (i = 0; i < 8 && !c; i++) {
@@ -149,8 +136,36 @@ static bool scan_hit(struct http_ctx *ctx, const char *kind,
 		c->hits++;
 	pthread_mutex_unlock(&ctx->count_lock);
 	if (!allowed)
-		*retry = (int)(start + window - now);
+		*retry_after = (int)(start + window_s - now);
 	return allowed;
+}
+
+/* ---- the scan page's rate limits ---- */
+
+static void too_many(struct http_ctx *ctx, struct http_response *r,
+		     const char *lang, int retry)
+{
+	http_page_error(r, 429, http_tr(ctx, lang, "Too many scans"),
+			http_tr(ctx, lang,
+				"This tag was scanned too many times in a "
+				"short time. Please wait a minute and reload "
+				"the page. If someone needs help now, call "
+				"your local emergency services."));
+	r->no_store = true;
+	r->retry_after = retry > 0 ? retry : 1;
+}
+
+/* Counts one scan of subject (an address or a tag) under kind, keyed by
+ * its HMAC so nobody can aim keys at one slot of the table. */
+static bool scan_hit(struct http_ctx *ctx, const char *kind,
+		     const char *subject, int max, int window, int *retry)
+{
+	char hash[KERYU_HASH_HEX];
+
+	if (!subject || !*subject)
+		return true;
+	http_hmac_hex(ctx, subject, hash);
+	return http_count_hit(ctx, kind, hash, max, window, retry);
 }
 
 bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
@@ -161,10 +176,10 @@ bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
 	int retry = 0;
 	const char *kind = NULL;
 
-	if (!scan_hit(ctx, "ip", req ? req->client_ip : NULL,
+	if (!scan_hit(ctx, "scan:ip", req ? req->client_ip : NULL,
 		      ctx->scan_limit_ip, window, &retry))
 		kind = "ip";
-	else if (!scan_hit(ctx, "tag", qr, ctx->scan_limit_tag, window,
+	else if (!scan_hit(ctx, "scan:tag", qr, ctx->scan_limit_tag, window,
 			   &retry))
 		kind = "tag";
 	if (!kind)

@@ -124,9 +124,9 @@ struct http_ctx {
 		long long until; /* epoch seconds */
 	} blocks[HTTP_BLOCKS_MAX];
 
-	/* scan-page limits (http_finder.c): fixed-window counters in this
-	 * process's memory, so the public page costs no database write per
-	 * scan; each http process counts its own share */
+	/* scan-page and API limits (http_count_hit, http_finder.c):
+	 * fixed-window counters in this process's memory, so a request
+	 * costs no database write; each http process counts its own share */
 	pthread_mutex_t count_lock;
 	struct http_count {
 		uint64_t key;	  /* hash of the key's text; 0: free */
@@ -329,6 +329,13 @@ void http_finder_token(struct http_ctx *ctx, const char *event_id,
 bool http_scan_allowed(struct http_ctx *ctx, const struct http_request *req,
 		       const char *qr, const char *lang,
 		       struct http_response *r);
+/* Counts one hit of key under kind in ctx->counts, fixed windows of
+ * window_s aligned to the epoch, in this process's memory (the scan
+ * page's limits and the API's). True when the hit is within max (or max
+ * or window_s is 0, or key is NULL or ""); else *retry_after gets the
+ * seconds left in the window and nothing is counted. */
+bool http_count_hit(struct http_ctx *ctx, const char *kind, const char *key,
+		    int max, int window_s, int *retry_after);
 /* Storage's notification status (PENDING ... FAILED, any case) as the
  * word the finder's page and its status JSON use: "sent", "delivered",
  * "read", "queued" (ERROR too: being tried again), "pending", "failed";
@@ -575,6 +582,16 @@ void http_ack(struct http_ctx *ctx, const struct http_request *req,
 /* True when path is "/ack/<segment>" (one segment, no trailing "/");
  * copies the segment (cut to fit size) into token. */
 bool http_ack_path(const char *path, char *token, size_t size);
+
+/* ---- http_subject_form.c: dates ---- */
+enum http_date_problem {
+	HTTP_DATE_OK = 0,
+	HTTP_DATE_SHAPE,  /* not YYYY-MM-DD (NULL too) */
+	HTTP_DATE_NO_DAY, /* no such day: 2021-02-29, month 13, year 0 */
+};
+/* Whether d is a real day of the Gregorian calendar written YYYY-MM-DD
+ * (the subject form's date of birth, the API's dates). */
+enum http_date_problem http_date_check(const char *d);
 
 /* ---- http_subjects.c, http_subject_form.c, http_photo.c,
  *      http_contacts.c ---- */

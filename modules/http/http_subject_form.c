@@ -157,34 +157,44 @@ const char *http_text_message(struct http_msgs *b,
 	return m;
 }
 
-static bool leap(int y)
+enum http_date_problem http_date_check(const char *d)
 {
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	int y, m, day, i;
+
+	if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-')
+		return HTTP_DATE_SHAPE;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)d[i]))
+			return HTTP_DATE_SHAPE;
+	y = atoi(d);
+	m = atoi(d + 5);
+	day = atoi(d + 8);
+	if (y < 1 || m < 1 || m > 12 || day < 1 ||
+	    day > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) ||
+					     y % 400 == 0)))
+		return HTTP_DATE_NO_DAY;
+	return HTTP_DATE_OK;
 }
 
 /* YYYY-MM-DD naming a real day after 1900-01-01, not after today (UTC). */
 static const char *date_problem(const char *d)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
-	int y, m, day, i;
 	char today[11];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (!*d)
 		return "Enter the date of birth.";
-	if (strlen(d) != 10 || d[4] != '-' || d[7] != '-')
+	switch (http_date_check(d)) {
+	case HTTP_DATE_SHAPE:
 		return "Enter the date as YYYY-MM-DD, e.g. 2015-04-30.";
-	for (i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && !isdigit((unsigned char)d[i]))
-			return "Enter the date as YYYY-MM-DD, e.g. 2015-04-30.";
-	y = atoi(d);
-	m = atoi(d + 5);
-	day = atoi(d + 8);
-	if (m < 1 || m > 12 || day < 1 ||
-	    day > mdays[m - 1] + (m == 2 && leap(y)))
+	case HTTP_DATE_NO_DAY:
 		return "That date does not exist.";
+	case HTTP_DATE_OK:
+		break;
+	}
 	if (strcmp(d, "1900-01-01") <= 0) /* the service's bound */
 		return "The date of birth must be after 1 January 1900.";
 	gmtime_r(&now, &tm);

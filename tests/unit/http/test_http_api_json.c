@@ -260,12 +260,14 @@ static void query_checks(void **state)
 static void dates(void **state)
 {
 	(void)state;
-	assert_true(http_api_date_valid("2000-02-29"));
-	assert_false(http_api_date_valid("1900-02-29"));
-	assert_false(http_api_date_valid("2021-13-01"));
-	assert_false(http_api_date_valid("2021-04-31"));
-	assert_false(http_api_date_valid("2021-4-30"));
-	assert_false(http_api_date_valid(NULL));
+	assert_int_equal(http_date_check("2000-02-29"), HTTP_DATE_OK);
+	assert_int_equal(http_date_check("1900-02-29"), HTTP_DATE_NO_DAY);
+	assert_int_equal(http_date_check("2021-13-01"), HTTP_DATE_NO_DAY);
+	assert_int_equal(http_date_check("2021-04-31"), HTTP_DATE_NO_DAY);
+	assert_int_equal(http_date_check("0000-01-01"), HTTP_DATE_NO_DAY);
+	assert_int_equal(http_date_check("2021-4-30"), HTTP_DATE_SHAPE);
+	assert_int_equal(http_date_check("2021-04-3a"), HTTP_DATE_SHAPE);
+	assert_int_equal(http_date_check(NULL), HTTP_DATE_SHAPE);
 }
 
 static void problem_body(void **state)
