@@ -268,9 +268,7 @@ int storage_audit_list(void *self, const struct keryu_audit_filter *f,
 	}
 	pattern[o++] = '%';
 	pattern[o] = '\0';
-	snprintf(off, sizeof(off), "%d", f->offset);
-	snprintf(lim, sizeof(lim), "%d",
-		 (size_t)f->limit < max ? f->limit : (int)max);
+	storage_page_args(off, lim, f->offset, (size_t)f->limit, max);
 	memset(&lc, 0, sizeof(lc));
 	lc.v[0] = f->actor;
 	lc.v[1] = f->action[0] ? pattern : "";

@@ -194,17 +194,13 @@ static int tpl_get_work(struct storage_pool *p, PGconn *c, void *arg)
 
 	/* the channel's own row before the every-channel one ('' sorts
 	 * last on "channel = ''") */
-	rc = storage_db_exec(p, c, "template.get",
-			     "SELECT " TEMPLATE_COLS " FROM message_templates "
-			     "WHERE event = $1 AND channel IN ($2, '') "
-			     "ORDER BY channel = '' LIMIT 1",
-			     2, gc->v, &r);
+	rc = storage_db_row(p, c, "template.get",
+			    "SELECT " TEMPLATE_COLS " FROM message_templates "
+			    "WHERE event = $1 AND channel IN ($2, '') "
+			    "ORDER BY channel = '' LIMIT 1",
+			    2, gc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	fill_template(r, 0, gc->out);
 	PQclear(r);
 	return 0;
@@ -241,20 +237,17 @@ static int tpl_put_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	memset(&pc->before, 0, sizeof(pc->before));
-	rc = storage_db_begin(p, c);
-	if (rc)
-		return rc;
 	rc = storage_db_exec(p, c, "template.before",
 			     "SELECT " TEMPLATE_COLS " FROM message_templates "
 			     "WHERE event = $1 AND channel = $2 FOR UPDATE",
 			     2, pc->v, &r);
 	if (rc)
-		goto fail;
+		return rc;
 	if (PQntuples(r) == 1)
 		fill_template(r, 0, &pc->before);
 	PQclear(r);
 	/* an actor deleted meanwhile is recorded as unknown */
-	rc = storage_db_exec(
+	return storage_db_exec(
 		p, c, "template.put",
 		"INSERT INTO message_templates (event, channel, name, language, "
 		"parameters, approved, updated_at, updated_by) "
@@ -264,13 +257,6 @@ static int tpl_put_work(struct storage_pool *p, PGconn *c, void *arg)
 		"language = $4, parameters = $5, approved = $6::bool, "
 		"updated_at = now(), updated_by = excluded.updated_by",
 		7, pc->v, NULL);
-	if (!rc)
-		rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	return rc;
 }
 
 int storage_template_put(void *self, const struct keryu_template *t,
@@ -292,7 +278,7 @@ int storage_template_put(void *self, const struct keryu_template *t,
 	pc.v[4] = t->parameters;
 	pc.v[5] = t->approved ? "true" : "false";
 	pc.v[6] = actor_id && actor_id[0] ? actor_id : NULL;
-	rc = storage_pool_run(p, "template_put", tpl_put_work, &pc);
+	rc = storage_pool_run_tx(p, "template_put", tpl_put_work, &pc);
 	if (rc)
 		return rc;
 	if (before)
@@ -308,18 +294,11 @@ int storage_template_put(void *self, const struct keryu_template *t,
 static int tpl_delete_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* event, channel */
-	PGresult *r;
-	int rc, rows;
 
-	rc = storage_db_exec(p, c, "template.delete",
-			     "DELETE FROM message_templates "
-			     "WHERE event = $1 AND channel = $2 RETURNING 1",
-			     2, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "template.delete",
+			      "DELETE FROM message_templates "
+			      "WHERE event = $1 AND channel = $2 RETURNING 1",
+			      2, v);
 }
 
 int storage_template_delete(void *self, const char *event,
@@ -470,21 +449,18 @@ static int set_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	sc->before[0] = '\0';
-	rc = storage_db_begin(p, c);
-	if (rc)
-		return rc;
 	rc = storage_db_exec(p, c, "setting.before",
 			     "SELECT value FROM settings WHERE key = $1 "
 			     "FOR UPDATE",
 			     1, sc->v, &r);
 	if (rc)
-		goto fail;
+		return rc;
 	if (PQntuples(r) == 1)
 		storage_copy_text(sc->before, sizeof(sc->before),
 				  PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if (sc->v[1])
-		rc = storage_db_exec(
+		return storage_db_exec(
 			p, c, "setting.set",
 			"INSERT INTO settings (key, value, updated_at, "
 			"updated_by) VALUES ($1, $2, now(), "
@@ -492,17 +468,9 @@ static int set_work(struct storage_pool *p, PGconn *c, void *arg)
 			"ON CONFLICT (key) DO UPDATE SET value = $2, "
 			"updated_at = now(), updated_by = excluded.updated_by",
 			3, sc->v, NULL);
-	else
-		rc = storage_db_exec(p, c, "setting.delete",
-				     "DELETE FROM settings WHERE key = $1", 1,
-				     sc->v, NULL);
-	if (!rc)
-		rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	return rc;
+	return storage_db_exec(p, c, "setting.delete",
+			       "DELETE FROM settings WHERE key = $1", 1, sc->v,
+			       NULL);
 }
 
 int storage_setting_set(void *self, const char *key, const char *value,
@@ -523,7 +491,7 @@ int storage_setting_set(void *self, const char *key, const char *value,
 	sc.v[0] = key;
 	sc.v[1] = value[0] ? stored : NULL;
 	sc.v[2] = actor_id && actor_id[0] ? actor_id : NULL;
-	rc = storage_pool_run(p, "setting_set", set_work, &sc);
+	rc = storage_pool_run_tx(p, "setting_set", set_work, &sc);
 	if (rc)
 		return rc;
 	if (before)

@@ -43,9 +43,6 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, custodians, inserted;
 
-	rc = storage_db_begin(p, c);
-	if (rc)
-		return rc;
 	/* the custodian's rows that expired a day ago go: past its expiry a
 	 * token is refused anyway, replayed or not */
 	rc = storage_db_exec(p, c, "refresh.tidy",
@@ -54,7 +51,7 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 			     "AND expires_at < now() - interval '1 day'",
 			     1, &v[1], NULL);
 	if (rc)
-		goto fail;
+		return rc;
 	rc = storage_db_exec(
 		p, c, "refresh.create",
 		"WITH k AS (SELECT id FROM custodians WHERE id = $2::uuid "
@@ -66,20 +63,13 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 		"SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM i)",
 		3, v, &r);
 	if (rc)
-		goto fail;
+		return rc;
 	custodians = atoi(PQgetvalue(r, 0, 0));
 	inserted = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);
-	if (!custodians || !inserted) {
-		rc = custodians ? KERYU_ECONFLICT : KERYU_ENOTFOUND;
-		goto fail;
-	}
-	rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	return rc;
+	if (!custodians)
+		return KERYU_ENOTFOUND;
+	return inserted ? 0 : KERYU_ECONFLICT;
 }
 
 int storage_refresh_create(void *self, const char *token_hash,
@@ -94,7 +84,7 @@ int storage_refresh_create(void *self, const char *token_hash,
 	    ttl_s < 1 || ttl_s > TTL_MAX)
 		return KERYU_EINVAL;
 	snprintf(ttl, sizeof(ttl), "%d", ttl_s);
-	rc = storage_pool_run(p, "refresh_create", create_work, (void *)v);
+	rc = storage_pool_run_tx(p, "refresh_create", create_work, (void *)v);
 	if (!rc)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 					  "storage.refresh_created",
@@ -117,8 +107,8 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 	struct rotate_call *rt = arg;
 	const char *vc[1];
 	PGresult *r;
-	bool revoked = false, expired = false, active = false;
-	int rc, rows;
+	bool revoked, expired, active;
+	int rc;
 
 	rt->replay = false;
 	rt->revoked = 0;
@@ -128,29 +118,21 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 		return rc;
 	/* the row locked: two uses of one token at once are one rotation
 	 * and one replay, never two rotations */
-	rc = storage_db_exec(p, c, "refresh.lookup",
-			     "SELECT t.custodian_id::text, "
-			     "t.revoked_at IS NOT NULL, t.expires_at <= now(), "
-			     "k.is_active FROM api_refresh_tokens t "
-			     "JOIN custodians k ON k.id = t.custodian_id "
-			     "WHERE t.token_hash = $1 FOR UPDATE OF t",
-			     1, rt->v, &r);
+	rc = storage_db_row(p, c, "refresh.lookup",
+			    "SELECT t.custodian_id::text, "
+			    "t.revoked_at IS NOT NULL, t.expires_at <= now(), "
+			    "k.is_active FROM api_refresh_tokens t "
+			    "JOIN custodians k ON k.id = t.custodian_id "
+			    "WHERE t.token_hash = $1 FOR UPDATE OF t",
+			    1, rt->v, &r);
 	if (rc)
 		goto fail;
-	rows = PQntuples(r);
-	if (rows == 1) {
-		storage_copy_text(rt->custodian_id,
-				  sizeof(rt->custodian_id),
-				  PQgetvalue(r, 0, 0));
-		revoked = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
-		expired = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-		active = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
-	}
+	storage_copy_text(rt->custodian_id, sizeof(rt->custodian_id),
+			  PQgetvalue(r, 0, 0));
+	revoked = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	expired = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	active = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
 	PQclear(r);
-	if (rows != 1) {
-		rc = KERYU_ENOTFOUND;
-		goto fail;
-	}
 	if (revoked) {
 		/* rotated or revoked before: whoever holds it now may not be
 		 * its owner, so nothing of that custodian stays alive */
@@ -173,22 +155,18 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 			     2, rt->v, NULL);
 	if (rc)
 		goto fail;
-	rc = storage_db_exec(
+	rc = storage_db_one(
 		p, c, "refresh.issue",
 		"INSERT INTO api_refresh_tokens (token_hash, custodian_id, "
 		"expires_at) SELECT $2, custodian_id, "
 		"now() + $3::int * interval '1 second' "
 		"FROM api_refresh_tokens WHERE token_hash = $1 "
 		"ON CONFLICT (token_hash) DO NOTHING RETURNING 1",
-		3, rt->v, &r);
+		3, rt->v);
+	if (rc == KERYU_ENOTFOUND)
+		rc = KERYU_ECONFLICT; /* new_hash is taken */
 	if (rc)
 		goto fail;
-	rows = PQntuples(r);
-	PQclear(r);
-	if (rows != 1) {
-		rc = KERYU_ECONFLICT; /* new_hash is taken */
-		goto fail;
-	}
 	rc = storage_db_commit(p, c);
 	if (!rc)
 		return 0;

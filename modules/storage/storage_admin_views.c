@@ -22,30 +22,17 @@ static bool search_valid(const char *s)
 	return !s || !s[0] || storage_line_valid(s, 254);
 }
 
-/* The page's LIMIT: at most max and LIMIT_MAX. */
-static void page_limit(char lim[16], size_t max)
-{
-	snprintf(lim, 16, "%zu", max < LIMIT_MAX ? max : (size_t)LIMIT_MAX);
-}
-
 /* ---- custodians ---- */
 
 static int staff_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* id, staff */
-	PGresult *r;
-	int rc, rows;
 
-	rc = storage_db_exec(p, c, "custodian.set_staff",
-			     "UPDATE custodians SET is_staff = $2::bool, "
-			     "updated_at = now() "
-			     "WHERE id = $1::uuid RETURNING 1",
-			     2, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "custodian.set_staff",
+			      "UPDATE custodians SET is_staff = $2::bool, "
+			      "updated_at = now() "
+			      "WHERE id = $1::uuid RETURNING 1",
+			      2, v);
 }
 
 int storage_custodian_set_staff(void *self, const char *id, bool staff)
@@ -67,39 +54,22 @@ int storage_custodian_set_staff(void *self, const char *id, bool staff)
 static int reset_phone_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* id */
-	PGresult *r;
-	int rc, rows;
+	int rc;
 
-	rc = storage_db_begin(p, c);
+	rc = storage_db_one(p, c, "custodian.reset_phone",
+			    "UPDATE custodians SET phone_verified_at = NULL, "
+			    "updated_at = now() "
+			    "WHERE id = $1::uuid RETURNING 1",
+			    1, v);
 	if (rc)
 		return rc;
-	rc = storage_db_exec(p, c, "custodian.reset_phone",
-			     "UPDATE custodians SET phone_verified_at = NULL, "
-			     "updated_at = now() "
-			     "WHERE id = $1::uuid RETURNING 1",
-			     1, v, &r);
-	if (rc)
-		goto fail;
-	rows = PQntuples(r);
-	PQclear(r);
-	if (rows != 1) {
-		rc = KERYU_ENOTFOUND;
-		goto fail;
-	}
 	/* "verify again" means with a new code: one sent before the reset
 	 * would otherwise undo it */
-	rc = storage_db_exec(p, c, "custodian.reset_phone_codes",
-			     "UPDATE one_time_codes SET consumed_at = now() "
-			     "WHERE custodian_id = $1::uuid AND purpose = 1 "
-			     "AND consumed_at IS NULL",
-			     1, v, NULL);
-	if (!rc)
-		rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	return rc;
+	return storage_db_exec(p, c, "custodian.reset_phone_codes",
+			       "UPDATE one_time_codes SET consumed_at = now() "
+			       "WHERE custodian_id = $1::uuid AND purpose = 1 "
+			       "AND consumed_at IS NULL",
+			       1, v, NULL);
 }
 
 int storage_custodian_reset_phone(void *self, const char *id)
@@ -110,8 +80,8 @@ int storage_custodian_reset_phone(void *self, const char *id)
 
 	if (!keryu_uuid_valid(id))
 		return KERYU_EINVAL;
-	rc = storage_pool_run(p, "custodian_reset_phone", reset_phone_work,
-			      (void *)v);
+	rc = storage_pool_run_tx(p, "custodian_reset_phone", reset_phone_work,
+				 (void *)v);
 	if (!rc)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_INFO,
 					  "storage.custodian_phone_reset",
@@ -133,13 +103,9 @@ static int owner_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "owner_of", oc->sql, 1, oc->v, &r);
+	rc = storage_db_row(p, c, "owner_of", oc->sql, 1, oc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(oc->custodian_id, sizeof(oc->custodian_id),
 			  PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -274,8 +240,7 @@ static int run_all(void *self, const char *what, storage_work_fn fn,
 	if (!n || !total || offset < 0 || (max && !out) ||
 	    !search_valid(search))
 		return KERYU_EINVAL;
-	snprintf(off, sizeof(off), "%d", offset);
-	page_limit(lim, max);
+	storage_page_args(off, lim, offset, LIMIT_MAX, max);
 	memset(&ac, 0, sizeof(ac));
 	ac.v[0] = search ? search : "";
 	ac.v[1] = off;
@@ -373,11 +338,9 @@ int storage_tags_all(void *self, const char *search, int offset,
 /* ---- alarms_all ---- */
 
 struct alarms_call {
-	const char *v[7]; /* NULL (every custodian), subject, state, from, to,
-			   * offset, limit */
+	struct storage_alarm_query q; /* for every custodian */
 	struct keryu_admin_alarm *out;
 	size_t n;
-	int total;
 };
 
 static int alarms_work(struct storage_pool *p, PGconn *c, void *arg)
@@ -386,21 +349,14 @@ static int alarms_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, i, rows;
 
-	rc = storage_db_exec(p, c, "alarms_all.count",
-			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
-			     ac->v, &r);
-	if (rc)
-		return rc;
-	ac->total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	rc = storage_db_exec(
-		p, c, "alarms_all",
+	rc = storage_alarm_query_page(
+		p, c, "alarms_all.count", "alarms_all",
 		"SELECT " STORAGE_ALARM_SUMMARY_COLS ", s.custodian_id::text, "
 		"(SELECT k.email FROM custodians k "
 		"  WHERE k.id = s.custodian_id) " STORAGE_ALARM_FILTER_SQL
 		"ORDER BY a.scanned_at DESC, a.id DESC "
 		"OFFSET $6::int LIMIT $7::int",
-		7, ac->v, &r);
+		&ac->q, &r);
 	if (rc)
 		return rc;
 	rows = PQntuples(r);
@@ -425,7 +381,6 @@ int storage_alarms_all(void *self, const struct keryu_alarm_filter *f,
 		       int *total)
 {
 	struct alarms_call ac;
-	char off[16], lim[16];
 	int rc;
 
 	if (n)
@@ -435,23 +390,14 @@ int storage_alarms_all(void *self, const struct keryu_alarm_filter *f,
 	if (!n || !total || !f || (max && !out) ||
 	    !storage_alarm_filter_valid(f))
 		return KERYU_EINVAL;
-	snprintf(off, sizeof(off), "%d", f->offset);
-	snprintf(lim, sizeof(lim), "%d",
-		 (size_t)f->limit < max ? f->limit : (int)max);
 	memset(&ac, 0, sizeof(ac));
-	ac.v[0] = NULL;
-	ac.v[1] = f->subject_id[0] ? f->subject_id : NULL;
-	ac.v[2] = f->state;
-	ac.v[3] = f->from[0] ? f->from : NULL;
-	ac.v[4] = f->to[0] ? f->to : NULL;
-	ac.v[5] = off;
-	ac.v[6] = lim;
+	storage_alarm_query_init(&ac.q, NULL, f, max);
 	ac.out = out;
 	rc = storage_pool_run(self, "alarms_all", alarms_work, &ac);
 	if (rc)
 		return rc;
 	*n = ac.n;
-	*total = ac.total;
+	*total = ac.q.total;
 	return 0;
 }
 
@@ -560,16 +506,12 @@ static int retry_lock(struct storage_pool *p, PGconn *c,
 	int rc;
 	bool ok;
 
-	rc = storage_db_exec(p, c, "retry.alarm",
-			     "SELECT coalesce(alarm_id::text, '') "
-			     "FROM notifications WHERE id = $1::uuid",
-			     1, v, &r);
+	rc = storage_db_row(p, c, "retry.alarm",
+			    "SELECT coalesce(alarm_id::text, '') "
+			    "FROM notifications WHERE id = $1::uuid",
+			    1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(rt->alarm_id, sizeof(rt->alarm_id),
 			  PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -586,7 +528,7 @@ static int retry_lock(struct storage_pool *p, PGconn *c,
 	 * retried_as set. The person must still be one notify_due would
 	 * alert: a contact still there, verified, with the same phone; the
 	 * custodian reachable on the channel at the same phone. */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "retry.lock",
 		"SELECT " FAILED_WHERE " AND n.retried_as IS NULL "
 		"AND CASE WHEN n.contact_id IS NOT NULL THEN EXISTS (SELECT 1 "
@@ -600,10 +542,6 @@ static int retry_lock(struct storage_pool *p, PGconn *c,
 		1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	snprintf(detail, 160, "%.31s %.15s%s%.31s; retried by staff",
 		 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
@@ -621,15 +559,13 @@ static int retry_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	rt->new_id[0] = '\0';
-	rc = storage_db_begin(p, c);
-	if (!rc)
-		rc = retry_lock(p, c, rt, detail);
+	rc = retry_lock(p, c, rt, detail);
 	if (!rc)
 		rc = storage_db_exec(p, c, "retry.new_id",
 				     "SELECT gen_random_uuid()::text", 0, NULL,
 				     &r);
 	if (rc)
-		goto fail;
+		return rc;
 	storage_copy_text(rt->new_id, sizeof(rt->new_id), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	v[0] = rt->id;
@@ -663,13 +599,6 @@ static int retry_work(struct storage_pool *p, PGconn *c, void *arg)
 					 rt->new_id, detail);
 	if (!rc)
 		rc = storage_alarm_summarise(p, c, rt->alarm_id);
-	if (!rc)
-		rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	rt->new_id[0] = '\0';
 	return rc;
 }
 
@@ -686,7 +615,7 @@ int storage_notification_retry(void *self, const char *id,
 		return KERYU_EINVAL;
 	memset(&rt, 0, sizeof(rt));
 	rt.id = id;
-	rc = storage_pool_run(p, "notification_retry", retry_work, &rt);
+	rc = storage_pool_run_tx(p, "notification_retry", retry_work, &rt);
 	if (rc)
 		return rc;
 	storage_copy_text(new_id, KERYU_UUID_LEN, rt.new_id);

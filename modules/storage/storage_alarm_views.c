@@ -32,11 +32,44 @@ void storage_alarm_fill_summary(PGresult *r, int row,
 
 /* ---- list ---- */
 
+void storage_alarm_query_init(struct storage_alarm_query *q,
+			      const char *custodian_id,
+			      const struct keryu_alarm_filter *f, size_t max)
+{
+	memset(q, 0, sizeof(*q));
+	storage_page_args(q->off, q->lim, f->offset, (size_t)f->limit, max);
+	q->v[0] = custodian_id;
+	q->v[1] = f->subject_id[0] ? f->subject_id : NULL;
+	q->v[2] = f->state;
+	q->v[3] = f->from[0] ? f->from : NULL;
+	q->v[4] = f->to[0] ? f->to : NULL;
+	q->v[5] = q->off;
+	q->v[6] = q->lim;
+}
+
+int storage_alarm_query_page(struct storage_pool *p, PGconn *c,
+			     const char *what_count, const char *what,
+			     const char *sql, struct storage_alarm_query *q,
+			     PGresult **res)
+{
+	PGresult *r;
+	int rc;
+
+	*res = NULL;
+	rc = storage_db_exec(p, c, what_count,
+			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
+			     q->v, &r);
+	if (rc)
+		return rc;
+	q->total = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return storage_db_exec(p, c, what, sql, 7, q->v, res);
+}
+
 struct list_call {
-	const char *v[7]; /* custodian, subject, state, from, to, offset, limit */
+	struct storage_alarm_query q;
 	struct keryu_alarm_summary *out;
 	size_t n;
-	int total;
 };
 
 static int list_work(struct storage_pool *p, PGconn *c, void *arg)
@@ -45,19 +78,12 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, i, rows;
 
-	rc = storage_db_exec(p, c, "alarm.count",
-			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
-			     lc->v, &r);
-	if (rc)
-		return rc;
-	lc->total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	rc = storage_db_exec(p, c, "alarm.list",
-			     "SELECT " STORAGE_ALARM_SUMMARY_COLS
-			     " " STORAGE_ALARM_FILTER_SQL
-			     "ORDER BY a.scanned_at DESC, a.id DESC "
-			     "OFFSET $6::int LIMIT $7::int",
-			     7, lc->v, &r);
+	rc = storage_alarm_query_page(p, c, "alarm.count", "alarm.list",
+				      "SELECT " STORAGE_ALARM_SUMMARY_COLS
+				      " " STORAGE_ALARM_FILTER_SQL
+				      "ORDER BY a.scanned_at DESC, a.id DESC "
+				      "OFFSET $6::int LIMIT $7::int",
+				      &lc->q, &r);
 	if (rc)
 		return rc;
 	rows = PQntuples(r);
@@ -88,7 +114,6 @@ int storage_alarm_list(void *self, const char *custodian_id,
 		       int *total)
 {
 	struct list_call lc;
-	char off[16], lim[16];
 	int rc;
 
 	if (n)
@@ -99,23 +124,14 @@ int storage_alarm_list(void *self, const char *custodian_id,
 	    !keryu_uuid_valid(custodian_id) ||
 	    !storage_alarm_filter_valid(f))
 		return KERYU_EINVAL;
-	snprintf(off, sizeof(off), "%d", f->offset);
-	snprintf(lim, sizeof(lim), "%d",
-		 (size_t)f->limit < max ? f->limit : (int)max);
 	memset(&lc, 0, sizeof(lc));
-	lc.v[0] = custodian_id;
-	lc.v[1] = f->subject_id[0] ? f->subject_id : NULL;
-	lc.v[2] = f->state;
-	lc.v[3] = f->from[0] ? f->from : NULL;
-	lc.v[4] = f->to[0] ? f->to : NULL;
-	lc.v[5] = off;
-	lc.v[6] = lim;
+	storage_alarm_query_init(&lc.q, custodian_id, f, max);
 	lc.out = out;
 	rc = storage_pool_run(self, "alarm_list", list_work, &lc);
 	if (rc)
 		return rc;
 	*n = lc.n;
-	*total = lc.total;
+	*total = lc.q.total;
 	return 0;
 }
 
@@ -133,27 +149,23 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "alarm.get",
-			     "SELECT " STORAGE_ALARM_SUMMARY_COLS ", "
-			     "coalesce(a.qr_uuid::text, ''), "
-			     "coalesce(a.location, ''), "
-			     "coalesce(a.latitude, 0), coalesce(a.longitude, 0), "
-			     "coalesce(a.accuracy_m, 0), "
-			     "coalesce(" STORAGE_ISO_UTC("a.resolved_at") ", ''), "
-			     "coalesce(a.resolution_notes, ''), "
-			     "coalesce(" STORAGE_ISO_UTC("a.acknowledged_at")
-			     ", ''), coalesce(a.joined_alarm_id::text, '') "
-			     "FROM alarms a JOIN subjects s "
-			     "ON s.id = a.subject_id "
-			     "WHERE s.custodian_id = $1::uuid "
-			     "AND a.id = $2::uuid",
-			     2, gc->v, &r);
+	rc = storage_db_row(p, c, "alarm.get",
+			    "SELECT " STORAGE_ALARM_SUMMARY_COLS ", "
+			    "coalesce(a.qr_uuid::text, ''), "
+			    "coalesce(a.location, ''), "
+			    "coalesce(a.latitude, 0), coalesce(a.longitude, 0), "
+			    "coalesce(a.accuracy_m, 0), "
+			    "coalesce(" STORAGE_ISO_UTC("a.resolved_at") ", ''), "
+			    "coalesce(a.resolution_notes, ''), "
+			    "coalesce(" STORAGE_ISO_UTC("a.acknowledged_at")
+			    ", ''), coalesce(a.joined_alarm_id::text, '') "
+			    "FROM alarms a JOIN subjects s "
+			    "ON s.id = a.subject_id "
+			    "WHERE s.custodian_id = $1::uuid "
+			    "AND a.id = $2::uuid",
+			    2, gc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	memset(d, 0, sizeof(*d));
 	storage_alarm_fill_summary(r, 0, &d->s);
 	storage_copy_text(d->qr_uuid, sizeof(d->qr_uuid), PQgetvalue(r, 0, 7));

@@ -180,6 +180,26 @@ int storage_alarm_timeline(void *self, const char *custodian_id,
 	"  OR a.scanned_at < ($5::date + 1)::timestamp AT TIME ZONE 'UTC') "
 void storage_alarm_fill_summary(PGresult *r, int row,
 				struct keryu_alarm_summary *s);
+/* The filter's parameters, $1..$7 (STORAGE_ALARM_FILTER_SQL, then OFFSET
+ * and LIMIT), and what the count found. */
+struct storage_alarm_query {
+	const char *v[7]; /* custodian, subject, state, from, to, offset, limit */
+	char off[16], lim[16];
+	int total;
+};
+/* Fills q for the custodian (NULL: every custodian's) from f, which
+ * storage_alarm_filter_valid() passed, for a page of at most max rows. q
+ * points into itself: fill it where it stays. */
+void storage_alarm_query_init(struct storage_alarm_query *q,
+			      const char *custodian_id,
+			      const struct keryu_alarm_filter *f, size_t max);
+/* Counts q's alarms into q->total, then runs sql (a page of them, taking
+ * $1..$7): 0 with the page in *res (the caller frees it with PQclear()),
+ * or a storage_db_exec() error. */
+int storage_alarm_query_page(struct storage_pool *p, PGconn *c,
+			     const char *what_count, const char *what,
+			     const char *sql, struct storage_alarm_query *q,
+			     PGresult **res);
 /* True for a filter whose every field is terminated and within its rules
  * (keryu/subjects.h): limit 1..100, offset >= 0. */
 bool storage_alarm_filter_valid(const struct keryu_alarm_filter *f);
@@ -249,6 +269,28 @@ int storage_refresh_revoke_all(void *self, const char *custodian_id);
  * gets how many. Returns 0 or a storage_db_exec() error. */
 int storage_refresh_revoke_in(struct storage_pool *p, PGconn *c,
 			      const char *custodian_id, int *revoked);
+
+/* The scaffolding of the service functions (storage_call.c). */
+/* Runs one statement that must return exactly one row: 0 with the row in
+ * *res (the caller frees it with PQclear()), KERYU_ENOTFOUND when it
+ * returned none or several (*res NULL), or storage_db_exec()'s error. */
+int storage_db_row(struct storage_pool *p, PGconn *c, const char *what,
+		   const char *sql, int nparams, const char *const *params,
+		   PGresult **res);
+/* The same for a statement whose row is not wanted (an UPDATE ...
+ * RETURNING 1, a SELECT 1 ... FOR UPDATE): 0, KERYU_ENOTFOUND or
+ * storage_db_exec()'s error. */
+int storage_db_one(struct storage_pool *p, PGconn *c, const char *what,
+		   const char *sql, int nparams, const char *const *params);
+/* storage_pool_run() with fn inside BEGIN ... COMMIT: fn only does the
+ * work; when fn or the commit fails the transaction is rolled back.
+ * Returns fn's error, a storage_db_begin()/commit() error, or 0. */
+int storage_pool_run_tx(struct storage_pool *p, const char *what,
+			storage_work_fn fn, void *arg);
+/* Writes a page's $OFFSET (offset) and $LIMIT (the smaller of limit and
+ * max, at most INT_MAX) as the decimal text parameters the queries take. */
+void storage_page_args(char off[16], char lim[16], int offset, size_t limit,
+		       size_t max);
 
 /* Checks for the subjects service (storage_subjects.c). */
 /* True when s is well-formed UTF-8 (no overlong forms, surrogates or code
