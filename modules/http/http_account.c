@@ -13,7 +13,6 @@
 #include "http_account.h"
 
 #define CODE_WINDOW_S 900
-#define LOGIN_WINDOW_S 900
 #define SIGNUP_WINDOW_S 3600
 
 bool http_is_post(const struct http_page *p)
@@ -501,23 +500,14 @@ static void login_form(struct http_page *p, const struct html_errors *e,
 	http_layout_end(h);
 }
 
-/* Login limits count failed logins only, so that nobody can lock an
- * owner out by typing wrong passwords for their email: 5 failures per
- * email and client address, 50 per email from anywhere, 30 per client
- * address. A key that reached its limit is kept in ctx->blocks until its
- * window ends (the accounts service counts hits but cannot peek), and a
- * login whose keys are blocked is refused before any hashing. */
+/* Failures allowed per login window (http_account.h says why only
+ * failures): 5 per email and client address, 50 per email from anywhere,
+ * 30 per client address. */
 #define LOGIN_FAIL_ACCT_IP 5
 #define LOGIN_FAIL_ACCT 50
 #define LOGIN_FAIL_IP 30
 
-struct login_key {
-	const char *kind;
-	int max;
-	char key[HTTP_BLOCK_KEY];
-};
-
-static void login_key_make(struct http_ctx *ctx, struct login_key *k,
+static void login_key_make(struct http_ctx *ctx, struct http_login_key *k,
 			   const char *kind, int max, const char *subject)
 {
 	char hash[KERYU_HASH_HEX];
@@ -527,6 +517,43 @@ static void login_key_make(struct http_ctx *ctx, struct login_key *k,
 	k->kind = kind;
 	k->max = max;
 	snprintf(k->key, sizeof(k->key), "loginfail:%s:%s", kind, hash);
+}
+
+void http_login_keys(struct http_ctx *ctx, const char *email, const char *ip,
+		     struct http_login_key keys[HTTP_LOGIN_KEYS])
+{
+	char acct_ip[320];
+
+	snprintf(acct_ip, sizeof(acct_ip), "%s\n%s", email, ip);
+	login_key_make(ctx, &keys[0], "ip", LOGIN_FAIL_IP, ip);
+	login_key_make(ctx, &keys[1], "acctip", LOGIN_FAIL_ACCT_IP, acct_ip);
+	login_key_make(ctx, &keys[2], "acct", LOGIN_FAIL_ACCT, email);
+}
+
+int http_login_blocked(struct http_ctx *ctx,
+		       const struct http_login_key keys[HTTP_LOGIN_KEYS],
+		       const char *source)
+{
+	size_t i;
+
+	for (i = 0; i < HTTP_LOGIN_KEYS; i++) {
+		int left = http_blocked(ctx, keys[i].key);
+
+		if (left) {
+			ctx->host->log(ctx->m, KERYU_LOG_WARN,
+				       "http.rate_limited",
+				       "what=loginfail kind=%s source=%s",
+				       keys[i].kind, source);
+			return left;
+		}
+	}
+	return 0;
+}
+
+int http_login_retry_after(void)
+{
+	return HTTP_LOGIN_WINDOW_S -
+	       (int)(time(NULL) % HTTP_LOGIN_WINDOW_S);
 }
 
 /* Seconds until key's block ends, 0 when it is not blocked. */
@@ -580,22 +607,19 @@ static void login_limited(struct http_page *p, int retry_after)
 	p->r->retry_after = retry_after > 0 ? retry_after : 1;
 }
 
-/* Counts one failed login on each key; true when one reached its limit
- * (then blocked until its window ends). A service error is logged and
- * counts nothing: the login has failed anyway. */
-static bool login_failed(struct http_ctx *ctx, struct login_key *keys,
-			 size_t n)
+bool http_login_failed(struct http_ctx *ctx,
+		       const struct http_login_key keys[HTTP_LOGIN_KEYS])
 {
 	const struct keryu_accounts *a = ctx->accounts;
 	long long now = (long long)time(NULL);
-	long long until = now - now % LOGIN_WINDOW_S + LOGIN_WINDOW_S;
+	long long until = now - now % HTTP_LOGIN_WINDOW_S + HTTP_LOGIN_WINDOW_S;
 	bool limited = false;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < HTTP_LOGIN_KEYS; i++) {
 		bool allowed = true;
 		/* the n-th failure is the last one allowed */
-		int rc = a->rate_hit(a->self, keys[i].key, LOGIN_WINDOW_S,
+		int rc = a->rate_hit(a->self, keys[i].key, HTTP_LOGIN_WINDOW_S,
 				     keys[i].max - 1, &allowed);
 
 		if (rc) {
@@ -643,14 +667,13 @@ void http_login(struct http_page *p)
 	const struct keryu_accounts *a = ctx->accounts;
 	struct html_errors e = {0};
 	struct keryu_custodian c;
-	struct login_key keys[3];
-	char email[255], acct_ip[320];
+	struct http_login_key keys[HTTP_LOGIN_KEYS];
+	char email[255];
 	const char *pw = http_field(p, "password");
 	const char *next = http_field(p, "next");
 	const char *ip = p->req->client_ip ? p->req->client_ip : "";
 	bool email_ok, found = false, ok;
-	size_t i;
-	int rc;
+	int rc, left;
 
 	if (!http_is_post(p)) {
 		login_form(p, &e, "", 200);
@@ -659,20 +682,11 @@ void http_login(struct http_page *p)
 	email_ok = http_email_normalise(http_field(p, "email"), email) == NULL;
 	if (!email_ok)
 		email[0] = '\0';
-	snprintf(acct_ip, sizeof(acct_ip), "%s\n%s", email, ip);
-	login_key_make(ctx, &keys[0], "ip", LOGIN_FAIL_IP, ip);
-	login_key_make(ctx, &keys[1], "acctip", LOGIN_FAIL_ACCT_IP, acct_ip);
-	login_key_make(ctx, &keys[2], "acct", LOGIN_FAIL_ACCT, email);
-	for (i = 0; i < 3; i++) {
-		int left = http_blocked(ctx, keys[i].key);
-
-		if (left) {
-			ctx->host->log(ctx->m, KERYU_LOG_WARN,
-				       "http.rate_limited",
-				       "what=loginfail kind=%s", keys[i].kind);
-			login_limited(p, left);
-			return;
-		}
+	http_login_keys(ctx, email, ip, keys);
+	left = http_login_blocked(ctx, keys, "web");
+	if (left) {
+		login_limited(p, left);
+		return;
 	}
 	memset(&c, 0, sizeof(c));
 	if (email_ok) {
@@ -696,10 +710,8 @@ void http_login(struct http_page *p)
 				   !found ? "unknown email"
 				   : !ok  ? "wrong password"
 					  : "inactive account");
-		if (login_failed(ctx, keys, 3)) {
-			login_limited(p, LOGIN_WINDOW_S -
-						 (int)(time(NULL) %
-						       LOGIN_WINDOW_S));
+		if (http_login_failed(ctx, keys)) {
+			login_limited(p, http_login_retry_after());
 			return;
 		}
 		html_errors_add(&e, NULL, "The email or password is wrong.");

@@ -34,4 +34,39 @@ const char *http_code_message(enum keryu_code_check res);
 bool http_code_read(const struct http_page *p, char code[8],
 		    struct html_errors *e);
 
+/* Login limits count failed logins only, so that nobody can lock an
+ * owner out by typing wrong passwords for their email: per client
+ * address, per email and address, per email, in windows of
+ * HTTP_LOGIN_WINDOW_S. The login page and the API's /auth/token share
+ * the keys, so a client blocked on one is blocked on both. A key that
+ * reached its limit is kept in ctx->blocks until its window ends (the
+ * accounts service counts hits but cannot peek), and a login whose keys
+ * are blocked is refused before any hashing. */
+#define HTTP_LOGIN_WINDOW_S 900
+#define HTTP_LOGIN_KEYS 3
+
+struct http_login_key {
+	const char *kind; /* "ip", "acctip", "acct" (static) */
+	int max;          /* failures allowed per window */
+	char key[HTTP_BLOCK_KEY]; /* "loginfail:<kind>:<HMAC(subject)>" */
+};
+
+/* The keys of a login by email (normalised; "" when malformed) from the
+ * client address ip ("" when unknown). */
+void http_login_keys(struct http_ctx *ctx, const char *email, const char *ip,
+		     struct http_login_key keys[HTTP_LOGIN_KEYS]);
+/* Seconds until the block of the first blocked key ends (logged with
+ * source, "web" or "api"), 0 when none is blocked. */
+int http_login_blocked(struct http_ctx *ctx,
+		       const struct http_login_key keys[HTTP_LOGIN_KEYS],
+		       const char *source);
+/* Counts one failed login on each key; true when one reached its limit
+ * (then blocked until its window ends). A service error is logged and
+ * counts nothing: the login has failed anyway. */
+bool http_login_failed(struct http_ctx *ctx,
+		       const struct http_login_key keys[HTTP_LOGIN_KEYS]);
+/* Seconds left in the current login window (the Retry-After of a
+ * login refused for its limit). */
+int http_login_retry_after(void);
+
 #endif

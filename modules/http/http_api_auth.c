@@ -194,65 +194,12 @@ static void tokens_reply(struct http_api_call *c, const char *refresh)
 	http_api_reply(c, 200, o);
 }
 
-/* The login page's failure limits (http_account.c): failures per client
- * address, per email and address, per email, in 15-minute windows, under
- * the same keys, so a client blocked on one is blocked on both. */
-#define LOGIN_WINDOW_S 900
-
-static const struct {
-	const char *kind;
-	int max;
-} login_limits[] = {{"ip", 30}, {"acctip", 5}, {"acct", 50}};
-
-#define N_LOGIN_LIMITS (sizeof(login_limits) / sizeof(login_limits[0]))
-
-static void login_keys(struct http_ctx *ctx, const char *email,
-		       const char *ip, char keys[][HTTP_BLOCK_KEY])
-{
-	char hash[KERYU_HASH_HEX], acct_ip[320];
-	const char *subject[N_LOGIN_LIMITS];
-	size_t i;
-
-	snprintf(acct_ip, sizeof(acct_ip), "%s\n%s", email, ip);
-	subject[0] = ip;
-	subject[1] = acct_ip;
-	subject[2] = email;
-	for (i = 0; i < N_LOGIN_LIMITS; i++) {
-		http_hmac_hex(ctx, subject[i], hash);
-		snprintf(keys[i], HTTP_BLOCK_KEY, "loginfail:%s:%s",
-			 login_limits[i].kind, hash);
-	}
-}
-
 static void too_many(struct http_api_call *c, int retry)
 {
 	http_api_problem(c->r, 429, "rate-limited", "Too Many Requests",
 			 "Too many failed attempts; wait before trying "
 			 "again.");
 	c->r->retry_after = retry > 0 ? retry : 1;
-}
-
-/* Counts a failure on each key; true when one reached its limit. */
-static bool login_failed(struct http_ctx *ctx, char keys[][HTTP_BLOCK_KEY])
-{
-	const struct keryu_accounts *a = ctx->accounts;
-	long long now = (long long)time(NULL);
-	bool limited = false;
-	size_t i;
-
-	for (i = 0; i < N_LOGIN_LIMITS; i++) {
-		bool allowed = true;
-		int rc = a->rate_hit(a->self, keys[i], LOGIN_WINDOW_S,
-				     login_limits[i].max - 1, &allowed);
-
-		if (!rc && !allowed) {
-			http_block_set(ctx, keys[i],
-				       now - now % LOGIN_WINDOW_S +
-					       LOGIN_WINDOW_S);
-			limited = true;
-		}
-	}
-	return limited;
 }
 
 struct login_body {
@@ -276,12 +223,11 @@ void http_api_auth_token(struct http_api_call *c)
 	const struct keryu_admin *adm = ctx->admin;
 	struct http_api_errors e = {0};
 	struct login_body b;
-	char email[255], keys[N_LOGIN_LIMITS][HTTP_BLOCK_KEY];
-	char refresh[64], hash[KERYU_HASH_HEX];
+	struct http_login_key keys[HTTP_LOGIN_KEYS];
+	char email[255], refresh[64], hash[KERYU_HASH_HEX];
 	const char *ip = c->req->client_ip ? c->req->client_ip : "";
 	bool found = false, ok = false;
-	size_t i;
-	int rc;
+	int rc, left;
 
 	memset(&b, 0, sizeof(b));
 	if (!http_api_json_read(c->body, login_fields, 2, &b, &e, NULL)) {
@@ -294,18 +240,11 @@ void http_api_auth_token(struct http_api_call *c)
 	}
 	if (http_email_normalise(b.email, email) != NULL)
 		email[0] = '\0';
-	login_keys(ctx, email, ip, keys);
-	for (i = 0; i < N_LOGIN_LIMITS; i++) {
-		int left = http_blocked(ctx, keys[i]);
-
-		if (left) {
-			ctx->host->log(ctx->m, KERYU_LOG_WARN,
-				       "http.rate_limited",
-				       "what=loginfail kind=%s source=api",
-				       login_limits[i].kind);
-			too_many(c, left);
-			goto out;
-		}
+	http_login_keys(ctx, email, ip, keys);
+	left = http_login_blocked(ctx, keys, "api");
+	if (left) {
+		too_many(c, left);
+		goto out;
 	}
 	memset(&c->who, 0, sizeof(c->who));
 	if (email[0]) {
@@ -328,9 +267,8 @@ void http_api_auth_token(struct http_api_call *c)
 			       "result=refused");
 		http_audit(ctx, c->req, "api", NULL, b.email, "login.failed",
 			   NULL, NULL, NULL);
-		if (login_failed(ctx, keys))
-			too_many(c, LOGIN_WINDOW_S -
-					    (int)(time(NULL) % LOGIN_WINDOW_S));
+		if (http_login_failed(ctx, keys))
+			too_many(c, http_login_retry_after());
 		else
 			unauthorized(c, false,
 				     "The email or password is wrong.");
