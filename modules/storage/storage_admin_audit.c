@@ -188,12 +188,11 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, i, rows;
 
-	rc = storage_db_exec(p, c, "audit.count",
-			     "SELECT count(*) " AUDIT_FILTER_SQL, 5, lc->v, &r);
+	rc = storage_db_count(p, c, "audit.count",
+			      "SELECT count(*) " AUDIT_FILTER_SQL, 5, lc->v,
+			      &lc->total);
 	if (rc)
 		return rc;
-	lc->total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
 	rc = storage_db_exec(
 		p, c, "audit.list",
 		"SELECT id, " STORAGE_ISO_UTC("at") ", "
@@ -255,11 +254,7 @@ int storage_audit_list(void *self, const struct keryu_audit_filter *f,
 	size_t i, o = 0;
 	int rc;
 
-	if (n)
-		*n = 0;
-	if (total)
-		*total = 0;
-	if (!n || !total || !f || (max && !out) || !filter_valid(f))
+	if (!storage_list_begin(n, total, out, max) || !f || !filter_valid(f))
 		return KERYU_EINVAL;
 	for (i = 0; f->action[i]; i++) {
 		if (f->action[i] == '_')

@@ -105,7 +105,6 @@ struct rotate_call {
 static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct rotate_call *rt = arg;
-	const char *vc[1];
 	PGresult *r;
 	bool revoked, expired, active;
 	int rc;
@@ -113,9 +112,6 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 	rt->replay = false;
 	rt->revoked = 0;
 	rt->custodian_id[0] = '\0';
-	rc = storage_db_begin(p, c);
-	if (rc)
-		return rc;
 	/* the row locked: two uses of one token at once are one rotation
 	 * and one replay, never two rotations */
 	rc = storage_db_row(p, c, "refresh.lookup",
@@ -126,7 +122,7 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 			    "WHERE t.token_hash = $1 FOR UPDATE OF t",
 			    1, rt->v, &r);
 	if (rc)
-		goto fail;
+		return rc;
 	storage_copy_text(rt->custodian_id, sizeof(rt->custodian_id),
 			  PQgetvalue(r, 0, 0));
 	revoked = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
@@ -135,26 +131,20 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 	PQclear(r);
 	if (revoked) {
 		/* rotated or revoked before: whoever holds it now may not be
-		 * its owner, so nothing of that custodian stays alive */
+		 * its owner, so nothing of that custodian stays alive. The
+		 * revocation is committed; the caller refuses the token. */
 		rt->replay = true;
-		vc[0] = rt->custodian_id;
-		rc = storage_refresh_revoke_in(p, c, vc[0], &rt->revoked);
-		if (!rc)
-			rc = storage_db_commit(p, c);
-		if (rc)
-			goto fail;
+		return storage_refresh_revoke_in(p, c, rt->custodian_id,
+						 &rt->revoked);
+	}
+	if (expired || !active)
 		return KERYU_ENOTFOUND;
-	}
-	if (expired || !active) {
-		rc = KERYU_ENOTFOUND;
-		goto fail;
-	}
 	rc = storage_db_exec(p, c, "refresh.rotate",
 			     "UPDATE api_refresh_tokens SET revoked_at = now(), "
 			     "replaced_by = $2 WHERE token_hash = $1",
 			     2, rt->v, NULL);
 	if (rc)
-		goto fail;
+		return rc;
 	rc = storage_db_one(
 		p, c, "refresh.issue",
 		"INSERT INTO api_refresh_tokens (token_hash, custodian_id, "
@@ -163,16 +153,8 @@ static int rotate_work(struct storage_pool *p, PGconn *c, void *arg)
 		"FROM api_refresh_tokens WHERE token_hash = $1 "
 		"ON CONFLICT (token_hash) DO NOTHING RETURNING 1",
 		3, rt->v);
-	if (rc == KERYU_ENOTFOUND)
-		rc = KERYU_ECONFLICT; /* new_hash is taken */
-	if (rc)
-		goto fail;
-	rc = storage_db_commit(p, c);
-	if (!rc)
-		return 0;
-fail:
-	storage_db_rollback(p, c);
-	return rc;
+	/* none inserted: new_hash is taken */
+	return rc == KERYU_ENOTFOUND ? KERYU_ECONFLICT : rc;
 }
 
 int storage_refresh_rotate(void *self, const char *old_hash,
@@ -195,7 +177,9 @@ int storage_refresh_rotate(void *self, const char *old_hash,
 	rt.v[0] = old_hash;
 	rt.v[1] = new_hash;
 	rt.v[2] = ttl;
-	rc = storage_pool_run(p, "refresh_rotate", rotate_work, &rt);
+	rc = storage_pool_run_tx(p, "refresh_rotate", rotate_work, &rt);
+	if (!rc && rt.replay)
+		rc = KERYU_ENOTFOUND;
 	if (rt.replay)
 		storage_pool_host(p)->log(storage_pool_mod(p), KERYU_LOG_WARN,
 					  "storage.refresh_replay",

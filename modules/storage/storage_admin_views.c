@@ -204,15 +204,7 @@ static int subjects_work(struct storage_pool *p, PGconn *c, void *arg)
 			continue; /* the empty page's one row */
 		o = &out[ac->n++];
 		memset(o, 0, sizeof(*o));
-		storage_copy_text(o->s.id, sizeof(o->s.id), PQgetvalue(r, i, 1));
-		storage_copy_text(o->s.name, sizeof(o->s.name),
-				  PQgetvalue(r, i, 2));
-		o->s.is_active = strcmp(PQgetvalue(r, i, 3), "t") == 0;
-		o->s.has_photo = strcmp(PQgetvalue(r, i, 4), "t") == 0;
-		o->s.active_tags = atoi(PQgetvalue(r, i, 5));
-		o->s.open_alarms = atoi(PQgetvalue(r, i, 6));
-		storage_copy_text(o->s.last_alarm_at, sizeof(o->s.last_alarm_at),
-				  PQgetvalue(r, i, 7));
+		storage_subject_fill_summary(r, i, &o->s);
 		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
 				  PQgetvalue(r, i, 8));
 		storage_copy_text(o->custodian_email,
@@ -233,11 +225,7 @@ static int run_all(void *self, const char *what, storage_work_fn fn,
 	char off[16], lim[16];
 	int rc;
 
-	if (n)
-		*n = 0;
-	if (total)
-		*total = 0;
-	if (!n || !total || offset < 0 || (max && !out) ||
+	if (!storage_list_begin(n, total, out, max) || offset < 0 ||
 	    !search_valid(search))
 		return KERYU_EINVAL;
 	storage_page_args(off, lim, offset, LIMIT_MAX, max);
@@ -383,11 +371,7 @@ int storage_alarms_all(void *self, const struct keryu_alarm_filter *f,
 	struct alarms_call ac;
 	int rc;
 
-	if (n)
-		*n = 0;
-	if (total)
-		*total = 0;
-	if (!n || !total || !f || (max && !out) ||
+	if (!storage_list_begin(n, total, out, max) || !f ||
 	    !storage_alarm_filter_valid(f))
 		return KERYU_EINVAL;
 	memset(&ac, 0, sizeof(ac));
@@ -416,14 +400,12 @@ static int failed_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc, i, rows;
 
-	rc = storage_db_exec(p, c, "deliveries_failed.count",
-			     "SELECT count(*) FROM notifications n "
-			     "WHERE " FAILED_WHERE,
-			     0, NULL, &r);
+	rc = storage_db_count(p, c, "deliveries_failed.count",
+			      "SELECT count(*) FROM notifications n "
+			      "WHERE " FAILED_WHERE,
+			      0, NULL, &ac->total);
 	if (rc)
 		return rc;
-	ac->total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
 	rc = storage_db_exec(
 		p, c, "deliveries_failed",
 		"SELECT n.id::text, coalesce(n.alarm_id::text, ''), "
@@ -501,29 +483,16 @@ static int retry_lock(struct storage_pool *p, PGconn *c,
 		      struct retry_call *rt, char detail[160])
 {
 	const char *v[] = {rt->id};
-	const char *va[] = {rt->alarm_id};
 	PGresult *r;
 	int rc;
 	bool ok;
 
-	rc = storage_db_row(p, c, "retry.alarm",
-			    "SELECT coalesce(alarm_id::text, '') "
-			    "FROM notifications WHERE id = $1::uuid",
-			    1, v, &r);
+	rc = storage_notification_lock_alarm(p, c, rt->id, rt->alarm_id);
 	if (rc)
 		return rc;
-	storage_copy_text(rt->alarm_id, sizeof(rt->alarm_id),
-			  PQgetvalue(r, 0, 0));
-	PQclear(r);
 	/* a code's text is not stored: there is nothing to send again */
 	if (!rt->alarm_id[0])
 		return KERYU_ECONFLICT;
-	rc = storage_db_exec(p, c, "retry.lock_alarm",
-			     "SELECT 1 FROM alarms WHERE id = $1::uuid "
-			     "FOR NO KEY UPDATE",
-			     1, va, NULL);
-	if (rc)
-		return rc;
 	/* FOR UPDATE: a second "retry now" waits here, then sees
 	 * retried_as set. The person must still be one notify_due would
 	 * alert: a contact still there, verified, with the same phone; the

@@ -52,17 +52,14 @@ int storage_alarm_query_page(struct storage_pool *p, PGconn *c,
 			     const char *sql, struct storage_alarm_query *q,
 			     PGresult **res)
 {
-	PGresult *r;
 	int rc;
 
 	*res = NULL;
-	rc = storage_db_exec(p, c, what_count,
-			     "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
-			     q->v, &r);
+	rc = storage_db_count(p, c, what_count,
+			      "SELECT count(*) " STORAGE_ALARM_FILTER_SQL, 5,
+			      q->v, &q->total);
 	if (rc)
 		return rc;
-	q->total = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
 	return storage_db_exec(p, c, what, sql, 7, q->v, res);
 }
 
@@ -116,11 +113,7 @@ int storage_alarm_list(void *self, const char *custodian_id,
 	struct list_call lc;
 	int rc;
 
-	if (n)
-		*n = 0;
-	if (total)
-		*total = 0;
-	if (!n || !total || !f || (max && !out) ||
+	if (!storage_list_begin(n, total, out, max) || !f ||
 	    !keryu_uuid_valid(custodian_id) ||
 	    !storage_alarm_filter_valid(f))
 		return KERYU_EINVAL;

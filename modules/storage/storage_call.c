@@ -3,6 +3,7 @@
  * a page's OFFSET and LIMIT. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "storage_pool.h"
 #include "storage_service.h"
@@ -38,6 +39,22 @@ int storage_db_one(struct storage_pool *p, PGconn *c, const char *what,
 	return rc;
 }
 
+int storage_db_count(struct storage_pool *p, PGconn *c, const char *what,
+		     const char *sql, int nparams, const char *const *params,
+		     int *count)
+{
+	PGresult *r;
+	int rc;
+
+	*count = 0;
+	rc = storage_db_exec(p, c, what, sql, nparams, params, &r);
+	if (rc)
+		return rc;
+	*count = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
 struct tx_call {
 	storage_work_fn fn;
 	void *arg;
@@ -65,6 +82,15 @@ int storage_pool_run_tx(struct storage_pool *p, const char *what,
 	struct tx_call tc = {fn, arg};
 
 	return storage_pool_run(p, what, tx_work, &tc);
+}
+
+bool storage_list_begin(size_t *n, int *total, const void *out, size_t max)
+{
+	if (n)
+		*n = 0;
+	if (total)
+		*total = 0;
+	return n && total && (!max || out);
 }
 
 void storage_page_args(char off[16], char lim[16], int offset, size_t limit,

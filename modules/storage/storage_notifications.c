@@ -64,6 +64,32 @@ int storage_alarm_summarise(struct storage_pool *p, PGconn *c,
 		1, v, NULL);
 }
 
+int storage_notification_lock_alarm(struct storage_pool *p, PGconn *c,
+				    const char *id,
+				    char alarm_id[KERYU_UUID_LEN])
+{
+	const char *v[] = {id};
+	const char *va[] = {alarm_id};
+	PGresult *r;
+	int rc;
+
+	alarm_id[0] = '\0';
+	rc = storage_db_row(p, c, "notification.alarm",
+			    "SELECT coalesce(alarm_id::text, '') "
+			    "FROM notifications WHERE id = $1::uuid",
+			    1, v, &r);
+	if (rc)
+		return rc;
+	storage_copy_text(alarm_id, KERYU_UUID_LEN, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (!alarm_id[0])
+		return 0;
+	return storage_db_exec(p, c, "notification.lock_alarm",
+			       "SELECT 1 FROM alarms WHERE id = $1::uuid "
+			       "FOR NO KEY UPDATE",
+			       1, va, NULL);
+}
+
 /* Locks the notification's alarm (if any), then the notification. Fills
  * alarm_id ("" for a code notification) and status; ENOTFOUND when
  * unknown. */
@@ -72,40 +98,18 @@ static int lock_notification(struct storage_pool *p, PGconn *c,
 			     char status[16], int *attempts)
 {
 	const char *v[] = {id};
-	const char *va[] = {alarm_id};
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "notification.alarm",
-			     "SELECT coalesce(alarm_id::text, '') "
-			     "FROM notifications WHERE id = $1::uuid",
-			     1, v, &r);
+	rc = storage_notification_lock_alarm(p, c, id, alarm_id);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
-	storage_copy_text(alarm_id, KERYU_UUID_LEN, PQgetvalue(r, 0, 0));
-	PQclear(r);
-	if (alarm_id[0]) {
-		rc = storage_db_exec(p, c, "notification.lock_alarm",
-				     "SELECT 1 FROM alarms WHERE id = $1::uuid "
-				     "FOR NO KEY UPDATE",
-				     1, va, NULL);
-		if (rc)
-			return rc;
-	}
-	rc = storage_db_exec(p, c, "notification.lock",
-			     "SELECT status, attempts FROM notifications "
-			     "WHERE id = $1::uuid FOR NO KEY UPDATE",
-			     1, v, &r);
+	rc = storage_db_row(p, c, "notification.lock",
+			    "SELECT status, attempts FROM notifications "
+			    "WHERE id = $1::uuid FOR NO KEY UPDATE",
+			    1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(status, 16, PQgetvalue(r, 0, 0));
 	*attempts = atoi(PQgetvalue(r, 0, 1));
 	PQclear(r);

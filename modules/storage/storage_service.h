@@ -117,6 +117,12 @@ int storage_subject_set_photo(void *self, const char *custodian_id,
 int storage_subject_set_public(void *self, const char *custodian_id,
 			       const char *id, unsigned public_fields);
 
+/* Fills s from the row's columns 1 to 7 (column 0 is the list's total):
+ * id, name, is_active, has photo, active tags, open alarms, last alarm
+ * at, the subject lists' order. */
+void storage_subject_fill_summary(PGresult *r, int row,
+				  struct keryu_subject_summary *s);
+
 /* lost mode: subjects->subject_set_missing */
 int storage_subject_set_missing(void *self, const char *custodian_id,
 				const char *id, bool missing);
@@ -282,11 +288,21 @@ int storage_db_row(struct storage_pool *p, PGconn *c, const char *what,
  * storage_db_exec()'s error. */
 int storage_db_one(struct storage_pool *p, PGconn *c, const char *what,
 		   const char *sql, int nparams, const char *const *params);
+/* Runs a statement whose first row's first column is a count (SELECT
+ * count(*) ...) into *count (0 on failure): 0 or storage_db_exec()'s
+ * error. */
+int storage_db_count(struct storage_pool *p, PGconn *c, const char *what,
+		     const char *sql, int nparams, const char *const *params,
+		     int *count);
 /* storage_pool_run() with fn inside BEGIN ... COMMIT: fn only does the
  * work; when fn or the commit fails the transaction is rolled back.
  * Returns fn's error, a storage_db_begin()/commit() error, or 0. */
 int storage_pool_run_tx(struct storage_pool *p, const char *what,
 			storage_work_fn fn, void *arg);
+/* The start of every call that lists a page and its total: sets *n and
+ * *total (either may be NULL) to 0 and says whether both are given and
+ * out is given when max > 0. */
+bool storage_list_begin(size_t *n, int *total, const void *out, size_t max);
 /* Writes a page's $OFFSET (offset) and $LIMIT (the smaller of limit and
  * max, at most INT_MAX) as the decimal text parameters the queries take. */
 void storage_page_args(char off[16], char lim[16], int offset, size_t limit,
@@ -348,6 +364,14 @@ int storage_next_recipient(struct storage_pool *p, PGconn *c,
 int storage_alarm_event(struct storage_pool *p, PGconn *c,
 			const char *alarm_id, const char *kind,
 			const char *notification_id, const char *detail);
+/* Finds the notification's alarm and locks it (FOR NO KEY UPDATE: the
+ * order every writer of notifications keeps, the alarm first) inside the
+ * caller's transaction. alarm_id gets "" for a code notification, which
+ * has none and locks nothing. Returns 0, KERYU_ENOTFOUND for an unknown
+ * notification, or a storage_db_exec() error (storage_notifications.c). */
+int storage_notification_lock_alarm(struct storage_pool *p, PGconn *c,
+				    const char *id,
+				    char alarm_id[KERYU_UUID_LEN]);
 /* Recomputes the alarm's one-line summary (notification_status and the
  * rest) from all its notifications: the best status wins, FAILED only
  * when every one failed (storage_notifications.c). */

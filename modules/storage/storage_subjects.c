@@ -3,7 +3,6 @@
  * the SQL itself (custodian_id in the WHERE clause), so another
  * custodian's row is simply not found. Arguments are checked before any
  * SQL runs, so bad input changes nothing. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +238,20 @@ static void log_event(struct storage_pool *p, const char *event,
 
 /* ---- list ---- */
 
+void storage_subject_fill_summary(PGresult *r, int row,
+				  struct keryu_subject_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	storage_copy_text(s->id, sizeof(s->id), PQgetvalue(r, row, 1));
+	storage_copy_text(s->name, sizeof(s->name), PQgetvalue(r, row, 2));
+	s->is_active = is_true(r, row, 3);
+	s->has_photo = is_true(r, row, 4);
+	s->active_tags = atoi(PQgetvalue(r, row, 5));
+	s->open_alarms = atoi(PQgetvalue(r, row, 6));
+	storage_copy_text(s->last_alarm_at, sizeof(s->last_alarm_at),
+			  PQgetvalue(r, row, 7));
+}
+
 struct list_call {
 	const char *v[3]; /* custodian, offset, limit */
 	struct keryu_subject_summary *out;
@@ -280,22 +293,10 @@ static int list_work(struct storage_pool *p, PGconn *c, void *arg)
 	lc->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	lc->n = 0;
 	for (i = 0; i < rows; i++) {
-		struct keryu_subject_summary *s;
-
 		if (PQgetisnull(r, i, 1))
 			continue; /* the empty page's one row (out may be
 				   * NULL when max is 0) */
-		s = &lc->out[lc->n];
-		memset(s, 0, sizeof(*s));
-		storage_copy_text(s->id, sizeof(s->id), PQgetvalue(r, i, 1));
-		storage_copy_text(s->name, sizeof(s->name), PQgetvalue(r, i, 2));
-		s->is_active = is_true(r, i, 3);
-		s->has_photo = is_true(r, i, 4);
-		s->active_tags = atoi(PQgetvalue(r, i, 5));
-		s->open_alarms = atoi(PQgetvalue(r, i, 6));
-		storage_copy_text(s->last_alarm_at, sizeof(s->last_alarm_at),
-				  PQgetvalue(r, i, 7));
-		lc->n++;
+		storage_subject_fill_summary(r, i, &lc->out[lc->n++]);
 	}
 	PQclear(r);
 	return 0;
@@ -309,15 +310,10 @@ int storage_subject_list(void *self, const char *custodian_id, int offset,
 	char off[16], lim[16];
 	int rc;
 
-	if (n)
-		*n = 0;
-	if (total)
-		*total = 0;
-	if (!n || !total || (max && !out) || !keryu_uuid_valid(custodian_id) ||
-	    offset < 0)
+	if (!storage_list_begin(n, total, out, max) ||
+	    !keryu_uuid_valid(custodian_id) || offset < 0)
 		return KERYU_EINVAL;
-	snprintf(off, sizeof(off), "%d", offset);
-	snprintf(lim, sizeof(lim), "%d", max > INT_MAX ? INT_MAX : (int)max);
+	storage_page_args(off, lim, offset, max, max);
 	memset(&lc, 0, sizeof(lc));
 	lc.v[0] = custodian_id;
 	lc.v[1] = off;
