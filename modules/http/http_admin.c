@@ -82,7 +82,7 @@ bool http_admin_begin(struct http_page *p, const char *title,
 	html_raw(h, "<nav class=\"sections\" aria-label=\"Administration\">"
 		    "<a href=\"/admin/\">Overview</a>\n");
 	for (i = 0; i < N_SECTIONS; i++) {
-		http_admin_link(h, sections[i].href, sections[i].label);
+		http_link(h, sections[i].href, sections[i].label);
 		html_raw(h, "\n");
 	}
 	html_raw(h, "</nav>\n");
@@ -137,15 +137,6 @@ void http_admin_pager(struct html *h, const char *base, int page, int total,
 		html_raw(h, "\">Next &rarr;</a>\n");
 	}
 	html_raw(h, "</nav>\n");
-}
-
-void http_admin_link(struct html *h, const char *href, const char *text)
-{
-	html_raw(h, "<a href=\"");
-	html_attr(h, href);
-	html_raw(h, "\">");
-	html_text(h, text);
-	html_raw(h, "</a>");
 }
 
 void http_admin_button(struct http_page *p, const char *action,

@@ -37,8 +37,6 @@ bool http_admin_url_add(char *url, size_t size, const char *name,
  * next page exists). */
 void http_admin_pager(struct html *h, const char *base, int page, int total,
 		      bool more);
-/* <a href="href">text</a>, both escaped. */
-void http_admin_link(struct html *h, const char *href, const char *text);
 /* A form of one button posting to action with the session's CSRF token
  * and, when back is not NULL, a hidden "back" field. */
 void http_admin_button(struct http_page *p, const char *action,

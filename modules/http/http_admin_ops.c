@@ -48,8 +48,8 @@ static void delivery_row(struct http_page *p,
 	html_raw(h, "<br>");
 	if (d->alarm_id[0] && keryu_uuid_valid(d->alarm_id)) {
 		snprintf(href, sizeof(href), "/admin/alarms/%s/", d->alarm_id);
-		http_admin_link(h, href, d->subject_name[0] ? d->subject_name
-							    : "The alarm");
+		http_link(h, href, d->subject_name[0] ? d->subject_name
+						      : "The alarm");
 		html_raw(h, " &middot; ");
 	}
 	html_text(h, d->custodian_email);
@@ -166,9 +166,8 @@ static void audit_row(struct html *h, const struct keryu_audit_entry *e)
 	if (e->actor_id[0] && keryu_uuid_valid(e->actor_id)) {
 		snprintf(href, sizeof(href), "/admin/custodians/%s/",
 			 e->actor_id);
-		http_admin_link(h, href,
-				e->actor_email[0] ? e->actor_email
-						  : e->actor_id);
+		http_link(h, href,
+			  e->actor_email[0] ? e->actor_email : e->actor_id);
 	} else if (e->actor_email[0]) {
 		html_text(h, e->actor_email);
 		html_raw(h, " <span class=\"small\">(not logged in)</span>");

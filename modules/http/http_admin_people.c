@@ -125,7 +125,7 @@ static void their_subjects(struct http_page *p, const char *id)
 	for (i = 0; i < n && i < SUBJECTS_SHOWN; i++) {
 		snprintf(href, sizeof(href), "/admin/subjects/%s/", list[i].id);
 		html_raw(h, "<li class=\"row\">");
-		http_admin_link(h, href, list[i].name);
+		http_link(h, href, list[i].name);
 		html_raw(h, list[i].is_active ? "" : " (inactive)");
 		html_raw(h, "<br><span class=\"small\">");
 		html_textf(h, "%d active tag%s, %d open alarm%s",
@@ -167,7 +167,7 @@ static void audit_section(struct http_page *p, const char *title,
 	snprintf(href, sizeof(href), "/admin/audit/?%s=%s",
 		 as_actor ? "actor" : "target", id);
 	html_raw(h, "<p class=\"small\">");
-	http_admin_link(h, href, "All of them in the audit log");
+	http_link(h, href, "All of them in the audit log");
 	html_raw(h, "</p>\n");
 }
 

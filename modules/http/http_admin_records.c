@@ -20,7 +20,7 @@ static void owner_link(struct html *h, const char *id, const char *email)
 	char href[64];
 
 	snprintf(href, sizeof(href), "/admin/custodians/%s/", id);
-	http_admin_link(h, href, email[0] ? email : id);
+	http_link(h, href, email[0] ? email : id);
 }
 
 /* The search box of a list; q was refused when error is not NULL. */
@@ -75,7 +75,7 @@ static void subject_row(struct http_page *p, const void *item,
 	(void)back;
 	snprintf(href, sizeof(href), "/admin/subjects/%s/", s->s.id);
 	html_raw(h, "<li class=\"row\"><strong>");
-	http_admin_link(h, href, s->s.name);
+	http_link(h, href, s->s.name);
 	html_raw(h, "</strong>");
 	if (!s->s.is_active)
 		html_raw(h, " <span class=\"small\">(inactive)</span>");
@@ -188,7 +188,7 @@ void http_admin_subject(struct http_page *p)
 	owner_link(h, c.id, c.email);
 	snprintf(href, sizeof(href), "/admin/alarms/?subject=%s", id);
 	html_raw(h, " &middot; ");
-	http_admin_link(h, href, "Alarms");
+	http_link(h, href, "Alarms");
 	html_raw(h, "</p>\n<dl>\n");
 	http_dl_row(h, "Status", s->is_active ? "Active" : "Inactive");
 	http_dl_row(h, "Reported missing", s->missing ? "Yes" : "No");
@@ -220,7 +220,7 @@ static void tag_row(struct http_page *p, const void *item, const char *back)
 				   : "<span class=\"small\">Inactive</span>");
 	html_raw(h, "<br>");
 	snprintf(href, sizeof(href), "/admin/subjects/%s/", t->t.subject_id);
-	http_admin_link(h, href, t->subject_name);
+	http_link(h, href, t->subject_name);
 	html_raw(h, " &middot; ");
 	owner_link(h, t->custodian_id, t->custodian_email);
 	html_raw(h, "<br><span class=\"small\">Last scan ");
@@ -536,7 +536,7 @@ static void alarm_page(struct http_page *p, const char *id,
 	html_error_summary(h, e);
 	html_raw(h, "<dl>\n<dt>Subject</dt><dd>");
 	snprintf(href, sizeof(href), "/admin/subjects/%s/", d->s.subject_id);
-	http_admin_link(h, href, d->s.subject_name);
+	http_link(h, href, d->s.subject_name);
 	html_raw(h, "</dd>\n<dt>Custodian</dt><dd>");
 	owner_link(h, c.id, c.email);
 	html_raw(h, "</dd>\n");

@@ -35,7 +35,7 @@ static const char alarms_style[] =
 	".notes{white-space:pre-wrap;overflow-wrap:anywhere}\n"
 	"</style>\n";
 
-static void a_link(struct html *h, const char *href, const char *text)
+void http_link(struct html *h, const char *href, const char *text)
 {
 	html_raw(h, "<a href=\"");
 	html_attr(h, href);
@@ -358,7 +358,7 @@ void http_alarms_list(struct http_page *p)
 
 		list_url(&q, 1, url, sizeof(url));
 		html_raw(h, "<p>There are no alarms on this page. ");
-		a_link(h, url, "Go to the first page");
+		http_link(h, url, "Go to the first page");
 		html_raw(h, ".</p>\n");
 	}
 	html_raw(h, "<ul class=\"alarms\">\n");
@@ -571,7 +571,7 @@ static void detail_page(struct http_page *p, const char *id,
 	html_raw(h, "<dl>\n");
 	term(h, "Subject");
 	snprintf(href, sizeof(href), "/subjects/%s/", a->s.subject_id);
-	a_link(h, href, a->s.subject_name);
+	http_link(h, href, a->s.subject_name);
 	html_raw(h, "</dd>\n");
 	http_alarm_state_rows(h, a);
 	term(h, "Acknowledged");
@@ -587,7 +587,7 @@ static void detail_page(struct http_page *p, const char *id,
 		 * alerted again, the other alarm carries the alerts */
 		term(h, "Joined alarm");
 		snprintf(href, sizeof(href), "/alarms/%s/", a->joined_alarm_id);
-		a_link(h, href, "The open alarm this scan was added to");
+		http_link(h, href, "The open alarm this scan was added to");
 		html_raw(h, "</dd>\n");
 	}
 	term(h, "Notification");

@@ -52,6 +52,8 @@ int http_alarm_event_publish(struct http_ctx *ctx, const char *alarm_id,
 			     const char *subject_id, const char *state);
 /* Also used by the staff alarm pages and lists (http_admin*.c), so the
  * two ask and show the same things the same way: */
+/* <a href="href">text</a>, both escaped. */
+void http_link(struct html *h, const char *href, const char *text);
 /* Reads ?page= into *page (1 when absent). False, *page 1, after adding
  * "That page does not exist." to e for anything but a number from 1 to
  * the last page (page_size rows each) whose offset fits an int. */
