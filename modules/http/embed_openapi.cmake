@@ -19,8 +19,9 @@ string(REGEX REPLACE "(${row})" "\\1\n\t" bytes "${bytes}")
 
 set(text "/* Generated from docs/api/openapi.json by embed_openapi.cmake.\n")
 string(APPEND text " * Do not edit; edit the document. */\n")
-string(APPEND text "#include <stddef.h>\n\n")
-string(APPEND text "const char *http_api_openapi_bytes(size_t *len);\n\n")
+# the prototype comes from http_api.h, beside this script (the generated
+# file lives in the build tree, outside the module's include path)
+string(APPEND text "#include \"${CMAKE_CURRENT_LIST_DIR}/http_api.h\"\n\n")
 string(APPEND text "static const unsigned char doc[] = {\n\t${bytes}0x00};\n\n")
 string(APPEND text "const char *http_api_openapi_bytes(size_t *len)\n{\n")
 string(APPEND text "\t*len = sizeof(doc) - 1;\n\treturn (const char *)doc;\n}\n")

@@ -189,6 +189,9 @@ void http_api_alarm_acknowledge(struct http_api_call *c);
 void http_api_alarm_resolve(struct http_api_call *c);
 
 /* ---- http_api_docs.c ---- */
+/* The OpenAPI document's bytes (NUL-terminated; *len excludes the NUL),
+ * compiled in by the file embed_openapi.cmake generates. Never fails. */
+const char *http_api_openapi_bytes(size_t *len);
 /* GET /api/v1/openapi.json: the OpenAPI 3.1 document (docs/api/openapi.json,
  * embedded at build time), application/json. */
 void http_api_openapi(struct http_ctx *ctx, const struct http_request *req,

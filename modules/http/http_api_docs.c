@@ -11,10 +11,6 @@
 
 #include "http_api.h"
 
-/* Defined in the file embed_openapi.cmake generates: the document's bytes
- * (NUL-terminated; *len excludes the NUL). Never fails. */
-const char *http_api_openapi_bytes(size_t *len);
-
 static const char *const no_query[] = {NULL};
 
 static const char *const methods[] = {"get",	"put",	   "post",

@@ -169,45 +169,24 @@ void http_api_tag_deactivate(struct http_api_call *c)
 
 static void image(struct http_api_call *c, bool png)
 {
-	const struct keryu_qr *qr = c->ctx->qr;
-	char owner[KERYU_UUID_LEN], url[512];
+	char owner[KERYU_UUID_LEN];
 	struct keryu_tag t;
-	unsigned char *data = NULL;
-	char *svg = NULL;
-	size_t len = 0;
 	int rc;
 
 	if (!tag_load(c, &t, owner))
 		return;
-	if (!qr) {
+	if (!c->ctx->qr) {
 		http_api_unavailable(c);
 		return;
 	}
-	rc = qr->scan_url(qr->self, t.uuid, url, sizeof(url));
-	if (!rc)
-		rc = png ? qr->png(qr->self, url, &data, &len)
-			 : qr->svg(qr->self, url, &svg, &len);
+	rc = http_tag_image(c->ctx, &t, png, "inline", c->r);
 	if (rc) {
-		free(data);
-		free(svg);
-		http_api_fail(c, "http.api_tag_qr", rc == KERYU_EINVAL
-							 ? KERYU_EIO
-							 : rc,
-			      NULL);
+		/* the qr service's EINVAL is its own failure, not a bad id */
+		http_api_fail(c, "http.api_tag_qr",
+			      rc == KERYU_EINVAL ? KERYU_EIO : rc, NULL);
 		return;
 	}
-	html_free(&c->r->body);
-	html_init(&c->r->body);
-	html_bytes(&c->r->body, png ? (const void *)data : (const void *)svg,
-		   len);
-	free(data);
-	free(svg);
-	c->r->status = 200;
-	c->r->content_type = png ? "image/png" : "image/svg+xml";
 	c->r->no_store = true;
-	snprintf(c->r->disposition, sizeof(c->r->disposition),
-		 "inline; filename=\"keryu-tag-%s.%s\"", t.short_code,
-		 png ? "png" : "svg");
 }
 
 void http_api_tag_png(struct http_api_call *c)

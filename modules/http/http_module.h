@@ -583,6 +583,16 @@ void http_ack(struct http_ctx *ctx, const struct http_request *req,
  * copies the segment (cut to fit size) into token. */
 bool http_ack_path(const char *path, char *token, size_t size);
 
+/* ---- http_tags.c: a tag's QR image (the tag pages and the API) ---- */
+/* Makes r the QR code of tag t, encoding its scan URL, as a PNG (png
+ * true) or an SVG: 200, image/png or image/svg+xml, Content-Disposition
+ * "<disposition>; filename=\"keryu-tag-<short code>.<png|svg>\""
+ * (disposition "inline" or "attachment"). Returns 0, KERYU_ENOTFOUND
+ * without a qr service, or the qr service's error; r is untouched on
+ * failure. */
+int http_tag_image(struct http_ctx *ctx, const struct keryu_tag *t, bool png,
+		   const char *disposition, struct http_response *r);
+
 /* ---- http_subject_form.c: dates ---- */
 enum http_date_problem {
 	HTTP_DATE_OK = 0,

@@ -297,26 +297,26 @@ static bool tag_url(struct http_page *p, struct keryu_tag *t,
 	return true;
 }
 
-static void image(struct http_page *p, bool png)
+int http_tag_image(struct http_ctx *ctx, const struct keryu_tag *t, bool png,
+		   const char *disposition, struct http_response *r)
 {
-	const struct keryu_qr *qr = p->ctx->qr;
-	struct http_response *r = p->r;
-	char subject[KERYU_UUID_LEN], url[512];
-	struct keryu_tag t;
+	const struct keryu_qr *qr = ctx->qr;
+	char url[512];
 	unsigned char *data = NULL;
 	char *svg = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (!tag_url(p, &t, subject, url, sizeof(url)))
-		return;
-	rc = png ? qr->png(qr->self, url, &data, &len)
-		 : qr->svg(qr->self, url, &svg, &len);
+	if (!qr)
+		return KERYU_ENOTFOUND;
+	rc = qr->scan_url(qr->self, t->uuid, url, sizeof(url));
+	if (!rc)
+		rc = png ? qr->png(qr->self, url, &data, &len)
+			 : qr->svg(qr->self, url, &svg, &len);
 	if (rc) {
 		free(data);
 		free(svg);
-		http_service_failed(p, "http.tag_qr", rc);
-		return;
+		return rc;
 	}
 	html_free(&r->body);
 	html_init(&r->body);
@@ -326,8 +326,27 @@ static void image(struct http_page *p, bool png)
 	r->status = 200;
 	r->content_type = png ? "image/png" : "image/svg+xml";
 	snprintf(r->disposition, sizeof(r->disposition),
-		 "attachment; filename=\"keryu-tag-%s.%s\"", t.short_code,
+		 "%s; filename=\"keryu-tag-%s.%s\"", disposition, t->short_code,
 		 png ? "png" : "svg");
+	return 0;
+}
+
+static void image(struct http_page *p, bool png)
+{
+	const struct keryu_subjects *svc = http_subjects(p);
+	char subject[KERYU_UUID_LEN];
+	struct keryu_tag t;
+	int rc;
+
+	if (!svc || !load_tag(p, svc, subject, &t))
+		return;
+	if (!p->ctx->qr) {
+		http_unavailable(p);
+		return;
+	}
+	rc = http_tag_image(p->ctx, &t, png, "attachment", p->r);
+	if (rc)
+		http_service_failed(p, "http.tag_qr", rc);
 }
 
 void http_tag_png(struct http_page *p)
