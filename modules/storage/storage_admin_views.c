@@ -153,75 +153,49 @@ int storage_owner_of(void *self, enum keryu_owned kind, const char *id,
 	return rc;
 }
 
-/* ---- subjects_all ---- */
+/* ---- subjects_all, tags_all ---- */
+
+/* Fills the idx-th element of out from row of a page. */
+typedef void (*fill_fn)(PGresult *r, int row, void *out, size_t idx);
 
 struct all_call {
+	const char *what, *sql; /* page_work's statement */
+	fill_fn fill;
 	const char *v[3]; /* search, offset, limit */
 	void *out;
 	size_t n;
 	int total;
 };
 
-static int subjects_work(struct storage_pool *p, PGconn *c, void *arg)
+/* One statement: the count and the page see the same rows; an empty page
+ * still returns the count (the LEFT JOIN's one row, column 1 NULL). */
+static int page_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct all_call *ac = arg;
-	struct keryu_admin_subject *out = ac->out;
 	PGresult *r;
 	int rc, i, rows;
 
-	/* one statement: the count and the page see the same rows; an
-	 * empty page still returns the count (the LEFT JOIN's one row) */
-	rc = storage_db_exec(
-		p, c, "subjects_all",
-		"WITH m AS (SELECT s.id, s.name, s.is_active, s.photo, "
-		"  s.created_at, k.id AS cid, k.email FROM subjects s "
-		"  JOIN custodians k ON k.id = s.custodian_id "
-		"  WHERE $1::text = '' "
-		"  OR strpos(lower(s.name), lower($1::text)) > 0 "
-		"  OR strpos(lower(k.email), lower($1::text)) > 0), "
-		"pg AS (SELECT * FROM m ORDER BY created_at DESC, id DESC "
-		"  OFFSET $2::int LIMIT $3::int) "
-		"SELECT (SELECT count(*) FROM m), pg.id::text, pg.name, "
-		"pg.is_active, coalesce(pg.photo, '') <> '', "
-		"(SELECT count(*) FROM subject_qr_codes q "
-		"  WHERE q.subject_id = pg.id AND q.is_active), "
-		"(SELECT count(*) FROM alarms a WHERE a.subject_id = pg.id "
-		"  AND a.resolved_at IS NULL), "
-		"coalesce((SELECT " STORAGE_ISO_UTC("max(a.scanned_at)") " "
-		"  FROM alarms a WHERE a.subject_id = pg.id), ''), "
-		"pg.cid::text, pg.email "
-		"FROM (SELECT 1) one LEFT JOIN pg ON true "
-		"ORDER BY pg.created_at DESC, pg.id DESC",
-		3, ac->v, &r);
+	rc = storage_db_exec(p, c, ac->what, ac->sql, 3, ac->v, &r);
 	if (rc)
 		return rc;
 	rows = PQntuples(r);
 	ac->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	for (i = 0; i < rows; i++) {
-		struct keryu_admin_subject *o;
-
 		if (PQgetisnull(r, i, 1))
 			continue; /* the empty page's one row */
-		o = &out[ac->n++];
-		memset(o, 0, sizeof(*o));
-		storage_subject_fill_summary(r, i, &o->s);
-		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
-				  PQgetvalue(r, i, 8));
-		storage_copy_text(o->custodian_email,
-				  sizeof(o->custodian_email),
-				  PQgetvalue(r, i, 9));
+		ac->fill(r, i, ac->out, ac->n++);
 	}
 	PQclear(r);
 	return 0;
 }
 
 /* What subjects_all, tags_all and deliveries_failed share: the checks,
- * the parameters ($1 search, $2 offset, $3 limit) and the call. */
+ * the parameters ($1 search, $2 offset, $3 limit) and the call. ac has
+ * the work's own fields set. */
 static int run_all(void *self, const char *what, storage_work_fn fn,
-		   const char *search, int offset, void *out, size_t max,
-		   size_t *n, int *total)
+		   struct all_call *ac, const char *search, int offset,
+		   void *out, size_t max, size_t *n, int *total)
 {
-	struct all_call ac;
 	char off[16], lim[16];
 	int rc;
 
@@ -229,98 +203,101 @@ static int run_all(void *self, const char *what, storage_work_fn fn,
 	    !search_valid(search))
 		return KERYU_EINVAL;
 	storage_page_args(off, lim, offset, LIMIT_MAX, max);
-	memset(&ac, 0, sizeof(ac));
-	ac.v[0] = search ? search : "";
-	ac.v[1] = off;
-	ac.v[2] = lim;
-	ac.out = out;
-	rc = storage_pool_run(self, what, fn, &ac);
+	ac->v[0] = search ? search : "";
+	ac->v[1] = off;
+	ac->v[2] = lim;
+	ac->out = out;
+	rc = storage_pool_run(self, what, fn, ac);
 	if (rc)
 		return rc;
-	*n = ac.n;
-	*total = ac.total;
+	*n = ac->n;
+	*total = ac->total;
 	return 0;
+}
+
+static void fill_subject(PGresult *r, int row, void *out, size_t idx)
+{
+	struct keryu_admin_subject *o = (struct keryu_admin_subject *)out + idx;
+
+	memset(o, 0, sizeof(*o));
+	storage_subject_fill_summary(r, row, &o->s);
+	storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
+			  PQgetvalue(r, row, 8));
+	storage_copy_text(o->custodian_email, sizeof(o->custodian_email),
+			  PQgetvalue(r, row, 9));
 }
 
 int storage_subjects_all(void *self, const char *search, int offset,
 			 struct keryu_admin_subject *out, size_t max, size_t *n,
 			 int *total)
 {
-	return run_all(self, "subjects_all", subjects_work, search, offset,
+	struct all_call ac = {
+		.what = "subjects_all",
+		.sql = "WITH m AS (SELECT s.id, s.name, s.is_active, s.photo, "
+		       "  s.created_at, k.id AS cid, k.email FROM subjects s "
+		       "  JOIN custodians k ON k.id = s.custodian_id "
+		       "  WHERE $1::text = '' "
+		       "  OR strpos(lower(s.name), lower($1::text)) > 0 "
+		       "  OR strpos(lower(k.email), lower($1::text)) > 0), "
+		       "pg AS (SELECT * FROM m ORDER BY created_at DESC, id DESC "
+		       "  OFFSET $2::int LIMIT $3::int) "
+		       "SELECT (SELECT count(*) FROM m), pg.id::text, pg.name, "
+		       "pg.is_active, coalesce(pg.photo, '') <> '', "
+		       "(SELECT count(*) FROM subject_qr_codes q "
+		       "  WHERE q.subject_id = pg.id AND q.is_active), "
+		       "(SELECT count(*) FROM alarms a WHERE a.subject_id = pg.id "
+		       "  AND a.resolved_at IS NULL), "
+		       "coalesce((SELECT " STORAGE_ISO_UTC("max(a.scanned_at)") " "
+		       "  FROM alarms a WHERE a.subject_id = pg.id), ''), "
+		       "pg.cid::text, pg.email "
+		       "FROM (SELECT 1) one LEFT JOIN pg ON true "
+		       "ORDER BY pg.created_at DESC, pg.id DESC",
+		.fill = fill_subject,
+	};
+
+	return run_all(self, "subjects_all", page_work, &ac, search, offset,
 		       out, max, n, total);
 }
 
-/* ---- tags_all ---- */
-
-static int tags_work(struct storage_pool *p, PGconn *c, void *arg)
+static void fill_tag(PGresult *r, int row, void *out, size_t idx)
 {
-	struct all_call *ac = arg;
-	struct keryu_admin_tag *out = ac->out;
-	PGresult *r;
-	int rc, i, rows;
+	struct keryu_admin_tag *o = (struct keryu_admin_tag *)out + idx;
 
-	rc = storage_db_exec(
-		p, c, "tags_all",
-		"WITH m AS (SELECT q.*, s.name AS sname, k.id AS cid, k.email "
-		"  FROM subject_qr_codes q JOIN subjects s ON s.id = q.subject_id "
-		"  JOIN custodians k ON k.id = s.custodian_id "
-		"  WHERE $1::text = '' "
-		"  OR strpos(q.short_code::text, upper($1::text)) > 0 "
-		"  OR strpos(lower(s.name), lower($1::text)) > 0 "
-		"  OR strpos(lower(k.email), lower($1::text)) > 0), "
-		"pg AS (SELECT * FROM m ORDER BY created_at DESC, uuid DESC "
-		"  OFFSET $2::int LIMIT $3::int) "
-		"SELECT (SELECT count(*) FROM m), pg.uuid::text, "
-		"pg.subject_id::text, pg.short_code, pg.is_active, "
-		"" STORAGE_ISO_UTC("pg.created_at") ", "
-		"coalesce(" STORAGE_ISO_UTC("pg.activated_at") ", ''), "
-		"coalesce(" STORAGE_ISO_UTC("pg.last_used") ", ''), "
-		"pg.sname, pg.cid::text, pg.email "
-		"FROM (SELECT 1) one LEFT JOIN pg ON true "
-		"ORDER BY pg.created_at DESC, pg.uuid DESC",
-		3, ac->v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	ac->total = rows > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
-	for (i = 0; i < rows; i++) {
-		struct keryu_admin_tag *o;
-
-		if (PQgetisnull(r, i, 1))
-			continue;
-		o = &out[ac->n++];
-		memset(o, 0, sizeof(*o));
-		storage_copy_text(o->t.uuid, sizeof(o->t.uuid),
-				  PQgetvalue(r, i, 1));
-		storage_copy_text(o->t.subject_id, sizeof(o->t.subject_id),
-				  PQgetvalue(r, i, 2));
-		storage_copy_text(o->t.short_code, sizeof(o->t.short_code),
-				  PQgetvalue(r, i, 3));
-		o->t.is_active = strcmp(PQgetvalue(r, i, 4), "t") == 0;
-		storage_copy_text(o->t.created_at, sizeof(o->t.created_at),
-				  PQgetvalue(r, i, 5));
-		storage_copy_text(o->t.activated_at, sizeof(o->t.activated_at),
-				  PQgetvalue(r, i, 6));
-		storage_copy_text(o->t.last_used, sizeof(o->t.last_used),
-				  PQgetvalue(r, i, 7));
-		storage_copy_text(o->subject_name, sizeof(o->subject_name),
-				  PQgetvalue(r, i, 8));
-		storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
-				  PQgetvalue(r, i, 9));
-		storage_copy_text(o->custodian_email,
-				  sizeof(o->custodian_email),
-				  PQgetvalue(r, i, 10));
-	}
-	PQclear(r);
-	return 0;
+	memset(o, 0, sizeof(*o));
+	storage_tag_fill(r, row, 1, &o->t);
+	storage_copy_text(o->subject_name, sizeof(o->subject_name),
+			  PQgetvalue(r, row, 8));
+	storage_copy_text(o->custodian_id, sizeof(o->custodian_id),
+			  PQgetvalue(r, row, 9));
+	storage_copy_text(o->custodian_email, sizeof(o->custodian_email),
+			  PQgetvalue(r, row, 10));
 }
 
 int storage_tags_all(void *self, const char *search, int offset,
 		     struct keryu_admin_tag *out, size_t max, size_t *n,
 		     int *total)
 {
-	return run_all(self, "tags_all", tags_work, search, offset, out, max,
-		       n, total);
+	struct all_call ac = {
+		.what = "tags_all",
+		.sql = "WITH m AS (SELECT q.*, s.name AS sname, k.id AS cid, "
+		       "  k.email FROM subject_qr_codes q "
+		       "  JOIN subjects s ON s.id = q.subject_id "
+		       "  JOIN custodians k ON k.id = s.custodian_id "
+		       "  WHERE $1::text = '' "
+		       "  OR strpos(q.short_code::text, upper($1::text)) > 0 "
+		       "  OR strpos(lower(s.name), lower($1::text)) > 0 "
+		       "  OR strpos(lower(k.email), lower($1::text)) > 0), "
+		       "pg AS (SELECT * FROM m ORDER BY created_at DESC, uuid DESC "
+		       "  OFFSET $2::int LIMIT $3::int) "
+		       "SELECT (SELECT count(*) FROM m), " STORAGE_TAG_COLS("pg")
+		       ", pg.sname, pg.cid::text, pg.email "
+		       "FROM (SELECT 1) one LEFT JOIN pg ON true "
+		       "ORDER BY pg.created_at DESC, pg.uuid DESC",
+		.fill = fill_tag,
+	};
+
+	return run_all(self, "tags_all", page_work, &ac, search, offset, out,
+		       max, n, total);
 }
 
 /* ---- alarms_all ---- */
@@ -465,8 +442,11 @@ int storage_deliveries_failed(void *self, int offset,
 			      struct keryu_failed_delivery *out, size_t max,
 			      size_t *n, int *total)
 {
-	return run_all(self, "deliveries_failed", failed_work, NULL, offset,
-		       out, max, n, total);
+	struct all_call ac;
+
+	memset(&ac, 0, sizeof(ac));
+	return run_all(self, "deliveries_failed", failed_work, &ac, NULL,
+		       offset, out, max, n, total);
 }
 
 /* ---- notification_retry ---- */

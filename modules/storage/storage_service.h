@@ -152,6 +152,15 @@ int storage_tag_set_active(void *self, const char *custodian_id,
 			   const char *uuid, bool active);
 int storage_tag_by_code(void *self, const char *short_code,
 			char uuid_out[KERYU_UUID_LEN]);
+/* What storage_tag_fill() reads, in this order, from the subject_qr_codes
+ * row (or a copy of its columns) named t. */
+#define STORAGE_TAG_COLS(t)                                                    \
+	t ".uuid::text, " t ".subject_id::text, " t ".short_code, " t          \
+	".is_active, " STORAGE_ISO_UTC(t ".created_at") ", "                   \
+	"coalesce(" STORAGE_ISO_UTC(t ".activated_at") ", ''), "               \
+	"coalesce(" STORAGE_ISO_UTC(t ".last_used") ", '')"
+/* Fills out from STORAGE_TAG_COLS, which start at column col. */
+void storage_tag_fill(PGresult *r, int row, int col, struct keryu_tag *out);
 
 /* subjects: alarms and the dashboard (storage_alarm_views.c) */
 int storage_alarm_list(void *self, const char *custodian_id,
@@ -189,7 +198,8 @@ void storage_alarm_fill_summary(PGresult *r, int row,
 /* The filter's parameters, $1..$7 (STORAGE_ALARM_FILTER_SQL, then OFFSET
  * and LIMIT), and what the count found. */
 struct storage_alarm_query {
-	const char *v[7]; /* custodian, subject, state, from, to, offset, limit */
+	const char *v[7]; /* custodian, subject, state, from, to, offset,
+			   * limit */
 	char off[16], lim[16];
 	int total;
 };

@@ -9,12 +9,7 @@
 #include "storage_pool.h"
 #include "storage_service.h"
 
-/* What fill_tag() reads, in this order, from subject_qr_codes q. */
-#define TAG_COLS                                                               \
-	"q.uuid::text, q.subject_id::text, q.short_code, q.is_active, "        \
-	STORAGE_ISO_UTC("q.created_at") ", "                                   \
-	"coalesce(" STORAGE_ISO_UTC("q.activated_at") ", ''), "                \
-	"coalesce(" STORAGE_ISO_UTC("q.last_used") ", '')"
+#define TAG_COLS STORAGE_TAG_COLS("q")
 
 /* Exactly 8 characters of the alphabet, upper case. */
 static bool code_valid(const char *s)
@@ -23,21 +18,27 @@ static bool code_valid(const char *s)
 	       strspn(s, KERYU_SHORT_CODE_ALPHABET) == KERYU_SHORT_CODE_LEN - 1;
 }
 
-static void fill_tag(PGresult *r, int row, struct keryu_tag *out)
+void storage_tag_fill(PGresult *r, int row, int col, struct keryu_tag *out)
 {
 	memset(out, 0, sizeof(*out));
-	storage_copy_text(out->uuid, sizeof(out->uuid), PQgetvalue(r, row, 0));
+	storage_copy_text(out->uuid, sizeof(out->uuid),
+			  PQgetvalue(r, row, col));
 	storage_copy_text(out->subject_id, sizeof(out->subject_id),
-			  PQgetvalue(r, row, 1));
+			  PQgetvalue(r, row, col + 1));
 	storage_copy_text(out->short_code, sizeof(out->short_code),
-			  PQgetvalue(r, row, 2));
-	out->is_active = strcmp(PQgetvalue(r, row, 3), "t") == 0;
+			  PQgetvalue(r, row, col + 2));
+	out->is_active = strcmp(PQgetvalue(r, row, col + 3), "t") == 0;
 	storage_copy_text(out->created_at, sizeof(out->created_at),
-			  PQgetvalue(r, row, 4));
+			  PQgetvalue(r, row, col + 4));
 	storage_copy_text(out->activated_at, sizeof(out->activated_at),
-			  PQgetvalue(r, row, 5));
+			  PQgetvalue(r, row, col + 5));
 	storage_copy_text(out->last_used, sizeof(out->last_used),
-			  PQgetvalue(r, row, 6));
+			  PQgetvalue(r, row, col + 6));
+}
+
+static void fill_tag(PGresult *r, int row, struct keryu_tag *out)
+{
+	storage_tag_fill(r, row, 0, out);
 }
 
 /* 1 when the subject is the custodian's, 0 when not, or a KERYU_E*. */
