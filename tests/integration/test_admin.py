@@ -534,6 +534,9 @@ class Admin(AdminBase, KeryuTest):
         self.assertGreater(len(self.chan.requests()), n)
         status, _, text = self.staff.get("/admin/deliveries/")
         self.assertIn(f"Retried as {new}", text)
+        # the alarm's timeline (drawn by the custodian's page's code) says so
+        alarm = self.pg.scalar("SELECT alarm_id FROM notifications WHERE id = :'a1'", nid)
+        self.assertEqual(self.staff.get(f"/admin/alarms/{alarm}/")[2].count("Retried by staff"), 1)
         # retried already: a clear message, nothing new
         count = self.pg.scalar("SELECT count(*) FROM notifications")
         status, r, _ = self.post(self.staff, f"/admin/deliveries/{nid}/retry",
