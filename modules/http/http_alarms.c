@@ -56,12 +56,7 @@ struct list_query {
 /* True for "YYYY-MM-DD" naming a real day. */
 static bool date_valid(const char *s)
 {
-	char t[32];
-
-	if (strlen(s) != 10)
-		return false;
-	snprintf(t, sizeof(t), "%sT00:00:00Z", s);
-	return keryu_time_valid(t);
+	return http_date_check(s) == HTTP_DATE_OK;
 }
 
 bool http_page_arg(const struct http_page *p, int page_size, int *page,

@@ -52,7 +52,7 @@ struct MHD_Connection;
 #define HTTP_COUNTS_MAX 8192
 /* /metrics (http_metrics.c): route classes are the router's patterns, a
  * bounded set (about 60), each with the few statuses it answers */
-#define HTTP_METRIC_ROUTES 96
+#define HTTP_METRIC_ROUTES 128
 #define HTTP_METRIC_STATUSES 16
 #define HTTP_METRIC_BUCKETS 12 /* 0.001 .. 5 seconds, then +Inf */
 
