@@ -61,8 +61,18 @@ struct storage_pool {
 	int size;
 	int timeout_s;
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* signalled when a slot becomes free */
+	pthread_cond_t cv; /* broadcast when a slot is handed to a waiter */
 	struct slot *slots;
+	/* threads waiting for a slot, oldest first: a freed slot goes to the
+	 * oldest, so a thread that frees one and asks again at once (a
+	 * request of several queries) cannot overtake one already waiting,
+	 * which could otherwise wait for seconds under load */
+	struct waiter *head, *tail;
+};
+
+struct waiter {
+	struct slot *slot; /* handed over by checkin; NULL while waiting */
+	struct waiter *next;
 };
 
 const struct keryu_host *storage_pool_host(struct storage_pool *p)
@@ -261,24 +271,57 @@ void storage_pool_free(struct storage_pool *p)
 	free(p);
 }
 
+static struct slot *free_slot(struct storage_pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->size; i++)
+		if (!p->slots[i].busy)
+			return &p->slots[i];
+	return NULL;
+}
+
+/* Drops w from the queue (it gave up waiting). */
+static void unqueue(struct storage_pool *p, struct waiter *w)
+{
+	struct waiter **pp = &p->head, *prev = NULL;
+
+	while (*pp && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = w->next;
+	if (p->tail == w)
+		p->tail = prev;
+}
+
 static struct slot *checkout(struct storage_pool *p)
 {
 	struct timespec until;
-	struct slot *s = NULL;
-	int i, rc = 0;
+	struct waiter w = {NULL, NULL};
+	struct slot *s;
+	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += p->timeout_s;
 	pthread_mutex_lock(&p->mu);
-	while (!s && rc != ETIMEDOUT) {
-		for (i = 0; i < p->size && !s; i++)
-			if (!p->slots[i].busy)
-				s = &p->slots[i];
-		if (!s)
-			rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
-	}
-	if (s)
+	s = p->head ? NULL : free_slot(p); /* no overtaking the queue */
+	if (s) {
 		s->busy = true;
+	} else {
+		if (p->tail)
+			p->tail->next = &w;
+		else
+			p->head = &w;
+		p->tail = &w;
+		while (!w.slot && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
+		s = w.slot; /* handed over still busy */
+		if (!s)
+			unqueue(p, &w);
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (!s)
 		p->host->log(p->m, KERYU_LOG_WARN, "storage.pool_exhausted",
@@ -288,9 +331,19 @@ static struct slot *checkout(struct storage_pool *p)
 
 static void checkin(struct storage_pool *p, struct slot *s)
 {
+	struct waiter *w;
+
 	pthread_mutex_lock(&p->mu);
-	s->busy = false;
-	pthread_cond_signal(&p->cv);
+	w = p->head;
+	if (w) { /* straight to the oldest waiter, still busy */
+		p->head = w->next;
+		if (!p->head)
+			p->tail = NULL;
+		w->slot = s;
+		pthread_cond_broadcast(&p->cv);
+	} else {
+		s->busy = false;
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -27,6 +27,7 @@
 
 #include "fake_host.h"
 #include "storage_migrations.h"
+#include "storage_pool.h"
 
 #define CUSTODIAN "6f1b1d3e-0000-4000-8000-000000000001"
 #define SUBJECT "6f1b1d3e-0000-4000-8000-000000000002"
@@ -812,6 +813,80 @@ static void test_unreachable(void **unused)
 	assert_true(fake_host_log_contains("storage.connect_failed"));
 }
 
+/* A freed connection goes to the thread that waited longest: a thread
+ * that gives one back and asks again at once (a request of several
+ * queries) must not overtake a waiter, or under load that waiter can wait
+ * for seconds. Pool of one: B queues while A holds it; A gives it back and
+ * asks again at once; B runs first. */
+struct fifo_race {
+	struct storage_pool *pool;
+	pthread_mutex_t mu;
+	char order[4];
+	int n;
+	pthread_t b;
+};
+
+struct fifo_arg {
+	struct fifo_race *f;
+	char who;
+};
+
+static int fifo_note(struct storage_pool *p, PGconn *c, void *arg)
+{
+	struct fifo_arg *a = arg;
+
+	(void)p;
+	(void)c;
+	pthread_mutex_lock(&a->f->mu);
+	if (a->f->n < 3)
+		a->f->order[a->f->n++] = a->who;
+	pthread_mutex_unlock(&a->f->mu);
+	return 0;
+}
+
+static void *fifo_b(void *arg)
+{
+	struct fifo_arg *a = arg;
+
+	storage_pool_run(a->f->pool, "fifo.b", fifo_note, a);
+	return NULL;
+}
+
+static int fifo_hold(struct storage_pool *p, PGconn *c, void *arg)
+{
+	static struct fifo_arg b;
+	struct fifo_race *f = arg;
+
+	(void)p;
+	(void)c;
+	b.f = f;
+	b.who = 'B';
+	if (pthread_create(&f->b, NULL, fifo_b, &b) != 0)
+		return KERYU_ERR;
+	usleep(300 * 1000); /* B is waiting for the one connection */
+	return 0;
+}
+
+static void test_pool_hands_over_in_order(void **unused)
+{
+	struct storage_pool_config cfg = {fx.db_url, 1, 5};
+	struct fifo_race f = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct fifo_arg a = {&f, 'A'};
+
+	(void)unused;
+	assert_int_equal(storage_pool_open(fake_host(), fake_mod(), &cfg,
+					   &f.pool),
+			 0);
+	assert_int_equal(storage_pool_run(f.pool, "fifo.hold", fifo_hold, &f),
+			 0);
+	/* at once, while B is still being woken */
+	assert_int_equal(storage_pool_run(f.pool, "fifo.a", fifo_note, &a), 0);
+	pthread_join(f.b, NULL);
+	f.order[f.n] = '\0';
+	assert_string_equal(f.order, "BA");
+	storage_pool_free(f.pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_scans),
 		cmocka_unit_test(test_concurrent_results),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_pool_hands_over_in_order),
 		cmocka_unit_test(test_unreachable),
 	};
 	return fx_run("integration.storage", "keryu_test", "America/Santiago",
