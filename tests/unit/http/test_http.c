@@ -17,6 +17,7 @@
 #include "fake_storage.h"
 #include "html.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -32,19 +33,13 @@ static struct http_response resp;
 
 static int setup_with(const char *allowed_hosts)
 {
-	void *state = NULL;
-
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, EVIL);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	if (allowed_hosts)
 		fake_host_set("allowed_hosts", allowed_hosts);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	return 0;
 }
 
@@ -63,10 +58,7 @@ static int setup_hosts(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
@@ -435,9 +427,7 @@ static void bad_config_refused(void **st)
 
 	(void)st;
 	fake_host_reset(&keryu_module);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set("allowed_hosts", "a.example,[::1");
 	assert_int_equal(keryu_module.init(fake_mod(), fake_host(), &state),
 			 KERYU_EINVAL);

@@ -16,6 +16,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -33,21 +34,15 @@ static const char *client_ip = IP; /* what send() claims to come from */
 
 static int setup_with(const char *public_url)
 {
-	void *state = NULL;
-
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set_global("kernel", "secret_key", "unit-test-secret");
 	if (public_url)
 		fake_host_set("public_url", public_url);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
 	cookie[0] = '\0';
-	http_response_init(&resp);
 	return 0;
 }
 
@@ -67,10 +62,7 @@ static int teardown(void **st)
 {
 	(void)st;
 	client_ip = IP;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
@@ -78,35 +70,22 @@ static int teardown(void **st)
  * urlencoded body for POST. Keeps the cookie the server sets. */
 static void send(const char *method, const char *url, const char *form_qs)
 {
-	struct http_form query, form;
+	struct http_test_url u;
 	struct http_request req;
-	char path[512];
-	const char *q = strchr(url, '?');
 
-	http_form_init(&query);
-	http_form_init(&form);
-	snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - url) : strlen(url)),
-		 url);
-	if (q)
-		assert_int_equal(http_form_parse_query(&query, q + 1), 0);
-	if (form_qs)
-		assert_int_equal(http_form_parse_query(&form, form_qs), 0);
+	http_test_url_parse(&u, url, form_qs);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = path;
+	req.path = u.path;
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = client_ip;
-	req.query = &query;
-	req.form = strcmp(method, "POST") == 0 ? &form : NULL;
+	req.query = &u.query;
+	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
+	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);
-	http_form_free(&query);
-	http_form_free(&form);
+	http_test_url_free(&u);
 
 	if (resp.set_cookie[0]) {
 		if (strstr(resp.set_cookie, "Max-Age=0"))

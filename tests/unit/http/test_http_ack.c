@@ -20,6 +20,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -37,8 +38,6 @@ static const char *client_ip = "203.0.113.7";
 
 static int setup_with(const char *secret)
 {
-	void *state = NULL;
-
 	fake_host_reset(&keryu_module);
 	fake_storage_reset("0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f", "x");
 	snprintf(fake_storage_state.ack_nid, sizeof(fake_storage_state.ack_nid),
@@ -51,16 +50,12 @@ static int setup_with(const char *secret)
 	snprintf(fake_storage_state.ack.acknowledged_at,
 		 sizeof(fake_storage_state.ack.acknowledged_at), "%s",
 		 "2026-02-01T09:00:00.000Z");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	if (secret)
 		fake_host_set_global("kernel", "secret_key", secret);
 	fake_host_set("public_url", PUBLIC "/");
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	origin = NULL;
 	client_ip = "203.0.113.7";
 	return 0;
@@ -81,10 +76,7 @@ static int setup_no_secret(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -136,22 +137,16 @@ static struct keryu_custodian *boss, *ana;
 
 static int setup_with(bool admin)
 {
-	void *state = NULL;
-
 	memset(&A, 0, sizeof(A));
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	if (admin)
 		fake_host_add_service(KERYU_SERVICE_ADMIN, &fake_admin);
 	fake_host_set_global("kernel", "secret_key", "unit-test-secret");
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
 	cookie[0] = '\0';
-	http_response_init(&resp);
 	boss = fake_accounts_add("boss@example.org", "Boss", PW, true);
 	boss->is_staff = true;
 	ana = fake_accounts_add("ana@example.org", "Ana", PW, true);
@@ -173,41 +168,25 @@ static int setup_no_admin(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
 static void send(const char *method, const char *url, const char *form_qs)
 {
-	struct http_form query, form;
+	struct http_test_url u;
 	struct http_request req;
-	char path[512];
-	const char *q = strchr(url, '?');
 
-	http_form_init(&query);
-	http_form_init(&form);
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(q ? (size_t)(q - url) : strlen(url)), url);
-	if (q)
-		assert_int_equal(http_form_parse_query(&query, q + 1), 0);
-	if (form_qs)
-		assert_int_equal(http_form_parse_query(&form, form_qs), 0);
+	http_test_url_parse(&u, url, form_qs);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = path;
+	req.path = u.path;
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = "192.0.2.7";
-	req.query = &query;
-	req.form = strcmp(method, "POST") == 0 ? &form : NULL;
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
-	http_form_free(&query);
-	http_form_free(&form);
+	req.query = &u.query;
+	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
+	http_test_route(ctx, &req, &resp);
+	http_test_url_free(&u);
 	if (resp.set_cookie[0])
 		snprintf(cookie, sizeof(cookie), "%.*s",
 			 (int)strcspn(resp.set_cookie, ";"), resp.set_cookie);

@@ -23,6 +23,7 @@
 #include "html.h"
 #include "http_api.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -55,9 +56,7 @@ static int setup(void **st)
 		return -1;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
 		return -1;
 	ctx = state;

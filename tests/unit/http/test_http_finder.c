@@ -23,6 +23,7 @@
 #include "fake_subjects.h"
 #include "http_finder.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -42,8 +43,6 @@ static const char *limit_ip, *limit_tag; /* options set before init */
 
 static int setup(void **st)
 {
-	void *state = NULL;
-
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
@@ -51,9 +50,7 @@ static int setup(void **st)
 		 sizeof(fake_storage_state.finder_event), "%s", EVENT);
 	snprintf(fake_storage_state.finder_alarm,
 		 sizeof(fake_storage_state.finder_alarm), "%s", ALARM);
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_subjects_reset();
 	fake_host_add_service(KERYU_SERVICE_SUBJECTS, &fake_subjects);
 	fake_host_set_global("kernel", "secret_key", SECRET);
@@ -63,10 +60,8 @@ static int setup(void **st)
 		fake_host_set("scan_limit_per_ip", limit_ip);
 	if (limit_tag)
 		fake_host_set("scan_limit_per_tag", limit_tag);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	origin = NULL;
 	cookie = NULL;
 	client_ip = "203.0.113.7";
@@ -87,10 +82,7 @@ static int setup_limits(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
@@ -116,35 +108,22 @@ static void good_token(char out[KERYU_ACK_TOKEN_LEN])
  * body (POST only). */
 static void send(const char *method, const char *url, const char *fields)
 {
-	struct http_form query, form;
+	struct http_test_url u;
 	struct http_request req;
-	char path[512];
-	const char *q = strchr(url, '?');
 
-	http_form_init(&query);
-	http_form_init(&form);
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(q ? (size_t)(q - url) : strlen(url)), url);
-	if (q)
-		assert_int_equal(http_form_parse_query(&query, q + 1), 0);
-	if (fields)
-		assert_int_equal(http_form_parse_query(&form, fields), 0);
+	http_test_url_parse(&u, url, fields);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = path;
+	req.path = u.path;
 	req.host = "keryu.example";
 	req.user_agent = "TestAgent/1.0";
 	req.client_ip = client_ip;
 	req.origin = origin;
 	req.cookie = cookie;
-	req.query = &query;
-	req.form = strcmp(method, "POST") == 0 ? &form : NULL;
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
-	http_form_free(&query);
-	http_form_free(&form);
+	req.query = &u.query;
+	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
+	http_test_route(ctx, &req, &resp);
+	http_test_url_free(&u);
 }
 
 static void post_location(const char *tok, const char *rest)

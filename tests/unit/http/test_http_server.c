@@ -27,6 +27,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -145,9 +146,7 @@ static int setup(void **st)
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set("port", "0"); /* let the kernel pick */
 	fake_host_set("threads", "2");
 	fake_host_set("max_body", "16");
@@ -168,9 +167,7 @@ static int setup_limits(void **st)
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set("port", "0");
 	fake_host_set("threads", "2");
 	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
@@ -631,9 +628,7 @@ static int setup_webhooks(void **st)
 	snprintf(fake_storage_state.ack.subject_first_name,
 		 sizeof(fake_storage_state.ack.subject_first_name), "%s",
 		 "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set("port", "0");
 	fake_host_set("threads", "2");
 	fake_host_set("public_url", "https://keryu.example");

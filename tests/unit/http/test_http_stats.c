@@ -20,6 +20,7 @@
 #include "fake_subjects.h"
 #include "http_module.h"
 #include "http_stats.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -61,36 +62,27 @@ static void session(const char *token, const char *custodian_id)
 
 static int setup(void **st)
 {
-	void *state = NULL;
-
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_subjects_reset();
 	fake_host_add_service(KERYU_SERVICE_SUBJECTS, &fake_subjects);
 	fake_host_set_global("kernel", "secret_key", "unit-test-secret");
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
 	A = custodian("a@example.org", false);
 	S = custodian("s@example.org", true);
 	session("token-a", A->id);
 	session("token-s", S->id);
 	who = "A";
-	http_response_init(&resp);
 	return 0;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "fake_tags_alarms.h"
 #include "http_module.h"
 #include "http_tags_alarms.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -132,23 +133,17 @@ static struct fta_alarm *timeline_alarm(void)
 
 static int setup(void **st)
 {
-	void *state = NULL;
-
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset("0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f", "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_tags_alarms_reset();
 	fake_host_add_service(KERYU_SERVICE_SUBJECTS, &fake_subjects_ta);
 	fake_host_add_service(KERYU_SERVICE_QR, &fake_qr);
 	fake_host_set_global("kernel", "secret_key", "unit-test-secret");
 	fake_host_set("public_url", FAKE_QR_BASE "/");
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 
 	add_custodian("Ana", "token-of-a", CSRF_A, cust_a);
 	add_custodian("Bea", "token-of-b", CSRF_B, cust_b);
@@ -168,10 +163,7 @@ static int setup(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
@@ -179,36 +171,25 @@ static int teardown(void **st)
  * POST, to which the session's csrf is prepended. */
 static void send(const char *method, const char *url, const char *form_qs)
 {
-	struct http_form query, form;
+	struct http_test_url u;
 	struct http_request req;
-	char path[512], fbody[4096];
-	const char *q = strchr(url, '?');
+	char fbody[4096];
 
-	http_form_init(&query);
-	http_form_init(&form);
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(q ? (size_t)(q - url) : strlen(url)), url);
-	if (q)
-		assert_int_equal(http_form_parse_query(&query, q + 1), 0);
 	snprintf(fbody, sizeof(fbody), "csrf=%s%s%s", csrf_now,
 		 form_qs && *form_qs ? "&" : "", form_qs ? form_qs : "");
-	assert_int_equal(http_form_parse_query(&form, fbody), 0);
+	http_test_url_parse(&u, url, fbody);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = path;
+	req.path = u.path;
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = "192.0.2.7";
-	req.query = &query;
-	req.form = strcmp(method, "POST") == 0 ? &form : NULL;
+	req.query = &u.query;
+	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
+	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);
-	http_form_free(&query);
-	http_form_free(&form);
+	http_test_url_free(&u);
 }
 
 static int count(const char *hay, const char *needle)

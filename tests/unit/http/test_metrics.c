@@ -18,6 +18,7 @@
 #include "fake_storage.h"
 #include "html.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -29,19 +30,13 @@ static struct http_response resp;
 
 static int setup_with(const char *token)
 {
-	void *state = NULL;
-
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	if (token)
 		fake_host_set("metrics_token", token);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	return 0;
 }
 
@@ -60,10 +55,7 @@ static int setup_token(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 

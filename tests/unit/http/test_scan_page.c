@@ -21,6 +21,7 @@
 #include "fake_storage.h"
 #include "http_i18n.h"
 #include "http_module.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -33,31 +34,22 @@ static struct http_response resp;
 
 static int setup(void **st)
 {
-	void *state = NULL;
-
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset(QR, "Ana");
 	fake_storage_state.status_rc = KERYU_ENOTFOUND; /* no alarm yet */
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set("locale_dir", KERYU_LOCALE_DIR);
 	fake_host_set_global("kernel", "secret_key", "unit-test-secret");
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	return 0;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 #include "http_webhooks.h"
 
 extern const struct keryu_module keryu_module;
@@ -68,29 +69,20 @@ static void sign(const char *body, size_t len, char out[80])
 
 static int setup(void **st)
 {
-	void *state = NULL;
-
 	(void)st;
 	fake_host_reset(&keryu_module);
 	fake_storage_reset("0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f", "x");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	fake_host_set_global("whatsapp", "app_secret", SECRET);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	return 0;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 

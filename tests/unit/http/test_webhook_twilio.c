@@ -20,6 +20,7 @@
 #include "fake_host.h"
 #include "fake_storage.h"
 #include "http_module.h"
+#include "http_test_util.h"
 #include "http_webhooks.h"
 
 extern const struct keryu_module keryu_module;
@@ -35,21 +36,15 @@ static struct http_response resp;
 
 static int setup_with(const char *token)
 {
-	void *state = NULL;
-
 	fake_host_reset(&keryu_module);
 	fake_storage_reset("0b7f3c1e-9a52-4c1d-8f3e-2a6b9c0d1e2f", "x");
-	fake_host_add_service(KERYU_SERVICE_STORAGE, &fake_storage);
-	fake_accounts_reset();
-	fake_host_add_service(KERYU_SERVICE_ACCOUNTS, &fake_accounts);
+	http_test_offer_services();
 	/* a trailing "/" must not end up in the signed URL */
 	fake_host_set("public_url", PUBLIC "/");
 	if (token)
 		fake_host_set_global("twilio", "auth_token", token);
-	if (keryu_module.init(fake_mod(), fake_host(), &state) != 0)
+	if (http_test_start(&ctx, &resp) != 0)
 		return -1;
-	ctx = state;
-	http_response_init(&resp);
 	return 0;
 }
 
@@ -68,10 +63,7 @@ static int setup_no_token(void **st)
 static int teardown(void **st)
 {
 	(void)st;
-	http_response_free(&resp);
-	keryu_module.cleanup(ctx);
-	ctx = NULL;
-	fake_host_reset(NULL);
+	http_test_stop(&ctx, &resp);
 	return 0;
 }
 
