@@ -42,8 +42,9 @@ void http_test_stop(struct http_ctx **ctx, struct http_response *resp)
 	fake_host_reset(NULL);
 }
 
-void http_test_url_parse(struct http_test_url *u, const char *url,
-			 const char *form_qs)
+void http_test_request(struct http_test_url *u, struct http_request *req,
+		       const char *method, const char *url,
+		       const char *form_qs)
 {
 	const char *q = strchr(url, '?');
 
@@ -55,6 +56,11 @@ void http_test_url_parse(struct http_test_url *u, const char *url,
 		assert_int_equal(http_form_parse_query(&u->query, q + 1), 0);
 	if (form_qs)
 		assert_int_equal(http_form_parse_query(&u->form, form_qs), 0);
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->path = u->path;
+	req->query = &u->query;
+	req->form = strcmp(method, "POST") == 0 ? &u->form : NULL;
 }
 
 void http_test_url_free(struct http_test_url *u)

@@ -28,11 +28,14 @@ struct http_test_url {
 	struct http_form form;
 };
 
-/* Splits url (which may carry "?query") into path and query and parses
- * form_qs (NULL for none) as a urlencoded body; fails the running test if
- * either does not parse. Free with http_test_url_free. */
-void http_test_url_parse(struct http_test_url *u, const char *url,
-			 const char *form_qs);
+/* Makes *req a request for method and url (which may carry "?query"),
+ * with form_qs (NULL for none) as its urlencoded body when method is POST;
+ * every other field of *req is zero for the caller to fill. *u holds the
+ * parsed parts *req points to. Fails the running test if either does not
+ * parse. Free with http_test_url_free once the request has been routed. */
+void http_test_request(struct http_test_url *u, struct http_request *req,
+		       const char *method, const char *url,
+		       const char *form_qs);
 void http_test_url_free(struct http_test_url *u);
 
 /* Routes req into *resp after freeing what *resp held; fails the running

@@ -69,10 +69,7 @@ static void get(const char *method, const char *path, const char *host)
 				   .host = host,
 				   .user_agent = "TestAgent/1.0"};
 
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
+	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);
 }
 

@@ -73,15 +73,10 @@ static void send(const char *method, const char *url, const char *form_qs)
 	struct http_test_url u;
 	struct http_request req;
 
-	http_test_url_parse(&u, url, form_qs);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = u.path;
+	http_test_request(&u, &req, method, url, form_qs);
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = client_ip;
-	req.query = &u.query;
-	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 
 	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);

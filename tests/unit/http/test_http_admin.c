@@ -177,14 +177,9 @@ static void send(const char *method, const char *url, const char *form_qs)
 	struct http_test_url u;
 	struct http_request req;
 
-	http_test_url_parse(&u, url, form_qs);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = u.path;
+	http_test_request(&u, &req, method, url, form_qs);
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = "192.0.2.7";
-	req.query = &u.query;
-	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 	http_test_route(ctx, &req, &resp);
 	http_test_url_free(&u);
 	if (resp.set_cookie[0])

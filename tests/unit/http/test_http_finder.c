@@ -111,17 +111,12 @@ static void send(const char *method, const char *url, const char *fields)
 	struct http_test_url u;
 	struct http_request req;
 
-	http_test_url_parse(&u, url, fields);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = u.path;
+	http_test_request(&u, &req, method, url, fields);
 	req.host = "keryu.example";
 	req.user_agent = "TestAgent/1.0";
 	req.client_ip = client_ip;
 	req.origin = origin;
 	req.cookie = cookie;
-	req.query = &u.query;
-	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 	http_test_route(ctx, &req, &resp);
 	http_test_url_free(&u);
 }

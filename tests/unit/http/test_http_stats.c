@@ -88,30 +88,17 @@ static int teardown(void **st)
 
 static void get(const char *url)
 {
-	struct http_form query;
+	struct http_test_url u;
 	struct http_request req;
-	char path[512];
-	const char *q = strchr(url, '?');
 
-	http_form_init(&query);
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(q ? (size_t)(q - url) : strlen(url)), url);
-	if (q)
-		assert_int_equal(http_form_parse_query(&query, q + 1), 0);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.path = path;
+	http_test_request(&u, &req, "GET", url, NULL);
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = !who ? NULL
 		     : strcmp(who, "A") == 0 ? "keryu_session=token-a"
 					     : "keryu_session=token-s";
 	req.client_ip = "192.0.2.7";
-	req.query = &query;
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
-	http_form_free(&query);
+	http_test_route(ctx, &req, &resp);
+	http_test_url_free(&u);
 }
 
 static const char *body(void)

@@ -22,6 +22,7 @@
 #include "fake_subjects.h"
 #include "http_module.h"
 #include "http_subjects.h"
+#include "http_test_util.h"
 
 extern const struct keryu_module keryu_module;
 
@@ -200,10 +201,7 @@ static void send_form(const char *method, const char *url,
 	req.client_ip = "192.0.2.7";
 	req.query = &query;
 	req.form = strcmp(method, "POST") == 0 ? (form ? form : &empty) : NULL;
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
+	http_test_route(ctx, &req, &resp);
 	http_form_free(&query);
 	http_form_free(&empty);
 }

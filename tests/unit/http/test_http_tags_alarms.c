@@ -177,15 +177,10 @@ static void send(const char *method, const char *url, const char *form_qs)
 
 	snprintf(fbody, sizeof(fbody), "csrf=%s%s%s", csrf_now,
 		 form_qs && *form_qs ? "&" : "", form_qs ? form_qs : "");
-	http_test_url_parse(&u, url, fbody);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.path = u.path;
+	http_test_request(&u, &req, method, url, fbody);
 	req.user_agent = "TestAgent/1.0";
 	req.cookie = cookie[0] ? cookie : NULL;
 	req.client_ip = "192.0.2.7";
-	req.query = &u.query;
-	req.form = strcmp(method, "POST") == 0 ? &u.form : NULL;
 
 	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);

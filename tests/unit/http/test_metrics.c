@@ -68,10 +68,7 @@ static void get(const char *path, bool loopback, const char *auth)
 				   .loopback = loopback,
 				   .authorization = auth};
 
-	http_response_free(&resp);
-	http_response_init(&resp);
-	http_route(ctx, &req, &resp);
-	assert_false(resp.body.failed);
+	http_test_route(ctx, &req, &resp);
 	assert_non_null(resp.body.buf);
 }
 
