@@ -219,29 +219,6 @@ static int load_channels(struct http_ctx *ctx, const char *list)
 	return 0;
 }
 
-/* The photo folder and size cap. A max_body too small for the cap is
- * allowed (an admin may want small bodies) but said once: such photos are
- * refused by the server's body limit before the page sees them. */
-static int load_photos(struct http_ctx *ctx)
-{
-	const char *dir = ctx->host->config(ctx->m, "photo_dir");
-	long long v = ctx->host->config_int(ctx->m, "photo_max_bytes");
-
-	if (!dir || !*dir || strlen(dir) >= sizeof(ctx->photo_dir))
-		return bad(ctx, "photo_dir", "must be a folder path");
-	snprintf(ctx->photo_dir, sizeof(ctx->photo_dir), "%s", dir);
-	if (v < 1024 || v > 1073741824)
-		return bad(ctx, "photo_max_bytes", "must be 1024..1073741824");
-	ctx->photo_max_bytes = v;
-	if (ctx->max_body < v + HTTP_PHOTO_FORM_SLACK)
-		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.config",
-			       "key=max_body max_body=%lld photo_max_bytes=%lld "
-			       "error=\"photos over max_body - %d bytes will "
-			       "be refused with 413\"",
-			       ctx->max_body, v, HTTP_PHOTO_FORM_SLACK);
-	return 0;
-}
-
 /* One integer option in min..max into *out. */
 static int load_int(struct http_ctx *ctx, const char *key, long long min,
 		    long long max, long long *out)
@@ -257,29 +234,61 @@ static int load_int(struct http_ctx *ctx, const char *key, long long min,
 	return 0;
 }
 
+/* The same into an int field (every range here fits one). */
+static int load_int32(struct http_ctx *ctx, const char *key, int min, int max,
+		      int *out)
+{
+	long long v = 0;
+	int rc = load_int(ctx, key, min, max, &v);
+
+	if (!rc)
+		*out = (int)v;
+	return rc;
+}
+
+/* The photo folder and size cap. A max_body too small for the cap is
+ * allowed (an admin may want small bodies) but said once: such photos are
+ * refused by the server's body limit before the page sees them. */
+static int load_photos(struct http_ctx *ctx)
+{
+	const char *dir = ctx->host->config(ctx->m, "photo_dir");
+	long long v = 0;
+
+	if (!dir || !*dir || strlen(dir) >= sizeof(ctx->photo_dir))
+		return bad(ctx, "photo_dir", "must be a folder path");
+	snprintf(ctx->photo_dir, sizeof(ctx->photo_dir), "%s", dir);
+	if (load_int(ctx, "photo_max_bytes", 1024, 1073741824, &v))
+		return KERYU_EINVAL;
+	ctx->photo_max_bytes = v;
+	if (ctx->max_body < v + HTTP_PHOTO_FORM_SLACK)
+		ctx->host->log(ctx->m, KERYU_LOG_WARN, "http.config",
+			       "key=max_body max_body=%lld photo_max_bytes=%lld "
+			       "error=\"photos over max_body - %d bytes will "
+			       "be refused with 413\"",
+			       ctx->max_body, v, HTTP_PHOTO_FORM_SLACK);
+	return 0;
+}
+
 /* The JSON API's options (api_*); its key comes with the secret. */
 static int load_api(struct http_ctx *ctx)
 {
 	struct http_api_conf *c = &ctx->api;
-	long long v[4];
 	int rc;
 
 	rc = load_int(ctx, "api_max_bytes", 1024, 16777216, &c->max_bytes);
 	if (!rc)
-		rc = load_int(ctx, "api_access_ttl_s", 60, 86400, &v[0]);
+		rc = load_int32(ctx, "api_access_ttl_s", 60, 86400,
+				&c->access_ttl_s);
 	if (!rc)
-		rc = load_int(ctx, "api_refresh_ttl_s", 300, 31536000, &v[1]);
+		rc = load_int32(ctx, "api_refresh_ttl_s", 300, 31536000,
+				&c->refresh_ttl_s);
 	if (!rc)
-		rc = load_int(ctx, "api_rate_per_ip", 0, 1000000, &v[2]);
+		rc = load_int32(ctx, "api_rate_per_ip", 0, 1000000,
+				&c->rate_per_ip);
 	if (!rc)
-		rc = load_int(ctx, "api_rate_per_token", 0, 1000000, &v[3]);
-	if (rc)
-		return rc;
-	c->access_ttl_s = (int)v[0];
-	c->refresh_ttl_s = (int)v[1];
-	c->rate_per_ip = (int)v[2];
-	c->rate_per_token = (int)v[3];
-	return 0;
+		rc = load_int32(ctx, "api_rate_per_token", 0, 1000000,
+				&c->rate_per_token);
+	return rc;
 }
 
 int http_config_load(struct http_ctx *ctx)
@@ -306,54 +315,41 @@ int http_config_load(struct http_ctx *ctx)
 	snprintf(ctx->metrics_token, sizeof(ctx->metrics_token), "%s",
 		 pub ? pub : "");
 
-	v = h->config_int(ctx->m, "threads");
-	if (v < 1 || v > 256)
-		return bad(ctx, "threads", "must be 1..256");
-	ctx->threads = (int)v;
-
+	rc = load_int32(ctx, "threads", 1, 256, &ctx->threads);
+	if (rc)
+		return rc;
 	v = h->config_int(ctx->m, "max_body");
 	if (v < 0)
 		return bad(ctx, "max_body", "must be >= 0");
 	ctx->max_body = v;
-
-	v = h->config_int(ctx->m, "form_max_bytes");
-	if (v < 1024 || v > 1073741824)
-		return bad(ctx, "form_max_bytes", "must be 1024..1073741824");
-	ctx->form_max_bytes = v;
-	v = h->config_int(ctx->m, "webhook_max_bytes");
-	if (v < 1024 || v > 1073741824)
-		return bad(ctx, "webhook_max_bytes", "must be 1024..1073741824");
-	ctx->webhook_max_bytes = v;
-	v = h->config_int(ctx->m, "max_connections");
-	if (v < 1 || v > 1000000)
-		return bad(ctx, "max_connections", "must be 1..1000000");
-	ctx->max_connections = (int)v;
-	v = h->config_int(ctx->m, "max_conn_per_ip");
-	if (v < 0 || v > 1000000)
-		return bad(ctx, "max_conn_per_ip", "must be 0..1000000");
-	ctx->max_conn_per_ip = (int)v;
-
-	v = h->config_int(ctx->m, "scan_ack_timeout_ms");
-	if (v < 1 || v > 60000)
-		return bad(ctx, "scan_ack_timeout_ms", "must be 1..60000");
-	ctx->scan_ack_timeout_ms = (int)v;
-
-	v = h->config_int(ctx->m, "finder_token_ttl_s");
-	if (v < 1 || v > 604800)
-		return bad(ctx, "finder_token_ttl_s", "must be 1..604800");
-	ctx->finder_token_ttl_s = (int)v;
-	v = h->config_int(ctx->m, "scan_limit_per_ip");
-	if (v < 0 || v > 1000000)
-		return bad(ctx, "scan_limit_per_ip", "must be 0..1000000");
-	ctx->scan_limit_ip = (int)v;
-	v = h->config_int(ctx->m, "scan_limit_per_tag");
-	if (v < 0 || v > 1000000)
-		return bad(ctx, "scan_limit_per_tag", "must be 0..1000000");
-	ctx->scan_limit_tag = (int)v;
-	v = h->config_int(ctx->m, "scan_limit_window_s");
-	if (v < 1 || v > 86400)
-		return bad(ctx, "scan_limit_window_s", "must be 1..86400");
-	ctx->scan_limit_window_s = (int)v;
+	rc = load_int(ctx, "form_max_bytes", 1024, 1073741824,
+		      &ctx->form_max_bytes);
+	if (!rc)
+		rc = load_int(ctx, "webhook_max_bytes", 1024, 1073741824,
+			      &ctx->webhook_max_bytes);
+	if (!rc)
+		rc = load_int32(ctx, "max_connections", 1, 1000000,
+				&ctx->max_connections);
+	if (!rc)
+		rc = load_int32(ctx, "max_conn_per_ip", 0, 1000000,
+				&ctx->max_conn_per_ip);
+	if (!rc)
+		rc = load_int32(ctx, "scan_ack_timeout_ms", 1, 60000,
+				&ctx->scan_ack_timeout_ms);
+	if (!rc)
+		rc = load_int32(ctx, "finder_token_ttl_s", 1, 604800,
+				&ctx->finder_token_ttl_s);
+	if (!rc)
+		rc = load_int32(ctx, "scan_limit_per_ip", 0, 1000000,
+				&ctx->scan_limit_ip);
+	if (!rc)
+		rc = load_int32(ctx, "scan_limit_per_tag", 0, 1000000,
+				&ctx->scan_limit_tag);
+	if (!rc)
+		rc = load_int32(ctx, "scan_limit_window_s", 1, 86400,
+				&ctx->scan_limit_window_s);
+	if (rc)
+		return rc;
 
 	rc = copy_name(ctx, "verify_channel", ctx->verify_channel,
 		       sizeof(ctx->verify_channel), true);
@@ -368,16 +364,13 @@ int http_config_load(struct http_ctx *ctx)
 	if (rc)
 		return rc;
 
-	v = h->config_int(ctx->m, "session_idle_s");
-	if (v < 60 || v > 31536000)
-		return bad(ctx, "session_idle_s", "must be 60..31536000");
-	ctx->session_idle_s = (int)v;
-	v = h->config_int(ctx->m, "session_max_s");
-	if (v < 60 || v > 31536000)
-		return bad(ctx, "session_max_s", "must be 60..31536000");
-	ctx->session_max_s = (int)v;
-
-	rc = load_photos(ctx);
+	rc = load_int32(ctx, "session_idle_s", 60, 31536000,
+			&ctx->session_idle_s);
+	if (!rc)
+		rc = load_int32(ctx, "session_max_s", 60, 31536000,
+				&ctx->session_max_s);
+	if (!rc)
+		rc = load_photos(ctx);
 	if (!rc)
 		rc = load_api(ctx);
 	if (rc)
