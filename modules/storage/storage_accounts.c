@@ -380,20 +380,16 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	/* v[1] says which key v[0] is; lower(email) uses the unique index */
-	rc = storage_db_exec(p, c, "custodian.get",
-			     cc->v[1] ? "SELECT " CUSTODIAN_COLS
+	rc = storage_db_row(p, c, "custodian.get",
+			    cc->v[1] ? "SELECT " CUSTODIAN_COLS
 					" FROM custodians "
 					"WHERE lower(email) = $1"
-				      : "SELECT " CUSTODIAN_COLS
+				     : "SELECT " CUSTODIAN_COLS
 					" FROM custodians "
 					"WHERE id = $1::uuid",
-			     1, cc->v, &r);
+			    1, cc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	fill_custodian(r, &cc->out);
 	PQclear(r);
 	return 0;
@@ -593,7 +589,7 @@ static int session_get_work(struct storage_pool *p, PGconn *c, void *arg)
 	 * custodian (if any) still active. last_seen_at is written at most
 	 * every min(60 s, idle_s / 10), so that a busy page does not write
 	 * on every request; the idle limit loses at most that much. */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "session.get",
 		"WITH s AS (SELECT s.token_hash, s.custodian_id, s.csrf, "
 		"  s.created_at, s.last_seen_at "
@@ -615,10 +611,6 @@ static int session_get_work(struct storage_pool *p, PGconn *c, void *arg)
 		2, sc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(sc->out.custodian_id, sizeof(sc->out.custodian_id),
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(sc->out.csrf, sizeof(sc->out.csrf),

@@ -34,19 +34,15 @@ static int read_tag(struct storage_pool *p, PGconn *c, const struct scan *s,
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "alarm.tag",
-			     "SELECT s.id::text, s.name, s.missing "
-			     "FROM subject_qr_codes q "
-			     "JOIN subjects s ON s.id = q.subject_id "
-			     "WHERE q.uuid = $1::uuid "
-			     "FOR NO KEY UPDATE OF s",
-			     1, v, &r);
+	rc = storage_db_row(p, c, "alarm.tag",
+			    "SELECT s.id::text, s.name, s.missing "
+			    "FROM subject_qr_codes q "
+			    "JOIN subjects s ON s.id = q.subject_id "
+			    "WHERE q.uuid = $1::uuid "
+			    "FOR NO KEY UPDATE OF s",
+			    1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(t->subject_id, sizeof(t->subject_id),
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(t->subject_name, sizeof(t->subject_name),
@@ -388,7 +384,7 @@ static int ack_work(struct storage_pool *p, PGconn *c, void *arg)
 	if (rc)
 		return rc;
 	/* the alarm row is locked first, as everywhere that changes it */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "alarm.ack_lock",
 		"SELECT a.id::text, "
 		"coalesce(substring(s.name from '^\\s*(\\S+)'), ''), "
@@ -400,11 +396,6 @@ static int ack_work(struct storage_pool *p, PGconn *c, void *arg)
 		1, v, &r);
 	if (rc)
 		goto fail;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		rc = KERYU_ENOTFOUND;
-		goto fail;
-	}
 	storage_copy_text(a->out.alarm_id, sizeof(a->out.alarm_id),
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(a->out.subject_first_name,

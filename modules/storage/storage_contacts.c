@@ -266,18 +266,14 @@ static int lock_contact(struct storage_pool *p, PGconn *c,
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "contact.lock",
-			     "SELECT s.id::text FROM subjects s "
-			     "JOIN contacts k ON k.subject_id = s.id "
-			     "WHERE s.custodian_id = $1::uuid "
-			     "AND k.id = $2::uuid FOR UPDATE OF s",
-			     2, cc->v, &r);
+	rc = storage_db_row(p, c, "contact.lock",
+			    "SELECT s.id::text FROM subjects s "
+			    "JOIN contacts k ON k.subject_id = s.id "
+			    "WHERE s.custodian_id = $1::uuid "
+			    "AND k.id = $2::uuid FOR UPDATE OF s",
+			    2, cc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(cc->subject, sizeof(cc->subject), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;

@@ -42,7 +42,7 @@ static int public_work(struct storage_pool *p, PGconn *c, void *arg)
 
 	/* The custodian's phone only when verified: an unverified number
 	 * could be anyone's. */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "tag_public",
 		"SELECT q.uuid::text, s.id::text, s.public_fields, s.missing, "
 		"coalesce(substring(s.name from '^\\s*(\\S+)'), ''), s.name, "
@@ -58,10 +58,6 @@ static int public_work(struct storage_pool *p, PGconn *c, void *arg)
 		1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	memset(o, 0, sizeof(*o));
 	f = (unsigned)strtoul(PQgetvalue(r, 0, 2), NULL, 10) & KERYU_PUB_ALL;
 	storage_copy_text(o->qr_uuid, sizeof(o->qr_uuid), PQgetvalue(r, 0, 0));
@@ -133,17 +129,13 @@ static int scan_target(struct storage_pool *p, PGconn *c, const char *event_id,
 	PGresult *r;
 	int rc, rows;
 
-	rc = storage_db_exec(p, c, "finder.scan",
-			     "SELECT coalesce(joined_alarm_id, id)::text "
-			     "FROM alarms WHERE event_id = $1::uuid "
-			     "AND qr_uuid = $2::uuid",
-			     2, v, &r);
+	rc = storage_db_row(p, c, "finder.scan",
+			    "SELECT coalesce(joined_alarm_id, id)::text "
+			    "FROM alarms WHERE event_id = $1::uuid "
+			    "AND qr_uuid = $2::uuid",
+			    2, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(target, KERYU_UUID_LEN, PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if (!lock)
@@ -317,7 +309,7 @@ static int status_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	/* one statement: one snapshot of the alarm and its alerts */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "finder.status",
 		"SELECT t.id::text, coalesce(b.status, ''), "
 		"coalesce(" STORAGE_ISO_UTC("t.acknowledged_at") ", ''), "
@@ -332,10 +324,6 @@ static int status_work(struct storage_pool *p, PGconn *c, void *arg)
 		2, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(sc->out.alarm_id, sizeof(sc->out.alarm_id),
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(sc->out.status, sizeof(sc->out.status),
@@ -421,7 +409,7 @@ static int follow_work(struct storage_pool *p, PGconn *c, void *arg)
 	if (rc)
 		return rc;
 	/* the alarm row first, as everywhere that adds to it */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "followups.alarm",
 		"SELECT a.location_at, a.report_at, a.latitude, a.longitude, "
 		"a.accuracy_m, a.report_situation, a.report_text, s.name, "
@@ -431,11 +419,6 @@ static int follow_work(struct storage_pool *p, PGconn *c, void *arg)
 		1, va, &r);
 	if (rc)
 		goto fail;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		rc = KERYU_ENOTFOUND;
-		goto fail;
-	}
 	make_detail(f, r, detail, sizeof(detail));
 	storage_copy_text(name, sizeof(name), PQgetvalue(r, 0, 7));
 	storage_copy_text(scanned, sizeof(scanned), PQgetvalue(r, 0, 8));

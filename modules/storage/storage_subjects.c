@@ -340,16 +340,12 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "subject.get",
-			     "SELECT " SUBJECT_COLS " FROM subjects "
-			     "WHERE custodian_id = $1::uuid AND id = $2::uuid",
-			     2, gc->v, &r);
+	rc = storage_db_row(p, c, "subject.get",
+			    "SELECT " SUBJECT_COLS " FROM subjects "
+			    "WHERE custodian_id = $1::uuid AND id = $2::uuid",
+			    2, gc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	fill_subject(r, gc->out);
 	PQclear(r);
 	return 0;
@@ -414,7 +410,7 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 	memcpy(v + 1, wc->v + 2, 13 * sizeof(v[0]));
 	/* SELECT ... FROM custodians: an unknown custodian inserts nothing
 	 * and is ENOTFOUND rather than a foreign key error */
-	rc = storage_db_exec(
+	rc = storage_db_row(
 		p, c, "subject.create",
 		"INSERT INTO subjects (custodian_id, name, date_of_birth, "
 		"gender, medical_conditions, allergies, medications, "
@@ -428,10 +424,6 @@ static int create_work(struct storage_pool *p, PGconn *c, void *arg)
 		14, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(wc->id, sizeof(wc->id), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
@@ -601,17 +593,13 @@ static int delete_work(struct storage_pool *p, PGconn *c, void *arg)
 	int rc;
 
 	/* contacts, tags, alarms and their notifications go by cascade */
-	rc = storage_db_exec(p, c, "subject.delete",
-			     "DELETE FROM subjects "
-			     "WHERE custodian_id = $1::uuid AND id = $2::uuid "
-			     "RETURNING coalesce(photo, '')",
-			     2, pc->v, &r);
+	rc = storage_db_row(p, c, "subject.delete",
+			    "DELETE FROM subjects "
+			    "WHERE custodian_id = $1::uuid AND id = $2::uuid "
+			    "RETURNING coalesce(photo, '')",
+			    2, pc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(pc->old, sizeof(pc->old), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
@@ -644,21 +632,17 @@ static int photo_work(struct storage_pool *p, PGconn *c, void *arg)
 
 	/* the row locked by the subquery is the one updated, so the old
 	 * name returned is the one this call replaced */
-	rc = storage_db_exec(p, c, "subject.set_photo",
-			     "UPDATE subjects s SET photo = nullif($3, ''), "
-			     "updated_at = now() "
-			     "FROM (SELECT id, photo FROM subjects "
-			     "  WHERE custodian_id = $1::uuid AND id = $2::uuid "
-			     "  FOR UPDATE) old "
-			     "WHERE s.id = old.id "
-			     "RETURNING coalesce(old.photo, '')",
-			     3, pc->v, &r);
+	rc = storage_db_row(p, c, "subject.set_photo",
+			    "UPDATE subjects s SET photo = nullif($3, ''), "
+			    "updated_at = now() "
+			    "FROM (SELECT id, photo FROM subjects "
+			    "  WHERE custodian_id = $1::uuid AND id = $2::uuid "
+			    "  FOR UPDATE) old "
+			    "WHERE s.id = old.id "
+			    "RETURNING coalesce(old.photo, '')",
+			    3, pc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(pc->old, sizeof(pc->old), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;

@@ -63,20 +63,16 @@ static int lookup_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "tag_lookup",
-			     "SELECT q.uuid::text, s.id::text, "
-			     "s.custodian_id::text, s.name "
-			     "FROM subject_qr_codes q "
-			     "JOIN subjects s ON s.id = q.subject_id "
-			     "WHERE q.uuid = $1::uuid "
-			     "AND q.is_active AND s.is_active",
-			     1, v, &r);
+	rc = storage_db_row(p, c, "tag_lookup",
+			    "SELECT q.uuid::text, s.id::text, "
+			    "s.custodian_id::text, s.name "
+			    "FROM subject_qr_codes q "
+			    "JOIN subjects s ON s.id = q.subject_id "
+			    "WHERE q.uuid = $1::uuid "
+			    "AND q.is_active AND s.is_active",
+			    1, v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(l->out->qr_uuid, sizeof(l->out->qr_uuid),
 			  PQgetvalue(r, 0, 0));
 	storage_copy_text(l->out->subject_id, sizeof(l->out->subject_id),

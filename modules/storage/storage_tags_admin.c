@@ -205,18 +205,14 @@ static int get_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "tag.get",
-			     "SELECT " TAG_COLS " FROM subject_qr_codes q "
-			     "JOIN subjects s ON s.id = q.subject_id "
-			     "WHERE s.custodian_id = $1::uuid "
-			     "AND q.uuid = $2::uuid",
-			     2, gc->v, &r);
+	rc = storage_db_row(p, c, "tag.get",
+			    "SELECT " TAG_COLS " FROM subject_qr_codes q "
+			    "JOIN subjects s ON s.id = q.subject_id "
+			    "WHERE s.custodian_id = $1::uuid "
+			    "AND q.uuid = $2::uuid",
+			    2, gc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	fill_tag(r, 0, &gc->out);
 	PQclear(r);
 	return 0;
@@ -324,16 +320,12 @@ static int code_work(struct storage_pool *p, PGconn *c, void *arg)
 	PGresult *r;
 	int rc;
 
-	rc = storage_db_exec(p, c, "tag.by_code",
-			     "SELECT uuid::text FROM subject_qr_codes "
-			     "WHERE short_code = $1",
-			     1, cc->v, &r);
+	rc = storage_db_row(p, c, "tag.by_code",
+			    "SELECT uuid::text FROM subject_qr_codes "
+			    "WHERE short_code = $1",
+			    1, cc->v, &r);
 	if (rc)
 		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return KERYU_ENOTFOUND;
-	}
 	storage_copy_text(cc->uuid, sizeof(cc->uuid), PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
