@@ -324,15 +324,11 @@ static int active_work(struct storage_pool *p, PGconn *c, void *arg)
 	ac->revoked = 0;
 	rc = storage_db_begin(p, c);
 	if (!rc)
-		rc = storage_db_exec(p, c, "custodian.set_active",
-				     "UPDATE custodians SET is_active = $2::bool, "
-				     "updated_at = now() "
-				     "WHERE id = $1::uuid RETURNING 1",
-				     2, ac->v, &r);
-	if (!rc && PQntuples(r) != 1)
-		rc = KERYU_ENOTFOUND;
-	PQclear(r);
-	r = NULL;
+		rc = storage_db_one(p, c, "custodian.set_active",
+				    "UPDATE custodians SET is_active = $2::bool, "
+				    "updated_at = now() "
+				    "WHERE id = $1::uuid RETURNING 1",
+				    2, ac->v);
 	/* session_get already refuses an inactive custodian's sessions;
 	 * deleting them, and revoking the API's refresh tokens, leaves
 	 * nothing to revive on reactivation */
@@ -450,15 +446,11 @@ static int password_work(struct storage_pool *p, PGconn *c, void *arg)
 	pc->revoked = 0;
 	rc = storage_db_begin(p, c);
 	if (!rc)
-		rc = storage_db_exec(p, c, "custodian.set_password",
-				     "UPDATE custodians SET password_hash = $2, "
-				     "updated_at = now() "
-				     "WHERE id = $1::uuid RETURNING 1",
-				     2, pc->v, &r);
-	if (!rc && PQntuples(r) != 1)
-		rc = KERYU_ENOTFOUND;
-	PQclear(r);
-	r = NULL;
+		rc = storage_db_one(p, c, "custodian.set_password",
+				    "UPDATE custodians SET password_hash = $2, "
+				    "updated_at = now() "
+				    "WHERE id = $1::uuid RETURNING 1",
+				    2, pc->v);
 	/* whoever knew the old password may hold a session: end them all
 	 * but the one that made the change */
 	vs[0] = pc->v[0];

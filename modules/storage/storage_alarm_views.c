@@ -505,15 +505,11 @@ static int export_work(struct storage_pool *p, PGconn *c, void *arg)
 	 * rows when alarms arrive meanwhile, and each costs one index range
 	 * scan however deep the export is. */
 	if (ec->v[2]) {
-		rc = storage_db_exec(p, c, "alarms.export_after",
-				     "SELECT 1 FROM alarms WHERE id = $1::uuid",
-				     1, &ec->v[2], &r);
+		rc = storage_db_one(p, c, "alarms.export_after",
+				    "SELECT 1 FROM alarms WHERE id = $1::uuid",
+				    1, &ec->v[2]);
 		if (rc)
 			return rc;
-		rows = PQntuples(r);
-		PQclear(r);
-		if (rows != 1)
-			return KERYU_ENOTFOUND;
 	}
 	rc = storage_db_exec(
 		p, c, "alarms.export",

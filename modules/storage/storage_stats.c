@@ -137,14 +137,9 @@ static int page(struct storage_pool *p, PGconn *c, struct stats_call *sc)
 	int rc, i, rows;
 
 	if (sc->v[2]) {
-		rc = storage_db_exec(p, c, "stats.after", after_sql, 3, sc->v,
-				     &r);
+		rc = storage_db_one(p, c, "stats.after", after_sql, 3, sc->v);
 		if (rc)
 			return rc;
-		rows = PQntuples(r);
-		PQclear(r);
-		if (rows != 1)
-			return KERYU_ENOTFOUND;
 	}
 	rc = storage_db_exec(p, c, "stats.rows", rows_sql, 4, sc->v, &r);
 	if (rc)
