@@ -131,19 +131,12 @@ static int lock_subject(struct storage_pool *p, PGconn *c,
 			const char *custodian_id, const char *subject_id)
 {
 	const char *v[] = {custodian_id, subject_id};
-	PGresult *r;
-	int rc, rows;
 
-	rc = storage_db_exec(p, c, "contact.lock_subject",
-			     "SELECT 1 FROM subjects "
-			     "WHERE custodian_id = $1::uuid AND id = $2::uuid "
-			     "FOR UPDATE",
-			     2, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "contact.lock_subject",
+			      "SELECT 1 FROM subjects "
+			      "WHERE custodian_id = $1::uuid AND id = $2::uuid "
+			      "FOR UPDATE",
+			      2, v);
 }
 
 /* 0 while the subject has fewer than KERYU_CONTACTS_MAX contacts,

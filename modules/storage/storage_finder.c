@@ -127,7 +127,7 @@ static int scan_target(struct storage_pool *p, PGconn *c, const char *event_id,
 	const char *v[] = {event_id, qr_uuid};
 	const char *vt[] = {target};
 	PGresult *r;
-	int rc, rows;
+	int rc;
 
 	rc = storage_db_row(p, c, "finder.scan",
 			    "SELECT coalesce(joined_alarm_id, id)::text "
@@ -140,15 +140,10 @@ static int scan_target(struct storage_pool *p, PGconn *c, const char *event_id,
 	PQclear(r);
 	if (!lock)
 		return 0;
-	rc = storage_db_exec(p, c, "finder.lock",
-			     "SELECT 1 FROM alarms WHERE id = $1::uuid "
-			     "FOR NO KEY UPDATE",
-			     1, vt, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "finder.lock",
+			      "SELECT 1 FROM alarms WHERE id = $1::uuid "
+			      "FOR NO KEY UPDATE",
+			      1, vt);
 }
 
 /* ---- finder_attach ---- */

@@ -455,15 +455,13 @@ static int update_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	struct write_call *wc = arg;
 	const char *v[14];
-	PGresult *r;
-	int rc, rows;
 
 	/* public_fields ($14 of write_params) is left alone: only
 	 * subject_set_public writes it, so saving the details page cannot
 	 * undo a privacy change made meanwhile (nor the reverse) */
 	memcpy(v, wc->v, 13 * sizeof(v[0]));
 	v[13] = wc->v[14];
-	rc = storage_db_exec(
+	return storage_db_one(
 		p, c, "subject.update",
 		"UPDATE subjects SET name = $3, date_of_birth = $4::date, "
 		"gender = $5, medical_conditions = nullif($6, ''), "
@@ -474,12 +472,7 @@ static int update_work(struct storage_pool *p, PGconn *c, void *arg)
 		"care_instructions = nullif($13, ''), "
 		"is_active = $14::boolean, updated_at = now() "
 		"WHERE custodian_id = $1::uuid AND id = $2::uuid RETURNING 1",
-		14, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+		14, v);
 }
 
 int storage_subject_update(void *self, const char *custodian_id,
@@ -505,20 +498,13 @@ int storage_subject_update(void *self, const char *custodian_id,
 static int public_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* custodian, id, bits */
-	PGresult *r;
-	int rc, rows;
 
-	rc = storage_db_exec(p, c, "subject.set_public",
-			     "UPDATE subjects SET public_fields = $3::int, "
-			     "updated_at = now() "
-			     "WHERE id = $2::uuid AND custodian_id = $1::uuid "
-			     "RETURNING 1",
-			     3, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "subject.set_public",
+			      "UPDATE subjects SET public_fields = $3::int, "
+			      "updated_at = now() "
+			      "WHERE id = $2::uuid AND custodian_id = $1::uuid "
+			      "RETURNING 1",
+			      3, v);
 }
 
 int storage_subject_set_public(void *self, const char *custodian_id,
@@ -543,23 +529,16 @@ int storage_subject_set_public(void *self, const char *custodian_id,
 static int missing_work(struct storage_pool *p, PGconn *c, void *arg)
 {
 	const char *const *v = arg; /* custodian, id, missing */
-	PGresult *r;
-	int rc, rows;
 
 	/* missing_since keeps the first report while it stays missing */
-	rc = storage_db_exec(p, c, "subject.set_missing",
-			     "UPDATE subjects SET missing = $3::boolean, "
-			     "missing_since = CASE WHEN $3::boolean THEN "
-			     "  coalesce(missing_since, now()) END, "
-			     "updated_at = now() "
-			     "WHERE id = $2::uuid AND custodian_id = $1::uuid "
-			     "RETURNING 1",
-			     3, v, &r);
-	if (rc)
-		return rc;
-	rows = PQntuples(r);
-	PQclear(r);
-	return rows == 1 ? 0 : KERYU_ENOTFOUND;
+	return storage_db_one(p, c, "subject.set_missing",
+			      "UPDATE subjects SET missing = $3::boolean, "
+			      "missing_since = CASE WHEN $3::boolean THEN "
+			      "  coalesce(missing_since, now()) END, "
+			      "updated_at = now() "
+			      "WHERE id = $2::uuid AND custodian_id = $1::uuid "
+			      "RETURNING 1",
+			      3, v);
 }
 
 int storage_subject_set_missing(void *self, const char *custodian_id,
